@@ -1,0 +1,123 @@
+/**
+ * Configuration: parsed once at the edge from the environment (and `.env` when present) into a
+ * frozen, typed object. Nothing else reads process.env. `.env.example` lists every variable.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { SessionflowError } from './errors.js';
+
+/** "new,old": two values accepted at once so a secret can be rotated without downtime. */
+const secretList = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+  .refine((list) => list.length <= 2, { message: 'at most two comma-separated values (new,old) for rotation' });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() !== '' ? v.trim() : undefined));
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    KAFKA_BROKERS: optionalText,
+    SCHEMA_REGISTRY_URL: optionalText.pipe(z.url({ message: 'must be a URL such as http://127.0.0.1:8081' }).optional()),
+    TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only').default('sessionflow.'),
+    TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+    ZOOM_WEBHOOK_SECRET_TOKEN: secretList,
+    APIZEE_WEBHOOK_SECRET: secretList,
+    APIZEE_WEBHOOK_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').default('x-webhook-secret'),
+    MLUVII_WEBHOOK_USER: optionalText,
+    MLUVII_WEBHOOK_PASSWORD: secretList,
+    PII_KEY: optionalText,
+    IDLE_HORIZON_HOURS: z.coerce.number().positive().default(24),
+  })
+  .superRefine((env, ctx) => {
+    if (env.KAFKA_BROKERS && !env.SCHEMA_REGISTRY_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SCHEMA_REGISTRY_URL'], message: 'required when KAFKA_BROKERS is set' });
+    }
+    if (env.NODE_ENV === 'production' && !env.PII_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'required in production: participant pseudonyms are keyed with it' });
+    }
+    if (env.PII_KEY && env.PII_KEY.length < 16) {
+      ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'must be at least 16 characters' });
+    }
+  });
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly kafka: { readonly brokers: readonly string[]; readonly registryUrl: string } | undefined;
+  readonly topicPrefix: string;
+  readonly topicPartitions: number;
+  readonly bodyLimitBytes: number;
+  readonly idleHorizonHours: number;
+  readonly secrets: {
+    readonly zoom: readonly string[];
+    readonly apizee: readonly string[];
+    readonly apizeeHeader: string;
+    readonly mluviiUser: string | undefined;
+    readonly mluviiPassword: readonly string[];
+    readonly piiKey: string | undefined;
+  };
+}
+
+/** Reads `.env` from the working directory into the environment when present (real variables win). */
+export function loadDotEnv(path = '.env', env: NodeJS.ProcessEnv = process.env): void {
+  const file = resolve(path);
+  if (!existsSync(file)) return;
+  const before = { ...env };
+  process.loadEnvFile(file);
+  for (const [name, value] of Object.entries(before)) env[name] = value;
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+    throw new SessionflowError('CONFIG_INVALID', `\n${lines.join('\n')}\nSee .env.example for every variable.`);
+  }
+  const e = result.data;
+  return deepFreeze({
+    env: e.NODE_ENV,
+    production: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    kafka: e.KAFKA_BROKERS
+      ? { brokers: e.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), registryUrl: e.SCHEMA_REGISTRY_URL! }
+      : undefined,
+    topicPrefix: e.TOPIC_PREFIX,
+    topicPartitions: e.TOPIC_PARTITIONS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    idleHorizonHours: e.IDLE_HORIZON_HOURS,
+    secrets: {
+      zoom: e.ZOOM_WEBHOOK_SECRET_TOKEN,
+      apizee: e.APIZEE_WEBHOOK_SECRET,
+      apizeeHeader: e.APIZEE_WEBHOOK_HEADER.toLowerCase(),
+      mluviiUser: e.MLUVII_WEBHOOK_USER,
+      mluviiPassword: e.MLUVII_WEBHOOK_PASSWORD,
+      piiKey: e.PII_KEY,
+    },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

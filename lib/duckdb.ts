@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+
+export type { DuckDBConnection, DuckDBInstance, DuckDBValue };
+
+export async function openDuckDB(path: string): Promise<DuckDBInstance> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return DuckDBInstance.create(path);
+}
+
+/** Runs a query and returns its rows as plain JS objects (BIGINT → bigint, BLOB → Uint8Array). */
+export async function queryRows<T = Record<string, unknown>>(
+  conn: DuckDBConnection,
+  sql: string,
+  params?: DuckDBValue[] | Record<string, DuckDBValue>,
+): Promise<T[]> {
+  const reader = await conn.runAndReadAll(sql, params as DuckDBValue[] | undefined);
+  return reader.getRowObjectsJS() as T[];
+}
+
+/** Runs `work` inside one transaction on `conn`, rolling back if it throws. */
+export async function inTransaction<T>(conn: DuckDBConnection, work: () => Promise<T>): Promise<T> {
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    const result = await work();
+    await conn.run('COMMIT');
+    return result;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** SQL string literal (for paths in COPY, which take no parameters). */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A queue that runs async tasks one at a time, in order: DuckDB's single writer per connection. */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(task, task);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Settles when everything queued so far has run. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The one closed list of error codes. Data errors (retriable: false) become dead letters with
+ * their code; infrastructure errors (retriable: true) stop or retry a process; HTTP errors carry
+ * the status the ingest answers with.
+ */
+export const ERRORS = {
+  CONFIG_INVALID: { message: 'configuration is invalid', retriable: false },
+  // ingest (HTTP)
+  AUTH_MISSING: { message: 'credentials missing', retriable: false, status: 401 },
+  AUTH_INVALID: { message: 'credentials do not match', retriable: false, status: 401 },
+  SECRET_NOT_CONFIGURED: { message: 'no secret is configured for this provider', retriable: false, status: 401 },
+  TIMESTAMP_STALE: { message: 'request timestamp is more than 5 minutes from our clock', retriable: false, status: 401 },
+  BODY_TOO_LARGE: { message: 'request body exceeds the limit', retriable: false, status: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { message: 'content type must be application/json', retriable: false, status: 415 },
+  BAD_REQUEST: { message: 'request is malformed', retriable: false, status: 400 },
+  NOT_READY: { message: 'the service cannot store deliveries right now', retriable: true, status: 503 },
+  // normalize (dead letters)
+  BODY_NOT_JSON: { message: 'body is not valid JSON', retriable: false },
+  BODY_SHAPE: { message: 'body does not match the provider schema', retriable: false },
+  FIELD_MISSING: { message: 'a required field is missing', retriable: false },
+  FIELD_INVALID: { message: 'a field has a value we cannot read', retriable: false },
+  UNKNOWN_PROVIDER: { message: 'no adapter for this provider', retriable: false },
+  ENVELOPE_UNREADABLE: { message: 'message is not a readable Avro envelope', retriable: false },
+  // infrastructure
+  SCHEMA_NOT_FOUND: { message: 'schema id is not in the registry', retriable: true },
+  LOG_CLOSED: { message: 'the log is closed', retriable: false },
+  LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
+  WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },
+} as const satisfies Record<string, { message: string; retriable: boolean; status?: number }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class SessionflowError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly status: number | undefined;
+  /** Path of the offending field in a provider body, for dead letters. */
+  readonly fieldPath: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options: { cause?: unknown; fieldPath?: string } = {}) {
+    const spec = ERRORS[code];
+    super(detail ? `${spec.message}: ${detail}` : spec.message, { cause: options.cause });
+    this.name = 'SessionflowError';
+    this.code = code;
+    this.retriable = spec.retriable;
+    this.status = 'status' in spec ? spec.status : undefined;
+    this.fieldPath = options.fieldPath;
+  }
+}
+
+export function isSessionflowError(err: unknown, code?: ErrorCode): err is SessionflowError {
+  return err instanceof SessionflowError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,310 @@
+/**
+ * The embedded log: Kafka's model (topics, partitions, offsets, consumer-group positions) in a
+ * DuckDB file, for `npm start` with no other service. Publishes that arrive while a commit is
+ * in flight are grouped into the next transaction, so many concurrent requests share one commit.
+ */
+import { EventEmitter } from 'node:events';
+import { BIGINT, BLOB, INTEGER, LIST, VARCHAR, blobValue, listValue, type DuckDBValue } from '@duckdb/node-api';
+import { SessionflowError } from '../errors.js';
+import { SerialQueue, queryRows, type DuckDBConnection, type DuckDBInstance } from '../duckdb.js';
+import {
+  partitionFor,
+  type ConsumeOptions,
+  type Consumer,
+  type Log,
+  type LogRecord,
+  type OutgoingMessage,
+  type TopicPartition,
+  type TopicSpec,
+} from './types.js';
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`,
+];
+
+interface PendingPublish {
+  topic: string;
+  messages: OutgoingMessage[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+export class EmbeddedLog implements Log {
+  readonly kind = 'embedded' as const;
+  private readonly topics = new Map<string, TopicSpec>();
+  private readonly next = new Map<string, number>();
+  private readonly writes = new SerialQueue();
+  private readonly appended = new EventEmitter();
+  private pending: PendingPublish[] = [];
+  private flushing = false;
+  private closed = false;
+  private roundRobin = 0;
+  private readonly activeGroups = new Set<string>();
+  private readonly consumers = new Set<EmbeddedConsumer>();
+
+  private readonly reads = new SerialQueue();
+
+  private constructor(
+    private readonly db: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly reader: DuckDBConnection,
+  ) {
+    this.appended.setMaxListeners(0);
+  }
+
+  static async open(db: DuckDBInstance): Promise<EmbeddedLog> {
+    const writer = await db.connect();
+    for (const statement of DDL) await writer.run(statement);
+    const log = new EmbeddedLog(db, writer, await db.connect());
+    for (const row of await queryRows<{ topic: string; partitions: number; compacted: boolean }>(writer, 'SELECT * FROM log_topics')) {
+      log.topics.set(row.topic, { topic: row.topic, partitions: row.partitions, compacted: row.compacted });
+    }
+    const ends = await queryRows<{ topic: string; partition: number; next: bigint }>(
+      writer,
+      `SELECT topic, "partition", max("offset") + 1 AS next FROM log_messages GROUP BY ALL`,
+    );
+    for (const row of ends) log.next.set(tpKey(row.topic, row.partition), Number(row.next));
+    return log;
+  }
+
+  async createTopics(specs: TopicSpec[]): Promise<void> {
+    await this.writes.run(async () => {
+      for (const spec of specs) {
+        if (this.topics.has(spec.topic)) continue;
+        await this.writer.run('INSERT INTO log_topics VALUES ($1, $2, $3)', [spec.topic, spec.partitions, spec.compacted ?? false]);
+        this.topics.set(spec.topic, { ...spec });
+      }
+    });
+  }
+
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.closed) return Promise.reject(new SessionflowError('LOG_CLOSED'));
+    if (!this.topics.has(topic)) return Promise.reject(new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`));
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ topic, messages, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /** Group commit: everything queued while the previous commit ran goes into one transaction. */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending;
+        this.pending = [];
+        await this.writes.run(() => this.append(group));
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async append(group: PendingPublish[]): Promise<void> {
+    const topics: DuckDBValue[] = [];
+    const partitions: DuckDBValue[] = [];
+    const offsets: DuckDBValue[] = [];
+    const keys: DuckDBValue[] = [];
+    const values: DuckDBValue[] = [];
+    const stamps: DuckDBValue[] = [];
+    const assigned = new Map<string, number>();
+    const now = BigInt(Date.now());
+    for (const { topic, messages } of group) {
+      const spec = this.topics.get(topic)!;
+      for (const message of messages) {
+        const partition = partitionFor(message.key, spec.partitions, this.roundRobin++);
+        const key = tpKey(topic, partition);
+        const offset = assigned.get(key) ?? this.next.get(key) ?? 0;
+        assigned.set(key, offset + 1);
+        topics.push(topic);
+        partitions.push(partition);
+        offsets.push(BigInt(offset));
+        keys.push(message.key ? blobValue(message.key) : null);
+        values.push(blobValue(message.value));
+        stamps.push(now);
+      }
+    }
+    try {
+      await this.writer.run(
+        `INSERT INTO log_messages SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)`,
+        [listValue(topics), listValue(partitions), listValue(offsets), listValue(keys), listValue(values), listValue(stamps)],
+        { 1: LIST(VARCHAR), 2: LIST(INTEGER), 3: LIST(BIGINT), 4: LIST(BLOB), 5: LIST(BLOB), 6: LIST(BIGINT) },
+      );
+    } catch (cause) {
+      const err = new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
+      for (const p of group) p.reject(err);
+      return;
+    }
+    for (const [key, next] of assigned) this.next.set(key, next);
+    for (const p of group) p.resolve();
+    this.appended.emit('append');
+  }
+
+  async consume(options: ConsumeOptions): Promise<Consumer> {
+    if (this.closed) throw new SessionflowError('LOG_CLOSED');
+    if (this.activeGroups.has(options.group)) {
+      throw new SessionflowError('LOG_UNAVAILABLE', `group ${options.group} already has a consumer in this process`);
+    }
+    const assigned: TopicPartition[] = [];
+    for (const topic of options.topics) {
+      const spec = this.topics.get(topic);
+      if (!spec) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
+      for (let partition = 0; partition < spec.partitions; partition++) assigned.push({ topic, partition });
+    }
+    const positions = new Map<string, number>();
+    for (const topic of options.topics) {
+      for (const [key, offset] of await this.committedOffsets(options.group, topic)) positions.set(key, offset);
+    }
+    if (options.seek) {
+      for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
+    }
+    this.activeGroups.add(options.group);
+    const consumer = new EmbeddedConsumer(this, await this.db.connect(), options, assigned, positions, () => {
+      this.activeGroups.delete(options.group);
+      this.consumers.delete(consumer);
+    });
+    this.consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  /** @internal */
+  endOffset(topic: string, partition: number): number {
+    return this.next.get(tpKey(topic, partition)) ?? 0;
+  }
+
+  /** @internal */
+  async read(conn: DuckDBConnection, topic: string, partition: number, from: number, limit: number): Promise<LogRecord[]> {
+    const rows = await queryRows<{ offset: bigint; key: Uint8Array | null; value: Uint8Array; ts: bigint }>(
+      conn,
+      `SELECT "offset", "key", "value", ts FROM log_messages WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
+      [topic, partition, BigInt(from), limit],
+    );
+    return rows.map((row) => ({
+      topic,
+      partition,
+      offset: Number(row.offset),
+      key: row.key ? Buffer.from(row.key) : null,
+      value: Buffer.from(row.value),
+      timestamp: Number(row.ts),
+    }));
+  }
+
+  /** @internal */
+  commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
+    return this.writes.run(async () => {
+      await this.writer.run('INSERT OR REPLACE INTO log_positions VALUES ($1, $2, $3, $4)', [group, topic, partition, BigInt(nextOffset)]);
+    });
+  }
+
+  /** @internal Resolves on the next append, or after `ms`. */
+  waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.appended.off('append', done);
+        abort.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.appended.once('append', done);
+      abort.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
+    const rows = await this.reads.run(() =>
+      queryRows<{ partition: number; next_offset: bigint }>(
+        this.reader,
+        `SELECT "partition", next_offset FROM log_positions WHERE grp = $1 AND topic = $2`,
+        [group, topic],
+      ),
+    );
+    return new Map(rows.map((row) => [tpKey(topic, row.partition), Number(row.next_offset)]));
+  }
+
+  async endOffsets(topic: string): Promise<Map<string, number>> {
+    const spec = this.topics.get(topic);
+    const result = new Map<string, number>();
+    for (let partition = 0; partition < (spec?.partitions ?? 0); partition++) result.set(tpKey(topic, partition), this.endOffset(topic, partition));
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    while (this.flushing || this.pending.length > 0) await this.waitForAppend(50, new AbortController().signal);
+    this.closed = true;
+    await this.writes.idle();
+    this.writer.closeSync();
+    this.reader.closeSync();
+  }
+}
+
+class EmbeddedConsumer implements Consumer {
+  private readonly abort = new AbortController();
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly log: EmbeddedLog,
+    private readonly conn: DuckDBConnection,
+    private readonly options: ConsumeOptions,
+    private readonly assigned: TopicPartition[],
+    private readonly positions: Map<string, number>,
+    private readonly onStop: () => void,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => undefined);
+  }
+
+  start(): void {
+    this.loop().then(
+      () => {
+        this.conn.closeSync();
+        this.onStop();
+        this.resolveDone();
+      },
+      (err: unknown) => {
+        this.conn.closeSync();
+        this.onStop();
+        this.rejectDone(err);
+      },
+    );
+  }
+
+  private async loop(): Promise<void> {
+    const limit = this.options.maxBatchSize ?? 500;
+    while (!this.abort.signal.aborted) {
+      let worked = false;
+      for (const { topic, partition } of this.assigned) {
+        if (this.abort.signal.aborted) break;
+        const key = tpKey(topic, partition);
+        const from = this.positions.get(key) ?? 0;
+        if (this.log.endOffset(topic, partition) <= from) continue;
+        const records = await this.log.read(this.conn, topic, partition, from, limit);
+        if (records.length === 0) continue;
+        await this.options.eachBatch({ topic, partition, records });
+        const nextOffset = records[records.length - 1]!.offset + 1;
+        await this.log.commitPosition(this.options.group, topic, partition, nextOffset);
+        this.positions.set(key, nextOffset);
+        worked = true;
+      }
+      if (!worked) await this.log.waitForAppend(1000, this.abort.signal);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done.catch(() => undefined);
+  }
+}

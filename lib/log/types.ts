@@ -1,0 +1,88 @@
+/**
+ * The log: topics of partitioned, offset-addressed messages with consumer-group positions.
+ * Embedded mode keeps it in a DuckDB file (embedded.ts); Kafka mode is Apache Kafka. Both run
+ * the same contract suite (test/lib/log-contract.ts).
+ */
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  /** Keep only the latest message per key (Kafka cleanup.policy=compact). */
+  compacted?: boolean;
+}
+
+export interface OutgoingMessage {
+  /** Messages with the same key go to the same partition, in order. */
+  key: Buffer | null;
+  value: Buffer;
+}
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer;
+  /** When the log appended the message, epoch milliseconds. */
+  timestamp: number;
+}
+
+export interface MessageBatch {
+  topic: string;
+  partition: number;
+  records: LogRecord[];
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface ConsumeOptions {
+  group: string;
+  topics: string[];
+  /**
+   * Handles one batch of one partition. When it resolves the group's position moves past the
+   * batch; when it rejects the consumer stops and `done` rejects with the error (infrastructure
+   * errors stop a process; data errors are the handler's to turn into dead letters).
+   */
+  eachBatch: (batch: MessageBatch) => Promise<void>;
+  /**
+   * Called when partitions are assigned; returns the next offset to read per partition for
+   * those it tracks itself (the warehouse keeps its offsets in DuckDB). Key: `${topic}:${partition}`.
+   */
+  seek?: (assigned: TopicPartition[]) => Promise<Map<string, number>>;
+  /** Upper bound on records per batch. */
+  maxBatchSize?: number;
+}
+
+export interface Consumer {
+  /** Stops after the batch in hand has been handled and its position committed. */
+  stop(): Promise<void>;
+  /** Settles when the consumer stops: resolves on stop(), rejects on a handler error. */
+  readonly done: Promise<void>;
+}
+
+export interface Log {
+  readonly kind: 'embedded' | 'kafka';
+  createTopics(specs: TopicSpec[]): Promise<void>;
+  /** Resolves once every message is durable (embedded: committed; Kafka: acks=all). */
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  consume(options: ConsumeOptions): Promise<Consumer>;
+  /** The group's committed next offset per partition (`${topic}:${partition}`). */
+  committedOffsets(group: string, topic: string): Promise<Map<string, number>>;
+  /** Next offset to be written per partition (`${topic}:${partition}`). */
+  endOffsets(topic: string): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+/** Partition for a key: the same key always lands on the same partition (murmur2 as Kafka's default partitioner is not needed in embedded mode). */
+export function partitionFor(key: Buffer | null, partitions: number, fallback: number): number {
+  if (!key || partitions <= 1) return key ? 0 : fallback % Math.max(1, partitions);
+  let h = 0x811c9dc5;
+  for (const byte of key) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}
