@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerDemo } from './commands/demo.js';
+import { registerRun } from './commands/run.js';
+import { registerSql } from './commands/sql.js';
+
+const program = new Command()
+  .name('sessionflow')
+  .description('Session-platform webhooks (Zoom Video SDK, Apizee, mluvii, Jifeline) in, session facts out in DuckDB and Parquet.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerRun(program);
+registerDemo(program);
+registerSql(program);
+
+await program.parseAsync(process.argv);

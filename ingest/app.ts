@@ -1,0 +1,96 @@
+/**
+ * The ingest service: verify, wrap, write, answer. `buildApp` is kept apart from the code that
+ * listens, so tests call `app.inject()`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { isSessionflowError, SessionflowError, type ErrorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import { nowMicros, type Micros } from '../lib/time.js';
+import { wrap } from './envelope.js';
+import type { Receiver } from './providers/types.js';
+import type { RawSink } from './raw-sink.js';
+
+export interface AppDeps {
+  receivers: readonly Receiver[];
+  sink: RawSink;
+  logger: Logger;
+  metrics: Metrics;
+  bodyLimitBytes: number;
+  /** Ready when the pipeline can take deliveries (log open, workers running). */
+  ready: () => boolean;
+  clock?: () => Micros;
+}
+
+/** Fastify's own codes for what its body parser refuses, mapped onto ours. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+};
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const clock = deps.clock ?? nowMicros;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    return503OnClosing: true,
+  });
+
+  // The raw body, byte for byte: signatures are computed over it and the archive keeps it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const provider = (request.params as { provider?: string } | undefined)?.provider ?? 'none';
+    const code: ErrorCode | undefined = isSessionflowError(error) ? error.code : FASTIFY_CODES[error.code];
+    if (code) {
+      const known = isSessionflowError(error) ? error : new SessionflowError(code);
+      deps.metrics.ingestRejected.inc({ provider, code });
+      if (known.status === undefined || known.status >= 500) request.log.error({ err: error }, 'delivery not stored');
+      return reply.code(known.status ?? 500).send({ error: code, message: known.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'INTERNAL', message: 'internal error' });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const provider = (request.params as { provider?: string } | undefined)?.provider;
+    if (provider && request.routeOptions.url === '/webhooks/:provider') {
+      deps.metrics.ingestRequests.inc({ provider, status: String(reply.statusCode) });
+    }
+  });
+
+  const receivers = new Map(deps.receivers.map((r) => [r.provider, r]));
+
+  app.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request, reply) => {
+    const receiver = receivers.get(request.params.provider);
+    if (!receiver) return reply.code(404).send({ error: 'NOT_FOUND', message: `no webhook route for ${request.params.provider}` });
+    const body = request.body;
+    if (!Buffer.isBuffer(body)) throw new SessionflowError('UNSUPPORTED_MEDIA_TYPE');
+    const receivedAt = clock();
+    const verified = receiver.verify({ headers: request.headers, body }, receivedAt);
+    if (verified.reply) return reply.code(200).send(verified.reply);
+    if (!deps.ready()) throw new SessionflowError('NOT_READY');
+    const raw = wrap({ provider: receiver.provider, source: 'webhook', receivedAt, dedupKey: verified.dedupKey, headers: request.headers, body });
+    const stop = deps.metrics.ingestAckSeconds.startTimer({ provider: receiver.provider });
+    try {
+      await deps.sink.write(raw, verified.sessionKey);
+    } catch (cause) {
+      throw new SessionflowError('NOT_READY', 'the delivery could not be stored', { cause });
+    } finally {
+      stop();
+    }
+    return reply.code(200).send({ ingest_id: raw.ingest_id });
+  });
+
+  app.get('/health/live', async () => ({ status: 'live' }));
+  app.get('/health/ready', async (_request, reply) =>
+    deps.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' }),
+  );
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
+  return app;
+}

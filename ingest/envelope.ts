@@ -1,0 +1,45 @@
+import { ulid } from 'ulidx';
+import type { RawSource, RawWebhook } from '../lib/canonical.js';
+import type { Micros } from '../lib/time.js';
+
+/**
+ * Headers kept in the raw archive. Credentials (authorization, signatures, the Apizee shared
+ * secret header) are never on this list, so they never leave the ingest.
+ */
+const KEPT_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'user-agent',
+  'x-zm-request-timestamp',
+  'x-zm-trackingid',
+  'x-request-id',
+]);
+
+export function keptHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && KEPT_HEADERS.has(name)) kept[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return kept;
+}
+
+export function wrap(input: {
+  provider: string;
+  source: RawSource;
+  receivedAt: Micros;
+  dedupKey: string | null;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}): RawWebhook {
+  const contentType = input.headers['content-type'];
+  return {
+    ingest_id: ulid(Math.floor(input.receivedAt / 1000)),
+    provider: input.provider,
+    received_at: input.receivedAt,
+    source: input.source,
+    dedup_key: input.dedupKey,
+    headers: keptHeaders(input.headers),
+    content_type: (Array.isArray(contentType) ? contentType[0] : contentType) ?? null,
+    body: input.body,
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The warehouse stage: consumes the raw archive, canonical events and dead letters, writes them
+ * to DuckDB with the facts of every touched session and the offsets in one transaction, then
+ * publishes the new facts to facts.v1. Offsets live in DuckDB and are sought on assignment, so
+ * whatever the log's group position says, a restart resumes exactly after the last commit.
+ */
+import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
+import type { AvroCodec, Deserializer } from '../lib/avro.js';
+import { isSessionflowError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
+import { nowMicros } from '../lib/time.js';
+import { valueSubject, type Topics } from '../lib/topics.js';
+import { recordRef } from './normalize.js';
+import type { Warehouse, WarehouseBatch } from './warehouse/index.js';
+
+export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
+
+export interface WarehouseSinkDeps {
+  log: Log;
+  codec: AvroCodec;
+  topics: Topics;
+  warehouse: Warehouse;
+  logger: Logger;
+  metrics: Metrics;
+  /** Flush at most this long after the first record of a batch arrived. */
+  lingerMs?: number;
+  /** Flush as soon as this many records are waiting. */
+  maxRecords?: number;
+}
+
+export interface WarehouseSink {
+  readonly consumer: Consumer;
+  /** Writes what is buffered, then stops consuming. */
+  stop(): Promise<void>;
+  /** Settles when the sink stops; rejects when a write failed. */
+  readonly done: Promise<void>;
+}
+
+export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<WarehouseSink> {
+  const { log, codec, topics, warehouse, logger, metrics } = deps;
+  const lingerMs = deps.lingerMs ?? 100;
+  const maxRecords = deps.maxRecords ?? 2000;
+  const readers = {
+    raw: codec.deserializer<RawWebhook>('RawWebhook'),
+    event: codec.deserializer<SessionEvent>('SessionEvent'),
+    dead: codec.deserializer<DeadLetter>('DeadLetter'),
+  };
+  const factWriter = await codec.serializer<SessionFact>(valueSubject(topics.facts), 'SessionFact');
+  const rawTopics = new Set(topics.allRaw);
+
+  let pending = emptyBatch();
+  let pendingRecords = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  let failed!: (err: unknown) => void;
+  const failedPromise = new Promise<never>((_, reject) => (failed = reject));
+  failedPromise.catch(() => undefined);
+
+  const flush = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (pendingRecords === 0) return writing;
+    const batch = { ...pending, offsets: latestOffsets(pending.offsets) };
+    pending = emptyBatch();
+    pendingRecords = 0;
+    writing = writing.then(async () => {
+      if (failure) return;
+      try {
+        const result = await warehouse.applyBatch(batch);
+        metrics.warehouseBatches.inc();
+        metrics.warehouseRows.inc({ table: 'session_events' }, result.insertedEvents);
+        metrics.warehouseRows.inc({ table: 'raw_webhooks' }, batch.raw.length);
+        metrics.warehouseRows.inc({ table: 'dead_letters' }, batch.deadLetters.length);
+        metrics.warehouseDuplicates.inc(result.duplicateEvents);
+        if (result.facts.length > 0) {
+          await log.publish(
+            topics.facts,
+            result.facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })),
+          );
+        }
+        logger.debug({ raw: batch.raw.length, events: result.insertedEvents, duplicates: result.duplicateEvents, sessions: result.touchedSessions.length }, 'warehouse batch');
+      } catch (err) {
+        failure = err;
+        logger.error({ err }, 'warehouse batch failed');
+        failed(err);
+      }
+    });
+    return writing;
+  };
+
+  const offsetsAtStart = await warehouse.offsets();
+  const consumer = await log.consume({
+    group: WAREHOUSE_GROUP,
+    topics: [...topics.allRaw, topics.events, topics.deadLetters],
+    maxBatchSize: maxRecords,
+    seek: async (assigned) => {
+      const stored = await warehouse.offsets().catch(() => offsetsAtStart);
+      const result = new Map<string, number>();
+      for (const { topic, partition } of assigned) {
+        const key = `${topic}:${partition}`;
+        result.set(key, stored.get(key) ?? 0);
+      }
+      return result;
+    },
+    eachBatch: async (batch: MessageBatch) => {
+      if (failure) throw failure;
+      await decodeInto(pending, batch, rawTopics, topics, readers);
+      pending.offsets.push({ topic: batch.topic, partition: batch.partition, next_offset: batch.records.at(-1)!.offset + 1 });
+      pendingRecords += batch.records.length;
+      if (pendingRecords >= maxRecords) await flush();
+      else timer ??= setTimeout(() => void flush(), lingerMs);
+      if (failure) throw failure;
+    },
+  });
+
+  const done = Promise.race([consumer.done, failedPromise]);
+  done.catch(() => undefined);
+  return {
+    consumer,
+    done,
+    async stop() {
+      await consumer.stop();
+      await flush();
+      if (failure) throw failure;
+    },
+  };
+}
+
+/** One row per partition: the furthest offset buffered. */
+function latestOffsets(offsets: WarehouseBatch['offsets']): WarehouseBatch['offsets'] {
+  const latest = new Map<string, WarehouseBatch['offsets'][number]>();
+  for (const o of offsets) {
+    const key = `${o.topic}:${o.partition}`;
+    if ((latest.get(key)?.next_offset ?? -1) < o.next_offset) latest.set(key, o);
+  }
+  return [...latest.values()];
+}
+
+function emptyBatch(): WarehouseBatch {
+  return { raw: [], events: [], deadLetters: [], offsets: [] };
+}
+
+async function decodeInto(
+  target: WarehouseBatch,
+  batch: MessageBatch,
+  rawTopics: Set<string>,
+  topics: Topics,
+  readers: { raw: Deserializer<RawWebhook>; event: Deserializer<SessionEvent>; dead: Deserializer<DeadLetter> },
+): Promise<void> {
+  for (const record of batch.records) {
+    try {
+      if (rawTopics.has(batch.topic)) target.raw.push(await readers.raw.decode(record.value));
+      else if (batch.topic === topics.events) target.events.push(await readers.event.decode(record.value));
+      else if (batch.topic === topics.deadLetters) target.deadLetters.push(await readers.dead.decode(record.value));
+    } catch (err) {
+      if (!isSessionflowError(err, 'ENVELOPE_UNREADABLE')) throw err;
+      target.deadLetters.push(unreadable(record, err.message));
+    }
+  }
+}
+
+/** A message on our own topics that does not decode: kept as a dead letter, never a crash loop. */
+function unreadable(record: LogRecord, message: string): DeadLetter {
+  return {
+    ingest_id: recordRef(record),
+    provider: 'unknown',
+    stage: 'warehouse',
+    error_code: 'ENVELOPE_UNREADABLE',
+    message,
+    field_path: null,
+    provider_type: null,
+    received_at: record.timestamp * 1000,
+    failed_at: nowMicros(),
+  };
+}
