@@ -633,7 +633,7 @@ describe('foldSession: properties', () => {
         expect(foldSession(delivered, OPTIONS)).toEqual(foldSession(events, OPTIONS));
         expect(foldSession(delivered)).toEqual(foldSession(events));
       }),
-      { numRuns: 5000 },
+      { numRuns: 300 },
     );
   });
 
@@ -646,7 +646,7 @@ describe('foldSession: properties', () => {
           expect(foldSession([...again, ...events], OPTIONS)).toEqual(foldSession(events, OPTIONS));
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: 200 },
     );
   });
 
@@ -668,7 +668,7 @@ describe('foldSession: properties', () => {
         if (fact.duration_seconds !== null) expect(fact.duration_seconds).toBeGreaterThanOrEqual(0);
         expect(fact.first_event_at).toBeLessThanOrEqual(fact.last_event_at);
       }),
-      { numRuns: 5000 },
+      { numRuns: 300 },
     );
   });
 });

@@ -1,0 +1,156 @@
+/**
+ * What happened in the session: consent, recording, sharing, hold, audio/video, after-call
+ * work, content counts, survey, end reason.
+ */
+import type { CanonicalType, ConsentScope, SessionEvent } from '../../lib/canonical.js';
+import type { Micros } from '../../lib/time.js';
+import { groupBy } from './order.js';
+import { toggleTotal } from './toggles.js';
+
+export interface Consent {
+  consent: 'accepted' | 'declined' | 'unknown';
+  camera_allowed: boolean | null;
+  microphone_allowed: boolean | null;
+  geolocation_allowed: boolean | null;
+}
+
+/**
+ * The latest decision (fold order) per scope. A decision with no scope is about the session;
+ * one about `media` (Apizee mediaDevice.allowed: camera and microphone together) answers for
+ * both the camera and the microphone.
+ */
+export function consentOf(events: readonly SessionEvent[]): Consent {
+  const latest = (scopes: ReadonlyArray<ConsentScope | null>): boolean | null => {
+    let allowed: boolean | null = null;
+    for (const e of events) {
+      if ((e.type === 'consent.accepted' || e.type === 'consent.declined') && scopes.includes(e.scope)) {
+        allowed = e.type === 'consent.accepted';
+      }
+    }
+    return allowed;
+  };
+  const session = latest(['session', null]);
+  return {
+    consent: session === null ? 'unknown' : session ? 'accepted' : 'declined',
+    camera_allowed: latest(['camera', 'media']),
+    microphone_allowed: latest(['microphone', 'media']),
+    geolocation_allowed: latest(['geolocation']),
+  };
+}
+
+export interface MediaTime {
+  recordings: number;
+  recording_micros: number;
+  recording_files: number;
+  recording_bytes: number;
+  shares: number;
+  sharing_micros: number;
+  hold_micros: number;
+  av_micros: number;
+}
+
+const wholeSession = (): string => '';
+
+/** Recording, sharing (per participant), hold and audio/video time; open intervals close at ended_at. */
+export function mediaTimeOf(events: readonly SessionEvent[], endedAt: Micros | null): MediaTime {
+  const recording = toggleTotal(
+    events,
+    { opens: ['recording.started', 'recording.resumed'], closes: ['recording.paused', 'recording.stopped'], counted: 'recording.started', keyOf: wholeSession },
+    endedAt,
+  );
+  const sharing = toggleTotal(
+    events,
+    { opens: ['sharing.started'], closes: ['sharing.ended'], counted: 'sharing.started', keyOf: (e) => e.participant?.key ?? '' },
+    endedAt,
+  );
+  const hold = toggleTotal(events, { opens: ['hold.started'], closes: ['hold.ended'], counted: 'hold.started', keyOf: wholeSession }, endedAt);
+  const av = toggleTotal(events, { opens: ['av.started'], closes: ['av.ended'], counted: 'av.started', keyOf: wholeSession }, endedAt);
+  let files = 0;
+  let bytes = 0;
+  for (const e of events) {
+    if (e.type !== 'recording.completed') continue;
+    files += e.count ?? 0;
+    bytes += e.bytes ?? 0;
+  }
+  return {
+    recordings: recording.count,
+    recording_micros: recording.micros,
+    recording_files: files,
+    recording_bytes: bytes,
+    shares: sharing.count,
+    sharing_micros: sharing.micros,
+    hold_micros: hold.micros,
+    av_micros: av.micros,
+  };
+}
+
+/**
+ * mluvii after-call work: from an operator's participant.left to that operator's next
+ * participant.concluded, summed over operators; null when no such pair. (Operators who get
+ * SessionOperatorConcluded without SessionOperatorLeft have no measured wrap-up.)
+ */
+export function wrapUpMicros(events: readonly SessionEvent[]): number | null {
+  const relevant = events.filter(
+    (e) => e.participant !== null && (e.type === 'participant.left' || e.type === 'participant.concluded'),
+  );
+  let total: number | null = null;
+  for (const own of groupBy(relevant, (e) => e.participant!.key).values()) {
+    let leftAt: Micros | null = null;
+    for (const e of own) {
+      if (e.type === 'participant.left') leftAt = e.occurred_at;
+      else if (leftAt !== null) {
+        total = (total ?? 0) + Math.max(0, e.occurred_at - leftAt);
+        leftAt = null;
+      }
+    }
+  }
+  return total;
+}
+
+export interface Counts {
+  media_captures: number;
+  ocr_scans: number;
+  files_shared: number;
+  messages: number;
+  forwards: number;
+  alerts: number;
+  unknown_events: number;
+}
+
+const COUNTED: Record<keyof Counts, CanonicalType> = {
+  media_captures: 'media.captured',
+  ocr_scans: 'media.ocr',
+  files_shared: 'file.shared',
+  messages: 'message.sent',
+  forwards: 'session.forwarded',
+  alerts: 'quality.alert',
+  unknown_events: 'provider.other',
+};
+
+export function countsOf(events: readonly SessionEvent[]): Counts {
+  const counts = Object.fromEntries(Object.keys(COUNTED).map((k) => [k, 0])) as unknown as Counts;
+  for (const [column, type] of Object.entries(COUNTED) as Array<[keyof Counts, CanonicalType]>) {
+    for (const e of events) if (e.type === type) counts[column]++;
+  }
+  return counts;
+}
+
+/** Mean of the survey answers (1..3); null without answers. */
+export function surveyScore(events: readonly SessionEvent[]): number | null {
+  let sum = 0;
+  let n = 0;
+  for (const e of events) {
+    if (e.type === 'survey.answered' && e.score !== null) {
+      sum += e.score;
+      n++;
+    }
+  }
+  return n === 0 ? null : sum / n;
+}
+
+/** The termination reason of the latest session.ended that gives one, else the reason of the last leave that counts. */
+export function endReason(events: readonly SessionEvent[], leaves: readonly SessionEvent[]): string | null {
+  let reason: string | null = null;
+  for (const e of events) if (e.type === 'session.ended' && e.reason !== null) reason = e.reason;
+  return reason ?? leaves[leaves.length - 1]?.reason ?? null;
+}
