@@ -1,0 +1,173 @@
+/**
+ * What each Zoom event family adds to the canonical envelope: participant, reason, count,
+ * bytes and non-personal attributes. Bodies reach here already checked against the family's
+ * schema, so the shapes below hold. Names, phone numbers, e-mails, IP addresses, user_key,
+ * download_token/download_url and stream keys are never read into an event.
+ */
+import type { ParticipantRef } from '../../../lib/canonical.js';
+import { participantKey } from '../../../lib/ids.js';
+import type { NormalizeFailure } from '../types.js';
+import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
+import type { ZoomMapping } from './table.js';
+
+type Opt<T> = T | null | undefined;
+
+interface ZoomObject {
+  session_id: string;
+  session_name?: Opt<string>;
+  session_key?: Opt<string>;
+  host_id?: Opt<string>;
+  user?: { id: string; name?: Opt<string>; leave_reason?: Opt<string>; sharing_details?: { content?: Opt<string> } };
+  recording_files?: ZoomFile[];
+  participant_audio_files?: Opt<ZoomFile[]>;
+  participant_video_files?: Opt<ZoomFile[]>;
+  issues?: string[];
+  live_streaming?: { service?: Opt<string>; custom_live_streaming_settings?: Opt<{ resolution?: Opt<string> }> };
+  stream_ingestion?: { stream_id?: Opt<string> };
+  message_id?: Opt<string>;
+  reason_type?: Opt<number>;
+  participant?: Opt<{ call_type?: Opt<string> }>;
+  is_host?: Opt<boolean>;
+  start_time?: Opt<string>;
+  end_time?: Opt<string>;
+  usage?: Opt<string>;
+}
+
+interface ZoomFile {
+  file_type?: Opt<string>;
+  file_size?: Opt<number>;
+  recording_type?: Opt<string>;
+}
+
+/** A Zoom body that fits its family's schema. */
+export interface ZoomBody {
+  event: string;
+  event_ts: number;
+  payload: { account_id: string; operator_id?: Opt<string>; object: ZoomObject };
+}
+
+/** The per-event part of one canonical event; a Zoom event yields one, or one per alert issue. */
+export interface Detail {
+  participant: ParticipantRef | null;
+  reason: string | null;
+  count: number | null;
+  bytes: number | null;
+  attributes: Record<string, string>;
+  /** For eventId when one Zoom event yields several canonical events, or several can share an instant. */
+  discriminator?: string;
+}
+
+export type DetailResult = { ok: true; details: Detail[] } | { ok: false; failure: NormalizeFailure };
+
+/** Attributes as strings, leaving out what is absent or blank. */
+function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(entries)) {
+    const text = typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
+    if (text !== null) out[key] = text;
+  }
+  return out;
+}
+
+function detail(part: Partial<Detail> & { attributes: Record<string, string> }): Detail {
+  return { participant: null, reason: null, count: null, bytes: null, ...part };
+}
+
+function userParticipant(piiKey: string, object: ZoomObject): ParticipantRef | null {
+  if (!object.user) return null;
+  const id = object.user.id;
+  // user.id is "assigned to the user upon joining a session and is only valid for that session":
+  // keyed with the session so the same id in two sessions is never taken for one person.
+  return { key: participantKey(piiKey, 'zoom', `${object.session_id}:${id}`), role: roleOf(id, object.host_id), provider_user_id: id };
+}
+
+/** Count of files, total bytes, and counts per recording_type and file_type. */
+function recordingFiles(object: ZoomObject): Detail {
+  const lists = {
+    recording_files: object.recording_files ?? [],
+    participant_audio_files: object.participant_audio_files ?? [],
+    participant_video_files: object.participant_video_files ?? [],
+  };
+  const all = [...lists.recording_files, ...lists.participant_audio_files, ...lists.participant_video_files];
+  const perType: Record<string, number> = {};
+  for (const file of all) {
+    for (const [prefix, value] of [['recording_type', file.recording_type], ['file_type', file.file_type]] as const) {
+      const kind = blankToNull(value);
+      if (kind !== null) perType[`${prefix}.${kind}`] = (perType[`${prefix}.${kind}`] ?? 0) + 1;
+    }
+  }
+  return detail({
+    count: all.length,
+    bytes: all.reduce((sum, file) => sum + fileBytes(file), 0),
+    attributes: attrs({
+      custom_session_key: object.session_key,
+      recording_files: lists.recording_files.length,
+      participant_audio_files: lists.participant_audio_files.length,
+      participant_video_files: lists.participant_video_files.length,
+      ...perType,
+    }),
+  });
+}
+
+/** Reads the family's details from a body that fits the family's schema. */
+export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string): DetailResult {
+  const object = body.payload.object;
+  const common = { custom_session_key: object.session_key };
+  const one = (d: Detail): DetailResult => ({ ok: true, details: [d] });
+  switch (mapping.family) {
+    case 'session':
+      return one(detail({ attributes: attrs({ ...common, host_id: object.host_id }) }));
+    case 'recording':
+      return one(detail({ attributes: attrs(common) }));
+    case 'user':
+      return one(detail({
+        participant: userParticipant(piiKey, object),
+        reason: mapping.canonical === 'participant.left' ? leaveReasonWithoutName(object.user?.leave_reason, object.user?.name) : null,
+        attributes: attrs({ ...common, host_id: object.host_id }),
+      }));
+    case 'sharing':
+      return one(detail({
+        participant: userParticipant(piiKey, object),
+        attributes: attrs({ ...common, host_id: object.host_id, share_type: object.user?.sharing_details?.content }),
+      }));
+    case 'recording_files':
+      return one(recordingFiles(object));
+    case 'recording_notice':
+      return one(detail({ attributes: attrs({ ...common, operator_id: body.payload.operator_id }) }));
+    case 'alert': {
+      const issues = alertIssues(object.issues ?? []);
+      if (issues.length === 0) {
+        return { ok: false, failure: { code: 'FIELD_MISSING', message: 'a required field is missing: payload.object.issues lists no issue', field_path: 'payload.object.issues', provider_type: body.event } };
+      }
+      return { ok: true, details: issues.map((issue) => detail({ count: 1, discriminator: issue, attributes: attrs({ ...common, issue }) })) };
+    }
+    case 'live_streaming': {
+      const stream = object.live_streaming;
+      return one(detail({ attributes: attrs({ ...common, service: stream?.service, resolution: stream?.custom_live_streaming_settings?.resolution }) }));
+    }
+    case 'stream_ingestion': {
+      const streamId = blankToNull(object.stream_ingestion?.stream_id);
+      return one(detail({ attributes: attrs({ ...common, stream_id: streamId }), ...(streamId === null ? {} : { discriminator: streamId }) }));
+    }
+    case 'phone_callout':
+      return one(detail({ attributes: attrs({ ...common, callout_kind: 'phone', host_id: object.host_id }) }));
+    case 'room_system_callout': {
+      const messageId = blankToNull(object.message_id);
+      return one(detail({
+        reason: calloutFailureReason(object.reason_type),
+        attributes: attrs({
+          callout_kind: 'room_system',
+          host_id: object.host_id,
+          message_id: messageId,
+          call_type: object.participant?.call_type,
+          reason_type: object.reason_type,
+        }),
+        ...(messageId === null ? {} : { discriminator: messageId }),
+      }));
+    }
+    case 'interpreter':
+      return one(detail({
+        attributes: attrs({ ...common, is_host: object.is_host, usage: object.usage, usage_start: object.start_time, usage_end: object.end_time }),
+      }));
+  }
+}
