@@ -1,0 +1,220 @@
+/**
+ * One batch, inside one DuckDB transaction (the caller opens it): archive, events, dead letters,
+ * the facts of every session that got new events, the Parquet partitions to export, the
+ * offsets. Everything or nothing is stored, so a redelivered batch changes nothing (DESIGN section 8).
+ */
+import { INTEGER, LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import type { DeadLetter, ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
+import type { DuckDBConnection } from '../../lib/duckdb.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Micros } from '../../lib/time.js';
+import { foldSession } from '../sessionize.js';
+import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
+import { DATASET_TABLES, tableSchema, type TableSchema } from './tables.js';
+import type { BatchResult, WarehouseBatch } from './types.js';
+
+export interface ApplyContext {
+  conn: DuckDBConnection;
+  tables: Map<string, TableSchema>;
+  logger: Logger;
+  idleHorizonMicros: number | undefined;
+}
+
+const KEYS = LIST(VARCHAR);
+
+/** The first of each key, in order: a batch may repeat what a redelivery repeated. */
+function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+const deadLetterKey = (d: DeadLetter) => JSON.stringify([d.ingest_id, d.stage, d.error_code, d.field_path]);
+
+export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatch, now: Micros): Promise<BatchResult> {
+  const { conn, tables } = ctx;
+  const [idRow] = (await conn.runAndReadAll(`SELECT nextval('warehouse_batch_ids')`)).getRows();
+  const batchId = Number(idRow![0]);
+
+  const raw = distinctBy(batch.raw, (r) => r.ingest_id);
+  const rawStored = await returnedKeys(
+    insertRows(conn, tableSchema(tables, 'raw_webhooks'), raw.map((r) => ({ ...r, batch_id: batchId })), {
+      tail: 'ON CONFLICT DO NOTHING RETURNING ingest_id',
+    }),
+  );
+
+  const events = distinctBy(batch.events, (e) => e.event_id);
+  const eventsStored = await returnedKeys(
+    insertRows(conn, tableSchema(tables, 'session_events'), events.map((e) => eventRow(e, batchId)), {
+      tail: 'ON CONFLICT DO NOTHING RETURNING event_id',
+    }),
+  );
+  const newEvents = events.filter((e) => eventsStored.has(e.event_id));
+
+  const sessions = [...new Set(newEvents.flatMap((e) => (e.session_key === null ? [] : [e.session_key])))].sort();
+  const { folded, failures } = await foldSessions(ctx, batchId, sessions, newEvents, now);
+
+  // A replayed dead letter (same delivery, stage, code and field) is not stored twice.
+  const deadLetters = distinctBy([...batch.deadLetters, ...failures], deadLetterKey);
+  const deadStored = await returnedKeys(
+    insertRows(conn, tableSchema(tables, 'dead_letters'), deadLetters.map((d) => ({ ...d, batch_id: batchId })), {
+      where: `NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.ingest_id = n.ingest_id AND d.stage = n.stage
+              AND d.error_code = n.error_code AND d.field_path IS NOT DISTINCT FROM n.field_path)`,
+      tail: 'RETURNING provider',
+    }),
+    true,
+  );
+
+  await replaceSessions(ctx, folded);
+  const appended: Record<string, number> = { raw_webhooks: rawStored.size, session_events: eventsStored.size, dead_letters: deadStored.size };
+  for (const table of DATASET_TABLES.filter((t) => t.mode === 'append' && appended[t.name]! > 0)) {
+    await conn.run(
+      `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, batch_id
+       FROM (${table.source}) WHERE batch_id = ${batchId}`,
+    );
+  }
+
+  const offsets = new Map(batch.offsets.map((o) => [`${o.topic}:${o.partition}`, o])); // the last one wins
+  await insertRows(
+    conn,
+    tableSchema(tables, 'pipeline_offsets'),
+    [...offsets.values()].map((o) => ({ topic: o.topic, partition: o.partition, next_offset: o.next_offset, updated_at: now })),
+    { tail: `ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at` },
+  );
+
+  await insertRows(conn, tableSchema(tables, 'warehouse_batches'), batchStats(batchId, now, batch, rawStored, eventsStored, deadStored));
+
+  const facts = folded.map((f) => f.fact);
+  return {
+    insertedEvents: eventsStored.size,
+    duplicateEvents: batch.events.length - eventsStored.size,
+    touchedSessions: facts.map((f) => f.session_key),
+    facts,
+  };
+}
+
+/** The first column of a RETURNING result; as a multiset (counted) when `count` is set. */
+async function returnedKeys(result: ReturnType<typeof insertRows>, count = false): Promise<Map<string, number>> {
+  const keys = new Map<string, number>();
+  const reader = await result;
+  for (const [value] of reader?.getRows() ?? []) {
+    const key = String(value);
+    keys.set(key, count ? (keys.get(key) ?? 0) + 1 : 1);
+  }
+  return keys;
+}
+
+interface Folded {
+  fact: SessionFact;
+  spans: ParticipantSpan[];
+}
+
+/**
+ * Folds each session from ALL its events: those stored by earlier batches, read back, and this
+ * batch's new ones as they were stored (not read back: the same values, without the round trip).
+ * A fold that throws is a bug, not bad data; the session keeps its previous facts and the new
+ * events' deliveries get a `warehouse` dead letter, so the pipeline goes on and the failure is counted.
+ */
+async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string[], newEvents: SessionEvent[], now: Micros) {
+  const folded: Folded[] = [];
+  const failures: DeadLetter[] = [];
+  if (sessions.length === 0) return { folded, failures };
+  const reader = await ctx.conn.runAndReadAll(
+    `${EVENT_SELECT} WHERE session_key IN (SELECT unnest($1)) AND batch_id <> $2`,
+    [listValue(sessions), batchId],
+    [KEYS, INTEGER],
+  );
+  const bySession = new Map<string, SessionEvent[]>();
+  const add = (event: SessionEvent) => {
+    const list = bySession.get(event.session_key!);
+    if (list) list.push(event);
+    else bySession.set(event.session_key!, [event]);
+  };
+  for (const row of reader.getRowObjectsJS() as unknown as StoredEvent[]) add(eventFromRow(row));
+  for (const event of newEvents) if (event.session_key !== null) add(asStored(event));
+  for (const key of sessions) {
+    try {
+      folded.push(foldSession(bySession.get(key) ?? [], { idleHorizonMicros: ctx.idleHorizonMicros, nowMicros: now }));
+    } catch (err) {
+      ctx.logger.error({ err, session_key: key }, 'could not fold session facts');
+      const message = `could not fold the facts of session ${key}: ${err instanceof Error ? err.message : String(err)}`;
+      const deliveries = distinctBy(newEvents.filter((e) => e.session_key === key), (e) => e.ingest_id);
+      for (const e of deliveries) {
+        failures.push({
+          ingest_id: e.ingest_id,
+          provider: e.provider,
+          stage: 'warehouse',
+          error_code: 'WAREHOUSE_FAILED',
+          message,
+          field_path: null,
+          provider_type: e.provider_type,
+          received_at: e.received_at,
+          failed_at: now,
+        });
+      }
+    }
+  }
+  return { folded, failures };
+}
+
+/**
+ * Delete + insert the facts and spans of the folded sessions. The partitions they leave and
+ * the partitions they land in are both marked for export: a session whose started_at moved to
+ * another day disappears from the old day's file.
+ */
+async function replaceSessions(ctx: ApplyContext, folded: Folded[]): Promise<void> {
+  if (folded.length === 0) return;
+  const { conn, tables } = ctx;
+  const keys = [listValue(folded.map((f) => f.fact.session_key))];
+  const markPartitions = () =>
+    conn.run(
+      `INSERT OR IGNORE INTO parquet_pending
+       SELECT DISTINCT t.table_name, f.provider, CAST(coalesce(f.started_at, f.first_event_at) AS DATE), 0
+       FROM session_facts f CROSS JOIN (VALUES ('session_facts'), ('participant_sessions')) AS t(table_name)
+       WHERE f.session_key IN (SELECT unnest($1))`,
+      keys,
+      [KEYS],
+    );
+  await markPartitions();
+  await conn.run('DELETE FROM participant_sessions WHERE session_key IN (SELECT unnest($1))', keys, [KEYS]);
+  await conn.run('DELETE FROM session_facts WHERE session_key IN (SELECT unnest($1))', keys, [KEYS]);
+  await insertRows(conn, tableSchema(tables, 'session_facts'), folded.map((f) => ({ ...f.fact })));
+  await insertRows(conn, tableSchema(tables, 'participant_sessions'), folded.flatMap((f) => f.spans.map((s) => ({ ...s }))));
+  await markPartitions();
+}
+
+function batchStats(
+  batchId: number,
+  now: Micros,
+  batch: WarehouseBatch,
+  rawStored: Map<string, number>,
+  eventsStored: Map<string, number>,
+  deadStored: Map<string, number>,
+) {
+  const stats = new Map<string, Record<string, unknown>>();
+  const of = (provider: string) => {
+    let row = stats.get(provider);
+    if (!row) {
+      row = { batch_id: batchId, provider, applied_at: now, raw_webhooks: 0, raw_duplicates: 0, events: 0, duplicate_events: 0, dead_letters: 0 };
+      stats.set(provider, row);
+    }
+    return row as Record<string, number>;
+  };
+  const stored = new Set<string>();
+  for (const r of batch.raw) {
+    const fresh = rawStored.has(r.ingest_id) && !stored.has(`r:${r.ingest_id}`);
+    if (fresh) stored.add(`r:${r.ingest_id}`);
+    of(r.provider)[fresh ? 'raw_webhooks' : 'raw_duplicates']! += 1;
+  }
+  for (const e of batch.events) {
+    const fresh = eventsStored.has(e.event_id) && !stored.has(`e:${e.event_id}`);
+    if (fresh) stored.add(`e:${e.event_id}`);
+    of(e.provider)[fresh ? 'events' : 'duplicate_events']! += 1;
+  }
+  for (const [provider, n] of deadStored) of(provider).dead_letters! += n;
+  return [...stats.values()];
+}

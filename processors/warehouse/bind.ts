@@ -1,0 +1,167 @@
+/**
+ * Binding many rows in one statement per table. The rows go through DuckDB's appender into a
+ * TEMP staging table (one per target table, on the writer's connection), then one
+ * INSERT ... SELECT moves them with the conflict rule the table needs. The appender runs in
+ * the connection's open transaction: a rollback takes the staged and inserted rows back
+ * (checked against @duckdb/node-api 1.5). It is a few times faster than list parameters.
+ */
+import type { DuckDBAppender, DuckDBResultReader } from '@duckdb/node-api';
+import type { ParticipantRef, SessionEvent } from '../../lib/canonical.js';
+import type { DuckDBConnection } from '../../lib/duckdb.js';
+import { quoteIdent, type Column, type ColumnKind, type TableSchema } from './tables.js';
+
+export type Row = Record<string, unknown>;
+
+/** How a value waits in the staging table: timestamps as UTC micros, maps as JSON objects. */
+const STAGED_TYPE: Record<ColumnKind, string> = {
+  VARCHAR: 'VARCHAR',
+  BIGINT: 'BIGINT',
+  INTEGER: 'INTEGER',
+  DOUBLE: 'DOUBLE',
+  BOOLEAN: 'BOOLEAN',
+  TIMESTAMP: 'BIGINT',
+  BLOB: 'BLOB',
+  MAP: 'VARCHAR',
+  DATE: 'VARCHAR',
+};
+
+function append(appender: DuckDBAppender, kind: ColumnKind, value: unknown): void {
+  if (value === null) return appender.appendNull();
+  switch (kind) {
+    case 'BIGINT':
+    case 'TIMESTAMP':
+      return appender.appendBigInt(BigInt(value as number));
+    case 'INTEGER':
+      return appender.appendInteger(value as number);
+    case 'DOUBLE':
+      return appender.appendDouble(value as number);
+    case 'BOOLEAN':
+      return appender.appendBoolean(value as boolean);
+    case 'BLOB':
+      return appender.appendBlob(value as Uint8Array);
+    case 'MAP':
+      return appender.appendVarchar(JSON.stringify(value));
+    default:
+      return appender.appendVarchar(value as string);
+  }
+}
+
+function selectExpr(column: Column): string {
+  const ref = `n.${quoteIdent(column.name)}`;
+  switch (column.kind) {
+    case 'TIMESTAMP':
+      return `make_timestamp(${ref})`;
+    case 'MAP':
+      return `CAST(CAST(${ref} AS JSON) AS MAP(VARCHAR, VARCHAR))`;
+    case 'DATE':
+      return `CAST(${ref} AS DATE)`;
+    default:
+      return ref;
+  }
+}
+
+const stagingName = (table: TableSchema) => quoteIdent(`stage_${table.name}`);
+
+/** Creates the staging tables (TEMP: private to `conn`, never in the warehouse file). */
+export async function createStaging(conn: DuckDBConnection, tables: Iterable<TableSchema>): Promise<void> {
+  for (const table of tables) {
+    const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${STAGED_TYPE[c.kind]}`);
+    await conn.run(`CREATE OR REPLACE TEMP TABLE ${stagingName(table)} (${columns.join(', ')})`);
+  }
+}
+
+/**
+ * INSERT INTO <table> every column of `rows` (objects keyed by column name; each column of the
+ * table must be present, null for SQL NULL). `where` filters the new rows (alias `n`), `tail`
+ * follows the SELECT (ON CONFLICT ..., RETURNING ...). Returns the result, for RETURNING.
+ * Call inside a transaction, after createStaging on the same connection.
+ */
+export async function insertRows(
+  conn: DuckDBConnection,
+  table: TableSchema,
+  rows: readonly Row[],
+  options: { where?: string; tail?: string } = {},
+): Promise<DuckDBResultReader | undefined> {
+  if (rows.length === 0) return undefined;
+  const staging = stagingName(table);
+  await conn.run(`DELETE FROM temp.${staging}`);
+  const appender = await conn.createAppender(`stage_${table.name}`, 'main', 'temp');
+  let appended = false;
+  try {
+    for (const row of rows) {
+      for (const column of table.columns) {
+        const value = row[column.name];
+        if (value === undefined) throw new Error(`row for ${table.name} has no ${column.name}`);
+        append(appender, column.kind, value);
+      }
+      appender.endRow();
+    }
+    appender.flushSync();
+    appended = true;
+  } finally {
+    try {
+      appender.closeSync();
+    } catch (err) {
+      if (appended) throw err; // else the first error is the one to report (a half row cannot close)
+    }
+  }
+  const names = table.columns.map((c) => quoteIdent(c.name));
+  const sql =
+    `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) ` +
+    `SELECT ${table.columns.map(selectExpr).join(', ')} FROM temp.${staging} AS n` +
+    (options.where ? ` WHERE ${options.where}` : '') +
+    (options.tail ? ` ${options.tail}` : '');
+  const result = await conn.runAndReadAll(sql);
+  await conn.run(`DELETE FROM temp.${staging}`);
+  return result;
+}
+
+/** A SessionEvent as a row of session_events: the participant record flattened. */
+export function eventRow(event: SessionEvent, batchId: number): Row {
+  const { participant, ...rest } = event;
+  return {
+    ...rest,
+    participant_key: participant?.key ?? null,
+    participant_role: participant?.role ?? null,
+    provider_user_id: participant?.provider_user_id ?? null,
+    batch_id: batchId,
+  };
+}
+
+/** The event as session_events gives it back: what eventRow stored, without the round trip. */
+export function asStored(event: SessionEvent): SessionEvent {
+  const p = event.participant;
+  return { ...event, participant: p ? { key: p.key, role: p.role ?? null, provider_user_id: p.provider_user_id ?? null } : null };
+}
+
+/** Reads session_events rows back as SessionEvents (timestamps as micros, attributes as JSON). */
+export const EVENT_SELECT = `SELECT event_id, ingest_id, provider, account_id, session_key, session_id, session_name,
+  channel, type, provider_type, provider_event_id, epoch_us(occurred_at) AS occurred_at, epoch_us(received_at) AS received_at,
+  participant_key, participant_role, provider_user_id, reason, state, scope, bytes, count, score,
+  to_json(attributes) AS attributes FROM session_events`;
+
+interface StoredEvent extends Omit<SessionEvent, 'participant' | 'attributes' | 'occurred_at' | 'received_at' | 'bytes' | 'count'> {
+  occurred_at: bigint;
+  received_at: bigint;
+  bytes: bigint | null;
+  count: bigint | null;
+  participant_key: string | null;
+  participant_role: ParticipantRef['role'];
+  provider_user_id: string | null;
+  attributes: string;
+}
+
+export function eventFromRow(row: StoredEvent): SessionEvent {
+  const { participant_key, participant_role, provider_user_id, attributes, occurred_at, received_at, bytes, count, ...rest } = row;
+  return {
+    ...rest,
+    occurred_at: Number(occurred_at),
+    received_at: Number(received_at),
+    bytes: bytes === null ? null : Number(bytes),
+    count: count === null ? null : Number(count),
+    participant: participant_key === null ? null : { key: participant_key, role: participant_role, provider_user_id },
+    attributes: JSON.parse(attributes) as Record<string, string>,
+  };
+}
+
+export type { StoredEvent };

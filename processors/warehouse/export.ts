@@ -1,0 +1,166 @@
+/**
+ * Warehouse → Parquet dataset (DESIGN section 7), after each commit and at open.
+ *
+ * parquet_pending lists the partitions a committed batch touched; an entry is deleted only
+ * once its file is in place, so an export that failed or never ran (crash) runs again later.
+ * Exports are idempotent: a rewrite writes the partition as it is now; an append writes the
+ * batch's rows under the batch's own file name, so doing it twice replaces the same file.
+ *
+ * Compaction (append-only tables): a partition with more than `compactAbove` files is read
+ * into one `c-<first>-<last>.parquet`, renamed into place, then its inputs are removed. For
+ * the short time between that rename and the last removal a reader listing the folder sees
+ * those rows twice, or finds a listed file gone (openDataset retries that query once); a crash
+ * in that window is repaired at the next open from the file names (files.ts).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { sqlString, type DuckDBConnection } from '../../lib/duckdb.js';
+import type { Logger } from '../../lib/logger.js';
+import {
+  REWRITE_FILE,
+  batchCovered,
+  batchFileName,
+  compactedFileName,
+  listDataFiles,
+  partitionDir,
+  partitionDirs,
+  publish,
+  removePartitionFile,
+  repairPartition,
+  tempPath,
+} from './files.js';
+import { DATASET_TABLES, datasetTable, parquetColumns, tableSchema, type DatasetTable, type TableSchema } from './tables.js';
+
+interface Pending {
+  table_name: string;
+  provider: string;
+  date: string;
+  batch_id: bigint;
+}
+
+export interface ExportRun {
+  exported: number;
+  failed: number;
+  compacted: number;
+}
+
+export class ParquetExporter {
+  constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly dataDir: string,
+    private readonly logger: Logger,
+    private readonly tables: Map<string, TableSchema>,
+    private readonly compactAbove = 16,
+  ) {}
+
+  /** Cleans what a crash may have left in the dataset folders. */
+  async repair(): Promise<void> {
+    for (const table of DATASET_TABLES) {
+      for (const dir of await partitionDirs(this.dataDir, table.name)) {
+        const removed = await repairPartition(dir);
+        if (removed.length > 0) this.logger.warn({ dir, removed }, 'removed leftovers of an interrupted Parquet export');
+      }
+    }
+  }
+
+  /** Writes every pending partition, oldest batch first. A failed partition is left for the next run. */
+  async exportPending(): Promise<ExportRun> {
+    const run: ExportRun = { exported: 0, failed: 0, compacted: 0 };
+    const started = performance.now();
+    const pending = (await this.conn.runAndReadAll(
+      `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
+       ORDER BY batch_id, table_name, provider, "date"`,
+    )).getRowObjectsJS() as unknown as Pending[];
+    // A partition whose export failed waits for the next run, so its batches stay in order.
+    const blocked = new Set<string>();
+    const appended = new Map<string, DatasetTable>();
+    for (const entry of pending) {
+      const table = datasetTable(entry.table_name);
+      const dir = partitionDir(this.dataDir, table.name, entry.provider, entry.date);
+      if (blocked.has(dir)) continue;
+      try {
+        if (table.mode === 'rewrite') await this.rewrite(table, entry, dir);
+        else await this.append(table, entry, dir);
+        await this.conn.run(
+          `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id = $4`,
+          [entry.table_name, entry.provider, entry.date, entry.batch_id],
+        );
+        if (table.mode === 'append') appended.set(dir, table);
+        run.exported += 1;
+      } catch (err) {
+        blocked.add(dir);
+        run.failed += 1;
+        this.logger.error({ err, table: table.name, provider: entry.provider, date: entry.date }, 'Parquet export failed; will retry');
+      }
+    }
+    for (const [dir, table] of appended) {
+      if (blocked.has(dir)) continue;
+      try {
+        if (await this.compact(table, dir)) run.compacted += 1;
+      } catch (err) {
+        this.logger.error({ err, dir }, 'Parquet compaction failed; will retry');
+      }
+    }
+    if (pending.length > 0) {
+      this.logger.debug({ ...run, ms: Math.round(performance.now() - started) }, 'Parquet export');
+    }
+    return run;
+  }
+
+  private select(table: DatasetTable, entry: Pending, batchOnly: boolean): string {
+    const columns = parquetColumns(tableSchema(this.tables, table.name));
+    return (
+      `SELECT ${columns.join(', ')} FROM (${table.source}) AS s ` +
+      `WHERE provider = ${sqlString(entry.provider)} AND part_date = DATE ${sqlString(entry.date)}` +
+      (batchOnly ? ` AND batch_id = ${Number(entry.batch_id)}` : '') +
+      ` ORDER BY ${table.orderBy}`
+    );
+  }
+
+  /** The partition as it is now, as one file; no rows left (the sessions moved day) removes it. */
+  private async rewrite(table: DatasetTable, entry: Pending, dir: string): Promise<void> {
+    const path = join(dir, REWRITE_FILE);
+    if ((await this.copy(this.select(table, entry, false), path)) === 0) await removePartitionFile(path);
+  }
+
+  /** The batch's rows as one more file, unless a compaction already holds that batch. */
+  private async append(table: DatasetTable, entry: Pending, dir: string): Promise<void> {
+    const batchId = Number(entry.batch_id);
+    if (batchCovered(await listDataFiles(dir), batchId)) return;
+    await this.copy(this.select(table, entry, true), join(dir, batchFileName(batchId)));
+  }
+
+  private async compact(table: DatasetTable, dir: string): Promise<boolean> {
+    const files = await listDataFiles(dir);
+    if (files.length <= this.compactAbove) return false;
+    const first = Math.min(...files.map((f) => f.first));
+    const last = Math.max(...files.map((f) => f.last));
+    const list = files.map((f) => sqlString(join(dir, f.name))).join(', ');
+    // hive_partitioning = false: the folder names must not come back as columns of the file.
+    const select = `SELECT * FROM read_parquet([${list}], hive_partitioning = false, union_by_name = true) ORDER BY ${table.orderBy}`;
+    const target = compactedFileName(first, last);
+    await this.copy(select, join(dir, target));
+    for (const file of files) if (file.name !== target) await rm(join(dir, file.name), { force: true });
+    this.logger.debug({ dir, files: files.length, target }, 'compacted Parquet partition');
+    return true;
+  }
+
+  /** COPY to a temporary name beside `path`, then rename; returns the rows written (0: no file). */
+  private async copy(select: string, path: string): Promise<number> {
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = tempPath(path);
+    try {
+      const result = await this.conn.run(`COPY (${select}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      const rows = Number(result.rowsChanged);
+      if (rows === 0) {
+        await rm(tmp, { force: true });
+        return 0;
+      }
+      await publish(tmp, path);
+      return rows;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The Parquet dataset on disk: DATA_DIR/parquet/<table>/provider=<p>/date=<YYYY-MM-DD>/.
+ *
+ * File names carry what a file holds, so a crash at any point can be repaired from the names:
+ * - `data.parquet`: the whole partition of a rewritten table (session_facts, participant_sessions);
+ * - `b-<batch>.parquet`: the rows one warehouse batch added to an append-only table;
+ * - `c-<first>-<last>.parquet`: a compaction of every file of batches first..last.
+ * Files are written as `.<name>.tmp` (hidden, and not `*.parquet`, so readers' globs skip it),
+ * synced, then renamed into place: a reader sees a file whole or not at all.
+ */
+import { open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export const REWRITE_FILE = 'data.parquet';
+
+export const datasetDir = (dataDir: string): string => join(dataDir, 'parquet');
+
+export function partitionDir(dataDir: string, table: string, provider: string, date: string): string {
+  return join(datasetDir(dataDir), table, `provider=${encodeURIComponent(provider)}`, `date=${date}`);
+}
+
+const pad = (n: number) => String(n).padStart(12, '0');
+export const batchFileName = (batchId: number): string => `b-${pad(batchId)}.parquet`;
+export const compactedFileName = (first: number, last: number): string => `c-${pad(first)}-${pad(last)}.parquet`;
+export const tempPath = (path: string): string => join(dirname(path), `.${basename(path)}.tmp`);
+
+export interface DataFile {
+  name: string;
+  first: number;
+  last: number;
+  compacted: boolean;
+}
+
+const DATA_FILE = /^(?:b-(\d+)|c-(\d+)-(\d+))\.parquet$/;
+
+export function parseDataFile(name: string): DataFile | undefined {
+  const m = DATA_FILE.exec(name);
+  if (!m) return undefined;
+  if (m[1] !== undefined) return { name, first: Number(m[1]), last: Number(m[1]), compacted: false };
+  return { name, first: Number(m[2]), last: Number(m[3]), compacted: true };
+}
+
+async function names(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+export async function listDataFiles(dir: string): Promise<DataFile[]> {
+  return (await names(dir)).flatMap((name) => parseDataFile(name) ?? []).sort((a, b) => a.first - b.first || a.last - b.last);
+}
+
+/** A compacted file (other than `file` itself) already holds everything `file` holds. */
+function coveredBy(files: readonly DataFile[], file: { first: number; last: number; name?: string }): boolean {
+  return files.some((c) => c.compacted && c.name !== file.name && c.first <= file.first && file.last <= c.last);
+}
+
+export function batchCovered(files: readonly DataFile[], batchId: number): boolean {
+  return coveredBy(files, { first: batchId, last: batchId });
+}
+
+/** Every `<table>/provider=*\/date=*` folder there is. */
+export async function partitionDirs(dataDir: string, table: string): Promise<string[]> {
+  const root = join(datasetDir(dataDir), table);
+  const dirs: string[] = [];
+  for (const provider of await names(root)) {
+    if (!provider.startsWith('provider=')) continue;
+    for (const date of await names(join(root, provider))) {
+      if (date.startsWith('date=')) dirs.push(join(root, provider, date));
+    }
+  }
+  return dirs;
+}
+
+/**
+ * After a crash: drop unfinished temporary files, and files a compaction already holds (it was
+ * renamed into place but the small files were not all removed yet). Returns what was removed.
+ */
+export async function repairPartition(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await names(dir)) {
+    if (name.startsWith('.') && name.endsWith('.tmp')) removed.push(name);
+  }
+  const files = await listDataFiles(dir);
+  for (const file of files) if (coveredBy(files, file)) removed.push(file.name);
+  for (const name of removed) await rm(join(dir, name), { force: true });
+  return removed;
+}
+
+/** fsync a file or folder, so a rename is not undone by a power loss. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Moves a finished temporary file into place, durably. */
+export async function publish(tmp: string, path: string): Promise<void> {
+  await syncPath(tmp);
+  await rename(tmp, path);
+  await syncPath(dirname(path));
+}
+
+/** Removes a partition's file and, when they are left empty, its date and provider folders. */
+export async function removePartitionFile(path: string): Promise<void> {
+  await rm(path, { force: true });
+  for (const dir of [dirname(path), dirname(dirname(path))]) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (or already gone): keep it
+    }
+  }
+}

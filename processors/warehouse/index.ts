@@ -1,0 +1,116 @@
+/**
+ * The warehouse sink (DESIGN sections 6-8): stores each batch in DATA_DIR/warehouse.duckdb in
+ * one transaction with its offsets, then brings the Parquet dataset up to date.
+ *
+ * One connection and one queue: batches, exports and reads run one at a time, so an export
+ * always sees committed batches and nothing else. The export of a batch runs after applyBatch
+ * has returned; the next batch waits for it. Use `createWarehouse`, one per DATA_DIR.
+ */
+import { join } from 'node:path';
+import { SessionflowError } from '../../lib/errors.js';
+import { SerialQueue, inTransaction, openDuckDB, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import type { Logger } from '../../lib/logger.js';
+import { nowMicros, type Micros } from '../../lib/time.js';
+import { applyInTransaction, type ApplyContext } from './apply.js';
+import { createStaging } from './bind.js';
+import { ParquetExporter } from './export.js';
+import { describeTables, warehouseDdl } from './tables.js';
+import type { BatchResult, Warehouse, WarehouseBatch, WarehouseOptions } from './types.js';
+
+export type { BatchResult, Warehouse, WarehouseBatch, WarehouseOptions } from './types.js';
+export { openDataset, type Dataset } from './query.js';
+
+export async function createWarehouse(options: WarehouseOptions): Promise<Warehouse> {
+  const db = await openDuckDB(join(options.dataDir, 'warehouse.duckdb'));
+  let conn: DuckDBConnection | undefined;
+  try {
+    conn = await db.connect();
+    await conn.run(await warehouseDdl());
+    const tables = await describeTables(conn);
+    await createStaging(conn, tables.values());
+    const exporter = new ParquetExporter(conn, options.dataDir, options.logger, tables);
+    // Exports a crash or a failure left behind are done before the first new batch.
+    await exporter.repair();
+    const run = await exporter.exportPending();
+    if (run.exported + run.failed > 0) options.logger.info(run, 'caught up on Parquet exports left pending');
+    return new DuckDBWarehouse(
+      db,
+      conn,
+      exporter,
+      { conn, tables, logger: options.logger, idleHorizonMicros: options.idleHorizonMicros },
+      options.clock ?? nowMicros,
+    );
+  } catch (cause) {
+    conn?.closeSync();
+    db.closeSync();
+    throw new SessionflowError('WAREHOUSE_FAILED', `cannot open the warehouse in ${options.dataDir}`, { cause });
+  }
+}
+
+class DuckDBWarehouse implements Warehouse {
+  private readonly queue = new SerialQueue();
+  private exportQueued = false;
+  private closed = false;
+
+  constructor(
+    private readonly db: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+    private readonly exporter: ParquetExporter,
+    private readonly ctx: ApplyContext,
+    private readonly clock: () => Micros,
+  ) {}
+
+  async applyBatch(batch: WarehouseBatch): Promise<BatchResult> {
+    if (this.closed) throw new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed');
+    const result = await this.queue.run(async () => {
+      const started = performance.now();
+      try {
+        const result = await inTransaction(this.conn, () => applyInTransaction(this.ctx, batch, this.clock()));
+        this.ctx.logger.debug(
+          { events: batch.events.length, inserted: result.insertedEvents, sessions: result.touchedSessions.length, ms: Math.round(performance.now() - started) },
+          'warehouse batch stored',
+        );
+        return result;
+      } catch (cause) {
+        if (cause instanceof SessionflowError) throw cause;
+        throw new SessionflowError('WAREHOUSE_FAILED', cause instanceof Error ? cause.message : String(cause), { cause });
+      }
+    });
+    this.scheduleExport();
+    return result;
+  }
+
+  /** One export run after the batches queued so far; several batches can share it. */
+  private scheduleExport(): void {
+    if (this.exportQueued) return;
+    this.exportQueued = true;
+    void this.queue.run(async () => {
+      this.exportQueued = false;
+      try {
+        await this.exporter.exportPending();
+      } catch (err) {
+        this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried after the next batch');
+      }
+    });
+  }
+
+  async offsets(): Promise<Map<string, number>> {
+    const rows = await this.queue.run(() =>
+      queryRows<{ topic: string; partition: number; next_offset: bigint }>(this.conn, 'SELECT topic, "partition", next_offset FROM pipeline_offsets'),
+    );
+    return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
+  }
+
+  async flush(): Promise<void> {
+    if (!this.closed) this.scheduleExport();
+    await this.queue.idle();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.idle();
+    this.conn.closeSync();
+    this.db.closeSync();
+  }
+}
