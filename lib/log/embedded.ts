@@ -235,6 +235,37 @@ export class EmbeddedLog implements Log {
     return result;
   }
 
+  /**
+   * Retention, as Kafka's but safe for the embedded case where every consumer is known: removes
+   * messages older than `retentionMs` that every group with a position on their partition has
+   * already consumed, and on compacted topics every message a newer one with the same key
+   * replaces. The last message of a partition always stays, so offsets never go back.
+   * Returns how many messages went.
+   */
+  prune(retentionMs: number): Promise<number> {
+    return this.writes.run(async () => {
+      const cutoff = BigInt(Date.now() - retentionMs);
+      const removed = await queryRows<{ n: bigint }>(
+        this.writer,
+        `WITH doomed AS (
+           SELECT m.topic, m."partition", m."offset" FROM log_messages m
+           JOIN log_topics t USING (topic)
+           WHERE m."offset" < (SELECT max(x."offset") FROM log_messages x WHERE x.topic = m.topic AND x."partition" = m."partition")
+             AND (
+               (m.ts < $1 AND m."offset" < (SELECT coalesce(min(p.next_offset), 0) FROM log_positions p WHERE p.topic = m.topic AND p."partition" = m."partition"))
+               OR (t.compacted AND m."key" IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM log_messages y WHERE y.topic = m.topic AND y."partition" = m."partition" AND y."key" = m."key" AND y."offset" > m."offset"))
+             )
+         )
+         DELETE FROM log_messages d USING doomed
+         WHERE d.topic = doomed.topic AND d."partition" = doomed."partition" AND d."offset" = doomed."offset"
+         RETURNING 1 AS n`,
+        [cutoff],
+      );
+      return removed.length;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDuckDB } from '../../lib/duckdb.js';
 import { EmbeddedLog } from '../../lib/log/embedded.js';
 import { EmbeddedRegistry } from '../../lib/registry/embedded.js';
@@ -25,3 +25,27 @@ function harness<T extends { close(): Promise<void> }>(file: string, make: (db: 
 
 logContract('embedded (DuckDB)', harness('log.duckdb', (db) => EmbeddedLog.open(db)));
 registryContract('embedded (DuckDB)', harness('registry.duckdb', (db) => EmbeddedRegistry.open(db)));
+
+describe('embedded log retention', () => {
+  it('removes old messages every group has consumed, keeps the rest, and compacts keyed topics', async () => {
+    const db = await openDuckDB(join(dir, 'retention.duckdb'));
+    const log = await EmbeddedLog.open(db);
+    await log.createTopics([{ topic: 'raw', partitions: 1 }, { topic: 'facts', partitions: 1, compacted: true }]);
+    await log.publish('raw', [1, 2, 3, 4].map((i) => ({ key: null, value: Buffer.from(`r${i}`) })));
+    await log.publish('facts', ['a', 'b', 'a', 'a'].map((k, i) => ({ key: Buffer.from(k), value: Buffer.from(`${k}${i}`) })));
+    const seen: string[] = [];
+    const consumer = await log.consume({ group: 'g', topics: ['raw'], eachBatch: async (b) => void seen.push(...b.records.map((r) => r.value.toString())) });
+    while (seen.length < 4) await new Promise((r) => setTimeout(r, 10));
+    await consumer.stop();
+    await log.publish('raw', [{ key: null, value: Buffer.from('r5') }]); // not consumed yet
+
+    expect(await log.prune(60_000)).toBe(2); // nothing is old yet: only the two replaced 'a' facts go
+    expect(await log.prune(-1)).toBe(4); // r1..r4: consumed and past retention; r5 is unread
+    const rest = await log.read(await db.connect(), 'raw', 0, 0, 10);
+    expect(rest.map((r) => r.value.toString())).toEqual(['r5']);
+    const facts = await log.read(await db.connect(), 'facts', 0, 0, 10);
+    expect(facts.map((r) => r.value.toString())).toEqual(['b1', 'a3']);
+    expect(await log.endOffsets('raw')).toEqual(new Map([['raw:0', 5]]));
+    await log.close();
+  });
+});

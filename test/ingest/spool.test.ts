@@ -1,0 +1,113 @@
+import { appendFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AvroCodec } from '../../lib/avro.js';
+import type { RawWebhook } from '../../lib/canonical.js';
+import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
+import type { Log } from '../../lib/log/types.js';
+import { createLogger } from '../../lib/logger.js';
+import { topicsFor } from '../../lib/topics.js';
+import { Spool } from '../../ingest/spool.js';
+import { createSpoolingSink } from '../../ingest/spooling-sink.js';
+import { wrap } from '../../ingest/envelope.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const rec = (i: number) => ({ topic: i % 2 ? 'a' : 'b', key: i % 3 ? Buffer.from(`k${i}`) : null, value: Buffer.from(`value-${i}`) });
+
+describe('spool', () => {
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => (dir = tempDir('sessionflow-spool-')));
+  afterEach(() => dir.remove());
+
+  it('gives back what was appended, in order, across a reopen, and empties once drained', async () => {
+    const spool = await Spool.open(dir.path);
+    await Promise.all([0, 1, 2, 3, 4].map((i) => spool.append([rec(i)])));
+    await spool.append([rec(5), rec(6)]);
+    expect(spool.pending).toBe(7);
+    const first = await spool.peek(3);
+    expect(first.records.map((r) => r.value.toString())).toEqual(['value-0', 'value-1', 'value-2']);
+    expect(first.records[0]!.key).toBeNull();
+    await spool.ack(first.next, 3);
+    await spool.close();
+
+    const again = await Spool.open(dir.path);
+    expect(again.pending).toBe(4);
+    const rest = await again.peek(100);
+    expect(rest.records.map((r) => [r.topic, r.key?.toString() ?? null, r.value.toString()])).toEqual([3, 4, 5, 6].map((i) => [rec(i).topic, rec(i).key?.toString() ?? null, `value-${i}`]));
+    await again.ack(rest.next, 4);
+    expect(again.pending).toBe(0);
+    expect(statSync(join(dir.path, 'spool.log')).size).toBe(0);
+    await again.close();
+  });
+
+  it('cuts a torn frame left by a crash while appending', async () => {
+    const spool = await Spool.open(dir.path);
+    await spool.append([rec(1), rec(2)]);
+    await spool.close();
+    appendFileSync(join(dir.path, 'spool.log'), Buffer.from([0, 0, 0, 40, 1, 2, 3, 4, 9, 9])); // a header promising 40 bytes, then 2
+    const reopened = await Spool.open(dir.path);
+    expect(reopened.pending).toBe(2);
+    await reopened.append([rec(3)]);
+    expect((await reopened.peek(10)).records.map((r) => r.value.toString())).toEqual(['value-1', 'value-2', 'value-3']);
+    await reopened.close();
+  });
+});
+
+describe('spooling sink', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let transport: Transport;
+  beforeEach(async () => {
+    dir = tempDir('sessionflow-spool-');
+    transport = await openEmbeddedTransport(dir.path);
+  });
+  afterEach(async () => {
+    await transport.close();
+    dir.remove();
+  });
+
+  /** The real log, behind a switch that makes publishes hang as an unreachable Kafka does. */
+  function switchable(log: Log) {
+    let down = false;
+    const hung: Array<() => void> = [];
+    const wrapped: Log = Object.create(log);
+    wrapped.publish = (topic, messages) => (down ? new Promise((resolve) => hung.push(() => resolve(log.publish(topic, messages)))) : log.publish(topic, messages));
+    return {
+      log: wrapped,
+      setDown(value: boolean) {
+        down = value;
+        if (!down) for (const release of hung.splice(0)) release();
+      },
+    };
+  }
+
+  it('acknowledges within the timeout while the log is down, then republishes everything in order', async () => {
+    const topics = topicsFor('spool.');
+    await transport.log.createTopics(topics.specs(1));
+    const codec = new AvroCodec(transport.registry);
+    const target = switchable(transport.log);
+    const spool = await Spool.open(join(dir.path, 'spool'));
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
+    const raw = (i: number): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i}}`) });
+
+    await sink.write(raw(0), null);
+    target.setDown(true);
+    const started = Date.now();
+    await Promise.all([1, 2, 3].map((i) => sink.write(raw(i), 'zoom:s')));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(sink.spooled).toBe(3);
+    await sink.write(raw(4), null); // joins the spool behind the others
+    expect(sink.spooled).toBe(4);
+
+    target.setDown(false);
+    const reader = codec.deserializer<RawWebhook>('RawWebhook');
+    const bodies: string[] = [];
+    const consumer = await transport.log.consume({ group: 'check', topics: [topics.raw('zoom')], eachBatch: async (b) => { for (const r of b.records) bodies.push((await reader.decode(r.value)).body.toString()); } });
+    const deadline = Date.now() + 10_000;
+    while (new Set(bodies).size < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    await sink.close();
+    expect([...new Set(bodies)]).toEqual([0, 1, 2, 3, 4].map((i) => `{"n":${i}}`));
+    expect(sink.spooled).toBe(0);
+    await spool.close();
+  });
+});
