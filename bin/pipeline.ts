@@ -1,58 +1,97 @@
 /**
- * `sessionflow run`: ingest, normalize and warehouse in one process. Shutdown drains in order:
- * stop accepting (in-flight requests finish and are acknowledged), stop normalize after its
- * batch, write the warehouse's buffered batch and commit, close DuckDB.
+ * The composition of the stages. `sessionflow run` starts all three in one process (embedded
+ * mode, or Kafka when KAFKA_BROKERS is set); `ingest`, `process` and `warehouse` start one each
+ * on Kafka. Every process serves /health and /metrics; only the ingest has webhook routes.
+ * Shutdown drains in order: stop accepting (in-flight requests finish and are acknowledged),
+ * stop the spool drainer, stop normalize after its batch, write the warehouse's buffered batch
+ * and commit, close DuckDB and the log.
  */
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AvroCodec } from '../lib/avro.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
-import { openEmbeddedTransport, type Transport } from '../lib/log/open.js';
+import { EmbeddedLog } from '../lib/log/embedded.js';
+import { openTransport } from '../lib/log/open.js';
 import { resolveSecrets, devSecretsPath } from '../lib/secrets.js';
 import { topicsFor } from '../lib/topics.js';
 import { buildApp } from '../ingest/app.js';
 import { createZoomReceiver } from '../ingest/providers/zoom.js';
-import { createLogRawSink } from '../ingest/raw-sink.js';
+import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
+import { Spool } from '../ingest/spool.js';
+import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
 import { startWarehouseSink } from '../processors/warehouse-sink.js';
-import { createWarehouse } from '../processors/warehouse/index.js';
+import { openWarehouseWhenFree } from '../processors/warehouse/standby.js';
+
+export interface Roles {
+  ingest: boolean;
+  normalize: boolean;
+  warehouse: boolean;
+}
+
+export const ALL_ROLES: Roles = Object.freeze({ ingest: true, normalize: true, warehouse: true });
 
 export interface RunningPipeline {
   app: FastifyInstance;
-  /** The address the ingest listens on, e.g. http://127.0.0.1:8080. */
+  /** The address the HTTP server listens on, e.g. http://127.0.0.1:8080. */
   url: string;
-  /** Settles when a stage stops by itself (rejects with its error). */
+  /** Rejects when a stage stops by itself. */
   failed: Promise<never>;
   stop(): Promise<void>;
 }
 
-export async function startPipeline(config: Config, logger: Logger): Promise<RunningPipeline> {
+export async function startPipeline(config: Config, logger: Logger, roles: Roles = ALL_ROLES): Promise<RunningPipeline> {
   const secrets = resolveSecrets(config);
   if (secrets.generated.length > 0) {
     logger.warn({ file: devSecretsPath(config.dataDir), generated: secrets.generated }, 'development secrets made and stored; set them in the environment for production');
   }
   const metrics = createMetrics();
   const topics = topicsFor(config.topicPrefix);
-  const transport: Transport = await openEmbeddedTransport(config.dataDir);
+  const transport = await openTransport(config, logger);
   const stoppers: Array<() => Promise<void>> = [() => transport.close()];
   const stopAll = async () => {
     for (const stop of stoppers.splice(0).reverse()) await stop();
   };
+  const stages: Array<Promise<void>> = [];
   try {
-    await transport.log.createTopics(topics.specs(config.topicPartitions));
+    await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes));
     const codec = new AvroCodec(transport.registry);
-    const warehouse = await createWarehouse({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
-    stoppers.push(() => warehouse.close());
-    const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });
-    stoppers.push(() => sink.stop());
-    const normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: secrets.piiKey, logger, metrics });
-    stoppers.push(() => normalizer.stop());
+    if (transport.log instanceof EmbeddedLog) stoppers.push(scheduleRetention(transport.log, config.logRetentionHours, logger));
+
+    if (roles.warehouse) {
+      const warehouse = await openWarehouseWhenFree({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
+      stoppers.push(() => warehouse.close());
+      const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });
+      stoppers.push(() => sink.stop());
+      stages.push(sink.done);
+    }
+    if (roles.normalize) {
+      const normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: secrets.piiKey, logger, metrics });
+      stoppers.push(() => normalizer.stop());
+      stages.push(normalizer.done);
+    }
+    let rawSink: RawSink | undefined;
+    if (roles.ingest) {
+      if (transport.log.kind === 'kafka') {
+        const spool = await Spool.open(join(config.dataDir, 'spool'));
+        stoppers.push(() => spool.close());
+        const sink = await createSpoolingSink(transport.log, codec, topics, spool, logger, {
+          ackTimeoutMs: config.kafkaAckTimeoutMs,
+          onSpooled: (n) => metrics.ingestSpooled.inc(n),
+        });
+        stoppers.push(() => sink.close());
+        rawSink = sink;
+      } else {
+        rawSink = await createLogRawSink(transport.log, codec, topics);
+      }
+    }
 
     let accepting = true;
     const app = buildApp({
-      receivers: [createZoomReceiver(secrets.zoom)],
-      sink: await createLogRawSink(transport.log, codec, topics),
+      receivers: roles.ingest ? [createZoomReceiver(secrets.zoom)] : [],
+      sink: rawSink ?? { write: () => Promise.reject(new Error('this process does not ingest')) },
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -63,14 +102,39 @@ export async function startPipeline(config: Config, logger: Logger): Promise<Run
       await app.close();
     });
     const url = await app.listen({ port: config.port, host: config.host });
-    const failed = Promise.race([normalizer.done, sink.done]).then(() => {
-      throw new Error('a pipeline stage stopped');
-    });
+    let stopping = false;
+    const failed = Promise.race(stages.map((stage) => stage.then(() => (stopping ? new Promise<never>(() => undefined) : Promise.reject(new Error('a pipeline stage stopped'))))));
     failed.catch(() => undefined);
-    logger.info({ url, dataDir: config.dataDir, mode: transport.log.kind }, 'sessionflow is running');
-    return { app, url, failed, stop: stopAll };
+    const running = Object.entries(roles).filter(([, on]) => on).map(([role]) => role);
+    logger.info({ url, dataDir: config.dataDir, mode: transport.log.kind, roles: running }, 'sessionflow is running');
+    return {
+      app,
+      url,
+      failed,
+      stop: async () => {
+        stopping = true;
+        await stopAll();
+      },
+    };
   } catch (err) {
     await stopAll().catch(() => undefined);
     throw err;
   }
+}
+
+/** Embedded mode: consumed log messages past retention are removed at start and every hour. */
+function scheduleRetention(log: EmbeddedLog, hours: number, logger: Logger): () => Promise<void> {
+  const prune = () =>
+    log.prune(hours * 3600_000).then(
+      (removed) => removed > 0 && logger.info({ removed }, 'embedded log retention'),
+      (err: unknown) => logger.warn({ err }, 'embedded log retention failed'),
+    );
+  const first = setTimeout(() => void prune(), 10_000);
+  const timer = setInterval(() => void prune(), 3600_000);
+  first.unref();
+  timer.unref();
+  return async () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
 }

@@ -38,6 +38,9 @@ const schema = z
     MLUVII_WEBHOOK_PASSWORD: secretList,
     PII_KEY: optionalText,
     IDLE_HORIZON_HOURS: z.coerce.number().positive().default(24),
+    LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
+    KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.KAFKA_BROKERS && !env.SCHEMA_REGISTRY_URL) {
@@ -63,6 +66,12 @@ export interface Config {
   readonly topicPartitions: number;
   readonly bodyLimitBytes: number;
   readonly idleHorizonHours: number;
+  /** Embedded log: consumed messages older than this are removed. */
+  readonly logRetentionHours: number;
+  /** Kafka mode: how long the ingest waits for acks=all before it spools. */
+  readonly kafkaAckTimeoutMs: number;
+  /** Replicas per new Kafka topic; unset: the broker's default.replication.factor. */
+  readonly topicReplicationFactor: number | undefined;
   readonly secrets: {
     readonly zoom: readonly string[];
     readonly apizee: readonly string[];
@@ -103,6 +112,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     topicPartitions: e.TOPIC_PARTITIONS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idleHorizonHours: e.IDLE_HORIZON_HOURS,
+    logRetentionHours: e.LOG_RETENTION_HOURS,
+    kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
+    topicReplicationFactor: e.TOPIC_REPLICATION_FACTOR,
     secrets: {
       zoom: e.ZOOM_WEBHOOK_SECRET_TOKEN,
       apizee: e.APIZEE_WEBHOOK_SECRET,

@@ -25,6 +25,11 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    ingestSpooled: new Counter({
+      name: 'sessionflow_ingest_spooled_total',
+      help: 'Deliveries written to the local spool because Kafka did not acknowledge in time',
+      registers: [registry],
+    }),
     normalized: new Counter({
       name: 'sessionflow_normalize_records_total',
       help: 'Raw deliveries normalized, by provider and outcome (events, dead_letter, empty)',

@@ -8,7 +8,8 @@ export interface Topics {
   readonly events: string;
   readonly facts: string;
   readonly deadLetters: string;
-  specs(partitions: number): TopicSpec[];
+  /** The topics with their settings; raw topics take a webhook of `rawBodyLimit` bytes plus its envelope. */
+  specs(partitions: number, rawBodyLimit?: number): TopicSpec[];
 }
 
 export function topicsFor(prefix: string): Topics {
@@ -23,8 +24,8 @@ export function topicsFor(prefix: string): Topics {
     events,
     facts,
     deadLetters,
-    specs: (partitions) => [
-      ...allRaw.map((topic) => ({ topic, partitions })),
+    specs: (partitions, rawBodyLimit) => [
+      ...allRaw.map((topic) => ({ topic, partitions, ...(rawBodyLimit && { maxMessageBytes: rawBodyLimit + 64 * 1024 }) })),
       { topic: events, partitions },
       { topic: facts, partitions, compacted: true },
       { topic: deadLetters, partitions },

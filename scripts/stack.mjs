@@ -501,9 +501,12 @@ function startDetached(c, svc, cmd, args, cwd) {
   } finally { fs.closeSync(fd); }
 }
 
-function startKafka(c, java) {
+function startKafka(c, java, keepData = false) {
   const cds = cdsArgs(c, java, c.kafkaHome, kafkaClassPath(c));
-  const { props, clusterId } = formatKafkaStorage(c, java, cds);
+  const props = path.join(c.run, 'server.properties');
+  const { clusterId } = keepData && fs.existsSync(path.join(c.run, 'kafka-data', 'meta.properties'))
+    ? { clusterId: null }
+    : formatKafkaStorage(c, java, cds);
   startDetached(c, c.svc.kafka, java.bin, [
     ...kafkaJvmArgs(c, ['-Xms128m', '-Xmx512m', ...QUICK_JIT, ...cds.run, ...c.kafkaJvmOpts, `-D${MARKER}.role=kafka`, `-D${MARKER}.dir=${c.dir}`]),
     'kafka.Kafka', props,
@@ -739,6 +742,30 @@ async function stopService(c, svc) {
   }
   forget();
   return true;
+}
+
+/**
+ * For failure tests: stop only the broker (SIGTERM, or SIGKILL with { kill: true }), keeping its
+ * data, and start it again on the same data with `restartBroker`. The registry keeps running.
+ */
+export async function stopBroker(opts = {}) {
+  const c = config(opts);
+  return withLock(c, async () => {
+    if (opts.kill) {
+      const pid = servicePid(c.svc.kafka);
+      if (pid) { try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch {} } }
+    }
+    return stopService(c, c.svc.kafka);
+  });
+}
+
+export async function restartBroker(opts = {}) {
+  const c = config(opts);
+  return withLock(c, async () => {
+    const t0 = performance.now();
+    if (!serviceStatus(c, c.svc.kafka).running) startKafka(c, pickJavas().kafka, true);
+    return waitReady(c, c.svc.kafka, () => kafkaProbe(c.kafkaPort), t0);
+  });
 }
 
 /** Stop both (SIGTERM, then SIGKILL after stopTimeoutMs). Resolves to the names of the services stopped. */

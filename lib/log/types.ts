@@ -9,6 +9,8 @@ export interface TopicSpec {
   partitions: number;
   /** Keep only the latest message per key (Kafka cleanup.policy=compact). */
   compacted?: boolean;
+  /** Largest message the topic takes (Kafka max.message.bytes); raw topics carry whole webhook bodies. */
+  maxMessageBytes?: number;
 }
 
 export interface OutgoingMessage {
