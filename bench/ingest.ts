@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AvroCodec } from '../lib/avro.js';
 import { parseConfig } from '../lib/config.js';
-import { openEmbeddedTransport } from '../lib/log/open.js';
+import { openEmbeddedTransport, openKafkaTransport, type Transport } from '../lib/log/open.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { nowMicros } from '../lib/time.js';
@@ -19,6 +19,8 @@ import { topicsFor } from '../lib/topics.js';
 import { buildApp } from '../ingest/app.js';
 import { createZoomReceiver } from '../ingest/providers/zoom.js';
 import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
+import { Spool } from '../ingest/spool.js';
+import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { openDataset } from '../processors/warehouse/query.js';
 import { startPipeline } from '../bin/pipeline.js';
 import { plannedZoomSession, zoomHeaders } from '../bin/demo-zoom.js';
@@ -37,13 +39,25 @@ async function load(url: string): Promise<LoadResult> {
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
 }
 
-async function ingestVariant(name: string, wrapSink: (sink: RawSink) => RawSink | undefined): Promise<LoadResult & { name: string }> {
+const KAFKA = process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL
+  ? { brokers: process.env.KAFKA_BROKERS.split(','), registryUrl: process.env.SCHEMA_REGISTRY_URL }
+  : undefined;
+
+type Mode = 'embedded' | 'kafka';
+
+async function openBenchTransport(mode: Mode, dataDir: string): Promise<Transport> {
+  return mode === 'embedded'
+    ? openEmbeddedTransport(dataDir)
+    : openKafkaTransport({ ...KAFKA!, clientId: 'sessionflow-bench', logger: createLogger('silent') });
+}
+
+async function ingestVariant(mode: Mode, name: string, wrapSink: (sink: RawSink, transport: Transport, dataDir: string) => Promise<RawSink | undefined>): Promise<LoadResult & { name: string }> {
   const dir = tempDir('sessionflow-bench-');
-  const transport = await openEmbeddedTransport(dir.path);
-  const topics = topicsFor('bench.');
+  const transport = await openBenchTransport(mode, dir.path);
+  const topics = topicsFor(`bench${Date.now().toString(36)}.`);
   await transport.log.createTopics(topics.specs(3));
   const real = await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics);
-  const sink = wrapSink(real) ?? { write: async () => undefined };
+  const sink = (await wrapSink(real, transport, dir.path)) ?? { write: async () => undefined };
   const app = buildApp({ receivers: [createZoomReceiver([SECRET])], sink, logger: createLogger('silent'), metrics: createMetrics(), bodyLimitBytes: 1 << 20, ready: () => true });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   try {
@@ -96,16 +110,33 @@ async function webhookToParquet(trials: number): Promise<number[]> {
   return times;
 }
 
-const variants = [
-  await ingestVariant('no-write (ceiling)', () => undefined),
-  await ingestVariant('serial-commit (baseline)', serial),
-  await ingestVariant('group-commit (sessionflow)', (sink) => sink),
+function table(title: string, variants: Array<LoadResult & { name: string }>, baseline: number): void {
+  console.log(`\n${title}, ${CONNECTIONS} connections, ${SECONDS} s each`);
+  console.log('variant                          req/s    p50 ms  p99 ms  non-2xx  vs serial');
+  for (const v of variants) {
+    console.log(`${v.name.padEnd(32)} ${v.requests.toFixed(0).padStart(6)}  ${String(v.latencyP50).padStart(6)}  ${String(v.latencyP99).padStart(6)}  ${String(v.non2xx + v.errors).padStart(7)}  ${(v.requests / baseline).toFixed(2)}x`);
+  }
+}
+
+const embedded = [
+  await ingestVariant('embedded', 'no-write (ceiling)', async () => undefined),
+  await ingestVariant('embedded', 'serial-commit (baseline)', async (sink) => serial(sink)),
+  await ingestVariant('embedded', 'group-commit (sessionflow)', async (sink) => sink),
 ];
-const baseline = variants[1]!.requests;
-console.log(`ingest route, ${CONNECTIONS} connections, ${SECONDS} s each, durable acknowledgement unless noted`);
-console.log('variant                      req/s    p50 ms  p99 ms  non-2xx  vs serial-commit');
-for (const v of variants) {
-  console.log(`${v.name.padEnd(28)} ${v.requests.toFixed(0).padStart(6)}  ${String(v.latencyP50).padStart(6)}  ${String(v.latencyP99).padStart(6)}  ${String(v.non2xx + v.errors).padStart(7)}  ${(v.requests / baseline).toFixed(2)}x`);
+table('embedded mode: ingest route, acknowledged after the DuckDB commit', embedded, embedded[1]!.requests);
+
+if (KAFKA) {
+  const kafka = [
+    await ingestVariant('kafka', 'serial-produce (baseline)', async (sink) => serial(sink)),
+    await ingestVariant('kafka', 'grouped + spool (sessionflow)', async (_sink, transport, dataDir) => {
+      const topics = topicsFor(`bench${Date.now().toString(36)}.`);
+      await transport.log.createTopics(topics.specs(3));
+      return createSpoolingSink(transport.log, new AvroCodec(transport.registry), topics, await Spool.open(`${dataDir}/spool`), createLogger('silent'));
+    }),
+  ];
+  table(`Kafka mode (${KAFKA.brokers.join(',')}): ingest route, acknowledged by Kafka (acks=all)`, kafka, kafka[0]!.requests);
+} else {
+  console.log('\n(Kafka mode skipped: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL, e.g. eval "$(npm run -s stack:up)", to measure it too)');
 }
 const times = (await webhookToParquet(10)).sort((a, b) => a - b);
 console.log(`\nwebhook 2xx → fact readable in Parquet, 10 sessions one at a time: median ${times[5]!.toFixed(0)} ms, max ${times.at(-1)!.toFixed(0)} ms`);
