@@ -14,6 +14,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SerialQueue } from '../lib/duckdb.js';
+import { GroupCommit } from '../lib/group-commit.js';
 
 export interface SpoolRecord {
   topic: string;
@@ -21,18 +22,11 @@ export interface SpoolRecord {
   value: Buffer;
 }
 
-interface Pending {
-  frames: Buffer[];
-  count: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 const HEADER = 8;
 
 export class Spool {
-  private pendingAppends: Pending[] = [];
-  private appending = false;
+  /** Concurrent appends share one write and one fsync. */
+  private readonly appends = new GroupCommit<Buffer[]>((batches) => this.io.run(() => this.write(batches)));
   /** File writes, truncation and reads one at a time. */
   private readonly io = new SerialQueue();
   private size: number;
@@ -82,43 +76,23 @@ export class Spool {
     return this.records;
   }
 
-  /** Appends and fsyncs; concurrent appends share one fsync. */
+  /** Appends and fsyncs; resolves once the records are on disk. */
   append(records: SpoolRecord[]): Promise<void> {
-    const frames = records.map(encodeFrame);
-    return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ frames, count: records.length, resolve, reject });
-      if (!this.appending) void this.flushAppends();
-    });
+    return this.appends.submit(records.map(encodeFrame));
   }
 
-  private async flushAppends(): Promise<void> {
-    this.appending = true;
+  private async write(batches: Buffer[][]): Promise<void> {
+    const frames = batches.flat();
+    const data = Buffer.concat(frames);
     try {
-      while (this.pendingAppends.length > 0) {
-        const group = this.pendingAppends;
-        this.pendingAppends = [];
-        const data = Buffer.concat(group.flatMap((p) => p.frames));
-        const written = await this.io.run(async () => {
-          try {
-            await this.file.write(data, 0, data.length, this.size);
-            await this.file.sync();
-            this.size += data.length;
-            return true;
-          } catch (err) {
-            await this.file.truncate(this.size).catch(() => undefined);
-            for (const p of group) p.reject(err);
-            return false;
-          }
-        });
-        if (!written) continue;
-        for (const p of group) {
-          this.records += p.count;
-          p.resolve();
-        }
-      }
-    } finally {
-      this.appending = false;
+      await this.file.write(data, 0, data.length, this.size);
+      await this.file.sync();
+    } catch (err) {
+      await this.file.truncate(this.size).catch(() => undefined);
+      throw err;
     }
+    this.size += data.length;
+    this.records += frames.length;
   }
 
   /** The next records to drain, oldest first, and the position to acknowledge once they are published. */
@@ -157,7 +131,7 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    while (this.appending) await new Promise((r) => setTimeout(r, 5));
+    await this.appends.idle();
     await this.io.idle();
     await this.file.close();
   }

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { BIGINT, BLOB, INTEGER, LIST, VARCHAR, blobValue, listValue, type DuckDBValue } from '@duckdb/node-api';
 import { SessionflowError } from '../errors.js';
+import { GroupCommit } from '../group-commit.js';
 import { SerialQueue, queryRows, type DuckDBConnection, type DuckDBInstance } from '../duckdb.js';
 import {
   partitionFor,
@@ -27,8 +28,6 @@ const DDL = [
 interface PendingPublish {
   topic: string;
   messages: OutgoingMessage[];
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
@@ -39,8 +38,7 @@ export class EmbeddedLog implements Log {
   private readonly next = new Map<string, number>();
   private readonly writes = new SerialQueue();
   private readonly appended = new EventEmitter();
-  private pending: PendingPublish[] = [];
-  private flushing = false;
+  private readonly group = new GroupCommit<PendingPublish>((publishes) => this.writes.run(() => this.append(publishes)));
   private closed = false;
   private roundRobin = 0;
   private readonly activeGroups = new Set<string>();
@@ -85,24 +83,8 @@ export class EmbeddedLog implements Log {
     if (this.closed) return Promise.reject(new SessionflowError('LOG_CLOSED'));
     if (!this.topics.has(topic)) return Promise.reject(new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`));
     if (messages.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.pending.push({ topic, messages, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  /** Group commit: everything queued while the previous commit ran goes into one transaction. */
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) {
-        const group = this.pending;
-        this.pending = [];
-        await this.writes.run(() => this.append(group));
-      }
-    } finally {
-      this.flushing = false;
-    }
+    // Group commit: everything published while the previous commit ran goes into one transaction.
+    return this.group.submit({ topic, messages });
   }
 
   private async append(group: PendingPublish[]): Promise<void> {
@@ -136,12 +118,9 @@ export class EmbeddedLog implements Log {
         { 1: LIST(VARCHAR), 2: LIST(INTEGER), 3: LIST(BIGINT), 4: LIST(BLOB), 5: LIST(BLOB), 6: LIST(BIGINT) },
       );
     } catch (cause) {
-      const err = new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
-      for (const p of group) p.reject(err);
-      return;
+      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
     }
     for (const [key, next] of assigned) this.next.set(key, next);
-    for (const p of group) p.resolve();
     this.appended.emit('append');
   }
 
@@ -269,8 +248,8 @@ export class EmbeddedLog implements Log {
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    while (this.flushing || this.pending.length > 0) await this.waitForAppend(50, new AbortController().signal);
     this.closed = true;
+    await this.group.idle();
     await this.writes.idle();
     this.writer.closeSync();
     this.reader.closeSync();
