@@ -17,6 +17,8 @@ import { openTransport } from '../lib/log/open.js';
 import { resolveSecrets, devSecretsPath } from '../lib/secrets.js';
 import { topicsFor } from '../lib/topics.js';
 import { buildApp } from '../ingest/app.js';
+import { createApizeeReceiver } from '../ingest/providers/apizee.js';
+import { createMluviiReceiver } from '../ingest/providers/mluvii.js';
 import { createZoomReceiver } from '../ingest/providers/zoom.js';
 import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
 import { Spool } from '../ingest/spool.js';
@@ -90,7 +92,9 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
 
     let accepting = true;
     const app = buildApp({
-      receivers: roles.ingest ? [createZoomReceiver(secrets.zoom)] : [],
+      receivers: roles.ingest
+        ? [createZoomReceiver(secrets.zoom), createApizeeReceiver(secrets.apizee, secrets.apizeeHeader), createMluviiReceiver(secrets.mluvii)]
+        : [],
       sink: rawSink ?? { write: () => Promise.reject(new Error('this process does not ingest')) },
       logger,
       metrics,

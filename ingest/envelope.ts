@@ -1,20 +1,9 @@
 import { ulid } from 'ulidx';
 import type { RawSource, RawWebhook } from '../lib/canonical.js';
+import { KEPT_HEADERS } from '../lib/headers.js';
 import type { Micros } from '../lib/time.js';
 
-/**
- * Headers kept in the raw archive. Credentials (authorization, signatures, the Apizee shared
- * secret header) are never on this list, so they never leave the ingest.
- */
-const KEPT_HEADERS = new Set([
-  'content-type',
-  'content-length',
-  'user-agent',
-  'x-zm-request-timestamp',
-  'x-zm-trackingid',
-  'x-request-id',
-]);
-
+/** The allow-listed headers of a request (lib/headers.ts), for the raw archive. */
 export function keptHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {

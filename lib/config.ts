@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { SessionflowError } from './errors.js';
+import { KEPT_HEADERS } from './headers.js';
 
 /** "new,old": two values accepted at once so a secret can be rotated without downtime. */
 const secretList = z
@@ -48,6 +49,9 @@ const schema = z
     }
     if (env.NODE_ENV === 'production' && !env.PII_KEY) {
       ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'required in production: participant pseudonyms are keyed with it' });
+    }
+    if (KEPT_HEADERS.has(env.APIZEE_WEBHOOK_HEADER.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: ['APIZEE_WEBHOOK_HEADER'], message: 'must not be a header the raw archive keeps (the secret would be stored); use e.g. x-webhook-secret' });
     }
     if (env.PII_KEY && env.PII_KEY.length < 16) {
       ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'must be at least 16 characters' });

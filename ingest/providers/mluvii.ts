@@ -1,0 +1,130 @@
+/**
+ * mluvii webhooks (shared/providers/README.md, mluvii-webhooks.md):
+ * - no signature: the credentials put in the callback URL (`https://user:pass@host/webhooks/mluvii`)
+ *   arrive as `Authorization: Basic base64(user ":" password)` (RFC 7617);
+ * - one event per request, `{eventType, data}`; up to 2 retries, duplicates possible, so the
+ *   dedup key is `activityId` where there is one, else eventType + id + userId + time.
+ * User and password are compared as SHA-256 digests with timingSafeEqual, so neither their
+ * content nor their length shows in the timing; two passwords are accepted (rotation).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { SessionflowError } from '../../lib/errors.js';
+import { contentKey } from '../../lib/ids.js';
+import type { Micros } from '../../lib/time.js';
+import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
+import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
+
+export interface MluviiCredentials {
+  readonly user: string;
+  /** One, or two while a password is rotated (new,old). */
+  readonly passwords: readonly string[];
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/** Constant time for a given candidate: equal-length digests, whatever the input's length. */
+const sameSecret = (expected: Buffer, given: string): boolean => timingSafeEqual(expected, digest(given));
+
+const BASIC = /^basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i;
+
+/** `Authorization: Basic <base64(user:password)>` → user and password; undefined when it is not that. */
+export function readBasicAuth(value: string | undefined): { user: string; password: string } | undefined {
+  const token = value === undefined ? undefined : BASIC.exec(value)?.[1];
+  if (token === undefined || token.length % 4 === 1) return undefined;
+  const decoded = Buffer.from(token, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** The header mluvii sends for credentials in the callback URL (for tests and the demo). */
+export function mluviiAuthorization(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+export function createMluviiReceiver(credentials: MluviiCredentials | undefined): Receiver {
+  const user = credentials === undefined ? undefined : digest(credentials.user);
+  const passwords = (credentials?.passwords ?? []).map(digest);
+  return {
+    provider: 'mluvii',
+    verify(request: IncomingRequest, _now: Micros): Verified {
+      if (user === undefined || passwords.length === 0) {
+        throw new SessionflowError('SECRET_NOT_CONFIGURED', 'set MLUVII_WEBHOOK_USER and MLUVII_WEBHOOK_PASSWORD');
+      }
+      const given = readBasicAuth(header(request, 'authorization'));
+      if (given === undefined) throw new SessionflowError('AUTH_MISSING', 'Authorization: Basic with user:password is required');
+      // Every comparison runs, whichever fails: the answer's timing says nothing about which.
+      const userOk = sameSecret(user, given.user);
+      let passwordOk = false;
+      for (const password of passwords) passwordOk = sameSecret(password, given.password) || passwordOk;
+      if (!userOk || !passwordOk) throw new SessionflowError('AUTH_INVALID', 'user or password does not match');
+      const body = readMluviiBody(request.body);
+      return { dedupKey: mluviiDedupKey(body, request.body), sessionKey: mluviiSessionKey(body) };
+    },
+  };
+}
+
+/**
+ * The body as JSON, read as leniently as the adapter reads it (a raw line break inside a string,
+ * as in the documented SessionActivityWelcomeMessage); undefined when it is not JSON at all.
+ */
+export function readMluviiBody(bytes: Buffer): unknown {
+  const strict = tryParseJson(bytes);
+  if (strict !== undefined) return strict;
+  try {
+    return JSON.parse(escapeControlCharsInStrings(bytes.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+interface MluviiEnvelope {
+  eventType?: unknown;
+  data?: Record<string, unknown>;
+}
+
+function envelopeOf(body: unknown): { type: string; data: Record<string, unknown> } | undefined {
+  const envelope = body as MluviiEnvelope | undefined;
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.eventType !== 'string') return undefined;
+  const data = typeof envelope.data === 'object' && envelope.data !== null && !Array.isArray(envelope.data) ? envelope.data : {};
+  return { type: envelope.eventType, data };
+}
+
+function scalar(value: unknown): string | null {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+}
+
+/**
+ * DESIGN section 4: the activity's own id where there is one, else eventType + id + userId +
+ * time. Bodies that state no time (SessionCallParamsUpdated, UserStatusChanged,
+ * ApplicationSettingChanged, ...) add the hash of their bytes: a redelivery sends the same
+ * bytes, and two setting changes of one tenant differ only there.
+ */
+export function mluviiDedupKey(body: unknown, bytes: Buffer): string | null {
+  const envelope = envelopeOf(body);
+  if (envelope === undefined) return null;
+  const { type, data } = envelope;
+  const activityId = scalar(data.activityId);
+  if (activityId !== null) return contentKey('mluvii', 'activity', activityId);
+  const time = scalar(data.time ?? data.started ?? data.ended ?? data.created);
+  const bodyHash = time === null ? createHash('sha256').update(bytes).digest('hex') : null;
+  return contentKey('mluvii', type, scalar(data.id ?? data.sessionId), scalar(data.userId ?? data.operatorId), time, bodyHash);
+}
+
+/**
+ * `mluvii:<session id>` or `mluvii:email:<thread id>`, read cheaply: activities name their
+ * session in data.sessionId; the session events (SessionCallParamsUpdated and
+ * SessionRecordingPostProcessingCompleted among them) and e-mail threads in data.id. Operator
+ * status, settings and contacts (GuestIdentityUpdated's id is a contact) have none.
+ */
+export function mluviiSessionKey(body: unknown): string | null {
+  const envelope = envelopeOf(body);
+  if (envelope === undefined) return null;
+  const { type, data } = envelope;
+  const id = (value: unknown) => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null);
+  const sessionId = id(data.sessionId);
+  if (sessionId !== null) return `mluvii:${sessionId}`;
+  const own = id(data.id);
+  if (own === null) return null;
+  if (type.startsWith('EmailThread')) return `mluvii:email:${own}`;
+  return type.startsWith('Session') ? `mluvii:${own}` : null;
+}

@@ -1,0 +1,164 @@
+/**
+ * The Apizee adapter: one `conversationevent.create` webhook body in, canonical events (DESIGN
+ * section 5) or failures out. Pure: no I/O beyond reading its own schemas once, never throws
+ * on data. The ticket is the session (apizee:<ticketId>, channel ticket).
+ *
+ * Steps: parse JSON → read props.eventType (a body about another object: provider.other) →
+ * look it up in the table (unknown or retired → provider.other) → check the body against its
+ * family's Avro schema → ticket, objectId, occurred_at (`time`, Unix seconds) → details → events.
+ */
+import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
+import { ERRORS } from '../../../lib/errors.js';
+import { eventId } from '../../../lib/ids.js';
+import { epochToMicros, type Micros } from '../../../lib/time.js';
+import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import { attrs, commonAttributes, readDetails, type ApizeeBody, type Detail } from './details.js';
+import { blankToNull, foreignObjectType, idText, lookupType } from './quirks.js';
+import { checkShape } from './schemas.js';
+import { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES, APIZEE_SCHEMA_OF } from './table.js';
+
+export { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from './table.js';
+
+const PROVIDER = 'apizee';
+
+/** The envelope fields every canonical event of one Apizee body shares. */
+interface Envelope {
+  ticket_id: string | null;
+  provider_type: string;
+  /** objectId: Apizee's own id of the event, so events of the same second still differ. */
+  provider_event_id: string | null;
+  occurred_at: Micros;
+}
+
+type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
+
+const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
+
+function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
+  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseBody(body: Buffer): Step<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
+  }
+  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
+}
+
+/** props.eventType, the type of a conversation event; null when the body has none at all. */
+function readEventType(body: Record<string, unknown>): Step<string | null> {
+  const props = body.props;
+  if (props === undefined || props === null) return { ok: true, value: null };
+  if (!isRecord(props)) return { ok: false, failure: failure('FIELD_INVALID', 'props is not an object', 'props', null) };
+  const type = props.eventType;
+  if (type === undefined || type === null) return { ok: true, value: null };
+  if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', 'props.eventType is not a string', 'props.eventType', null) };
+  return { ok: true, value: blankToNull(type) };
+}
+
+function occurredAt(time: number, providerType: string): Step<Micros> {
+  if (time <= 0) return { ok: false, failure: failure('FIELD_INVALID', 'time is not a positive Unix time', 'time', providerType) };
+  return { ok: true, value: epochToMicros(time) };
+}
+
+function toEvent(raw: RawWebhook, envelope: Envelope, detail: Detail): SessionEvent {
+  const sessionKey = envelope.ticket_id === null ? null : `${PROVIDER}:${envelope.ticket_id}`;
+  const participant = detail.participant;
+  return {
+    event_id: eventId({
+      provider: PROVIDER,
+      session_key: sessionKey,
+      type: detail.type,
+      provider_type: envelope.provider_type,
+      participant_key: participant?.key ?? null,
+      occurred_at: envelope.occurred_at,
+      provider_event_id: envelope.provider_event_id,
+      ...(detail.discriminator === undefined ? {} : { discriminator: detail.discriminator }),
+    }),
+    ingest_id: raw.ingest_id,
+    provider: PROVIDER,
+    account_id: null,
+    session_key: sessionKey,
+    session_id: envelope.ticket_id,
+    session_name: null,
+    channel: 'ticket',
+    type: detail.type,
+    provider_type: envelope.provider_type,
+    provider_event_id: envelope.provider_event_id,
+    occurred_at: envelope.occurred_at,
+    received_at: raw.received_at,
+    participant,
+    reason: detail.reason,
+    state: detail.state,
+    scope: detail.scope,
+    bytes: null,
+    count: null,
+    score: detail.score,
+    attributes: detail.attributes,
+  };
+}
+
+interface LooseBody {
+  time: number;
+  objectId?: number | string | null;
+  props?: { eventCode?: number | null; conversationId?: number | string | null; ticketId?: number | string | null } | null;
+}
+
+/** A type the table does not map (or a retired one, or another object): kept as provider.other. */
+function otherEvent(raw: RawWebhook, body: Record<string, unknown>, providerType: string, retired: boolean): NormalizeResult {
+  const shape = checkShape('Envelope', body, providerType);
+  if (shape) return failed(shape);
+  const loose = body as unknown as LooseBody;
+  const occurred = occurredAt(loose.time, providerType);
+  if (!occurred.ok) return failed(occurred.failure);
+  const envelope: Envelope = {
+    ticket_id: idText(loose.props?.ticketId),
+    provider_type: providerType,
+    provider_event_id: idText(loose.objectId),
+    occurred_at: occurred.value,
+  };
+  const detail: Detail = {
+    type: 'provider.other', participant: null, reason: null, state: null, scope: null, score: null,
+    attributes: { ...commonAttributes(loose.props), ...attrs({ retired: retired ? 'true' : null }) },
+  };
+  return { events: [toEvent(raw, envelope, detail)], failures: [] };
+}
+
+export function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+  const parsed = parseBody(raw.body);
+  if (!parsed.ok) return failed(parsed.failure);
+  const read = readEventType(parsed.value);
+  if (!read.ok) return failed(read.failure);
+  const eventType = read.value;
+  if (eventType === null) {
+    const foreign = foreignObjectType(parsed.value);
+    if (foreign !== null) return otherEvent(raw, parsed.value, foreign, false);
+    return failed(failure('FIELD_MISSING', 'props.eventType', 'props.eventType', null));
+  }
+
+  const mapping = lookupType(APIZEE_EVENT_TYPES, eventType);
+  if (mapping === undefined) return otherEvent(raw, parsed.value, eventType, lookupType(APIZEE_RETIRED_TYPES, eventType) !== undefined);
+
+  const shape = checkShape(APIZEE_SCHEMA_OF[mapping.family], parsed.value, eventType);
+  if (shape) return failed(shape);
+  const body = parsed.value as unknown as ApizeeBody;
+  const ticketId = idText(body.props.ticketId);
+  if (ticketId === null) return failed(failure('FIELD_MISSING', 'props.ticketId is blank', 'props.ticketId', eventType));
+  const objectId = idText(body.objectId);
+  if (objectId === null) return failed(failure('FIELD_MISSING', 'objectId is blank', 'objectId', eventType));
+  const occurred = occurredAt(body.time, eventType);
+  if (!occurred.ok) return failed(occurred.failure);
+
+  const envelope: Envelope = { ticket_id: ticketId, provider_type: eventType, provider_event_id: objectId, occurred_at: occurred.value };
+  const details = readDetails(body, mapping, ticketId, ctx.piiKey);
+  return { events: details.map((detail) => toEvent(raw, envelope, detail)), failures: [] };
+}
+
+export const apizeeAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeApizee });

@@ -1,0 +1,206 @@
+/**
+ * The mluvii adapter: one webhook body `{eventType, data}` in, canonical events (DESIGN section
+ * 5) or failures out. Pure: no I/O beyond reading its own schemas once, never throws on data.
+ *
+ * Steps: parse JSON → read `eventType` → look it up in the table (unknown → provider.other) →
+ * check the body against its family's Avro schema → session → occurred_at → details → events.
+ */
+import type { Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
+import { ERRORS } from '../../../lib/errors.js';
+import { contentKey, eventId } from '../../../lib/ids.js';
+import type { Micros } from '../../../lib/time.js';
+import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import { readDetails, type Detail, type MluviiBody, type MluviiData } from './details.js';
+import { escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from './quirks.js';
+import { checkShape } from './schemas.js';
+import { MLUVII_CHANNELS, MLUVII_EVENT_TYPES, MLUVII_SCHEMA_OF, type MluviiFamily, type MluviiMapping, type TimeField } from './table.js';
+
+export { MLUVII_EVENT_TYPES } from './table.js';
+
+const PROVIDER = 'mluvii';
+
+/** The envelope fields every canonical event of one mluvii body shares. */
+interface Envelope {
+  account_id: string | null;
+  session_key: string | null;
+  session_id: string | null;
+  channel: Channel | null;
+  provider_type: string;
+  provider_event_id: string | null;
+  occurred_at: Micros;
+  /** What identifies the event when the body states no time (see toEvent). */
+  timeless: string | null;
+}
+
+type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
+
+const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
+
+function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
+  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseBody(body: Buffer): Step<Record<string, unknown>> {
+  const text = body.toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    try {
+      value = JSON.parse(escapeControlCharsInStrings(text));
+    } catch {
+      return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
+    }
+  }
+  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
+}
+
+function readEventType(body: Record<string, unknown>): Step<string> {
+  const type = body.eventType;
+  if (type === undefined || type === null || (typeof type === 'string' && type.trim() === '')) {
+    return { ok: false, failure: failure('FIELD_MISSING', 'eventType', 'eventType', null) };
+  }
+  if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', 'eventType is not a string', 'eventType', null) };
+  return { ok: true, value: type };
+}
+
+/** JSON with sorted keys: the same data gives the same text however the sender ordered it. */
+function stableJson(value: unknown): string {
+  if (!isRecord(value)) return Array.isArray(value) ? `[${value.map(stableJson).join(',')}]` : (JSON.stringify(value) ?? 'null');
+  return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson(value[k])}`).join(',')}}`;
+}
+
+/** Where each family keeps its session: `mluvii:<id>`, `mluvii:<sessionId>`, `mluvii:email:<id>`, or none. */
+function sessionOf(family: MluviiFamily, data: MluviiData): { key: string; id: string; channel: Channel | null } | null {
+  switch (family) {
+    case 'session':
+    case 'session_operator':
+    case 'session_forwarded':
+    case 'session_ref': {
+      const channel = typeof data.channel === 'string' ? (MLUVII_CHANNELS.get(data.channel.trim().toLowerCase()) ?? null) : null;
+      return { key: `${PROVIDER}:${data.id}`, id: String(data.id), channel };
+    }
+    case 'activity':
+    case 'av':
+    case 'hero_card_submission':
+      return { key: `${PROVIDER}:${data.sessionId}`, id: String(data.sessionId), channel: null };
+    case 'email_thread':
+    case 'email_operator':
+      return { key: `${PROVIDER}:email:${data.id}`, id: String(data.id), channel: 'email' };
+    case 'setting':
+    case 'guest_identity':
+    case 'user_status':
+      return null;
+  }
+}
+
+/** The body's own time where the mapping names one; received_at for the bodies that state none. */
+function occurredAt(raw: RawWebhook, data: Record<string, unknown>, time: TimeField | null, providerType: string): Step<{ at: Micros; timeless: string | null }> {
+  if (time === null) return { ok: true, value: { at: raw.received_at, timeless: contentKey(stableJson(data)) } };
+  const parsed = parseMluviiTime(data[time], `data.${time}`, providerType);
+  return parsed.ok ? { ok: true, value: { at: parsed.micros, timeless: null } } : parsed;
+}
+
+/**
+ * event_id from what the event is. A body with no time of its own (SessionCreated, the
+ * *ParamsUpdated, UserStatusChanged, ...) takes received_at as occurred_at, which differs on
+ * every delivery: its id is made from its content instead, so redeliveries still collapse.
+ */
+function toEvent(raw: RawWebhook, envelope: Envelope, type: SessionEvent['type'], detail: Detail): SessionEvent {
+  const participant = detail.participant;
+  return {
+    event_id: eventId({
+      provider: PROVIDER,
+      session_key: envelope.session_key,
+      type,
+      provider_type: envelope.provider_type,
+      participant_key: participant?.key ?? null,
+      occurred_at: envelope.timeless === null ? envelope.occurred_at : 0,
+      provider_event_id: envelope.provider_event_id,
+      ...(envelope.timeless === null ? {} : { discriminator: envelope.timeless }),
+    }),
+    ingest_id: raw.ingest_id,
+    provider: PROVIDER,
+    account_id: envelope.account_id,
+    session_key: envelope.session_key,
+    session_id: envelope.session_id,
+    session_name: null,
+    channel: envelope.channel,
+    type,
+    provider_type: envelope.provider_type,
+    provider_event_id: envelope.provider_event_id,
+    occurred_at: envelope.occurred_at,
+    received_at: raw.received_at,
+    participant,
+    reason: detail.reason,
+    state: detail.state,
+    scope: null,
+    bytes: null,
+    count: detail.count,
+    score: null,
+    attributes: envelope.timeless === null ? detail.attributes : { ...detail.attributes, occurred_at_source: 'received_at' },
+  };
+}
+
+const idText = (value: unknown): string | null => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null);
+
+/** A type the table does not know: kept as provider.other, its session and time read where they have the usual shape. */
+function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string): NormalizeResult {
+  const shape = checkShape('Envelope', body, type);
+  if (shape) return failed(shape);
+  const data = isRecord(body.data) ? body.data : {};
+  const email = type.startsWith('EmailThread') && idText(data.sessionId) === null;
+  const sessionId = idText(data.sessionId) ?? (type.startsWith('Session') || email ? idText(data.id) : null);
+  const timeField = (['time', 'started', 'ended', 'created'] as const).find((f) => data[f] !== undefined && data[f] !== null) ?? null;
+  const occurred = occurredAt(raw, data, timeField, type);
+  if (!occurred.ok) return failed(occurred.failure);
+  const envelope: Envelope = {
+    account_id: idText(data.tenantId),
+    session_key: sessionId === null ? null : `${PROVIDER}:${email ? 'email:' : ''}${sessionId}`,
+    session_id: sessionId,
+    channel: email && sessionId !== null ? 'email' : null,
+    provider_type: type,
+    provider_event_id: idText(data.activityId),
+    occurred_at: occurred.value.at,
+    timeless: occurred.value.timeless,
+  };
+  return { events: [toEvent(raw, envelope, 'provider.other', { participant: null, reason: null, state: null, count: null, attributes: {} })], failures: [] };
+}
+
+function normalizeKnown(raw: RawWebhook, body: Record<string, unknown>, type: string, mapping: MluviiMapping, ctx: AdapterContext): NormalizeResult {
+  const shape = checkShape(MLUVII_SCHEMA_OF[mapping.family], body, type);
+  if (shape) return failed(shape);
+  const checked = body as unknown as MluviiBody;
+  const data = checked.data;
+  const session = sessionOf(mapping.family, data);
+  const occurred = occurredAt(raw, body.data as Record<string, unknown>, mapping.time, type);
+  if (!occurred.ok) return failed(occurred.failure);
+  const tenant = mapping.family === 'setting' ? settingTenantId(data) : (data.tenantId ?? null);
+  const envelope: Envelope = {
+    account_id: tenant === null ? null : String(tenant),
+    session_key: session?.key ?? null,
+    session_id: session?.id ?? null,
+    channel: session?.channel ?? null,
+    provider_type: type,
+    provider_event_id: idText(data.activityId),
+    occurred_at: occurred.value.at,
+    timeless: occurred.value.timeless,
+  };
+  const detail = readDetails(checked, mapping, session?.id ?? null, ctx.piiKey);
+  return { events: mapping.canonical.map((canonical) => toEvent(raw, envelope, canonical, detail)), failures: [] };
+}
+
+export function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+  const parsed = parseBody(raw.body);
+  if (!parsed.ok) return failed(parsed.failure);
+  const type = readEventType(parsed.value);
+  if (!type.ok) return failed(type.failure);
+  const mapping = MLUVII_EVENT_TYPES.get(type.value);
+  return mapping === undefined ? otherEvent(raw, parsed.value, type.value) : normalizeKnown(raw, parsed.value, type.value, mapping, ctx);
+}
+
+export const mluviiAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeMluvii });
