@@ -97,7 +97,7 @@ function firstTime(events: readonly SessionEvent[], types: readonly string[]): M
 }
 
 /**
- * created_at: first session.created or ticket.created. started_at: session.started, else the
+ * created_at: first session.created or ticket.created (never after started_at). started_at: session.started, else the
  * first join, else created_at. ended_at: the latest session.ended; without one, once the
  * ticket is terminal, the last leave that counts (Jifeline without leaves: the terminal
  * event's time). status: the terminal ticket state, else ended with ended_at, else abandoned
@@ -109,8 +109,11 @@ export function lifecycleOf(
   provider: string,
   options: { idleHorizonMicros?: number; nowMicros?: number },
 ): Lifecycle {
-  const createdAt = firstTime(events, ['session.created', 'ticket.created']);
-  const startedAt = firstTime(events, ['session.started']) ?? firstTime(events, ['participant.joined']) ?? createdAt;
+  const created = firstTime(events, ['session.created', 'ticket.created']);
+  const startedAt = firstTime(events, ['session.started']) ?? firstTime(events, ['participant.joined']) ?? created;
+  // A session cannot start before it exists: mluvii's SessionCreated carries no time and is
+  // stamped when received, which can be after SessionStarted.
+  const createdAt = created !== null && startedAt !== null ? Math.min(created, startedAt) : created;
 
   const ticket = ticketEnd(events);
   let endedAt: Micros | null = null;

@@ -51,10 +51,36 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The fold order: occurred_at, then type precedence, then event_id. */
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * The provider's own sequence where its event ids give one: numbers that grow with time
+ * (Apizee objectId, mluvii activityId) and ULIDs (Jifeline). Apizee's `time` is whole seconds,
+ * so "cameraDisallowed" then "cameraAllowed" in one second are told apart only by objectId.
+ * Null when the event has no such id; those sort after the ones that have.
+ */
+export function sequenceKey(e: SessionEvent): string | null {
+  const id = e.provider_event_id;
+  if (id === null) return null;
+  if (/^\d{1,30}$/.test(id)) return `n${id.padStart(30, '0')}`;
+  if (ULID.test(id)) return `u${id}`;
+  return null;
+}
+
+function compareSequence(a: SessionEvent, b: SessionEvent): number {
+  const x = sequenceKey(a);
+  const y = sequenceKey(b);
+  if (x === y) return 0;
+  if (x === null) return 1;
+  if (y === null) return -1;
+  return compareStrings(x, y);
+}
+
+/** The fold order: occurred_at, then the provider's sequence, then type precedence, then event_id. */
 export function compareFoldOrder(a: SessionEvent, b: SessionEvent): number {
   return (
     a.occurred_at - b.occurred_at ||
+    compareSequence(a, b) ||
     precedence(a.type) - precedence(b.type) ||
     compareStrings(a.event_id, b.event_id)
   );

@@ -10,9 +10,12 @@ import { walkToggles } from './toggles.js';
 /** Host/agent over guest: the more specific role wins when events disagree. */
 const ROLE_RANK: Record<Role, number> = { host: 5, agent: 4, chatbot: 3, system: 2, guest: 1 };
 
-/** Being invited is not taking part: the invitee may never come. */
-function isInvitation(event: SessionEvent): boolean {
-  return event.type.startsWith('invitation.') || event.type.startsWith('participant.invite');
+/**
+ * Being invited is not taking part (the invitee may never come), and neither is being named on
+ * a ticket (an Apizee supervisor who changes a priority never joins).
+ */
+function isTakingPart(event: SessionEvent): boolean {
+  return !(event.type.startsWith('invitation.') || event.type.startsWith('participant.invite') || event.type.startsWith('ticket.'));
 }
 
 /** The role of each participant: the most specific non-null role any event gives it. */
@@ -35,11 +38,11 @@ export interface Headcount {
   guests: number;
 }
 
-/** Distinct participant keys of the events (invitations aside), all and by role. */
+/** Distinct participant keys of the events (invitations and ticket bookkeeping aside), all and by role. */
 export function headcount(events: readonly SessionEvent[], roles: ReadonlyMap<string, Role | null>): Headcount {
   const keys = new Set<string>();
   for (const event of events) {
-    if (event.participant !== null && !isInvitation(event)) keys.add(event.participant.key);
+    if (event.participant !== null && isTakingPart(event)) keys.add(event.participant.key);
   }
   let agents = 0;
   let guests = 0;
@@ -69,11 +72,13 @@ export interface Attendance {
  * story when the participant has no earlier join or span (it left before we heard it join:
  * the span starts at started_at); otherwise it is stale and ignored (Zoom redelivers old
  * leaves; a second leave after the participant already left adds nothing). A join while the
- * participant is already present adds nothing either.
+ * participant is already present adds nothing either. `participant.concluded` closes a join
+ * still open: mluvii sends SessionOperatorConcluded instead of SessionOperatorLeft to every
+ * operator but one (one forwarded away concludes without having "left").
  */
 export function attendance(events: readonly SessionEvent[]): Attendance {
   const moves = events.filter(
-    (e) => e.participant !== null && (e.type === 'participant.joined' || e.type === 'participant.left'),
+    (e) => e.participant !== null && (e.type === 'participant.joined' || e.type === 'participant.left' || e.type === 'participant.concluded'),
   );
   const presence = new Map<string, Presence[]>();
   const counted = new Set<SessionEvent>();
@@ -81,7 +86,7 @@ export function attendance(events: readonly SessionEvent[]): Attendance {
     const kept: Presence[] = [];
     for (const { event, effect } of walkToggles(own, (e) => (e.type === 'participant.joined' ? 'open' : 'close'))) {
       if (effect === 'opened') kept.push({ kind: 'join', event });
-      else if (effect === 'closed' || (effect === 'stray' && kept.length === 0)) {
+      else if (effect === 'closed' || (effect === 'stray' && kept.length === 0 && event.type === 'participant.left')) {
         kept.push({ kind: 'leave', event });
         counted.add(event);
       }

@@ -123,9 +123,19 @@ describe('foldSession on an Apizee ticket', () => {
     expect(spans.find((s) => s.participant_key === AGENT)).toMatchObject({ joined_at: at(385), left_at: at(905) });
   });
 
-  it('cancels a ticket whose invitation was declined, with no end time', () => {
+  it('cancels a ticket whose invitation was declined, with no end time and nobody who took part', () => {
     const { fact } = foldSession(normalizeAll([fixture('ticket.new'), fixture('ticket.invitationSent'), fixture('ticket.invitationDeclined')]));
-    expect(fact).toMatchObject({ status: 'cancelled', ended_at: null, participants: 1, agents: 1, guests: 0 });
+    expect(fact).toMatchObject({ status: 'cancelled', ended_at: null, participants: 0, agents: 0, guests: 0 });
+  });
+
+  it('orders same-second events by objectId: the later decision wins even when it is the permission', () => {
+    const declined = { ...fixture('mediaDevice.cameraDisallowed'), objectId: 1500, time: 1749599999 };
+    const allowed = { ...fixture('mediaDevice.cameraAllowed'), objectId: 1501, time: 1749599999 };
+    for (const order of [[declined, allowed], [allowed, declined]]) {
+      expect(foldSession(normalizeAll([...SESSION_BODIES, ...order])).fact.camera_allowed).toBe(true);
+    }
+    const laterRefusal = { ...declined, objectId: 1502 };
+    expect(foldSession(normalizeAll([...SESSION_BODIES, allowed, laterRefusal])).fact.camera_allowed).toBe(false);
   });
 
   it('takes the latest decision per scope: camera off after media on', () => {

@@ -115,15 +115,13 @@ describe('mluvii facts: a chat upgraded to audio/video, forwarded, ended with af
     );
   });
 
-  // Fold issues for mluvii, kept as expected-to-fail until processors/sessionize changes (see the hand-over note).
-
-  it.fails('closes the span of an operator who was concluded without SessionOperatorLeft (fold issue)', () => {
+  it('closes the span of an operator who was concluded without SessionOperatorLeft', () => {
     const first = reference.spans.find((s) => s.role === 'agent' && s.joined_at === at('2024-05-02T06:59:18.467643+00:00'));
     expect(first?.left_at).toBe(at('2024-05-02T07:02:26.600000+00:00'));
     expect(reference.fact.peak_concurrent).toBe(1);
   });
 
-  it.fails('counts one forward once when both SessionForwarded and SessionActivitySessionForwarded tell it (fold issue)', () => {
+  it('counts one forward once when both SessionForwarded and SessionActivitySessionForwarded tell it', () => {
     const activityToo = timed('SessionActivitySessionForwarded', '2024-05-02T09:02:26.568000+02:00', {
       ...activity(60000005), client: 'User', userId: FIRST, toOperatorUserId: SECOND, toOperatorFullName: 'Jan Novák',
     });

@@ -127,7 +127,7 @@ function forwardTarget(to: { user?: Opt<number>; group?: Opt<number>; chatbot?: 
 }
 
 function activityAttributes(data: MluviiData, mapping: MluviiMapping): Record<string, string> {
-  const forward = mapping.canonical[0] === 'session.forwarded';
+  const forward = mapping.canonical[0] === 'session.forwarded' || mapping.kind === 'forwarded';
   // The operator named by userId is the participant, except where the event is about someone else.
   const byUser = mapping.who === 'invitee' || mapping.who === 'none' ? data.userId : null;
   return attrs({

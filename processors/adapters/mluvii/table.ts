@@ -109,7 +109,8 @@ const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   ['SessionActivityOperatorInvited', activity('participant.invited', null, 'invitee')],
   ['SessionActivityOperatorInviteCanceled', activity('participant.invite_cancelled', null, 'none')],
   ['SessionActivityOperatorInviteRejected', activity('participant.invite_declined', null, 'user')],
-  ['SessionActivitySessionForwarded', activity('session.forwarded')],
+  // The chat-timeline record of a forward that SessionForwarded already reports: counted once.
+  ['SessionActivitySessionForwarded', activity('session.updated', 'forwarded')],
   ['SessionActivitySessionEnded', activity('session.ended')],
 
   // E-mail threads: a thread is created in its group's queue, so it starts there too.
