@@ -21,6 +21,8 @@ import { createApizeeReceiver } from '../ingest/providers/apizee.js';
 import { createMluviiReceiver } from '../ingest/providers/mluvii.js';
 import { createZoomReceiver } from '../ingest/providers/zoom.js';
 import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
+import { createJifelinePuller } from '../ingest/pull/jifeline.js';
+import { jifelinePullOptions } from '../ingest/pull/options.js';
 import { Spool } from '../ingest/spool.js';
 import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
@@ -88,6 +90,14 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       } else {
         rawSink = await createLogRawSink(transport.log, codec, topics);
       }
+    }
+
+    const jifeline = roles.ingest ? jifelinePullOptions(config) : undefined;
+    if (jifeline && rawSink) {
+      // Jifeline has no webhooks: the ingest pulls its feed (one puller per DATA_DIR).
+      const puller = createJifelinePuller(jifeline, { sink: rawSink, logger });
+      puller.start();
+      stoppers.push(() => puller.stop());
     }
 
     let accepting = true;

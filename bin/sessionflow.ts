@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
+import { registerPoll } from './commands/poll.js';
 import { registerRun } from './commands/run.js';
 import { registerSql } from './commands/sql.js';
 
@@ -11,6 +12,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerRun(program);
+registerPoll(program);
 registerDemo(program);
 registerSql(program);
 

@@ -140,6 +140,9 @@ export interface SessionFact {
   first_event_at: Micros;
   last_event_at: Micros;
   updated_at: Micros;
+  conversations: number;
+  products_added: number;
+  products_removed: number;
 }
 
 /** One row of participant_sessions: a join paired with the participant's next leave. */

@@ -39,6 +39,15 @@ const schema = z
     MLUVII_WEBHOOK_PASSWORD: secretList,
     PII_KEY: optionalText,
     IDLE_HORIZON_HOURS: z.coerce.number().positive().default(24),
+    JIFELINE_CLIENT_ID: optionalText,
+    JIFELINE_CLIENT_SECRET: optionalText,
+    JIFELINE_API_KEY: optionalText,
+    JIFELINE_API_URL: z.url().default('https://partner-api-001.prd.jifeline.cloud'),
+    JIFELINE_TOKEN_URL: z.url().default('https://partner-api-001.prd.jifeline.cloud/oauth2/token'),
+    JIFELINE_WS_URL: z.string().default('wss://partner-api-ws-001.prd.jifeline.cloud/wssprd'),
+    JIFELINE_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(1000),
+    JIFELINE_POLL_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
+    JIFELINE_EVENT_TYPES: optionalText,
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
     KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
@@ -49,6 +58,12 @@ const schema = z
     }
     if (env.NODE_ENV === 'production' && !env.PII_KEY) {
       ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'required in production: participant pseudonyms are keyed with it' });
+    }
+    if (Boolean(env.JIFELINE_CLIENT_ID) !== Boolean(env.JIFELINE_CLIENT_SECRET)) {
+      ctx.addIssue({ code: 'custom', path: ['JIFELINE_CLIENT_SECRET'], message: 'JIFELINE_CLIENT_ID and JIFELINE_CLIENT_SECRET go together (both set turns the Jifeline puller on)' });
+    }
+    if (env.JIFELINE_WS_URL !== 'off' && !/^wss?:\/\//.test(env.JIFELINE_WS_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['JIFELINE_WS_URL'], message: 'must be a ws:// or wss:// URL, or off' });
     }
     if (KEPT_HEADERS.has(env.APIZEE_WEBHOOK_HEADER.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['APIZEE_WEBHOOK_HEADER'], message: 'must not be a header the raw archive keeps (the secret would be stored); use e.g. x-webhook-secret' });
@@ -76,6 +91,18 @@ export interface Config {
   readonly kafkaAckTimeoutMs: number;
   /** Replicas per new Kafka topic; unset: the broker's default.replication.factor. */
   readonly topicReplicationFactor: number | undefined;
+  /** Jifeline Partner API puller; undefined when no client credentials are set. */
+  readonly jifeline:
+    | {
+        readonly apiUrl: string;
+        readonly tokenUrl: string;
+        readonly clientId: string;
+        readonly websocketUrl: string | undefined;
+        readonly pageLimit: number;
+        readonly pollIntervalSeconds: number;
+        readonly eventTypes: readonly string[] | undefined;
+      }
+    | undefined;
   readonly secrets: {
     readonly zoom: readonly string[];
     readonly apizee: readonly string[];
@@ -83,6 +110,8 @@ export interface Config {
     readonly mluviiUser: string | undefined;
     readonly mluviiPassword: readonly string[];
     readonly piiKey: string | undefined;
+    readonly jifelineClientSecret: string | undefined;
+    readonly jifelineApiKey: string | undefined;
   };
 }
 
@@ -119,6 +148,17 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logRetentionHours: e.LOG_RETENTION_HOURS,
     kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
     topicReplicationFactor: e.TOPIC_REPLICATION_FACTOR,
+    jifeline: e.JIFELINE_CLIENT_ID
+      ? {
+          apiUrl: e.JIFELINE_API_URL,
+          tokenUrl: e.JIFELINE_TOKEN_URL,
+          clientId: e.JIFELINE_CLIENT_ID,
+          websocketUrl: e.JIFELINE_WS_URL === 'off' ? undefined : e.JIFELINE_WS_URL,
+          pageLimit: e.JIFELINE_PAGE_LIMIT,
+          pollIntervalSeconds: e.JIFELINE_POLL_INTERVAL_SECONDS,
+          eventTypes: e.JIFELINE_EVENT_TYPES?.split(',').map((t) => t.trim()).filter(Boolean),
+        }
+      : undefined,
     secrets: {
       zoom: e.ZOOM_WEBHOOK_SECRET_TOKEN,
       apizee: e.APIZEE_WEBHOOK_SECRET,
@@ -126,6 +166,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       mluviiUser: e.MLUVII_WEBHOOK_USER,
       mluviiPassword: e.MLUVII_WEBHOOK_PASSWORD,
       piiKey: e.PII_KEY,
+      jifelineClientSecret: e.JIFELINE_CLIENT_SECRET,
+      jifelineApiKey: e.JIFELINE_API_KEY,
     },
   });
 }

@@ -8,7 +8,7 @@
  */
 import type { ParticipantSpan, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { Micros } from '../lib/time.js';
-import { consentOf, countsOf, endReason, mediaTimeOf, surveyScore, wrapUpMicros } from './sessionize/activity.js';
+import { consentOf, countsOf, endReason, mediaTimeOf, surveyScore, ticketWorkOf, wrapUpMicros } from './sessionize/activity.js';
 import { identityOf, lifecycleOf } from './sessionize/lifecycle.js';
 import { distinctInFoldOrder } from './sessionize/order.js';
 import { attendance, headcount, participantMicros, peakConcurrent, resolveRoles, spansOf } from './sessionize/participants.js';
@@ -86,6 +86,7 @@ export function foldSession(events: readonly SessionEvent[], options: FoldOption
     first_event_at: firstEventAt,
     last_event_at: lastEventAt,
     updated_at: updatedAt,
+    ...ticketWorkOf(ordered),
   };
   return { fact: orderedLikeSchema(fact), spans };
 }
@@ -100,6 +101,7 @@ const COLUMNS: ReadonlyArray<keyof SessionFact> = [
   'shares', 'sharing_seconds', 'hold_seconds', 'av_seconds', 'wrap_up_seconds',
   'media_captures', 'ocr_scans', 'files_shared', 'messages', 'forwards', 'alerts',
   'survey_score', 'end_reason', 'events', 'unknown_events', 'first_event_at', 'last_event_at', 'updated_at',
+  'conversations', 'products_added', 'products_removed',
 ];
 
 function orderedLikeSchema(fact: SessionFact): SessionFact {

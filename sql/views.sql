@@ -19,6 +19,7 @@ SELECT session_key, provider, account_id, session_id, channel, name,
        shares, sharing_seconds, hold_seconds, av_seconds, wrap_up_seconds,
        media_captures, ocr_scans, files_shared, messages, forwards, alerts,
        survey_score, end_reason, events, unknown_events, first_event_at, last_event_at, updated_at,
+       conversations, products_added, products_removed,
        "date"
 FROM read_parquet('{{dataset}}/session_facts/*/*/*.parquet', hive_partitioning = true, union_by_name = true, hive_types = {'provider': 'VARCHAR', 'date': 'DATE'});
 

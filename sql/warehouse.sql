@@ -50,8 +50,15 @@ CREATE TABLE IF NOT EXISTS session_facts (
   unknown_events       BIGINT NOT NULL,
   first_event_at       TIMESTAMP NOT NULL,
   last_event_at        TIMESTAMP NOT NULL,
-  updated_at           TIMESTAMP NOT NULL
+  updated_at           TIMESTAMP NOT NULL,
+  conversations        BIGINT NOT NULL DEFAULT 0,
+  products_added       BIGINT NOT NULL DEFAULT 0,
+  products_removed     BIGINT NOT NULL DEFAULT 0
 );
+-- Columns added after the first release: a warehouse made before them gets them here.
+ALTER TABLE session_facts ADD COLUMN IF NOT EXISTS conversations BIGINT DEFAULT 0;
+ALTER TABLE session_facts ADD COLUMN IF NOT EXISTS products_added BIGINT DEFAULT 0;
+ALTER TABLE session_facts ADD COLUMN IF NOT EXISTS products_removed BIGINT DEFAULT 0;
 
 -- One row per participant span: a join paired with the participant's next leave
 -- (DESIGN section 6). Replaced together with the session's fact.

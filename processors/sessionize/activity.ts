@@ -135,6 +135,23 @@ export function countsOf(events: readonly SessionEvent[]): Counts {
   return counts;
 }
 
+/**
+ * What was done on a ticket: its distinct conversations (Apizee's attributes.conversation_id)
+ * and the products added and removed (Jifeline; `count` products per event, 1 when not given).
+ */
+export function ticketWorkOf(events: readonly SessionEvent[]): { conversations: number; products_added: number; products_removed: number } {
+  const conversations = new Set<string>();
+  let added = 0;
+  let removed = 0;
+  for (const e of events) {
+    const conversation = e.attributes.conversation_id;
+    if (conversation) conversations.add(conversation);
+    if (e.type === 'ticket.product_added') added += e.count ?? 1;
+    if (e.type === 'ticket.product_removed') removed += e.count ?? 1;
+  }
+  return { conversations: conversations.size, products_added: added, products_removed: removed };
+}
+
 /** Mean of the survey answers (1..3); null without answers. */
 export function surveyScore(events: readonly SessionEvent[]): number | null {
   let sum = 0;

@@ -91,7 +91,9 @@ describe('foldSession on an Apizee ticket', () => {
       recordings: 0, media_captures: 1, ocr_scans: 1, files_shared: 0, messages: 0, alerts: 0,
       survey_score: 1.5, end_reason: 'agentLeft', events: once.length, unknown_events: 0,
       first_event_at: at(0), last_event_at: at(1000), updated_at: RECEIVED_AT + SESSION_BODIES.length - 1,
+      conversations: new Set(SESSION_BODIES.map((b) => b.props?.conversationId).filter((c) => c !== undefined)).size,
     });
+    expect(reference.fact.conversations).toBeGreaterThan(0);
     expect(once).toHaveLength(20);
   });
 

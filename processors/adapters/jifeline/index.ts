@@ -1,0 +1,144 @@
+/**
+ * The Jifeline Partner API adapter: one event in (a REST event object or a websocket frame, see
+ * shapes.ts), canonical events (DESIGN section 5) or failures out. Pure: no I/O beyond reading its
+ * own schemas once, never throws on data.
+ *
+ * Steps: parse JSON → unify the shape → envelope (id, type, occurred_at) → look the type up in the
+ * table (unknown → provider.other) → check the event against its family's Avro schema → details.
+ *
+ * Identity: the event's ULID is provider_event_id, and event_id is derived from it (with the
+ * ULID's own time in the time slot, not occurred_at, which websocket frames lack), so the REST and
+ * the websocket delivery of one event are one event downstream.
+ */
+import type { CanonicalType, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
+import { eventId } from '../../../lib/ids.js';
+import { parseIsoMicros, type Micros } from '../../../lib/time.js';
+import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import { readDetails, type Detail, type JifelineTicketEvent } from './details.js';
+import { blankToNull, canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
+import { checkShape } from './schemas.js';
+import { failure, isRecord, parseBody, unify, type Step } from './shapes.js';
+import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
+
+export { JIFELINE_EVENT_TYPES } from './table.js';
+
+const PROVIDER = 'jifeline';
+
+/** What every canonical event read from one Jifeline event shares. */
+interface Envelope {
+  id: string;
+  provider_type: string;
+  occurred_at: Micros;
+  ticket_id: string | null;
+  ticket_number: string | null;
+}
+
+const failed = (f: NormalizeFailure): NormalizeResult => ({ events: [], failures: [f] });
+
+interface BaseEvent {
+  id: string;
+  type: string;
+  occurred_at?: string | null;
+}
+
+/** occurred_at when sent, else the ULID's time (websocket frames); a failure when neither can be read. */
+function occurredAt(event: BaseEvent, id: string, pathOf: (path: string) => string): Step<Micros> {
+  const text = blankToNull(event.occurred_at);
+  const path = pathOf('occurred_at');
+  if (text !== null) {
+    const micros = parseIsoMicros(text);
+    return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, event.type) } : { ok: true, value: micros };
+  }
+  const fromId = ulidMicros(id);
+  if (fromId !== undefined) return { ok: true, value: fromId };
+  return { ok: false, failure: failure('FIELD_MISSING', `${path} is absent and ${pathOf('id')} is not a ULID`, path, event.type) };
+}
+
+function toEvent(raw: RawWebhook, envelope: Envelope, type: CanonicalType, detail: Detail): SessionEvent {
+  const sessionKey = envelope.ticket_id === null ? null : `${PROVIDER}:${envelope.ticket_id}`;
+  return {
+    event_id: eventId({
+      provider: PROVIDER,
+      session_key: sessionKey,
+      type,
+      provider_type: envelope.provider_type,
+      participant_key: null,
+      occurred_at: ulidMicros(envelope.id) ?? 0,
+      provider_event_id: envelope.id,
+    }),
+    ingest_id: raw.ingest_id,
+    provider: PROVIDER,
+    account_id: null,
+    session_key: sessionKey,
+    session_id: envelope.ticket_id,
+    session_name: envelope.ticket_number,
+    channel: sessionKey === null ? null : 'ticket',
+    type,
+    provider_type: envelope.provider_type,
+    provider_event_id: envelope.id,
+    occurred_at: envelope.occurred_at,
+    received_at: raw.received_at,
+    participant: null,
+    reason: null,
+    state: detail.state,
+    scope: null,
+    bytes: null,
+    count: detail.count,
+    score: null,
+    attributes: detail.attributes,
+  };
+}
+
+/** The ticket of a payload of a type the table does not know, where it has the usual shape. */
+function ticketOf(event: Record<string, unknown>): { id: string | null; number: string | null } {
+  const ticket = isRecord(event.payload) && isRecord(event.payload.ticket) ? event.payload.ticket : {};
+  const id = typeof ticket.id === 'string' ? blankToNull(ticket.id) : null;
+  const pick = (value: unknown) => (typeof value === 'number' ? value : null);
+  return { id, number: ticketNumber({ ticket_number: pick(ticket.ticket_number), number: pick(ticket.number) }) };
+}
+
+export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+  const parsed = parseBody(raw.body);
+  if (!parsed.ok) return failed(parsed.failure);
+  const unified = unify(parsed.value);
+  if (!unified.ok) return failed(unified.failure);
+  const { event, pathOf } = unified.value;
+
+  const typeSent = typeof event.type === 'string' ? event.type : null;
+  const shape = checkShape('Envelope', event, typeSent, pathOf);
+  if (shape) return failed(shape);
+  const base = event as unknown as BaseEvent;
+  if (blankToNull(base.type) === null) return failed(failure('FIELD_MISSING', `${pathOf('type')} is blank`, pathOf('type'), null));
+  const rawId = blankToNull(base.id);
+  if (rawId === null) return failed(failure('FIELD_MISSING', `${pathOf('id')} is blank`, pathOf('id'), base.type));
+  const id = canonicalEventId(rawId);
+  const occurred = occurredAt(base, id, pathOf);
+  if (!occurred.ok) return failed(occurred.failure);
+
+  const mapping = JIFELINE_EVENT_TYPES.get(typeKey(base.type));
+  if (mapping === undefined) {
+    const ticket = ticketOf(event);
+    const envelope: Envelope = { id, provider_type: base.type, occurred_at: occurred.value, ticket_id: ticket.id, ticket_number: ticket.number };
+    return { events: [toEvent(raw, envelope, 'provider.other', { state: null, count: null, attributes: {} })], failures: [] };
+  }
+
+  const family = checkShape(JIFELINE_SCHEMA_OF[mapping.family], event, base.type, pathOf);
+  if (family) return failed(family);
+  const ticketEvent = event as unknown as JifelineTicketEvent;
+  const ticketId = blankToNull(ticketEvent.payload.ticket.id);
+  const ticketPath = pathOf('payload.ticket.id');
+  if (ticketId === null) return failed(failure('FIELD_MISSING', `${ticketPath} is blank`, ticketPath, base.type));
+
+  const details = readDetails(ticketEvent, mapping, ctx.piiKey, pathOf);
+  if (!details.ok) return failed(details.failure);
+  const envelope: Envelope = {
+    id,
+    provider_type: base.type,
+    occurred_at: occurred.value,
+    ticket_id: ticketId,
+    ticket_number: ticketNumber(ticketEvent.payload.ticket),
+  };
+  return { events: [toEvent(raw, envelope, mapping.canonical, details.detail)], failures: [] };
+}
+
+export const jifelineAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeJifeline });
