@@ -23,10 +23,12 @@ import { createZoomReceiver } from '../ingest/providers/zoom.js';
 import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
 import { createJifelinePuller } from '../ingest/pull/jifeline.js';
 import { jifelinePullOptions } from '../ingest/pull/options.js';
+import { apizeeReconcileOptions } from '../ingest/pull/apizee-options.js';
+import { createApizeeReconciler } from '../ingest/pull/apizee-reconcile.js';
 import { Spool } from '../ingest/spool.js';
 import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
-import { startWarehouseSink } from '../processors/warehouse-sink.js';
+import { startWarehouseSink, type WarehouseSink } from '../processors/warehouse-sink.js';
 import { openWarehouseWhenFree } from '../processors/warehouse/standby.js';
 
 export interface Roles {
@@ -69,6 +71,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       stoppers.push(() => warehouse.close());
       const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });
       stoppers.push(() => sink.stop());
+      stoppers.push(scheduleSweep(sink));
       stages.push(sink.done);
     }
     if (roles.normalize) {
@@ -98,6 +101,15 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       const puller = createJifelinePuller(jifeline, { sink: rawSink, logger });
       puller.start();
       stoppers.push(() => puller.stop());
+    }
+
+    const apizee = roles.ingest ? apizeeReconcileOptions(config) : undefined;
+    if (apizee && rawSink) {
+      // Apizee does not retry webhooks: the tickets they name are fetched again through REST.
+      const reconciler = createApizeeReconciler(apizee, { sink: rawSink, logger });
+      rawSink = reconciler.observe(rawSink);
+      reconciler.start();
+      stoppers.push(() => reconciler.stop());
     }
 
     let accepting = true;
@@ -134,6 +146,14 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     await stopAll().catch(() => undefined);
     throw err;
   }
+}
+
+/** Sessions open past the idle horizon become `abandoned`: looked for at start and every 5 minutes. */
+function scheduleSweep(sink: WarehouseSink): () => Promise<void> {
+  void sink.sweep();
+  const timer = setInterval(() => void sink.sweep(), 5 * 60_000);
+  timer.unref();
+  return async () => clearInterval(timer);
 }
 
 /** Embedded mode: consumed log messages past retention are removed at start and every hour. */

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerBackfill } from './commands/backfill.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPoll } from './commands/poll.js';
+import { registerRebuild } from './commands/rebuild.js';
+import { registerReplay } from './commands/replay.js';
+import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSql } from './commands/sql.js';
 
@@ -13,7 +17,11 @@ const program = new Command()
 
 registerRun(program);
 registerPoll(program);
+registerBackfill(program);
 registerDemo(program);
 registerSql(program);
+registerRebuild(program);
+registerReplay(program);
+registerReport(program);
 
 await program.parseAsync(process.argv);

@@ -48,6 +48,12 @@ const schema = z
     JIFELINE_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(1000),
     JIFELINE_POLL_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
     JIFELINE_EVENT_TYPES: optionalText,
+    APIZEE_API_URL: z.url().default('https://cloud.apizee.com'),
+    APIZEE_API_TOKEN: optionalText,
+    APIZEE_API_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(600).default(10),
+    APIZEE_API_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(100),
+    APIZEE_API_RECONCILE_INTERVAL_MINUTES: z.coerce.number().min(0).default(15),
+    APIZEE_API_RECONCILE_LOOKBACK_HOURS: z.coerce.number().positive().default(24),
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
     KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
@@ -103,6 +109,19 @@ export interface Config {
         readonly eventTypes: readonly string[] | undefined;
       }
     | undefined;
+  /**
+   * Apizee REST API (reconciliation of lost webhooks: `backfill apizee` and the periodic job);
+   * undefined when no APIZEE_API_TOKEN is set. reconcileIntervalMinutes 0: no periodic job.
+   */
+  readonly apizeeApi:
+    | {
+        readonly url: string;
+        readonly requestsPerMinute: number;
+        readonly pageLimit: number;
+        readonly reconcileIntervalMinutes: number;
+        readonly reconcileLookbackHours: number;
+      }
+    | undefined;
   readonly secrets: {
     readonly zoom: readonly string[];
     readonly apizee: readonly string[];
@@ -112,6 +131,7 @@ export interface Config {
     readonly piiKey: string | undefined;
     readonly jifelineClientSecret: string | undefined;
     readonly jifelineApiKey: string | undefined;
+    readonly apizeeApiToken: string | undefined;
   };
 }
 
@@ -159,6 +179,15 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
           eventTypes: e.JIFELINE_EVENT_TYPES?.split(',').map((t) => t.trim()).filter(Boolean),
         }
       : undefined,
+    apizeeApi: e.APIZEE_API_TOKEN
+      ? {
+          url: e.APIZEE_API_URL,
+          requestsPerMinute: e.APIZEE_API_REQUESTS_PER_MINUTE,
+          pageLimit: e.APIZEE_API_PAGE_LIMIT,
+          reconcileIntervalMinutes: e.APIZEE_API_RECONCILE_INTERVAL_MINUTES,
+          reconcileLookbackHours: e.APIZEE_API_RECONCILE_LOOKBACK_HOURS,
+        }
+      : undefined,
     secrets: {
       zoom: e.ZOOM_WEBHOOK_SECRET_TOKEN,
       apizee: e.APIZEE_WEBHOOK_SECRET,
@@ -168,6 +197,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       piiKey: e.PII_KEY,
       jifelineClientSecret: e.JIFELINE_CLIENT_SECRET,
       jifelineApiKey: e.JIFELINE_API_KEY,
+      apizeeApiToken: e.APIZEE_API_TOKEN,
     },
   });
 }

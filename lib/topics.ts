@@ -10,7 +10,16 @@ export interface Topics {
   readonly deadLetters: string;
   /** The topics with their settings; raw topics take a webhook of `rawBodyLimit` bytes plus its envelope. */
   specs(partitions: number, rawBodyLimit?: number): TopicSpec[];
+  /**
+   * A stage's consumer group: `sessionflow-<stage>` under the default prefix, `<prefix>sessionflow-<stage>`
+   * under another, so pipelines with different prefixes on one cluster never share a group (the
+   * group's leader would hand its own topics' partitions to members of the other pipeline, which
+   * do not read them).
+   */
+  group(stage: 'normalize' | 'warehouse'): string;
 }
+
+export const DEFAULT_TOPIC_PREFIX = 'sessionflow.';
 
 export function topicsFor(prefix: string): Topics {
   const raw = (provider: string) => `${prefix}raw.${provider}.v1`;
@@ -24,6 +33,7 @@ export function topicsFor(prefix: string): Topics {
     events,
     facts,
     deadLetters,
+    group: (stage) => (prefix === DEFAULT_TOPIC_PREFIX ? `sessionflow-${stage}` : `${prefix}sessionflow-${stage}`),
     specs: (partitions, rawBodyLimit) => [
       ...allRaw.map((topic) => ({ topic, partitions, ...(rawBodyLimit && { maxMessageBytes: rawBodyLimit + 64 * 1024 }) })),
       { topic: events, partitions },

@@ -10,11 +10,13 @@ import type { AvroCodec } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, OutgoingMessage } from '../lib/log/types.js';
+import { backoffDelay, sleep } from '../lib/retry.js';
 import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import { adapterFor } from './adapters/index.js';
 import type { NormalizeResult } from './adapters/types.js';
 
+/** The normalizers' consumer group under the default topic prefix (see Topics.group). */
 export const NORMALIZE_GROUP = 'sessionflow-normalize';
 
 export interface NormalizerDeps {
@@ -66,14 +68,33 @@ export function deadLetterOf(raw: Pick<RawWebhook, 'ingest_id' | 'provider' | 'r
 /** Where a record came from, as an id for dead letters whose envelope could not be read. */
 export const recordRef = (record: LogRecord) => `${record.topic}:${record.partition}:${record.offset}`;
 
+/**
+ * Publishes for a stage, retrying while the log is unavailable (a broker restarting, a leader
+ * election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of
+ * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
+ */
+export async function publishRetrying(log: Log, topic: string, messages: OutgoingMessage[], signal: AbortSignal, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await log.publish(topic, messages);
+    } catch (err) {
+      if (!isSessionflowError(err, 'LOG_UNAVAILABLE') || signal.aborted) throw err;
+      const delayMs = backoffDelay(attempt, 200, 5000);
+      logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying');
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
   const { log, codec, topics, piiKey, logger, metrics } = deps;
+  const stopping = new AbortController();
   const rawReader = codec.deserializer<RawWebhook>('RawWebhook');
   const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
   const deadWriter = await codec.serializer<DeadLetter>(valueSubject(topics.deadLetters), 'DeadLetter');
 
-  return log.consume({
-    group: NORMALIZE_GROUP,
+  const consumer = await log.consume({
+    group: topics.group('normalize'),
     topics: [...topics.allRaw],
     eachBatch: async (batch) => {
       const events: OutgoingMessage[] = [];
@@ -104,9 +125,17 @@ export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
       }
       // Dead letters first: a crash between the two publishes redelivers the batch, and the
       // warehouse collapses what it already has.
-      if (deadLetters.length > 0) await log.publish(topics.deadLetters, deadLetters);
-      if (events.length > 0) await log.publish(topics.events, events);
+      if (deadLetters.length > 0) await publishRetrying(log, topics.deadLetters, deadLetters, stopping.signal, logger);
+      if (events.length > 0) await publishRetrying(log, topics.events, events, stopping.signal, logger);
       logger.debug({ topic: batch.topic, partition: batch.partition, records: batch.records.length, events: events.length, deadLetters: deadLetters.length }, 'normalized batch');
     },
   });
+  return {
+    done: consumer.done,
+    // A publish still retrying gives up, so the batch in hand ends (uncommitted) and the consumer stops.
+    stop: () => {
+      stopping.abort(new Error('the normalizer is stopping'));
+      return consumer.stop();
+    },
+  };
 }

@@ -12,9 +12,10 @@ import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
 import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
-import { recordRef } from './normalize.js';
+import { publishRetrying, recordRef } from './normalize.js';
 import type { Warehouse, WarehouseBatch } from './warehouse/index.js';
 
+/** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
 export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
 
 export interface WarehouseSinkDeps {
@@ -34,6 +35,11 @@ export interface WarehouseSink {
   readonly consumer: Consumer;
   /** Writes what is buffered, then stops consuming. */
   stop(): Promise<void>;
+  /**
+   * Folds again the sessions the clock has made `abandoned` (Warehouse.sweepIdle), a chunk at a
+   * time between batches, and publishes their facts; a failure is logged and left to the next sweep.
+   */
+  sweep(): Promise<void>;
   /** Settles when the sink stops; rejects when a write failed. */
   readonly done: Promise<void>;
 }
@@ -55,6 +61,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   let failure: unknown;
+  const stopping = new AbortController();
   let failed!: (err: unknown) => void;
   const failedPromise = new Promise<never>((_, reject) => (failed = reject));
   failedPromise.catch(() => undefined);
@@ -76,9 +83,13 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
         metrics.warehouseRows.inc({ table: 'dead_letters' }, batch.deadLetters.length);
         metrics.warehouseDuplicates.inc(result.duplicateEvents);
         if (result.facts.length > 0) {
-          await log.publish(
+          // The batch is committed: retry through a Kafka outage rather than lose these facts from facts.v1.
+          await publishRetrying(
+            log,
             topics.facts,
             result.facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })),
+            stopping.signal,
+            logger,
           );
         }
         logger.debug({ raw: batch.raw.length, events: result.insertedEvents, duplicates: result.duplicateEvents, sessions: result.touchedSessions.length }, 'warehouse batch');
@@ -91,9 +102,26 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     return writing;
   };
 
+  const sweep = (after?: string): Promise<void> => {
+    writing = writing.then(async () => {
+      if (failure || stopping.signal.aborted) return;
+      try {
+        const { facts, next } = await warehouse.sweepIdle({ after });
+        if (facts.length > 0) {
+          await publishRetrying(log, topics.facts, facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })), stopping.signal, logger);
+          logger.info({ sessions: facts.length }, 'idle sessions folded again');
+        }
+        if (next !== undefined) void sweep(next); // the next chunk queues behind the batches waiting now
+      } catch (err) {
+        logger.warn({ err }, 'idle sweep failed; the next one retries');
+      }
+    });
+    return writing;
+  };
+
   const offsetsAtStart = await warehouse.offsets();
   const consumer = await log.consume({
-    group: WAREHOUSE_GROUP,
+    group: topics.group('warehouse'),
     topics: [...topics.allRaw, topics.events, topics.deadLetters],
     maxBatchSize: maxRecords,
     seek: async (assigned) => {
@@ -121,7 +149,9 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
   return {
     consumer,
     done,
+    sweep: () => sweep(),
     async stop() {
+      stopping.abort(new Error('the warehouse sink is stopping'));
       await consumer.stop();
       await flush();
       if (failure) throw failure;

@@ -2,21 +2,48 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openDataset } from '../../processors/warehouse/query.js';
 import { fail, loadConfigOrExit } from '../context.js';
+import { DEFAULT_DAYS, daysStatement, findReport, listReports, reportHelp } from '../report/catalog.js';
+import { writeInitFile, writeViewsDb, type ViewsSql } from '../report/views-file.js';
+
+interface SqlOptions {
+  format: string;
+  report?: string;
+  days?: string;
+  initFile?: string;
+  viewsDb?: string;
+}
 
 export function registerSql(program: Command): void {
   program
     .command('sql')
-    .description('run SQL (or a .sql file) on the Parquet dataset; works while the pipeline runs')
-    .argument('<query>', 'a query such as "select * from session_facts", or the path of a .sql file')
+    .description('run SQL, a .sql file or a report on the Parquet dataset; works while the pipeline runs')
+    .argument('[query]', 'a query such as "select * from session_facts", the path of a .sql file, or a report name')
     .option('--format <format>', 'table, csv or json', 'table')
-    .addHelpText('after', '\nTables: session_facts, participant_sessions, session_events, raw_webhooks, dead_letters.\nExample: npx sessionflow sql "select provider, count(*), avg(duration_seconds) from session_facts group by 1"')
-    .action(async (query: string, options: { format: string }) => {
+    .option('--report <name>', 'run a report of sql/reports/ (its name, e.g. consent, or a path)')
+    .option('--days <n>', `the period reports cover: the last n UTC dates, today included (default ${DEFAULT_DAYS}); sets the DuckDB variable days`)
+    .option('--init-file <path>', 'write the views over this DATA_DIR as an SQL file for duckdb -init or a BI tool\'s init SQL, and exit')
+    .option('--views-db <path>', 'write a DuckDB database holding only those views, for Metabase, Superset or DBeaver, and exit')
+    .addHelpText(
+      'after',
+      () =>
+        '\nTables: session_facts, participant_sessions, session_events, raw_webhooks, dead_letters (columns: sql/README.md).\n' +
+        'Example: npx sessionflow sql "select provider, count(*), avg(duration_seconds) from session_facts group by 1"\n\n' +
+        reportHelp() +
+        '\nExample: npx sessionflow sql --report last_7_days   (or: npx sessionflow sql sql/reports/consent.sql --days 7)\n' +
+        'All of them as one HTML page: npx sessionflow report --out report.html',
+    )
+    .action(async (query: string | undefined, options: SqlOptions) => {
       if (!['table', 'csv', 'json'].includes(options.format)) fail('--format must be table, csv or json', 2);
+      const days = options.days === undefined ? undefined : Number(options.days);
+      if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 36_600)) fail('--days must be a whole number of days from 1', 2);
       const config = loadConfigOrExit();
-      const text = query.trim().toLowerCase().endsWith('.sql') && existsSync(query) ? readFileSync(query, 'utf8') : query;
+      if (options.initFile !== undefined || options.viewsDb !== undefined) {
+        return writeViews(config.dataDir, options);
+      }
+      const text = queryText(query, options.report);
       const dataset = await openDataset(config.dataDir);
       try {
-        const result = await dataset.query(text);
+        const result = await dataset.query((days === undefined ? '' : daysStatement(days)) + text);
         process.stdout.write(render(result.columns, result.rows, options.format));
       } catch (err) {
         fail((err as Error).message);
@@ -24,6 +51,31 @@ export function registerSql(program: Command): void {
         await dataset.close();
       }
     });
+}
+
+/** The SQL to run: --report's file, a .sql file, a report named alone, or the query itself. */
+function queryText(query: string | undefined, report: string | undefined): string {
+  if (report !== undefined) {
+    const file = findReport(report);
+    if (!file) fail(`no report ${report}; the reports are: ${listReports().map((r) => r.name).join(', ')}`, 2);
+    return file.sql;
+  }
+  if (query === undefined) fail('give a query, a .sql file or --report <name> (see sessionflow sql --help)', 2);
+  if (query.trim().toLowerCase().endsWith('.sql') && existsSync(query)) return readFileSync(query, 'utf8');
+  return findReport(query.trim())?.sql ?? query;
+}
+
+async function writeViews(dataDir: string, options: SqlOptions): Promise<void> {
+  const done = (path: string, views: ViewsSql) => {
+    process.stdout.write(`${path}: views over ${views.dataset}\n`);
+    if (views.empty.length > 0) process.stdout.write(`  no Parquet file yet for ${views.empty.join(', ')}: those views are empty; make the file again once they have data\n`);
+  };
+  try {
+    if (options.initFile !== undefined) done(options.initFile, await writeInitFile(dataDir, options.initFile));
+    if (options.viewsDb !== undefined) done(options.viewsDb, await writeViewsDb(dataDir, options.viewsDb));
+  } catch (err) {
+    fail((err as Error).message);
+  }
 }
 
 function cell(value: unknown): string {

@@ -76,10 +76,21 @@ export class ConfluentRegistry implements Registry {
     if (!level) {
       level = (async () => {
         const path = `/config/${encodeURIComponent(subject)}`;
-        const current = await this.request(path, { method: 'GET' }, (status) => status === 404);
-        const name = String((current as { compatibilityLevel?: unknown } | undefined)?.compatibilityLevel ?? '').toUpperCase();
+        const read = async () => {
+          const current = await this.request(path, { method: 'GET' }, (status) => status === 404);
+          return String((current as { compatibilityLevel?: unknown } | undefined)?.compatibilityLevel ?? '').toUpperCase();
+        };
+        const name = await read();
         if (IMPLIES_BACKWARD.has(name)) return name as COMPATIBILITY;
-        await this.request(path, { method: 'PUT', body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }) });
+        try {
+          await this.request(path, { method: 'PUT', body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }) });
+        } catch (err) {
+          // Another client (a replica starting at the same time) set it in between: Apicurio then
+          // answers 409 ("A rule named 'COMPATIBILITY' already exists"). Take the level it set.
+          const now = await read().catch(() => '');
+          if (IMPLIES_BACKWARD.has(now)) return now as COMPATIBILITY;
+          throw err;
+        }
         return COMPATIBILITY.BACKWARD;
       })();
       level.catch(() => this.levels.delete(subject));

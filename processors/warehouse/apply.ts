@@ -2,8 +2,9 @@
  * One batch, inside one DuckDB transaction (the caller opens it): archive, events, dead letters,
  * the facts of every session that got new events, the Parquet partitions to export, the
  * offsets. Everything or nothing is stored, so a redelivered batch changes nothing (DESIGN section 8).
+ * Also the refold of sessions from their stored events alone (the idle sweep, the rebuild).
  */
-import { INTEGER, LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { INTEGER, LIST, VARCHAR, listValue, type DuckDBResultReader } from '@duckdb/node-api';
 import type { DeadLetter, ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
 import type { DuckDBConnection } from '../../lib/duckdb.js';
 import type { Logger } from '../../lib/logger.js';
@@ -12,6 +13,12 @@ import { foldSession } from '../sessionize.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
 import { DATASET_TABLES, tableSchema, type TableSchema } from './tables.js';
 import type { BatchResult, WarehouseBatch } from './types.js';
+
+/** The sessions a refold replaced, and those whose fold threw (they keep their previous facts). */
+export interface RefoldResult {
+  facts: SessionFact[];
+  failed: string[];
+}
 
 export interface ApplyContext {
   conn: DuckDBConnection;
@@ -68,6 +75,7 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
     }),
     true,
   );
+  const resolved = batch.renormalized?.length ? await resolveDeadLetters(ctx, batch.renormalized, deadLetters) : new Map<string, number>();
 
   await replaceSessions(ctx, folded);
   const appended: Record<string, number> = { raw_webhooks: rawStored.size, session_events: eventsStored.size, dead_letters: deadStored.size };
@@ -86,19 +94,61 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
     { tail: `ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at` },
   );
 
-  await insertRows(conn, tableSchema(tables, 'warehouse_batches'), batchStats(batchId, now, batch, rawStored, eventsStored, deadStored));
+  await insertRows(conn, tableSchema(tables, 'warehouse_batches'), batchStats(batchId, now, batch, rawStored, eventsStored, deadStored, resolved));
 
   const facts = folded.map((f) => f.fact);
+  const total = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
   return {
     insertedEvents: eventsStored.size,
     duplicateEvents: batch.events.length - eventsStored.size,
     touchedSessions: facts.map((f) => f.session_key),
     facts,
+    insertedDeadLetters: total(deadStored),
+    resolvedDeadLetters: total(resolved),
   };
 }
 
+/**
+ * Folds `sessions` again from their stored events alone (no batch brings new ones) and replaces
+ * their facts and spans. The caller opens the transaction.
+ */
+export async function refoldInTransaction(ctx: ApplyContext, sessions: string[], now: Micros): Promise<RefoldResult> {
+  // Batch ids start at 1: excluding batch 0 reads every stored event.
+  const { folded } = await foldSessions(ctx, 0, sessions, [], now);
+  await replaceSessions(ctx, folded);
+  const done = new Set(folded.map((f) => f.fact.session_key));
+  return { facts: folded.map((f) => f.fact), failed: sessions.filter((key) => !done.has(key)) };
+}
+
+/** A dead letter's identity as one string, built alike here and in SQL (chr(31), chr(30)). */
+const KEY_SEPARATOR = '\u001f';
+const NO_FIELD = '\u001e';
+
+/**
+ * A replay normalized these deliveries again from the raw archive. Their stored `normalize` dead
+ * letters that the current adapters no longer produce are removed, in the transaction that stores
+ * what the deliveries yield now: at every instant a delivery is in session_events or in
+ * dead_letters (DESIGN section 8), and its body stays in raw_webhooks. The dead_letters partitions
+ * they leave are re-derived from the table (batch_id 0, export.ts). Returns the count per provider.
+ */
+async function resolveDeadLetters(ctx: ApplyContext, ingestIds: readonly string[], current: readonly DeadLetter[]): Promise<Map<string, number>> {
+  const keep = current
+    .filter((d) => d.stage === 'normalize')
+    .map((d) => [d.ingest_id, d.error_code, d.field_path ?? NO_FIELD].join(KEY_SEPARATOR));
+  const where = `stage = 'normalize' AND ingest_id IN (SELECT unnest($1))
+    AND NOT list_contains($2, concat_ws(chr(31), ingest_id, error_code, coalesce(field_path, chr(30))))`;
+  const params = [listValue([...ingestIds]), listValue(keep)];
+  await ctx.conn.run(
+    `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT 'dead_letters', provider, CAST(received_at AS DATE), 0
+     FROM dead_letters WHERE ${where}`,
+    params,
+    [KEYS, KEYS],
+  );
+  return returnedKeys(ctx.conn.runAndReadAll(`DELETE FROM dead_letters WHERE ${where} RETURNING provider`, params, [KEYS, KEYS]), true);
+}
+
 /** The first column of a RETURNING result; as a multiset (counted) when `count` is set. */
-async function returnedKeys(result: ReturnType<typeof insertRows>, count = false): Promise<Map<string, number>> {
+async function returnedKeys(result: Promise<DuckDBResultReader | undefined>, count = false): Promise<Map<string, number>> {
   const keys = new Map<string, number>();
   const reader = await result;
   for (const [value] of reader?.getRows() ?? []) {
@@ -194,6 +244,7 @@ function batchStats(
   rawStored: Map<string, number>,
   eventsStored: Map<string, number>,
   deadStored: Map<string, number>,
+  resolved: Map<string, number>,
 ) {
   const stats = new Map<string, Record<string, unknown>>();
   const of = (provider: string) => {
@@ -210,11 +261,15 @@ function batchStats(
     if (fresh) stored.add(`r:${r.ingest_id}`);
     of(r.provider)[fresh ? 'raw_webhooks' : 'raw_duplicates']! += 1;
   }
+  // A replay derives again what is stored: not a duplicate delivery.
+  const replay = batch.renormalized !== undefined;
   for (const e of batch.events) {
     const fresh = eventsStored.has(e.event_id) && !stored.has(`e:${e.event_id}`);
     if (fresh) stored.add(`e:${e.event_id}`);
-    of(e.provider)[fresh ? 'events' : 'duplicate_events']! += 1;
+    if (fresh || !replay) of(e.provider)[fresh ? 'events' : 'duplicate_events']! += 1;
   }
+  // Net change, so the rows add up to what dead_letters holds.
   for (const [provider, n] of deadStored) of(provider).dead_letters! += n;
+  for (const [provider, n] of resolved) of(provider).dead_letters! -= n;
   return [...stats.values()];
 }

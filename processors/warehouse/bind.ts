@@ -6,7 +6,7 @@
  * (checked against @duckdb/node-api 1.5). It is a few times faster than list parameters.
  */
 import type { DuckDBAppender, DuckDBResultReader } from '@duckdb/node-api';
-import type { ParticipantRef, SessionEvent } from '../../lib/canonical.js';
+import type { ParticipantRef, RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import type { DuckDBConnection } from '../../lib/duckdb.js';
 import { quoteIdent, type Column, type ColumnKind, type TableSchema } from './tables.js';
 
@@ -164,4 +164,23 @@ export function eventFromRow(row: StoredEvent): SessionEvent {
   };
 }
 
-export type { StoredEvent };
+/** Reads raw_webhooks rows back as RawWebhooks (the body byte for byte). */
+export const RAW_SELECT = `SELECT ingest_id, provider, epoch_us(received_at) AS received_at, source, dedup_key,
+  to_json(headers) AS headers, content_type, body FROM raw_webhooks`;
+
+interface StoredRaw extends Omit<RawWebhook, 'received_at' | 'headers' | 'body'> {
+  received_at: bigint;
+  headers: string;
+  body: Uint8Array;
+}
+
+export function rawFromRow(row: StoredRaw): RawWebhook {
+  return {
+    ...row,
+    received_at: Number(row.received_at),
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+  };
+}
+
+export type { StoredEvent, StoredRaw };

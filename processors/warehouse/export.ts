@@ -5,6 +5,8 @@
  * once its file is in place, so an export that failed or never ran (crash) runs again later.
  * Exports are idempotent: a rewrite writes the partition as it is now; an append writes the
  * batch's rows under the batch's own file name, so doing it twice replaces the same file.
+ * batch_id 0 on an append-only table (a replay removed resolved dead letters) writes the
+ * partition's files again from the table, as one compacted file over the same batches.
  *
  * Compaction (append-only tables): a partition with more than `compactAbove` files is read
  * into one `c-<first>-<last>.parquet`, renamed into place, then its inputs are removed. For
@@ -22,6 +24,7 @@ import {
   batchFileName,
   compactedFileName,
   listDataFiles,
+  parsePartitionDir,
   partitionDir,
   partitionDirs,
   publish,
@@ -63,8 +66,11 @@ export class ParquetExporter {
     }
   }
 
-  /** Writes every pending partition, oldest batch first. A failed partition is left for the next run. */
-  async exportPending(): Promise<ExportRun> {
+  /**
+   * Writes every pending partition, oldest batch first. A failed partition is left for the next run.
+   * `onProgress` hears (entries done, entries pending) during long runs (rebuild, replay).
+   */
+  async exportPending(onProgress?: (done: number, total: number) => void): Promise<ExportRun> {
     const run: ExportRun = { exported: 0, failed: 0, compacted: 0 };
     const started = performance.now();
     const pending = (await this.conn.runAndReadAll(
@@ -74,12 +80,14 @@ export class ParquetExporter {
     // A partition whose export failed waits for the next run, so its batches stay in order.
     const blocked = new Set<string>();
     const appended = new Map<string, DatasetTable>();
-    for (const entry of pending) {
+    for (const [index, entry] of pending.entries()) {
+      onProgress?.(index, pending.length);
       const table = datasetTable(entry.table_name);
       const dir = partitionDir(this.dataDir, table.name, entry.provider, entry.date);
       if (blocked.has(dir)) continue;
       try {
         if (table.mode === 'rewrite') await this.rewrite(table, entry, dir);
+        else if (Number(entry.batch_id) === 0) await this.rederive(table, entry, dir);
         else await this.append(table, entry, dir);
         await this.conn.run(
           `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id = $4`,
@@ -102,17 +110,36 @@ export class ParquetExporter {
       }
     }
     if (pending.length > 0) {
+      onProgress?.(pending.length, pending.length);
       this.logger.debug({ ...run, ms: Math.round(performance.now() - started) }, 'Parquet export');
     }
     return run;
   }
 
-  private select(table: DatasetTable, entry: Pending, batchOnly: boolean): string {
+  /**
+   * Marks every facts and spans partition for a rewrite: those the warehouse has rows for, and
+   * those on disk (a partition no session lands in any more is removed by its rewrite).
+   */
+  async markAllRewritten(): Promise<void> {
+    for (const table of DATASET_TABLES.filter((t) => t.mode === 'rewrite')) {
+      await this.conn.run(
+        `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, 0 FROM (${table.source})`,
+      );
+      for (const dir of await partitionDirs(this.dataDir, table.name)) {
+        const partition = parsePartitionDir(dir);
+        if (!partition) continue;
+        await this.conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), 0)`, [table.name, partition.provider, partition.date]);
+      }
+    }
+  }
+
+  /** The partition's rows, or those of batches first..last only (append-only tables). */
+  private select(table: DatasetTable, entry: Pending, batches?: { first: number; last: number }): string {
     const columns = parquetColumns(tableSchema(this.tables, table.name));
     return (
       `SELECT ${columns.join(', ')} FROM (${table.source}) AS s ` +
       `WHERE provider = ${sqlString(entry.provider)} AND part_date = DATE ${sqlString(entry.date)}` +
-      (batchOnly ? ` AND batch_id = ${Number(entry.batch_id)}` : '') +
+      (batches ? ` AND batch_id BETWEEN ${batches.first} AND ${batches.last}` : '') +
       ` ORDER BY ${table.orderBy}`
     );
   }
@@ -120,14 +147,29 @@ export class ParquetExporter {
   /** The partition as it is now, as one file; no rows left (the sessions moved day) removes it. */
   private async rewrite(table: DatasetTable, entry: Pending, dir: string): Promise<void> {
     const path = join(dir, REWRITE_FILE);
-    if ((await this.copy(this.select(table, entry, false), path)) === 0) await removePartitionFile(path);
+    if ((await this.copy(this.select(table, entry), path)) === 0) await removePartitionFile(path);
+  }
+
+  /**
+   * An append-only partition after rows left the table: its files hold batches first..last; they
+   * become one `c-<first>-<last>.parquet` with what the table holds of those batches now (no file
+   * when nothing is left). Batches not exported yet come later as their own files.
+   */
+  private async rederive(table: DatasetTable, entry: Pending, dir: string): Promise<void> {
+    const files = await listDataFiles(dir);
+    if (files.length === 0) return;
+    const first = Math.min(...files.map((f) => f.first));
+    const last = Math.max(...files.map((f) => f.last));
+    const target = compactedFileName(first, last);
+    const rows = await this.copy(this.select(table, entry, { first, last }), join(dir, target));
+    for (const file of files) if (rows === 0 || file.name !== target) await removePartitionFile(join(dir, file.name));
   }
 
   /** The batch's rows as one more file, unless a compaction already holds that batch. */
   private async append(table: DatasetTable, entry: Pending, dir: string): Promise<void> {
     const batchId = Number(entry.batch_id);
     if (batchCovered(await listDataFiles(dir), batchId)) return;
-    await this.copy(this.select(table, entry, true), join(dir, batchFileName(batchId)));
+    await this.copy(this.select(table, entry, { first: batchId, last: batchId }), join(dir, batchFileName(batchId)));
   }
 
   private async compact(table: DatasetTable, dir: string): Promise<boolean> {

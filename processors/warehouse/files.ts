@@ -62,6 +62,18 @@ export function batchCovered(files: readonly DataFile[], batchId: number): boole
   return coveredBy(files, { first: batchId, last: batchId });
 }
 
+/** The provider and date a partition folder stands for; undefined for a folder of another shape. */
+export function parsePartitionDir(dir: string): { provider: string; date: string } | undefined {
+  const date = /^date=(\d{4}-\d{2}-\d{2})$/.exec(basename(dir))?.[1];
+  const provider = /^provider=(.+)$/.exec(basename(dirname(dir)))?.[1];
+  if (date === undefined || provider === undefined) return undefined;
+  try {
+    return { provider: decodeURIComponent(provider), date };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every `<table>/provider=*\/date=*` folder there is. */
 export async function partitionDirs(dataDir: string, table: string): Promise<string[]> {
   const root = join(datasetDir(dataDir), table);

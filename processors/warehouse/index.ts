@@ -4,7 +4,8 @@
  *
  * One connection and one queue: batches, exports and reads run one at a time, so an export
  * always sees committed batches and nothing else. The export of a batch runs after applyBatch
- * has returned; the next batch waits for it. Use `createWarehouse`, one per DATA_DIR.
+ * has returned; the next batch waits for it. The idle sweep, the rebuild and the replay run their
+ * chunks in the same queue (sweep.ts, rebuild.ts, replay.ts). Use `createWarehouse`, one per DATA_DIR.
  */
 import { join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
@@ -14,10 +15,24 @@ import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
 import { ParquetExporter } from './export.js';
+import type { WarehouseCore } from './core.js';
+import { rebuild } from './rebuild.js';
+import { replay } from './replay.js';
+import { sweepIdle } from './sweep.js';
 import { describeTables, warehouseDdl } from './tables.js';
-import type { BatchResult, Warehouse, WarehouseBatch, WarehouseOptions } from './types.js';
+import type {
+  BatchResult,
+  RebuildOptions,
+  RebuildReport,
+  ReplayOptions,
+  ReplayReport,
+  SweepResult,
+  Warehouse,
+  WarehouseBatch,
+  WarehouseOptions,
+} from './types.js';
 
-export type { BatchResult, Warehouse, WarehouseBatch, WarehouseOptions } from './types.js';
+export type * from './types.js';
 export { openDataset, type Dataset } from './query.js';
 
 export async function createWarehouse(options: WarehouseOptions): Promise<Warehouse> {
@@ -47,7 +62,7 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
   }
 }
 
-class DuckDBWarehouse implements Warehouse {
+class DuckDBWarehouse implements Warehouse, WarehouseCore {
   private readonly queue = new SerialQueue();
   private exportQueued = false;
   private closed = false;
@@ -55,29 +70,53 @@ class DuckDBWarehouse implements Warehouse {
   constructor(
     private readonly db: DuckDBInstance,
     private readonly conn: DuckDBConnection,
-    private readonly exporter: ParquetExporter,
-    private readonly ctx: ApplyContext,
-    private readonly clock: () => Micros,
+    readonly exporter: ParquetExporter,
+    readonly ctx: ApplyContext,
+    readonly clock: () => Micros,
   ) {}
 
   async applyBatch(batch: WarehouseBatch): Promise<BatchResult> {
-    if (this.closed) throw new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed');
-    const result = await this.queue.run(async () => {
-      const started = performance.now();
+    let started = 0;
+    const result = await this.transaction(() => {
+      started = performance.now();
+      return applyInTransaction(this.ctx, batch, this.clock());
+    });
+    this.ctx.logger.debug(
+      { events: batch.events.length, inserted: result.insertedEvents, sessions: result.touchedSessions.length, ms: Math.round(performance.now() - started) },
+      'warehouse batch stored',
+    );
+    this.scheduleExport();
+    return result;
+  }
+
+  async sweepIdle(options?: { after?: string; limit?: number }): Promise<SweepResult> {
+    const result = await sweepIdle(this, options);
+    if (result.facts.length > 0) this.scheduleExport();
+    return result;
+  }
+
+  rebuild(options?: RebuildOptions): Promise<RebuildReport> {
+    return rebuild(this, options);
+  }
+
+  replay(options: ReplayOptions): Promise<ReplayReport> {
+    return replay(this, options);
+  }
+
+  serial<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed'));
+    return this.queue.run(work);
+  }
+
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.serial(async () => {
       try {
-        const result = await inTransaction(this.conn, () => applyInTransaction(this.ctx, batch, this.clock()));
-        this.ctx.logger.debug(
-          { events: batch.events.length, inserted: result.insertedEvents, sessions: result.touchedSessions.length, ms: Math.round(performance.now() - started) },
-          'warehouse batch stored',
-        );
-        return result;
+        return await inTransaction(this.conn, work);
       } catch (cause) {
         if (cause instanceof SessionflowError) throw cause;
         throw new SessionflowError('WAREHOUSE_FAILED', cause instanceof Error ? cause.message : String(cause), { cause });
       }
     });
-    this.scheduleExport();
-    return result;
   }
 
   /** One export run after the batches queued so far; several batches can share it. */

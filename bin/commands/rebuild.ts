@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { createLogger, type Logger } from '../../lib/logger.js';
+import { createProgress, formatDuration, interruptOnSignals } from '../../lib/progress.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { inUseMessage } from '../../processors/warehouse/standby.js';
+import type { Config } from '../../lib/config.js';
+import { fail, loadConfigOrExit } from '../context.js';
+
+const AFTER = `
+Works on DATA_DIR/warehouse.duckdb itself: stop sessionflow run/warehouse first.
+Each chunk of sessions is one transaction. Ctrl-C stops after the chunk in hand and leaves the
+warehouse consistent (a second Ctrl-C exits at once); run the command again to finish.`;
+
+export function registerRebuild(program: Command): void {
+  program
+    .command('rebuild')
+    .description('fold every session fact and participant span again from session_events (after the fact logic changed), then rewrite their Parquet partitions')
+    .option('--chunk <sessions>', 'sessions per transaction', '1000')
+    .addHelpText('after', AFTER)
+    .action(async (options: { chunk: string }) => {
+      const chunkSize = positiveInteger(options.chunk, '--chunk');
+      const config = loadConfigOrExit();
+      const logger = createLogger(config.logLevel);
+      const warehouse = await openOffline(config, logger);
+      const interrupt = interruptOnSignals('rebuild: stopping after the chunk in hand (Ctrl-C again to quit at once)…');
+      const sessions = createProgress({ label: 'rebuild', unit: 'sessions' });
+      const partitions = createProgress({ label: 'export', unit: 'partitions' });
+      const started = performance.now();
+      try {
+        const report = await warehouse.rebuild({ chunkSize, signal: interrupt.signal, onProgress: sessions.update, onExportProgress: partitions.update });
+        sessions.finish(`${count(report.rebuilt)} of ${count(report.total)} sessions folded, ${count(report.changed)} changed, ${count(report.orphans)} without events removed`);
+        partitions.finish(`${count(report.exported)} Parquet partitions written`);
+        await warehouse.close();
+        logger.flush();
+        const took = formatDuration((performance.now() - started) / 1000);
+        if (report.interrupted) fail(`interrupted after ${took}; the warehouse is consistent: run sessionflow rebuild again to finish`, 130);
+        if (report.failed.length > 0) fail(`${report.failed.length} sessions could not be folded and kept their facts (first: ${report.failed.slice(0, 5).join(', ')}); see the log`);
+        process.stderr.write(`rebuild: done in ${took}\n`);
+      } catch (err) {
+        await warehouse.close().catch(() => undefined);
+        fail(err instanceof Error ? err.message : String(err));
+      } finally {
+        interrupt.dispose();
+      }
+    });
+}
+
+/** The warehouse for a maintenance command: the writer must not hold it (DuckDB has a single writer). */
+export async function openOffline(config: Config, logger: Logger): Promise<Warehouse> {
+  try {
+    return await createWarehouse({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
+  } catch (err) {
+    return fail(inUseMessage(err, config.dataDir) ?? (err instanceof Error ? err.message : String(err)));
+  }
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+export function positiveInteger(text: string, name: string): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? n : fail(`${name} must be a positive whole number`, 2);
+}

@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { PROVIDERS } from '../../lib/canonical.js';
+import { createLogger } from '../../lib/logger.js';
+import { createProgress, formatDuration, interruptOnSignals } from '../../lib/progress.js';
+import { resolveSecrets } from '../../lib/secrets.js';
+import { microsToIso, parseIsoMicros, type Micros } from '../../lib/time.js';
+import { normalizeRaw } from '../../processors/normalize.js';
+import { fail, loadConfigOrExit } from '../context.js';
+import { openOffline, positiveInteger } from './rebuild.js';
+
+const AFTER = `
+Reads raw_webhooks in DATA_DIR/warehouse.duckdb, normalizes each body again with the current adapters
+and PII_KEY, and stores the result like a batch: events already stored collapse by event_id, so
+replaying unchanged data changes nothing. Dead letters the adapters no longer produce are removed in
+the same transaction that stores the delivery's events (the body stays in raw_webhooks).
+Works on the warehouse file itself: stop sessionflow run/warehouse first. Ctrl-C stops after the
+chunk in hand and leaves the warehouse consistent; run the command again (or from --from) to finish.
+Times: 2024-05-02 (midnight UTC) or 2024-05-02T14:00:00Z; --from inclusive, --to exclusive, on received_at.`;
+
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description('normalize the raw archive again with the current adapters and store what it yields (after an adapter fix)')
+    .option('--provider <provider>', `only this provider (${PROVIDERS.join(', ')})`)
+    .option('--from <time>', 'only deliveries received at or after this time')
+    .option('--to <time>', 'only deliveries received before this time')
+    .option('--chunk <deliveries>', 'raw webhooks per transaction', '1000')
+    .addHelpText('after', AFTER)
+    .action(async (options: { provider?: string; from?: string; to?: string; chunk: string }) => {
+      if (options.provider !== undefined && !(PROVIDERS as readonly string[]).includes(options.provider)) {
+        fail(`--provider must be one of ${PROVIDERS.join(', ')}`, 2);
+      }
+      const from = options.from === undefined ? undefined : parseTime(options.from, '--from');
+      const to = options.to === undefined ? undefined : parseTime(options.to, '--to');
+      if (from !== undefined && to !== undefined && from >= to) fail('--from must be before --to', 2);
+      const chunkSize = positiveInteger(options.chunk, '--chunk');
+      const config = loadConfigOrExit();
+      const logger = createLogger(config.logLevel);
+      const { piiKey } = resolveSecrets(config);
+      const warehouse = await openOffline(config, logger);
+      const interrupt = interruptOnSignals('replay: stopping after the chunk in hand (Ctrl-C again to quit at once)…');
+      const deliveries = createProgress({ label: 'replay', unit: 'raw webhooks' });
+      const partitions = createProgress({ label: 'export', unit: 'partitions' });
+      const started = performance.now();
+      try {
+        const report = await warehouse.replay({
+          provider: options.provider,
+          from,
+          to,
+          chunkSize,
+          normalize: (raw) => normalizeRaw(raw, piiKey),
+          signal: interrupt.signal,
+          onProgress: deliveries.update,
+          onExportProgress: partitions.update,
+        });
+        deliveries.finish(
+          `${count(report.replayed)} of ${count(report.total)} raw webhooks normalized again: ` +
+            `${count(report.insertedEvents)} new events (${count(report.sessions)} sessions folded again), ` +
+            `${count(report.insertedDeadLetters)} new dead letters, ${count(report.resolvedDeadLetters)} dead letters resolved`,
+        );
+        partitions.finish(`${count(report.exported)} Parquet partitions written`);
+        await warehouse.close();
+        logger.flush();
+        const took = formatDuration((performance.now() - started) / 1000);
+        if (report.interrupted) {
+          const resume = report.lastReceivedAt === undefined ? '' : ` (or continue with --from ${microsToIso(report.lastReceivedAt)})`;
+          fail(`interrupted after ${took}; the warehouse is consistent: run the same replay again to finish${resume}`, 130);
+        }
+        process.stderr.write(`replay: done in ${took}\n`);
+      } catch (err) {
+        await warehouse.close().catch(() => undefined);
+        fail(err instanceof Error ? err.message : String(err));
+      } finally {
+        interrupt.dispose();
+      }
+    });
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+function parseTime(text: string, name: string): Micros {
+  const micros = parseIsoMicros(/^\d{4}-\d{2}-\d{2}$/.test(text.trim()) ? `${text.trim()}T00:00:00Z` : text);
+  return micros ?? fail(`${name}: ${text} is not a date (2024-05-02) or an ISO date-time (2024-05-02T14:00:00Z)`, 2);
+}

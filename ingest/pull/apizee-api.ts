@@ -1,0 +1,185 @@
+/**
+ * The Apizee REST API, as much of it as reconciliation needs: `GET /api/v3/tickets/{ticketId}/events`
+ * ("Get an event list for a ticket": 200, 403 Forbidden, 404 Not found), with the bearer token of
+ * an Apizee user ("Please fill in the field with the token obtained after authentication using the
+ * /token method").
+ *
+ * - Every request takes a slot of the process's budget first (apizee-budget.ts: 10 per rolling
+ *   minute by default, the limit of one Apizee user across all endpoints).
+ * - A 429 holds the whole budget until its Retry-After or X-RateLimit-Reset (rate-limit.ts), then
+ *   the request is made again.
+ * - A 5xx, a timeout or a refused connection is retried with backoff (lib/retry.ts), a bounded
+ *   number of times.
+ * - 401 (token refused), 403 (no permission on the ticket), 404 (no such ticket) and any other 4xx
+ *   are not retried: they throw an ApizeeApiError that says which.
+ *
+ * The reference documents no paging for the events list; Apizee's other lists (tickets, medias)
+ * take `limit` (default 10) and `offset`. So pages of `limit` are asked for with `offset`, and the
+ * next page is fetched while the answer says more exist (a total) or, without one, while a page
+ * comes back full. A page that brings no event not seen yet ends it (an API that ignores offset).
+ *
+ * Logs carry statuses, counts and ticket ids; never the token or a body.
+ */
+import type { Logger } from '../../lib/logger.js';
+import { bail, retry } from '../../lib/retry.js';
+import type { RequestBudget } from './apizee-budget.js';
+import { eventsOf, itemId, totalOf } from './apizee-event.js';
+import { rateLimitDelayMs } from './rate-limit.js';
+
+export type ApizeeFailure = 'unauthorized' | 'forbidden' | 'not_found' | 'client_error' | 'server_error' | 'bad_answer';
+
+/** An answer the client did not want; never carries the body (it may echo personal data). */
+export class ApizeeApiError extends Error {
+  constructor(
+    readonly failure: ApizeeFailure,
+    readonly ticketId: string,
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApizeeApiError';
+  }
+
+  /** Worth asking again later (a 5xx or no answer after the retries); a refusal is not. */
+  get retriable(): boolean {
+    return this.failure === 'server_error';
+  }
+
+  /** A token refused is refused for every ticket: a run stops at it. */
+  get stopsRun(): boolean {
+    return this.failure === 'unauthorized';
+  }
+}
+
+function apiError(status: number, ticketId: string): ApizeeApiError {
+  switch (status) {
+    case 401:
+      return new ApizeeApiError('unauthorized', ticketId, status,
+        'Apizee refused APIZEE_API_TOKEN (HTTP 401): it is wrong, expired or revoked; get a new one with POST /api/v3/token (see .env.example)');
+    case 403:
+      return new ApizeeApiError('forbidden', ticketId, status,
+        `Apizee answered 403 Forbidden for ticket ${ticketId}: the token's user lacks the role permissions to read this ticket's events`);
+    case 404:
+      return new ApizeeApiError('not_found', ticketId, status, `ticket ${ticketId} not found (HTTP 404): no such ticket for this Apizee account, or it was deleted`);
+    default:
+      return status >= 500
+        ? new ApizeeApiError('server_error', ticketId, status, `Apizee answered HTTP ${status} for ticket ${ticketId}`)
+        : new ApizeeApiError('client_error', ticketId, status, `Apizee answered HTTP ${status} for ticket ${ticketId}; not retried`);
+  }
+}
+
+export interface ApizeeApiOptions {
+  /** e.g. https://cloud.apizee.com */
+  baseUrl: string;
+  token: string;
+  /** Events asked for per request (`limit`). */
+  pageLimit: number;
+  requestTimeoutMs: number;
+  /** Longest wait a 429 may ask for; a longer one is cut to this. */
+  maxRateLimitWaitMs: number;
+  /** Wait after a 429 that names no time (a full window). */
+  rateLimitFallbackMs: number;
+  /** Backoff on 5xx and network errors: first and largest delay, and attempts in all. */
+  backoff: { initialMs: number; maxMs: number; attempts: number };
+}
+
+export interface ApizeeApi {
+  /** Every event of the ticket, all pages, in the API's order. Throws ApizeeApiError (or the abort reason). */
+  ticketEvents(ticketId: string, signal: AbortSignal): Promise<unknown[]>;
+}
+
+export interface ApizeeApiDeps {
+  budget: RequestBudget;
+  logger: Logger;
+  fetch?: typeof fetch;
+  nowMs?: () => number;
+}
+
+interface Page {
+  items: unknown[];
+  total: number | undefined;
+}
+
+export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps): ApizeeApi {
+  const doFetch = deps.fetch ?? fetch;
+  const nowMs = deps.nowMs ?? Date.now;
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const limit = Math.max(1, Math.trunc(options.pageLimit));
+
+  /** One request through the budget; a 429 is waited out and asked again. Throws for the retry loop. */
+  async function once(url: URL, ticketId: string, signal: AbortSignal): Promise<Page> {
+    for (;;) {
+      const release = await deps.budget.take(signal);
+      let response: Response;
+      let body: unknown;
+      try {
+        response = await doFetch(url, {
+          headers: { authorization: `Bearer ${options.token}`, accept: 'application/json' },
+          signal: AbortSignal.any([signal, AbortSignal.timeout(options.requestTimeoutMs)]),
+        });
+        if (response.status !== 200) await response.body?.cancel();
+        else body = await response.json().catch(() => undefined);
+      } catch (err) {
+        if (signal.aborted) bail(signal.reason);
+        throw err; // network error or timeout: retried
+      } finally {
+        release();
+      }
+      if (response.status === 429) {
+        const asked = rateLimitDelayMs(response.headers, nowMs());
+        const waitMs = Math.min(asked ?? options.rateLimitFallbackMs, options.maxRateLimitWaitMs);
+        deps.budget.holdUntil(nowMs() + waitMs);
+        deps.logger.warn({ ticketId, waitMs, told: asked !== undefined }, 'apizee rate limit reached (429); waiting as asked');
+        continue; // the budget's next slot comes after the hold
+      }
+      if (response.status === 204) return { items: [], total: undefined };
+      if (response.status >= 500) throw apiError(response.status, ticketId);
+      if (response.status !== 200) bail(apiError(response.status, ticketId));
+      const items = eventsOf(body);
+      if (items === undefined) bail(new ApizeeApiError('bad_answer', ticketId, 200, `Apizee answered ticket ${ticketId}'s events without an event list`));
+      return { items, total: totalOf(body, response.headers) };
+    }
+  }
+
+  function page(ticketId: string, offset: number, signal: AbortSignal): Promise<Page> {
+    const url = new URL(`${base}/api/v3/tickets/${encodeURIComponent(ticketId)}/events`);
+    url.searchParams.set('limit', String(limit));
+    url.searchParams.set('offset', String(offset));
+    return retry(() => once(url, ticketId, signal), {
+      ...options.backoff,
+      signal,
+      onRetry: (err, attempt, delayMs) =>
+        deps.logger.warn({ ticketId, attempt, delayMs, err: err instanceof Error ? err.message : String(err) }, 'apizee request failed; backing off'),
+    }).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      if (err instanceof ApizeeApiError) {
+        if (err.failure !== 'server_error') throw err;
+        throw new ApizeeApiError(err.failure, ticketId, err.status, `${err.message} (${options.backoff.attempts} attempts)`);
+      }
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new ApizeeApiError('server_error', ticketId, undefined, `Apizee could not be reached for ticket ${ticketId}: ${reason}`);
+    });
+  }
+
+  return {
+    async ticketEvents(ticketId, signal) {
+      const seen = new Set<string>();
+      const events: unknown[] = [];
+      for (let offset = 0; ; ) {
+        const { items, total } = await page(ticketId, offset, signal);
+        let fresh = 0;
+        for (const item of items) {
+          const id = itemId(item);
+          if (id !== null && seen.has(id)) continue;
+          if (id !== null) seen.add(id);
+          events.push(item);
+          fresh++;
+        }
+        offset += items.length;
+        const more = total !== undefined ? offset < total : items.length >= limit;
+        deps.logger.debug({ ticketId, events: items.length, fresh, offset, total }, 'apizee events page');
+        if (!more || fresh === 0) return events;
+      }
+    },
+  };
+}
