@@ -1,0 +1,76 @@
+/**
+ * The Kafka mode end to end: `sessionflow run` on the real broker and registry, Zoom webhooks over
+ * HTTP, facts read back from the Parquet dataset, and the compacted facts topic read with kafkajs
+ * and decoded through the registry, as a downstream consumer would.
+ */
+import { expect, it } from 'vitest';
+import { plannedZoomSession } from '../../bin/demo-zoom.js';
+import { AvroCodec } from '../../lib/avro.js';
+import type { SessionFact } from '../../lib/canonical.js';
+import { ConfluentRegistry } from '../../lib/registry/confluent.js';
+import { microsToIso, nowMicros } from '../../lib/time.js';
+import { topicsFor } from '../../lib/topics.js';
+import { eventually } from '../helpers/service.js';
+import { Fleet, cleanUpAfterEach, kafkaDescribe, kafkaEnv, need, post, query, randomPrefix, readTopics, shuffled, waitFor } from './support.js';
+
+kafkaDescribe('Kafka mode, end to end over HTTP', () => {
+  const fleet = new Fleet();
+  cleanUpAfterEach(fleet);
+
+  it('the end-to-end Zoom session gives the same facts in Kafka mode', async () => {
+    const prefix = randomPrefix();
+    const dataDir = fleet.dataDir();
+    const service = await fleet.start('run', dataDir, kafkaEnv(prefix, { KAFKA_ACK_TIMEOUT_MS: '500' }));
+    const start = nowMicros() - 3 * 3600e6;
+    const session = plannedZoomSession(start);
+    const deliveries = shuffled([...session.deliveries, ...session.deliveries], 7);
+    for (const delivery of deliveries) expect((await post(service.url, delivery)).status).toBe(200);
+
+    const key = `zoom:${session.sessionId}`;
+    const eventCount = session.deliveries.length + 1; // the alert webhook carries two issues
+    const fact = await waitFor(
+      async () => (await query(dataDir, `select * from session_facts where session_key = '${key}' and recording_files = 2 and events = ${eventCount}`))[0],
+      30_000,
+      'the session fact',
+      () => fleet.output(),
+    );
+    expect(fact).toMatchObject({ provider: 'zoom', status: 'ended', consent: 'unknown', ...session.expected });
+    expect((fact.started_at as Date).toISOString()).toBe(microsToIso(start).replace(/\.\d+Z$/, '.000Z'));
+    expect(fact.end_reason).toBeTruthy();
+
+    const spans = await query(dataDir, `select * from participant_sessions where session_key = '${key}' order by joined_at`);
+    expect(spans).toHaveLength(4);
+    expect(spans.reduce((sum, s) => sum + Number(s.duration_seconds), 0)).toBe(session.expected.participant_seconds);
+
+    // Twice delivered, once stored: one canonical row per event.
+    const [events] = await query(dataDir, `select count(*) as n, count(distinct event_id) as ids from session_events where session_key = '${key}'`);
+    expect(events).toEqual({ n: eventCount, ids: eventCount });
+    const byType = Object.fromEntries(
+      (await query(dataDir, `select type, count(*) as n from session_events where session_key = '${key}' group by type`)).map((e) => [e.type, Number(e.n)]),
+    );
+    expect(byType['participant.joined']).toBe(4);
+    expect(byType['quality.alert']).toBe(2);
+
+    // Every delivery archived, redeliveries included (the raw topic may trail the facts).
+    const raw = await eventually(async () => {
+      const [row] = await query(dataDir, `select count(*) as n, count(distinct ingest_id) as ids, count(distinct dedup_key) as keys from raw_webhooks`);
+      return row!.n === deliveries.length ? row : undefined;
+    }, 20_000, 'every delivery in raw_webhooks');
+    expect(raw).toEqual({ n: deliveries.length, ids: deliveries.length, keys: session.deliveries.length });
+
+    // facts.v1: the latest SessionFact of the session, decoded through the registry.
+    const topics = topicsFor(prefix);
+    const codec = new AvroCodec(new ConfluentRegistry({ url: need().registryUrl }));
+    const reader = codec.deserializer<SessionFact>('SessionFact');
+    const decoded: SessionFact[] = [];
+    await readTopics([topics.facts], async (messages) => {
+      const m = messages.at(-1)!;
+      if (m.key?.toString() !== key) return false;
+      decoded.push(await reader.decode(m.value!));
+      return decoded.at(-1)!.events === eventCount && decoded.at(-1)!.recording_files === 2;
+    });
+    const latest = decoded.at(-1)!;
+    expect(latest).toMatchObject({ session_key: key, provider: 'zoom', status: 'ended', events: eventCount, ...session.expected });
+    expect(latest.started_at).toBe(start - (start % 1_000_000));
+  });
+});
