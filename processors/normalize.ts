@@ -10,7 +10,7 @@ import type { AvroCodec } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, OutgoingMessage } from '../lib/log/types.js';
-import { backoffDelay, sleep } from '../lib/retry.js';
+import { bail, retry } from '../lib/retry.js';
 import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import { adapterFor } from './adapters/index.js';
@@ -73,17 +73,23 @@ export const recordRef = (record: LogRecord) => `${record.topic}:${record.partit
  * election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of
  * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
  */
-export async function publishRetrying(log: Log, topic: string, messages: OutgoingMessage[], signal: AbortSignal, logger: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await log.publish(topic, messages);
-    } catch (err) {
-      if (!isSessionflowError(err, 'LOG_UNAVAILABLE') || signal.aborted) throw err;
-      const delayMs = backoffDelay(attempt, 200, 5000);
-      logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying');
-      await sleep(delayMs, signal);
-    }
-  }
+export function publishRetrying(log: Log, topic: string, messages: OutgoingMessage[], signal: AbortSignal, logger: Logger): Promise<void> {
+  return retry(
+    async () => {
+      try {
+        await log.publish(topic, messages);
+      } catch (err) {
+        if (!isSessionflowError(err, 'LOG_UNAVAILABLE') || signal.aborted) bail(err);
+        throw err;
+      }
+    },
+    {
+      initialMs: 200,
+      maxMs: 5000,
+      signal,
+      onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
+    },
+  );
 }
 
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
