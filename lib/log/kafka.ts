@@ -15,10 +15,12 @@
  * seconds and the caller spools) and a producer that failed a send is replaced: a new producer
  * id starts new sequences, as the Java producer bumps its epoch.
  */
-import { Kafka, Partitioners, logLevel as Level, type Admin, type Batch, type EachBatchPayload, type Consumer as KafkaJSConsumer, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as Level, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import { SessionflowError } from '../errors.js';
+import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
-import type { ConsumeOptions, Consumer, Log, LogRecord, OutgoingMessage, TopicPartition, TopicSpec } from './types.js';
+import { KafkaGroupConsumer, tpKey, unavailable } from './kafka-consumer.js';
+import type { ConsumeOptions, Consumer, Log, OutgoingMessage, TopicSpec } from './types.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -34,21 +36,16 @@ interface PendingPublish {
   topic: string;
   messages: OutgoingMessage[];
   bytes: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
-const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
-const unavailable = (detail: string, cause: unknown) => new SessionflowError('LOG_UNAVAILABLE', detail, { cause });
 const failWith = (detail: string) => (cause: unknown) => Promise.reject(unavailable(detail, cause));
 
 export class KafkaLog implements Log {
   readonly kind = 'kafka' as const;
   /** Produce requests made, and the publishes and messages they carried. */
   readonly stats = { sends: 0, publishes: 0, messages: 0 };
-  private pending: PendingPublish[] = [];
-  private flushing = false;
-  private flushed: Promise<void> = Promise.resolve();
+  /** Everything published while a send is in flight goes into the next one, up to maxSendBytes. */
+  private readonly group: GroupCommit<PendingPublish>;
   private closed = false;
   private producer: Promise<Producer> | undefined;
   private readonly knownTopics = new Set<string>();
@@ -58,7 +55,9 @@ export class KafkaLog implements Log {
     private readonly kafka: Kafka,
     private readonly admin: Admin,
     private readonly options: KafkaLogOptions,
-  ) {}
+  ) {
+    this.group = new GroupCommit((publishes) => this.send(publishes), { maxWeight: options.maxSendBytes ?? 900_000, weigh: (p) => p.bytes });
+  }
 
   static async connect(options: KafkaLogOptions): Promise<KafkaLog> {
     const kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: kafkaLevel(options.logger), logCreator: () => logTo(options.logger) });
@@ -121,25 +120,7 @@ export class KafkaLog implements Log {
       if (!this.knownTopics.has(topic)) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
     }
     const bytes = messages.reduce((sum, m) => sum + m.value.length + (m.key?.length ?? 0) + 32, 0);
-    return new Promise((resolve, reject) => {
-      this.pending.push({ topic, messages, bytes, resolve, reject });
-      if (!this.flushing) this.flushed = this.flush();
-    });
-  }
-
-  /** Group send: everything queued while the previous send ran goes into the next one, up to maxSendBytes. */
-  private async flush(): Promise<void> {
-    const limit = this.options.maxSendBytes ?? 900_000;
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) {
-        let [bytes, take] = [0, 0];
-        while (take < this.pending.length && (take === 0 || bytes + this.pending[take]!.bytes <= limit)) bytes += this.pending[take++]!.bytes;
-        await this.send(this.pending.splice(0, take));
-      }
-    } finally {
-      this.flushing = false;
-    }
+    return this.group.submit({ topic, messages, bytes });
   }
 
   private async send(group: PendingPublish[]): Promise<void> {
@@ -156,18 +137,13 @@ export class KafkaLog implements Log {
       void producer.then((p) => p.disconnect()).catch(() => undefined);
       const where = [...byTopic.keys()].join(', ');
       // A message over the topic's max.message.bytes is sent alone (it exceeds maxSendBytes) and is not worth retrying.
-      const err = errorTypes(cause).some((t) => t === 'MESSAGE_TOO_LARGE' || t === 'RECORD_LIST_TOO_LARGE')
+      throw errorTypes(cause).some((t) => t === 'MESSAGE_TOO_LARGE' || t === 'RECORD_LIST_TOO_LARGE')
         ? new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${where} accepts (max.message.bytes)`, { cause })
         : unavailable(`could not publish to ${where}`, cause);
-      for (const p of group) p.reject(err);
-      return;
     }
     this.stats.sends += 1;
     this.stats.publishes += group.length;
-    for (const p of group) {
-      this.stats.messages += p.messages.length;
-      p.resolve();
-    }
+    for (const p of group) this.stats.messages += p.messages.length;
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
@@ -204,135 +180,9 @@ export class KafkaLog implements Log {
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    while (this.flushing) await this.flushed;
+    await this.group.idle();
     this.closed = true;
     await Promise.allSettled([this.producer?.then((p) => p.disconnect()), this.admin.disconnect()]);
-  }
-}
-
-/**
- * One member of a consumer group. Offsets are resolved and committed by hand after each handled
- * batch; a handler error stops the member without committing. `seek` positions are applied with
- * the assigned partitions paused (so nothing is fetched from the group's committed offset
- * meanwhile), and the first batch after a seek must have been fetched from exactly there.
- */
-class KafkaGroupConsumer implements Consumer {
-  readonly done: Promise<void>;
-  private settle!: (err?: unknown) => void;
-  private stopping: Promise<void> | undefined;
-  private failed = false;
-  private generation = 0;
-  private seeking: Promise<void> = Promise.resolve();
-  /** Where the next batch of a partition must start after a seek; checked once per seek. */
-  private readonly sought = new Map<string, number>();
-
-  constructor(
-    private readonly consumer: KafkaJSConsumer,
-    private readonly options: ConsumeOptions,
-    private readonly logger: Logger,
-  ) {
-    this.done = new Promise<void>((resolve, reject) => (this.settle = (err) => (err === undefined ? resolve() : reject(err))));
-    this.done.catch(() => undefined);
-  }
-
-  async start(): Promise<void> {
-    const { consumer, options } = this;
-    // Emitted synchronously after join and sync, before the generation's first fetch.
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.assigned(payload.memberAssignment));
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) this.fail(unavailable(`consumer of ${options.group} crashed`, payload.error));
-    });
-    // kafkajs resolves a batch that was all filtered out (compaction, control records) without eachBatch.
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (payload.batchSize === 0) this.sought.delete(tpKey(payload.topic, payload.partition));
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: options.topics, fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.handle(payload) });
-    } catch (cause) {
-      const err = unavailable(`cannot start a consumer in group ${options.group}`, cause);
-      await this.shutdown(err);
-      throw err;
-    }
-  }
-
-  private assigned(assignment: Record<string, number[]>): void {
-    const generation = ++this.generation;
-    this.sought.clear();
-    const partitions: TopicPartition[] = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
-    this.logger.debug({ group: this.options.group, partitions: partitions.map((tp) => tpKey(tp.topic, tp.partition)) }, 'partitions assigned');
-    const { seek } = this.options;
-    if (!seek || partitions.length === 0) return;
-    const byTopic = Object.entries(assignment).map(([topic, ps]) => ({ topic, partitions: ps }));
-    this.consumer.pause(byTopic);
-    this.seeking = seek(partitions).then(
-      (positions) => {
-        if (generation !== this.generation) return; // a newer assignment runs its own seek
-        for (const { topic, partition } of partitions) {
-          const offset = positions.get(tpKey(topic, partition));
-          if (offset === undefined) continue;
-          this.consumer.seek({ topic, partition, offset: String(offset) });
-          this.sought.set(tpKey(topic, partition), offset);
-        }
-        this.consumer.resume(byTopic);
-      },
-      (err: unknown) => this.fail(err),
-    );
-  }
-
-  private async handle({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (this.failed) return;
-    await this.seeking;
-    if (this.failed || !isRunning() || isStale()) return;
-    const { topic, partition } = batch;
-    const sought = this.sought.get(tpKey(topic, partition));
-    if (sought !== undefined) {
-      // Untyped, but a kafkajs Batch keeps the offset it was fetched from.
-      const fetchedFrom = Number((batch as Batch & { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset());
-      if (fetchedFrom !== sought) {
-        this.logger.warn({ group: this.options.group, topic, partition, fetchedFrom, sought }, 'batch not fetched from the sought offset: skipped, seeking again');
-        this.consumer.seek({ topic, partition, offset: String(sought) });
-        return;
-      }
-      this.sought.delete(tpKey(topic, partition));
-    }
-    const records: LogRecord[] = batch.messages.map((m) => ({ topic, partition, offset: Number(m.offset), key: m.key ?? null, value: m.value ?? Buffer.alloc(0), timestamp: Number(m.timestamp) }));
-    const size = this.options.maxBatchSize ?? 500;
-    for (let start = 0; start < records.length; start += size) {
-      if (!isRunning() || isStale()) return; // the rest is fetched again by whoever reads on
-      const chunk = records.slice(start, start + size);
-      try {
-        await this.options.eachBatch({ topic, partition, records: chunk });
-      } catch (err) {
-        this.fail(err);
-        return;
-      }
-      const next = chunk[chunk.length - 1]!.offset + 1;
-      resolveOffset(String(next - 1));
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: String(next) }] }] });
-      await heartbeat();
-    }
-  }
-
-  /** Stops without committing anything more. Not awaited: kafkajs' stop waits for the eachBatch in hand. */
-  private fail(err: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    void this.shutdown(err);
-  }
-
-  private shutdown(err?: unknown): Promise<void> {
-    this.stopping ??= this.consumer.disconnect().then(
-      () => this.settle(err),
-      (cause: unknown) => this.settle(err ?? unavailable(`consumer of ${this.options.group} did not stop cleanly`, cause)),
-    );
-    return this.stopping;
-  }
-
-  async stop(): Promise<void> {
-    await this.shutdown();
-    await this.done.catch(() => undefined);
   }
 }
 
