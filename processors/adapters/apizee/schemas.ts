@@ -1,57 +1,9 @@
-/**
- * The Avro schemas of the Apizee payload shapes (schemas/providers/apizee/*.avsc) and the check of a
- * body against one. Avro record validation ignores undeclared fields, so a schema names only
- * what the adapter reads; a body that does not fit becomes a failure naming the field path.
- */
-import { readFileSync } from 'node:fs';
-import avro from 'avsc';
-import type { Schema, Type } from 'avsc';
-import { ERRORS } from '../../../lib/errors.js';
-import { schemaPath } from '../../../lib/paths.js';
-import type { NormalizeFailure } from '../types.js';
+/** The Apizee payload shapes (schemas/providers/apizee/*.avsc) and the check of a body against one. */
+import { payloadSchemas } from '../payload-schemas.js';
 import type { ApizeeSchemaName } from './table.js';
 
-const types = new Map<ApizeeSchemaName, Type>();
+const schemas = payloadSchemas<ApizeeSchemaName>('apizee', 'Apizee');
 
-/** The schema's JSON as written in its .avsc file. */
-export function apizeeSchemaJson(name: ApizeeSchemaName): Schema {
-  return JSON.parse(readFileSync(schemaPath('providers', 'apizee', `${name}.avsc`), 'utf8')) as Schema;
-}
-
-/** The parsed Avro type, read once per process (a missing or broken schema is a deployment error: it throws). */
-export function apizeeType(name: ApizeeSchemaName): Type {
-  let type = types.get(name);
-  if (type === undefined) {
-    type = avro.Type.forSchema(apizeeSchemaJson(name));
-    types.set(name, type);
-  }
-  return type;
-}
-
-function describe(type: Type): string {
-  const branches = (type as { types?: Type[] }).types;
-  return Array.isArray(branches) ? branches.map(describe).join(' or ') : (type.typeName ?? 'unknown');
-}
-
-/**
- * Checks the body against the named schema. Returns null when it fits, else one failure for the
- * first offending field: FIELD_MISSING when the field is absent or null, FIELD_INVALID when it
- * has the wrong type, BODY_SHAPE when the body itself is not a record. The message never quotes
- * the value (it may be personal data).
- */
-export function checkShape(name: ApizeeSchemaName, body: unknown, providerType: string | null): NormalizeFailure | null {
-  let first: { path: string[]; value: unknown; type: Type } | undefined;
-  const valid = apizeeType(name).isValid(body, {
-    errorHook: (path, value, type) => {
-      first ??= { path, value: value as unknown, type };
-    },
-  });
-  if (valid) return null;
-  if (first === undefined || first.path.length === 0) {
-    return { code: 'BODY_SHAPE', message: `${ERRORS.BODY_SHAPE.message} (Apizee ${name})`, field_path: null, provider_type: providerType };
-  }
-  const fieldPath = first.path.join('.');
-  const code = first.value === undefined || first.value === null ? 'FIELD_MISSING' : 'FIELD_INVALID';
-  const expected = describe(first.type);
-  return { code, message: `${ERRORS[code].message}: ${fieldPath} (expected ${expected}, Apizee ${name})`, field_path: fieldPath, provider_type: providerType };
-}
+export const apizeeSchemaJson = schemas.json;
+export const apizeeType = schemas.type;
+export const checkShape = schemas.check;
