@@ -18,7 +18,6 @@
  * cursor.ts), so a restart forgets nothing older than a few seconds.
  */
 import { join } from 'node:path';
-import type { Logger } from '../../lib/logger.js';
 import type { RawSink } from '../raw-sink.js';
 import { createApizeeBackfill, type ApizeeApiClientOptions, type ApizeeBackfillDeps } from './apizee.js';
 import { ApizeeApiError } from './apizee-api.js';

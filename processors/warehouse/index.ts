@@ -10,7 +10,6 @@
 import { join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
 import { SerialQueue, inTransaction, openDuckDB, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
-import type { Logger } from '../../lib/logger.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';

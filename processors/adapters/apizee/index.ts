@@ -8,14 +8,14 @@
  * family's Avro schema → ticket, objectId, occurred_at (`time`, Unix seconds) → details → events.
  */
 import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { ERRORS } from '../../../lib/errors.js';
 import { eventId } from '../../../lib/ids.js';
 import { epochToMicros, type Micros } from '../../../lib/time.js';
-import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { attrs, commonAttributes, readDetails, type ApizeeBody, type Detail } from './details.js';
 import { blankToNull, foreignObjectType, idText, lookupType } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES, APIZEE_SCHEMA_OF } from './table.js';
+import { failed, failure, isRecord, parseBody, type Step } from '../steps.js';
 
 export { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from './table.js';
 
@@ -30,27 +30,8 @@ interface Envelope {
   occurred_at: Micros;
 }
 
-type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
 
-const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
 
-function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
-  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseBody(body: Buffer): Step<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
-  }
-  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
-}
 
 /** props.eventType, the type of a conversation event; null when the body has none at all. */
 function readEventType(body: Record<string, unknown>): Step<string | null> {

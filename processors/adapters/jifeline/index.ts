@@ -13,12 +13,13 @@
 import type { CanonicalType, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { eventId } from '../../../lib/ids.js';
 import { parseIsoMicros, type Micros } from '../../../lib/time.js';
-import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type JifelineTicketEvent } from './details.js';
 import { blankToNull, canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { failure, isRecord, parseBody, unify, type Step } from './shapes.js';
 import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
+import { failed } from '../steps.js';
 
 export { JIFELINE_EVENT_TYPES } from './table.js';
 
@@ -33,7 +34,6 @@ interface Envelope {
   ticket_number: string | null;
 }
 
-const failed = (f: NormalizeFailure): NormalizeResult => ({ events: [], failures: [f] });
 
 interface BaseEvent {
   id: string;

@@ -11,29 +11,10 @@
  *
  * Failures name the field path in the body as received (message.ticket.id, not payload.ticket.id).
  */
-import { ERRORS } from '../../../lib/errors.js';
-import type { NormalizeFailure } from '../types.js';
 import { checkShape } from './schemas.js';
+import { failure, isRecord, parseBody, type Step } from '../steps.js';
 
-export type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
-
-export function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
-  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function parseBody(body: Buffer): Step<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
-  }
-  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
-}
+export { failure, isRecord, parseBody, type Step };
 
 export interface Unified {
   /** The event in the REST shape: {id, type, occurred_at, payload}. */

@@ -6,14 +6,14 @@
  * check the body against its family's Avro schema → session → occurred_at → details → events.
  */
 import type { Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { ERRORS } from '../../../lib/errors.js';
 import { contentKey, eventId } from '../../../lib/ids.js';
 import type { Micros } from '../../../lib/time.js';
-import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type MluviiBody, type MluviiData } from './details.js';
 import { escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { MLUVII_CHANNELS, MLUVII_EVENT_TYPES, MLUVII_SCHEMA_OF, type MluviiFamily, type MluviiMapping, type TimeField } from './table.js';
+import { failed, isRecord, parseBody, readTypeField, type Step } from '../steps.js';
 
 export { MLUVII_EVENT_TYPES } from './table.js';
 
@@ -32,41 +32,8 @@ interface Envelope {
   timeless: string | null;
 }
 
-type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
 
-const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
 
-function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
-  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseBody(body: Buffer): Step<Record<string, unknown>> {
-  const text = body.toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    try {
-      value = JSON.parse(escapeControlCharsInStrings(text));
-    } catch {
-      return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
-    }
-  }
-  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
-}
-
-function readEventType(body: Record<string, unknown>): Step<string> {
-  const type = body.eventType;
-  if (type === undefined || type === null || (typeof type === 'string' && type.trim() === '')) {
-    return { ok: false, failure: failure('FIELD_MISSING', 'eventType', 'eventType', null) };
-  }
-  if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', 'eventType is not a string', 'eventType', null) };
-  return { ok: true, value: type };
-}
 
 /** JSON with sorted keys: the same data gives the same text however the sender ordered it. */
 function stableJson(value: unknown): string {
@@ -195,9 +162,9 @@ function normalizeKnown(raw: RawWebhook, body: Record<string, unknown>, type: st
 }
 
 export function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
-  const parsed = parseBody(raw.body);
+  const parsed = parseBody(raw.body, escapeControlCharsInStrings);
   if (!parsed.ok) return failed(parsed.failure);
-  const type = readEventType(parsed.value);
+  const type = readTypeField(parsed.value, 'eventType');
   if (!type.ok) return failed(type.failure);
   const mapping = MLUVII_EVENT_TYPES.get(type.value);
   return mapping === undefined ? otherEvent(raw, parsed.value, type.value) : normalizeKnown(raw, parsed.value, type.value, mapping, ctx);

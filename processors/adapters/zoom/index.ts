@@ -6,14 +6,14 @@
  * check the body against its family's Avro schema → occurred_at → family details → events.
  */
 import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { ERRORS } from '../../../lib/errors.js';
 import { eventId } from '../../../lib/ids.js';
 import { epochToMicros, parseIsoMicros, type Micros } from '../../../lib/time.js';
-import type { Adapter, AdapterContext, NormalizeFailure, NormalizeResult } from '../types.js';
+import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type ZoomBody } from './details.js';
 import { blankToNull } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { URL_VALIDATION, ZOOM_EVENT_TYPES, ZOOM_SCHEMA_OF, type ZoomMapping } from './table.js';
+import { failed, failure, isRecord, parseBody, readTypeField, type Step } from '../steps.js';
 
 export { ZOOM_EVENT_TYPES } from './table.js';
 
@@ -28,36 +28,8 @@ interface Envelope {
   occurred_at: Micros;
 }
 
-type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
 
-const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
 
-function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
-  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseBody(body: Buffer): Step<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
-  }
-  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
-}
-
-function readEventType(body: Record<string, unknown>): Step<string> {
-  const event = body.event;
-  if (event === undefined || event === null || (typeof event === 'string' && event.trim() === '')) {
-    return { ok: false, failure: failure('FIELD_MISSING', 'event', 'event', null) };
-  }
-  if (typeof event !== 'string') return { ok: false, failure: failure('FIELD_INVALID', 'event is not a string', 'event', null) };
-  return { ok: true, value: event };
-}
 
 function valueAt(root: unknown, path: readonly string[]): unknown {
   let here = root;
@@ -145,7 +117,7 @@ function otherEvent(raw: RawWebhook, body: Record<string, unknown>, event: strin
 export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
-  const event = readEventType(parsed.value);
+  const event = readTypeField(parsed.value, 'event');
   if (!event.ok) return failed(event.failure);
   if (event.value === URL_VALIDATION) return { events: [], failures: [] };
 

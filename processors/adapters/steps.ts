@@ -1,0 +1,48 @@
+/**
+ * The first steps every adapter takes with a body, as values rather than exceptions (a failure
+ * becomes a dead letter): parse the JSON, make sure it is an object, read its type field.
+ */
+import { ERRORS } from '../../lib/errors.js';
+import type { NormalizeFailure, NormalizeResult } from './types.js';
+
+export type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
+
+export const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
+
+export function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
+  return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The body as a JSON object. `repair` gets one more try at text that is not JSON as sent (a
+ * provider quirk, e.g. raw line breaks inside strings); the archive keeps the bytes as received.
+ */
+export function parseBody(body: Buffer, repair?: (text: string) => string): Step<Record<string, unknown>> {
+  const text = body.toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    try {
+      if (!repair) throw new Error('not JSON');
+      value = JSON.parse(repair(text));
+    } catch {
+      return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
+    }
+  }
+  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
+}
+
+/** A required, non-blank string field naming the provider's event type (`event`, `eventType`). */
+export function readTypeField(body: Record<string, unknown>, field: string): Step<string> {
+  const type = body[field];
+  if (type === undefined || type === null || (typeof type === 'string' && type.trim() === '')) {
+    return { ok: false, failure: failure('FIELD_MISSING', field, field, null) };
+  }
+  if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', `${field} is not a string`, field, null) };
+  return { ok: true, value: type };
+}
