@@ -30,8 +30,8 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
 
 export async function retry<T>(work: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { initialMs = 100, maxMs = 5000, attempts = Infinity, signal, onRetry } = options;
+  // `signal` stops the retrying, not the first try: a stage that stops still gets its write in.
   for (let attempt = 1; ; attempt++) {
-    signal?.throwIfAborted();
     try {
       return await work(attempt);
     } catch (err) {

@@ -49,3 +49,20 @@ describe('publishRetrying', () => {
     expect((await transport.log.endOffsets('t')).get('t:0')).toBe(0);
   });
 });
+
+describe('publishRetrying when the stage is already stopping', () => {
+  it('still makes its first attempt (a draining stage gets its last write in)', async () => {
+    const dir = tempDir('sessionflow-normalize-');
+    const transport = await openEmbeddedTransport(dir.path);
+    try {
+      await transport.log.createTopics([{ topic: 't', partitions: 1 }]);
+      const stopped = new AbortController();
+      stopped.abort(new Error('stopping'));
+      await publishRetrying(transport.log, 't', [{ key: null, value: Buffer.from('last') }], stopped.signal, createLogger('silent'));
+      expect((await transport.log.endOffsets('t')).get('t:0')).toBe(1);
+    } finally {
+      await transport.close();
+      dir.remove();
+    }
+  });
+});
