@@ -72,7 +72,7 @@ describe('embedded mode, end to end over HTTP', () => {
 
     // Twice delivered, once stored: one canonical row per event (two alert issues from one webhook).
     const events = await query(dir.path, `select type, count(*) as n from session_events where session_key = '${key}' group by type order by type`);
-    const byType = Object.fromEntries(events.map((e) => [e.type, Number(e.n)]));
+    const byType: Record<string, number> = Object.fromEntries(events.map((e) => [String(e.type), Number(e.n)]));
     expect(byType['participant.joined']).toBe(4);
     expect(byType['quality.alert']).toBe(2);
     expect(Object.values(byType).every((n) => n <= 4)).toBe(true);

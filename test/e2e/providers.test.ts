@@ -23,7 +23,7 @@ interface Planned {
   sessionKey: string;
   deliveries: Array<{ event: string; body: string }>;
   expected: PlannedFacts;
-  times: Partial<Record<'created_at' | 'started_at' | 'ended_at' | 'first_event_at' | 'last_event_at', Micros>>;
+  times: Partial<Record<'created_at' | 'started_at' | 'ended_at' | 'first_event_at' | 'last_event_at', Micros | null>>;
   personal: string[];
 }
 

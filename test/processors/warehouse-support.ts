@@ -42,7 +42,8 @@ export function event(session: string, type: CanonicalType, time: string, who?: 
     bytes: null,
     count: null,
     score: null,
-    attributes: { source: 'test' },
+    // A key with a quote and a value with an apostrophe: they must survive DuckDB and Parquet.
+    attributes: { source: 'test', 'quote"d': "it's" },
   };
 }
 

@@ -2,11 +2,12 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CanonicalType, DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../../lib/canonical.js';
+import type { DeadLetter, RawWebhook, SessionFact } from '../../lib/canonical.js';
 import { openDuckDB, queryRows } from '../../lib/duckdb.js';
 import { createLogger } from '../../lib/logger.js';
 import { parseIsoMicros } from '../../lib/time.js';
-import { createWarehouse, openDataset, type Warehouse, type WarehouseBatch } from '../../processors/warehouse/index.js';
+import { createWarehouse, openDataset, type Warehouse } from '../../processors/warehouse/index.js';
+import { at, batch, event, meeting } from './warehouse-support.js';
 
 const logger = createLogger('silent');
 const CLOCK = parseIsoMicros('2024-06-01T00:00:00Z')!;
@@ -35,48 +36,6 @@ async function closeAll(): Promise<void> {
   open = [];
 }
 
-const at = (iso: string) => parseIsoMicros(iso)!;
-
-function event(session: string, type: CanonicalType, time: string, who?: { key: string; role: 'host' | 'guest' }): SessionEvent {
-  const provider = session.split(':')[0]!;
-  return {
-    event_id: `${session}|${type}|${who?.key ?? '-'}|${time}`,
-    ingest_id: `ing-${session}-${time}`,
-    provider,
-    account_id: 'acct-1',
-    session_key: session,
-    session_id: session.split(':')[1]!,
-    session_name: null,
-    channel: null,
-    type,
-    provider_type: type,
-    provider_event_id: null,
-    occurred_at: at(time),
-    received_at: at(time) + 1_500_000,
-    participant: who ? { key: who.key, role: who.role, provider_user_id: `u-${who.key}` } : null,
-    reason: type === 'participant.left' ? 'left' : null,
-    state: null,
-    scope: null,
-    bytes: null,
-    count: null,
-    score: null,
-    attributes: { source: 'test', 'quote"d': "it's" },
-  };
-}
-
-function meeting(session: string, day: string): SessionEvent[] {
-  const host = { key: `${session}-host`, role: 'host' as const };
-  const guest = { key: `${session}-guest`, role: 'guest' as const };
-  return [
-    event(session, 'session.started', `${day}T10:00:00.000001Z`),
-    event(session, 'participant.joined', `${day}T10:00:05Z`, host),
-    event(session, 'participant.joined', `${day}T10:01:00Z`, guest),
-    event(session, 'participant.left', `${day}T10:30:00Z`, guest),
-    event(session, 'participant.left', `${day}T10:31:00Z`, host),
-    event(session, 'session.ended', `${day}T10:31:30Z`),
-  ];
-}
-
 function raw(id: string, provider: string, time: string, body: Buffer): RawWebhook {
   return {
     ingest_id: id,
@@ -88,10 +47,6 @@ function raw(id: string, provider: string, time: string, body: Buffer): RawWebho
     content_type: 'application/json',
     body,
   };
-}
-
-function batch(parts: Partial<WarehouseBatch>): WarehouseBatch {
-  return { raw: [], events: [], deadLetters: [], offsets: [], ...parts };
 }
 
 /** Facts from the warehouse file (after the writer closed), timestamps as micros. */

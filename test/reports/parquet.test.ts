@@ -78,7 +78,7 @@ describe('the Parquet dataset read by hyparquet', () => {
   it('gives session facts equal to DuckDB, value for value', async () => {
     const columns = ['session_key', 'provider', 'status', 'duration_seconds', 'participants', 'peak_concurrent', 'consent', 'camera_allowed', 'recording_bytes', 'survey_score'];
     const mine = (await hyparquetRows('session_facts'))
-      .map((r) => ({
+      .map((r): Record<string, unknown> & { started_at: string | null } => ({
         ...Object.fromEntries(columns.map((c) => [c, typeof r[c] === 'bigint' ? Number(r[c]) : r[c]])),
         started_at: micros(r.started_at),
         ended_at: micros(r.ended_at),
