@@ -78,6 +78,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     try {
       await deps.sink.write(raw, verified.sessionKey);
     } catch (cause) {
+      // Too large for the log (a raw topic's max.message.bytes below BODY_LIMIT_BYTES): a 413 the
+      // provider will not retry in vain; anything else is the log being unavailable.
+      if (isSessionflowError(cause, 'BODY_TOO_LARGE')) throw cause;
       throw new SessionflowError('NOT_READY', 'the delivery could not be stored', { cause });
     } finally {
       stop();

@@ -33,7 +33,8 @@ export class Spool {
   private records: number;
 
   private constructor(
-    private readonly dir: string,
+    /** The spool's folder. */
+    readonly dir: string,
     private readonly file: FileHandle,
     private position: number,
     size: number,

@@ -5,11 +5,14 @@
  * republishes them in arrival order. Only when the spool cannot take a delivery either does
  * the ingest answer 503.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { RawWebhook } from '../lib/canonical.js';
+import { isSessionflowError } from '../lib/errors.js';
 import type { AvroCodec, Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import type { Log } from '../lib/log/types.js';
-import { retry } from '../lib/retry.js';
+import { bail, retry } from '../lib/retry.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import type { RawSink } from './raw-sink.js';
 import type { Spool, SpoolRecord } from './spool.js';
@@ -44,12 +47,20 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
       try {
         while (spool.pending > 0 && !abort.signal.aborted) {
           const { records, next } = await spool.peek(drainBatch);
-          await retry(() => withTimeout(publishInOrder(log, records), drainTimeoutMs), {
-            initialMs: 200,
-            maxMs: 5000,
-            signal: abort.signal,
-            onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs, spooled: spool.pending }, 'spool drain: Kafka not ready, retrying'),
-          });
+          try {
+            await republish(records);
+          } catch (err) {
+            if (!isSessionflowError(err, 'BODY_TOO_LARGE')) throw err;
+            // One of them is larger than its topic takes: publish them one by one and set the
+            // oversized aside on disk, so it neither blocks the spool nor is lost.
+            for (const record of records) {
+              await republish([record]).catch(async (one: unknown) => {
+                if (!isSessionflowError(one, 'BODY_TOO_LARGE')) throw one;
+                const file = await setAside(record);
+                logger.error({ topic: record.topic, bytes: record.value.length, file }, 'spool drain: a delivery is larger than its topic accepts (max.message.bytes); kept on disk, not published');
+              });
+            }
+          }
           await spool.ack(next, records.length);
           logger.info({ published: records.length, spooled: spool.pending }, 'spool drain: republished');
         }
@@ -60,6 +71,32 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
         if (spool.pending > 0 && !abort.signal.aborted) setTimeout(drain, 1000).unref();
       }
     })();
+  };
+
+  const republish = (records: SpoolRecord[]) =>
+    retry(
+      async () => {
+        try {
+          await withTimeout(publishInOrder(log, records), drainTimeoutMs);
+        } catch (err) {
+          if (isSessionflowError(err, 'BODY_TOO_LARGE')) bail(err);
+          throw err;
+        }
+      },
+      {
+        initialMs: 200,
+        maxMs: 5000,
+        signal: abort.signal,
+        onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs, spooled: spool.pending }, 'spool drain: Kafka not ready, retrying'),
+      },
+    );
+
+  const setAside = async (record: SpoolRecord): Promise<string> => {
+    const dir = join(spool.dir, 'too-large');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${Date.now()}-${record.topic}.avro`);
+    await writeFile(file, record.value, { flush: true });
+    return file;
   };
 
   const toSpool = async (record: SpoolRecord): Promise<void> => {
@@ -86,6 +123,8 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
       try {
         await withTimeout(log.publish(topic, [{ key: record.key, value: record.value }]), ackTimeoutMs);
       } catch (err) {
+        // Larger than the topic takes: spooling it would only block the spool. The ingest answers 413.
+        if (isSessionflowError(err, 'BODY_TOO_LARGE')) throw err;
         // Not acknowledged in time (or refused): the spool makes it durable; if the publish
         // still lands later, the warehouse collapses the copy on its ingest_id.
         if (!(err instanceof AckTimeout)) logger.warn({ err: String(err) }, 'publish failed; spooling');

@@ -1,7 +1,9 @@
 import { appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
 import { AvroCodec } from '../../lib/avro.js';
+import { SessionflowError } from '../../lib/errors.js';
 import type { RawWebhook } from '../../lib/canonical.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import type { Log } from '../../lib/log/types.js';
@@ -65,12 +67,17 @@ describe('spooling sink', () => {
     dir.remove();
   });
 
-  /** The real log, behind a switch that makes publishes hang as an unreachable Kafka does. */
-  function switchable(log: Log) {
+  /**
+   * The real log, behind a switch that makes publishes hang as an unreachable Kafka does, and
+   * refusing any message over `maxBytes` as a topic's max.message.bytes does.
+   */
+  function switchable(log: Log, maxBytes = Infinity) {
     let down = false;
     const hung: Array<() => void> = [];
     const wrapped: Log = Object.create(log);
-    wrapped.publish = (topic, messages) => (down ? new Promise((resolve) => hung.push(() => resolve(log.publish(topic, messages)))) : log.publish(topic, messages));
+    const publish: Log['publish'] = (topic, messages) =>
+      messages.some((m) => m.value.length > maxBytes) ? Promise.reject(new SessionflowError('BODY_TOO_LARGE', 'max.message.bytes')) : log.publish(topic, messages);
+    wrapped.publish = (topic, messages) => (down ? new Promise((resolve, reject) => hung.push(() => publish(topic, messages).then(resolve, reject))) : publish(topic, messages));
     return {
       log: wrapped,
       setDown(value: boolean) {
@@ -108,6 +115,36 @@ describe('spooling sink', () => {
     await sink.close();
     expect([...new Set(bodies)]).toEqual([0, 1, 2, 3, 4].map((i) => `{"n":${i}}`));
     expect(sink.spooled).toBe(0);
+    await spool.close();
+  });
+
+  it('refuses a delivery larger than the topic takes (413), and sets one aside that was spooled, without blocking the others', async () => {
+    const topics = topicsFor('spool.');
+    await transport.log.createTopics(topics.specs(1));
+    const codec = new AvroCodec(transport.registry);
+    const target = switchable(transport.log, 2000);
+    const spool = await Spool.open(join(dir.path, 'spool'));
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
+    const raw = (i: number, size = 10): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`) });
+
+    await expect(sink.write(raw(0, 5000), null)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
+    expect(sink.spooled).toBe(0);
+
+    target.setDown(true); // while down, even an oversized one is spooled: nobody can tell yet
+    await Promise.all([sink.write(raw(1), null), sink.write(raw(2, 5000), null), sink.write(raw(3), null)]);
+    expect(sink.spooled).toBe(3);
+    target.setDown(false);
+
+    const reader = codec.deserializer<RawWebhook>('RawWebhook');
+    const published = new Set<number>();
+    const consumer = await transport.log.consume({ group: 'check', topics: [topics.raw('zoom')], eachBatch: async (b) => { for (const r of b.records) published.add((JSON.parse((await reader.decode(r.value)).body.toString()) as { n: number }).n); } });
+    const deadline = Date.now() + 10_000;
+    while ((sink.spooled > 0 || !published.has(3)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    await sink.close();
+    expect([...published].sort()).toEqual([1, 3]);
+    expect(sink.spooled).toBe(0);
+    expect(readdirSync(join(dir.path, 'spool', 'too-large'))).toHaveLength(1);
     await spool.close();
   });
 });

@@ -3,6 +3,8 @@
  * HTTP, facts read back from the Parquet dataset, and the compacted facts topic read with kafkajs
  * and decoded through the registry, as a downstream consumer would.
  */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { plannedZoomSession } from '../../bin/demo-zoom.js';
 import { AvroCodec } from '../../lib/avro.js';
@@ -72,5 +74,35 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     const latest = decoded.at(-1)!;
     expect(latest).toMatchObject({ session_key: key, provider: 'zoom', status: 'ended', events: eventCount, ...session.expected });
     expect(latest.started_at).toBe(start - (start % 1_000_000));
+  });
+  it('takes a webhook of exactly the body limit through Kafka (raw topics allow it) and refuses one byte more', async () => {
+    const prefix = randomPrefix();
+    const dataDir = fleet.dataDir();
+    const service = await fleet.start('run', dataDir, kafkaEnv(prefix, { KAFKA_ACK_TIMEOUT_MS: '2000' }));
+    const limit = 1024 * 1024; // BODY_LIMIT_BYTES' default
+    const session = plannedZoomSession(nowMicros() - 3600e6);
+    const started = JSON.parse(session.deliveries[0]!.body) as Record<string, unknown>;
+    const padTo = (size: number) => {
+      const base = JSON.stringify({ ...started, padding: '' });
+      return JSON.stringify({ ...started, padding: 'x'.repeat(size - base.length) });
+    };
+    const atLimit = padTo(limit);
+    expect(Buffer.byteLength(atLimit)).toBe(limit);
+    const response = await post(service.url, { event: 'session.started', body: atLimit });
+    expect(response.status).toBe(200);
+    const { ingest_id } = (await response.json()) as { ingest_id: string };
+    expect((await post(service.url, { event: 'session.started', body: padTo(limit + 1) })).status).toBe(413);
+
+    const row = await waitFor(
+      async () => (await query(dataDir, `select octet_length(body) as size from raw_webhooks where ingest_id = '${ingest_id}'`))[0],
+      30_000,
+      'the delivery at the limit in raw_webhooks',
+      () => fleet.output(),
+    );
+    expect(row.size).toBe(limit);
+    // It went through Kafka, not the spool.
+    expect(existsSync(join(dataDir, 'spool', 'spool.log')) ? statSync(join(dataDir, 'spool', 'spool.log')).size : 0).toBe(0);
+    const [event] = await query(dataDir, `select type from session_events where ingest_id = '${ingest_id}'`);
+    expect(event).toEqual({ type: 'session.started' });
   });
 });
