@@ -121,6 +121,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      apizeeHeader: secrets.apizeeHeader,
       ready: () => accepting,
     });
     stoppers.push(async () => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { registerBackfill } from './commands/backfill.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPoll } from './commands/poll.js';
@@ -23,5 +24,6 @@ registerSql(program);
 registerRebuild(program);
 registerReplay(program);
 registerReport(program);
+registerAudit(program);
 
 await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ import { nowMicros, type Micros } from '../lib/time.js';
 import { wrap } from './envelope.js';
 import type { Receiver } from './providers/types.js';
 import type { RawSink } from './raw-sink.js';
+import { registerOpenApi } from './openapi.js';
 
 export interface AppDeps {
   receivers: readonly Receiver[];
@@ -17,6 +18,8 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
+  /** The Apizee shared-secret header's name, for the OpenAPI document. */
+  apizeeHeader?: string;
   /** Ready when the pipeline can take deliveries (log open, workers running). */
   ready: () => boolean;
   clock?: () => Micros;
@@ -62,6 +65,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
 
+  registerOpenApi(app, { providers: deps.receivers.map((r) => r.provider), ...(deps.apizeeHeader && { apizeeHeader: deps.apizeeHeader }) });
+  // In a plugin registered after @fastify/swagger, whose onRoute hook must see the routes.
+  app.register(async (scope) => routes(scope, deps, clock));
+  return app;
+}
+
+function routes(app: FastifyInstance, deps: AppDeps, clock: () => Micros): void {
   const receivers = new Map(deps.receivers.map((r) => [r.provider, r]));
 
   app.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request, reply) => {
@@ -95,5 +105,4 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/metrics', async (_request, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
   );
-  return app;
 }
