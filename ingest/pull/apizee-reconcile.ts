@@ -22,6 +22,7 @@ import type { RawSink } from '../raw-sink.js';
 import { createApizeeBackfill, type ApizeeApiClientOptions, type ApizeeBackfillDeps } from './apizee.js';
 import { ApizeeApiError } from './apizee-api.js';
 import { fileCursor } from './cursor.js';
+import { createPause } from './pause.js';
 
 export const APIZEE_STATE_FILE = 'tickets.json';
 
@@ -81,7 +82,7 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
   const stopping = new AbortController();
   let loaded: Promise<void> | undefined;
   let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
+  const pause = createPause();
   let saveTimer: NodeJS.Timeout | undefined;
   let saving: Promise<void> = Promise.resolve();
 
@@ -170,18 +171,6 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
     return run;
   }
 
-  function idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-  }
-
   async function loopRuns(): Promise<void> {
     while (!stopping.signal.aborted) {
       const started = nowMs();
@@ -193,7 +182,7 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
       }
       const took = nowMs() - started;
       if (took > options.intervalMs) log.warn({ tookMs: took, intervalMs: options.intervalMs }, 'apizee reconciliation run took longer than its interval: more tickets than the rate limit allows; raise the interval or lower the lookback');
-      if (!stopping.signal.aborted) await idle(Math.max(0, options.intervalMs - took));
+      if (!stopping.signal.aborted) await pause.wait(Math.max(0, options.intervalMs - took));
     }
   }
 
@@ -214,7 +203,7 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
     runOnce,
     async stop() {
       stopping.abort(new Error('the apizee reconciliation is stopping'));
-      wake?.();
+      pause.wake();
       await loop;
       await save();
       log.info('apizee reconciliation stopped');

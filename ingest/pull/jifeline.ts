@@ -23,6 +23,7 @@ import { eventsApi } from './jifeline-api.js';
 import { clientCredentials } from './jifeline-auth.js';
 import { frameDelivery, isAfter, restDelivery, type Delivery } from './jifeline-event.js';
 import { startListener, type Listener } from './jifeline-ws.js';
+import { createPause } from './pause.js';
 
 /** The types the listener subscribes to by default: those the adapter maps (processors/adapters/jifeline/table.ts). */
 export const JIFELINE_SUBSCRIBED_TYPES: readonly string[] = [
@@ -107,7 +108,7 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
   let loop: Promise<void> | undefined;
   let listener: Listener | undefined;
   let requested = false;
-  let wake: (() => void) | undefined;
+  const pause = createPause();
   const frames = new Set<Promise<void>>();
 
   const store = (delivery: Delivery, receivedAt: Micros) =>
@@ -158,21 +159,9 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
     return stored;
   }
 
-  function idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-  }
-
   function requestPoll(): void {
     requested = true;
-    wake?.();
+    pause.wake();
   }
 
   async function run(): Promise<void> {
@@ -184,7 +173,7 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
         if (stopping.signal.aborted) break;
         log.error({ err: message(err) }, 'poll failed');
       }
-      if (!requested && !stopping.signal.aborted) await idle(pollIntervalMs);
+      if (!requested && !stopping.signal.aborted) await pause.wait(pollIntervalMs);
     }
   }
 
@@ -227,7 +216,7 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
     pollOnce: drain,
     async stop() {
       stopping.abort();
-      wake?.();
+      pause.wake();
       await listener?.stop();
       await loop;
       await Promise.all(frames);

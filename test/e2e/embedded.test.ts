@@ -4,36 +4,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { microsToIso, nowMicros } from '../../lib/time.js';
-import { openDataset } from '../../processors/warehouse/query.js';
 import { plannedZoomSession, zoomHeaders, type ZoomDelivery } from '../../bin/demo-zoom.js';
 import { eventually, startService, type Service } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
+import { queryDataset as query, shuffled } from '../helpers/data.js';
 
 const SECRET = 'e2e-zoom-secret-token';
 
 async function post(service: Service, delivery: ZoomDelivery): Promise<Response> {
   return fetch(`${service.url}/webhooks/zoom`, { method: 'POST', headers: zoomHeaders(SECRET, delivery.body), body: delivery.body });
-}
-
-async function query(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
-  try {
-    const { columns, rows } = await dataset.query(sql);
-    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-  } finally {
-    await dataset.close();
-  }
-}
-
-function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 describe('embedded mode, end to end over HTTP', () => {

@@ -8,9 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apizeeHeaders, plannedApizeeSession, type PlannedFacts } from '../../bin/demo-apizee.js';
 import { mluviiHeaders, plannedMluviiSession } from '../../bin/demo-mluvii.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
-import { openDataset } from '../../processors/warehouse/query.js';
 import { eventually, runCli, startService, type Service } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
+import { queryDataset as query, shuffled } from '../helpers/data.js';
 
 const SECRETS = {
   APIZEE_WEBHOOK_SECRET: 'e2e-apizee-shared-secret-5Kq8',
@@ -40,28 +40,6 @@ const CASES: Case[] = [
   { provider: 'apizee', plan: plannedApizeeSession, headers: apizeeHeaders(SECRETS.APIZEE_WEBHOOK_SECRET), seed: 7, attribute: 'conversation_id' },
   { provider: 'mluvii', plan: plannedMluviiSession, headers: mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD), seed: 2024, attribute: 'activity_type' },
 ];
-
-async function query(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
-  try {
-    const { columns, rows } = await dataset.query(sql);
-    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-  } finally {
-    await dataset.close();
-  }
-}
-
-/** A deterministic shuffle (a linear congruential generator), so a failure can be replayed. */
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 const hex = (bytes: Uint8Array | string): string => Buffer.from(bytes as Uint8Array).toString('hex');
 

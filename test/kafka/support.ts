@@ -11,10 +11,10 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { afterEach, describe, inject, it } from 'vitest';
 import { zoomHeaders, type ZoomDelivery } from '../../bin/demo-zoom.js';
 import { topicsFor } from '../../lib/topics.js';
-import { openDataset } from '../../processors/warehouse/query.js';
 import { eventually, startService, type Service, type ServiceCommand } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { KafkaStack } from './stack-setup.js';
+export { queryDataset as query, shuffled } from '../helpers/data.js';
 
 export const stack: KafkaStack = inject('kafkaStack');
 export const ci = /^(1|true|yes)$/i.test(process.env.CI ?? '');
@@ -53,28 +53,6 @@ export function kafkaEnv(prefix: string, extra: Record<string, string> = {}): Re
 
 export function post(url: string, delivery: ZoomDelivery, signal?: AbortSignal): Promise<Response> {
   return fetch(`${url}/webhooks/zoom`, { method: 'POST', headers: zoomHeaders(SECRET, delivery.body), body: delivery.body, ...(signal && { signal }) });
-}
-
-/** One query on the Parquet dataset of `dataDir`, rows as objects. */
-export async function query(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
-  try {
-    const { columns, rows } = await dataset.query(sql);
-    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-  } finally {
-    await dataset.close();
-  }
-}
-
-export function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** A sample's value from a process's /metrics (summed over its label sets), 0 when absent. */

@@ -1,39 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse } from '../../processors/warehouse/index.js';
 import { inUseMessage, isLocked } from '../../processors/warehouse/standby.js';
-import { HOUR, at, batch, datasetRows, event, meeting, onWarehouse, openCall, parquetFiles, parquetRows, tableRows } from './warehouse-support.js';
+import { at, batch, datasetRows, event, meeting, onWarehouse, openCall, parquetFiles, parquetRows, tableRows, warehouseFixture } from './warehouse-support.js';
 
 const logger = createLogger('silent');
 const CLOCK = at('2024-06-01T00:00:00Z');
 const DATASET = ['session_facts', 'participant_sessions'];
-let dataDir: string;
-let open: Warehouse[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'sessionflow-rebuild-'));
-});
-afterEach(async () => {
-  for (const w of open) await w.close();
-  open = [];
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function warehouse(): Promise<Warehouse> {
-  const w = await createWarehouse({ dataDir, logger, idleHorizonMicros: 24 * HOUR, clock: () => CLOCK });
-  open.push(w);
-  return w;
-}
-
-async function closeAll(): Promise<void> {
-  for (const w of open) await w.close();
-  open = [];
-}
+const fx = warehouseFixture('sessionflow-rebuild-', CLOCK);
+const warehouse = () => fx.open();
+const closeAll = () => fx.closeAll();
 
 /** Seven sessions over three days and two providers, one still open (abandoned by the clock), one never started. */
 async function seed(): Promise<void> {
@@ -48,18 +28,18 @@ async function seed(): Promise<void> {
 
 async function snapshot() {
   return {
-    facts: await tableRows(dataDir, 'session_facts', 'session_key'),
-    spans: await tableRows(dataDir, 'participant_sessions', 'session_key, participant_key, joined_at'),
-    files: parquetFiles(dataDir, DATASET),
-    factRows: await parquetRows(dataDir, 'session_facts'),
-    spanRows: await parquetRows(dataDir, 'participant_sessions'),
+    facts: await tableRows(fx.dataDir, 'session_facts', 'session_key'),
+    spans: await tableRows(fx.dataDir, 'participant_sessions', 'session_key, participant_key, joined_at'),
+    files: parquetFiles(fx.dataDir, DATASET),
+    factRows: await parquetRows(fx.dataDir, 'session_facts'),
+    spanRows: await parquetRows(fx.dataDir, 'participant_sessions'),
   };
 }
 
 /** The Parquet dataset says what the warehouse says. */
 async function expectDatasetMatchesWarehouse(): Promise<void> {
-  const fromWarehouse = await onWarehouse(dataDir, (sql) => sql(`SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`));
-  const fromDataset = await datasetRows(dataDir, `SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`);
+  const fromWarehouse = await onWarehouse(fx.dataDir, (sql) => sql(`SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`));
+  const fromDataset = await datasetRows(fx.dataDir, `SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`);
   expect(fromDataset.map((r) => ({ ...r, participants: BigInt(r.participants as number), events: BigInt(r.events as number) }))).toEqual(fromWarehouse);
 }
 
@@ -87,14 +67,14 @@ describe('rebuild', () => {
   it('restores facts and spans changed behind its back, removes stale partitions and facts without events', async () => {
     await seed();
     const before = await snapshot();
-    await onWarehouse(dataDir, async (sql) => {
+    await onWarehouse(fx.dataDir, async (sql) => {
       await sql(`UPDATE session_facts SET participants = 99, status = 'closed' WHERE session_key = 'zoom:a'`);
       await sql(`DELETE FROM participant_sessions WHERE session_key = 'mluvii:c'`);
       // A fact whose events are gone (as after an erase), on a day of its own.
       await sql(`INSERT INTO session_facts SELECT * REPLACE ('zoom:gone' AS session_key, TIMESTAMP '2024-04-01 10:00:00' AS started_at) FROM session_facts WHERE session_key = 'zoom:b'`);
     });
     // A partition file no session lands in (left by an older version).
-    const stale = join(dataDir, 'parquet/session_facts/provider=zoom/date=2024-04-30');
+    const stale = join(fx.dataDir, 'parquet/session_facts/provider=zoom/date=2024-04-30');
     mkdirSync(stale, { recursive: true });
     writeFileSync(join(stale, 'data.parquet'), 'not parquet');
 
@@ -110,7 +90,7 @@ describe('rebuild', () => {
   it('stops between chunks when interrupted, consistent, and a rerun completes', async () => {
     await seed();
     const before = await snapshot();
-    await onWarehouse(dataDir, (sql) => sql(`UPDATE session_facts SET messages = 42`));
+    await onWarehouse(fx.dataDir, (sql) => sql(`UPDATE session_facts SET messages = 42`));
 
     const controller = new AbortController();
     const w = await warehouse();
@@ -118,7 +98,7 @@ describe('rebuild', () => {
     expect(first).toMatchObject({ total: 7, rebuilt: 3, changed: 3, interrupted: true });
     await closeAll();
     // Committed chunks are rebuilt and exported; the rest is as it was, and the dataset agrees.
-    const messages = await onWarehouse(dataDir, (sql) => sql(`SELECT session_key, messages::INT AS m FROM session_facts ORDER BY 1`));
+    const messages = await onWarehouse(fx.dataDir, (sql) => sql(`SELECT session_key, messages::INT AS m FROM session_facts ORDER BY 1`));
     expect(messages.map((r) => r.m)).toEqual([0, 0, 0, 42, 42, 42, 42]);
     await expectDatasetMatchesWarehouse();
 
@@ -133,22 +113,22 @@ describe('rebuild', () => {
     const duckdb = createRequire(import.meta.url).resolve('@duckdb/node-api');
     const holder = spawn(process.execPath, ['-e', `
       const { DuckDBInstance } = require(${JSON.stringify(duckdb)});
-      DuckDBInstance.create(${JSON.stringify(join(dataDir, 'warehouse.duckdb'))}).then(() => { console.log('holding'); setInterval(() => {}, 1000); });
+      DuckDBInstance.create(${JSON.stringify(join(fx.dataDir, 'warehouse.duckdb'))}).then(() => { console.log('holding'); setInterval(() => {}, 1000); });
     `], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((resolve, reject) => {
         holder.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve());
         holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
       });
-      const err = await createWarehouse({ dataDir, logger }).then(
+      const err = await createWarehouse({ dataDir: fx.dataDir, logger }).then(
         (w) => w.close().then(() => undefined),
         (e: unknown) => e,
       );
       expect(isLocked(err)).toBe(true);
-      expect(inUseMessage(err, dataDir)).toBe(
-        `${join(dataDir, 'warehouse.duckdb')} is open in another process (PID ${holder.pid}): stop sessionflow run/warehouse first, then run this command again`,
+      expect(inUseMessage(err, fx.dataDir)).toBe(
+        `${join(fx.dataDir, 'warehouse.duckdb')} is open in another process (PID ${holder.pid}): stop sessionflow run/warehouse first, then run this command again`,
       );
-      expect(inUseMessage(new Error('disk full'), dataDir)).toBeUndefined();
+      expect(inUseMessage(new Error('disk full'), fx.dataDir)).toBeUndefined();
     } finally {
       holder.kill('SIGKILL');
     }

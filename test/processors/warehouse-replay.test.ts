@@ -1,40 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetter, RawWebhook } from '../../lib/canonical.js';
 import { isSessionflowError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/logger.js';
 import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
-import { HOUR, PII_KEY, ZOOM_CALL, at, batch, datasetRows, onWarehouse, parquetFiles, tableRows, zoomBody, zoomRaw } from './warehouse-support.js';
+import type { Warehouse } from '../../processors/warehouse/index.js';
+import { PII_KEY, ZOOM_CALL, at, batch, datasetRows, onWarehouse, parquetFiles, tableRows, warehouseFixture, zoomBody, zoomRaw } from './warehouse-support.js';
 
-const logger = createLogger('silent');
 const CLOCK = at('2024-06-01T00:00:00Z');
 const TABLES = ['session_facts', 'participant_sessions', 'session_events', 'raw_webhooks', 'dead_letters'];
 const normalize = (raw: RawWebhook) => normalizeRaw(raw, PII_KEY);
-let dataDir: string;
-let open: Warehouse[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'sessionflow-replay-'));
-});
-afterEach(async () => {
-  for (const w of open) await w.close();
-  open = [];
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function warehouse(): Promise<Warehouse> {
-  const w = await createWarehouse({ dataDir, logger, idleHorizonMicros: 24 * HOUR, clock: () => CLOCK });
-  open.push(w);
-  return w;
-}
-
-async function closeAll(): Promise<void> {
-  for (const w of open) await w.close();
-  open = [];
-}
+const fx = warehouseFixture('sessionflow-replay-', CLOCK);
+const warehouse = () => fx.open();
+const closeAll = () => fx.closeAll();
 
 /** What the pipeline does with deliveries: archive them, normalize them, store events and dead letters. */
 async function ingest(w: Warehouse, raws: RawWebhook[]): Promise<void> {
@@ -64,13 +40,13 @@ async function seed(): Promise<RawWebhook[]> {
 
 async function snapshot() {
   const rows: Record<string, string[]> = {};
-  rows.session_facts = await tableRows(dataDir, 'session_facts', 'session_key');
-  rows.participant_sessions = await tableRows(dataDir, 'participant_sessions', 'session_key, participant_key, joined_at');
-  rows.session_events = await tableRows(dataDir, 'session_events', 'event_id');
-  rows.raw_webhooks = await tableRows(dataDir, 'raw_webhooks', 'ingest_id');
-  rows.dead_letters = await tableRows(dataDir, 'dead_letters', 'ingest_id, error_code');
-  const counts = await onWarehouse(dataDir, (sql) => sql(`SELECT sum(events)::INT AS events, sum(duplicate_events)::INT AS duplicates, sum(dead_letters)::INT AS dead FROM warehouse_batches`));
-  return { rows, counts, files: parquetFiles(dataDir, TABLES) };
+  rows.session_facts = await tableRows(fx.dataDir, 'session_facts', 'session_key');
+  rows.participant_sessions = await tableRows(fx.dataDir, 'participant_sessions', 'session_key, participant_key, joined_at');
+  rows.session_events = await tableRows(fx.dataDir, 'session_events', 'event_id');
+  rows.raw_webhooks = await tableRows(fx.dataDir, 'raw_webhooks', 'ingest_id');
+  rows.dead_letters = await tableRows(fx.dataDir, 'dead_letters', 'ingest_id, error_code');
+  const counts = await onWarehouse(fx.dataDir, (sql) => sql(`SELECT sum(events)::INT AS events, sum(duplicate_events)::INT AS duplicates, sum(dead_letters)::INT AS dead FROM warehouse_batches`));
+  return { rows, counts, files: parquetFiles(fx.dataDir, TABLES) };
 }
 
 describe('replay', () => {
@@ -99,28 +75,28 @@ describe('replay', () => {
     const w = await warehouse();
     await w.applyBatch(batch({ raw: [fixed], deadLetters: [old] }));
     await w.flush();
-    expect(await datasetRows(dataDir, `SELECT ingest_id FROM dead_letters ORDER BY 1`)).toEqual([{ ingest_id: 'bad-size' }, { ingest_id: 'fixed-1' }, { ingest_id: 'not-json' }]);
-    expect(Object.keys(parquetFiles(dataDir, ['dead_letters']))).toEqual([
+    expect(await datasetRows(fx.dataDir, `SELECT ingest_id FROM dead_letters ORDER BY 1`)).toEqual([{ ingest_id: 'bad-size' }, { ingest_id: 'fixed-1' }, { ingest_id: 'not-json' }]);
+    expect(Object.keys(parquetFiles(fx.dataDir, ['dead_letters']))).toEqual([
       'dead_letters/provider=zoom/date=2024-05-02/b-000000000002.parquet',
       'dead_letters/provider=zoom/date=2024-05-02/b-000000000003.parquet',
     ]);
-    const factBefore = (await datasetRows(dataDir, `SELECT recording_files FROM session_facts WHERE session_key = 'zoom:session-1'`))[0];
+    const factBefore = (await datasetRows(fx.dataDir, `SELECT recording_files FROM session_facts WHERE session_key = 'zoom:session-1'`))[0];
     expect(factBefore).toEqual({ recording_files: 0 });
 
     const report = await w.replay({ normalize, chunkSize: 5 });
     expect(report).toMatchObject({ total: 21, replayed: 21, insertedEvents: 1, insertedDeadLetters: 0, resolvedDeadLetters: 1, sessions: 1, interrupted: false });
     await closeAll();
 
-    expect(await datasetRows(dataDir, `SELECT ingest_id, error_code FROM dead_letters ORDER BY 1`)).toEqual([
+    expect(await datasetRows(fx.dataDir, `SELECT ingest_id, error_code FROM dead_letters ORDER BY 1`)).toEqual([
       { ingest_id: 'bad-size', error_code: 'FIELD_INVALID' },
       { ingest_id: 'not-json', error_code: 'BODY_NOT_JSON' },
     ]);
     // The partition's files were written again from the table, as one file over the same batches.
-    expect(Object.keys(parquetFiles(dataDir, ['dead_letters']))).toEqual(['dead_letters/provider=zoom/date=2024-05-02/c-000000000002-000000000003.parquet']);
-    expect(await datasetRows(dataDir, `SELECT type, ingest_id FROM session_events WHERE ingest_id = 'fixed-1'`)).toEqual([{ type: 'recording.completed', ingest_id: 'fixed-1' }]);
-    expect(await datasetRows(dataDir, `SELECT recording_files, events FROM session_facts WHERE session_key = 'zoom:session-1'`)).toEqual([{ recording_files: 5, events: 7 }]);
+    expect(Object.keys(parquetFiles(fx.dataDir, ['dead_letters']))).toEqual(['dead_letters/provider=zoom/date=2024-05-02/c-000000000002-000000000003.parquet']);
+    expect(await datasetRows(fx.dataDir, `SELECT type, ingest_id FROM session_events WHERE ingest_id = 'fixed-1'`)).toEqual([{ type: 'recording.completed', ingest_id: 'fixed-1' }]);
+    expect(await datasetRows(fx.dataDir, `SELECT recording_files, events FROM session_facts WHERE session_key = 'zoom:session-1'`)).toEqual([{ recording_files: 5, events: 7 }]);
     // Nothing lost: the body is archived, and the counts still add up to what the tables hold.
-    await onWarehouse(dataDir, async (sql) => {
+    await onWarehouse(fx.dataDir, async (sql) => {
       expect(await sql(`SELECT count(*)::INT AS n FROM raw_webhooks WHERE ingest_id = 'fixed-1'`)).toEqual([{ n: 1 }]);
       expect(await sql(`SELECT (SELECT sum(dead_letters) FROM warehouse_batches)::INT AS booked, (SELECT count(*) FROM dead_letters)::INT AS held`)).toEqual([{ booked: 2, held: 2 }]);
       expect(await sql(`SELECT (SELECT sum(events) FROM warehouse_batches)::INT AS booked, (SELECT count(*) FROM session_events)::INT AS held`)).toEqual([{ booked: 19, held: 19 }]);
@@ -155,14 +131,14 @@ describe('replay', () => {
   it('stops between chunks when interrupted, and a rerun finishes the work', async () => {
     await seed();
     // Lose some events, as if an adapter had skipped them: the replay brings them back.
-    await onWarehouse(dataDir, (sql) => sql(`DELETE FROM session_events WHERE ingest_id IN ('z1-5', 'z3-5')`));
+    await onWarehouse(fx.dataDir, (sql) => sql(`DELETE FROM session_events WHERE ingest_id IN ('z1-5', 'z3-5')`));
     const controller = new AbortController();
     const w = await warehouse();
     const first = await w.replay({ normalize, chunkSize: 4, signal: controller.signal, onProgress: (done) => done >= 8 && controller.abort() });
     expect(first).toMatchObject({ total: 20, replayed: 8, insertedEvents: 1, interrupted: true, lastReceivedAt: at('2024-05-02T15:02:01Z') });
     await closeAll();
     // The committed chunks are in; the rest waits for the rerun.
-    const ended = () => onWarehouse(dataDir, (sql) => sql(`SELECT ingest_id FROM session_events WHERE type = 'session.ended' ORDER BY 1`));
+    const ended = () => onWarehouse(fx.dataDir, (sql) => sql(`SELECT ingest_id FROM session_events WHERE type = 'session.ended' ORDER BY 1`));
     expect(await ended()).toEqual([{ ingest_id: 'z1-5' }, { ingest_id: 'z2-5' }]);
     const second = await (await warehouse()).replay({ normalize, chunkSize: 4 });
     expect(second).toMatchObject({ total: 20, replayed: 20, insertedEvents: 1, interrupted: false });

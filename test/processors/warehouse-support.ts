@@ -4,13 +4,17 @@
  * Parquet dataset.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
 import type { CanonicalType, RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { openDuckDB, queryRows } from '../../lib/duckdb.js';
-import { parseIsoMicros } from '../../lib/time.js';
-import { openDataset, type WarehouseBatch } from '../../processors/warehouse/index.js';
+import { createLogger } from '../../lib/logger.js';
+import { parseIsoMicros, type Micros } from '../../lib/time.js';
+import { createWarehouse, type Warehouse, type WarehouseBatch } from '../../processors/warehouse/index.js';
+export { queryDataset as datasetRows } from '../helpers/data.js';
 
 export const at = (iso: string): number => parseIsoMicros(iso)!;
 export const HOUR = 3600e6;
@@ -116,17 +120,6 @@ export async function tableRows(dataDir: string, table: string, orderBy: string)
   return onWarehouse(dataDir, async (sql) => (await sql(`SELECT to_json(t)::VARCHAR AS j FROM ${table} t ORDER BY ${orderBy}`)).map((r) => r.j as string));
 }
 
-/** Rows of a query on the Parquet dataset, as objects. */
-export async function datasetRows(dataDir: string, query: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
-  try {
-    const { columns, rows } = await dataset.query(query);
-    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-  } finally {
-    await dataset.close();
-  }
-}
-
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]));
@@ -158,4 +151,35 @@ export async function parquetRows(dataDir: string, table: string): Promise<Recor
     db.closeSync();
   }
   return out;
+}
+
+/**
+ * A fresh DATA_DIR per test and the warehouses a test opens, closed after it. Register once per
+ * file: `const fx = warehouseFixture('sessionflow-x-', clock)`, then `fx.dataDir`, `fx.open()`.
+ */
+export function warehouseFixture(prefix: string, clock: Micros, idleHorizonMicros: number | undefined = 24 * HOUR) {
+  let dir = '';
+  let opened: Warehouse[] = [];
+  const closeAll = async () => {
+    for (const w of opened) await w.close();
+    opened = [];
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await closeAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get dataDir() {
+      return dir;
+    },
+    async open(): Promise<Warehouse> {
+      const w = await createWarehouse({ dataDir: dir, logger: createLogger('silent'), ...(idleHorizonMicros !== undefined && { idleHorizonMicros }), clock: () => clock });
+      opened.push(w);
+      return w;
+    },
+    closeAll,
+  };
 }

@@ -8,6 +8,7 @@ import { createLogger } from '../../lib/logger.js';
 import { parseIsoMicros } from '../../lib/time.js';
 import { createWarehouse, openDataset, type Warehouse } from '../../processors/warehouse/index.js';
 import { at, batch, event, meeting } from './warehouse-support.js';
+import { queryDataset } from '../helpers/data.js';
 
 const logger = createLogger('silent');
 const CLOCK = parseIsoMicros('2024-06-01T00:00:00Z')!;
@@ -74,16 +75,7 @@ async function onWarehouse<T>(work: (sql: (q: string) => Promise<Record<string, 
   }
 }
 
-/** Rows of a dataset query as objects. */
-async function datasetRows(sql: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
-  try {
-    const { columns, rows } = await dataset.query(sql);
-    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-  } finally {
-    await dataset.close();
-  }
-}
+const datasetRows = (sql: string) => queryDataset(dataDir, sql);
 
 /** Facts from the Parquet dataset, timestamps as micros, without the partition column. */
 async function datasetFacts(): Promise<SessionFact[]> {

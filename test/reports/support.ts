@@ -2,20 +2,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../lib/paths.js';
-import { openDataset } from '../../processors/warehouse/query.js';
+export { queryDataset as rowsOf } from '../helpers/data.js';
 
 const run = promisify(execFile);
-
-/** Rows of one query on the dataset views (what `sessionflow sql` runs), as objects. */
-export async function rowsOf(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
-  try {
-    const { columns, rows } = await dataset.query(sql);
-    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-  } finally {
-    await dataset.close();
-  }
-}
 
 /** The built CLI (`npm run build` first), run in `cwd` with DATA_DIR and nothing of the repo's .env. */
 export async function cli(args: string[], dataDir: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {

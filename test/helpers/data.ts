@@ -1,0 +1,24 @@
+import { openDataset } from '../../processors/warehouse/query.js';
+
+/** Rows of one query on the Parquet dataset of `dataDir` (the views `sessionflow sql` uses), as objects. */
+export async function queryDataset(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
+  const dataset = await openDataset(dataDir);
+  try {
+    const { columns, rows } = await dataset.query(sql);
+    return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
+  } finally {
+    await dataset.close();
+  }
+}
+
+/** A deterministic shuffle (a linear congruential generator), so a failure can be replayed with its seed. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
