@@ -3,17 +3,7 @@ import { describe, expect, it } from 'vitest';
 import avro from 'avsc';
 import { RECORD_SCHEMAS, loadSchema } from '../../lib/avro.js';
 import { schemaPath } from '../../lib/paths.js';
-
-type Field = { name: string; type: unknown; doc?: string };
-
-/** Every field of every record, nested records included, with its path. */
-function fields(schema: unknown, path: string[] = []): Array<{ path: string; field: Field }> {
-  if (Array.isArray(schema)) return schema.flatMap((branch) => fields(branch, path));
-  if (!schema || typeof schema !== 'object') return [];
-  const s = schema as { type?: unknown; fields?: Field[]; items?: unknown; values?: unknown };
-  const own = (s.fields ?? []).flatMap((f) => [{ path: [...path, f.name].join('.'), field: f }, ...fields(f.type, [...path, f.name])]);
-  return [...own, ...fields(s.items, path), ...fields(s.values, path), ...(typeof s.type === 'object' ? fields(s.type, path) : [])];
-}
+import { avroFields as fields } from '../helpers/avro.js';
 
 describe('Avro schemas', () => {
   const files = readdirSync(schemaPath()).filter((f) => f.endsWith('.avsc'));

@@ -10,6 +10,7 @@ import { apizeeAdapter, APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from '../../.
 import { blankToNull, fallbackIdentifier, foreignObjectType, idText, lookupType, personIdentifier, surveyScore } from '../../../processors/adapters/apizee/quirks.js';
 import { apizeeSchemaJson } from '../../../processors/adapters/apizee/schemas.js';
 import { APIZEE_SCHEMA_NAMES } from '../../../processors/adapters/apizee/table.js';
+import { undocumentedFields } from '../../helpers/avro.js';
 
 // Fixtures: one ticket's timeline (ticket 361, conversation 548) built from the reference's
 // per-type props examples; media.OCRDone is the reference's example payload verbatim. Only
@@ -190,22 +191,7 @@ describe('apizee adapter: registry and schemas', () => {
   it.each(APIZEE_SCHEMA_NAMES)('%s.avsc parses and documents every field', (name) => {
     const schema = apizeeSchemaJson(name);
     expect(() => avro.Type.forSchema(schema)).not.toThrow();
-    const undocumented: string[] = [];
-    const walk = (node: unknown, path: string): void => {
-      if (Array.isArray(node)) node.forEach((n) => walk(n, path));
-      else if (typeof node === 'object' && node !== null) {
-        const rec = node as { fields?: Array<{ name: string; doc?: string; type: unknown }>; items?: unknown; type?: unknown };
-        for (const field of rec.fields ?? []) {
-          if (!field.doc) undocumented.push(`${path}.${field.name}`);
-          walk(field.type, `${path}.${field.name}`);
-        }
-        if (rec.items) walk(rec.items, path);
-        if (typeof rec.type === 'object') walk(rec.type, path);
-      }
-    };
-    walk(schema, name);
-    expect(undocumented).toEqual([]);
-    expect(JSON.stringify(schema)).not.toMatch(/"name":"(firstname|lastname|geoloc|lat|lng|text|label)"/);
+    expect(undocumentedFields(schema, name)).toEqual([]);
   });
 });
 

@@ -8,6 +8,7 @@ import { jifelineAdapter, JIFELINE_EVENT_TYPES } from '../../../processors/adapt
 import { blankToNull, canonicalEventId, productIds, ticketNumber, ticketState, typeKey, ulidMicros } from '../../../processors/adapters/jifeline/quirks.js';
 import { jifelineSchemaJson } from '../../../processors/adapters/jifeline/schemas.js';
 import { JIFELINE_SCHEMA_NAMES, JIFELINE_TICKET_STATES } from '../../../processors/adapters/jifeline/table.js';
+import { undocumentedFields } from '../../helpers/avro.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/jifeline');
@@ -175,21 +176,7 @@ describe('jifeline adapter: schemas', () => {
   it.each(JIFELINE_SCHEMA_NAMES)('%s.avsc parses and documents every field', (name) => {
     const schema = jifelineSchemaJson(name);
     expect(() => avro.Type.forSchema(schema)).not.toThrow();
-    const undocumented: string[] = [];
-    const walk = (node: unknown, path: string): void => {
-      if (Array.isArray(node)) node.forEach((n) => walk(n, path));
-      else if (typeof node === 'object' && node !== null) {
-        const rec = node as { fields?: Array<{ name: string; doc?: string; type: unknown }>; items?: unknown; type?: unknown };
-        for (const field of rec.fields ?? []) {
-          if (!field.doc) undocumented.push(`${path}.${field.name}`);
-          walk(field.type, `${path}.${field.name}`);
-        }
-        if (rec.items) walk(rec.items, path);
-        if (typeof rec.type === 'object') walk(rec.type, path);
-      }
-    };
-    walk(schema, name);
-    expect(undocumented).toEqual([]);
+    expect(undocumentedFields(schema, name)).toEqual([]);
   });
 });
 

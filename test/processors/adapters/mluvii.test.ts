@@ -10,6 +10,7 @@ import { mluviiAdapter, MLUVII_EVENT_TYPES } from '../../../processors/adapters/
 import { avOperatorId, clientRole, escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from '../../../processors/adapters/mluvii/quirks.js';
 import { mluviiSchemaJson } from '../../../processors/adapters/mluvii/schemas.js';
 import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.js';
+import { undocumentedFields } from '../../helpers/avro.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/mluvii');
@@ -177,21 +178,7 @@ describe('mluvii adapter: schemas', () => {
   it.each(MLUVII_SCHEMA_NAMES)('%s.avsc parses and documents every field', (name) => {
     const schema = mluviiSchemaJson(name);
     expect(() => avro.Type.forSchema(schema)).not.toThrow();
-    const undocumented: string[] = [];
-    const walk = (node: unknown, path: string): void => {
-      if (Array.isArray(node)) node.forEach((n) => walk(n, path));
-      else if (typeof node === 'object' && node !== null) {
-        const rec = node as { fields?: Array<{ name: string; doc?: string; type: unknown }>; items?: unknown; type?: unknown };
-        for (const field of rec.fields ?? []) {
-          if (!field.doc || field.doc.trim().length < 5) undocumented.push(`${path}.${field.name}`);
-          walk(field.type, `${path}.${field.name}`);
-        }
-        if (rec.items) walk(rec.items, path);
-        if (typeof rec.type === 'object') walk(rec.type, path);
-      }
-    };
-    walk(schema, name);
-    expect(undocumented).toEqual([]);
+    expect(undocumentedFields(schema, name)).toEqual([]);
   });
 
   it.skipIf(!ADAPTERS.has('mluvii'))('is registered under its provider name', () => {

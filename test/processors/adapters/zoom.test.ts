@@ -9,6 +9,7 @@ import { zoomAdapter, ZOOM_EVENT_TYPES } from '../../../processors/adapters/zoom
 import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from '../../../processors/adapters/zoom/quirks.js';
 import { zoomSchemaJson } from '../../../processors/adapters/zoom/schemas.js';
 import { ZOOM_SCHEMA_NAMES } from '../../../processors/adapters/zoom/table.js';
+import { undocumentedFields } from '../../helpers/avro.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/zoom');
@@ -160,21 +161,7 @@ describe('zoom adapter: registry and schemas', () => {
   it.each(ZOOM_SCHEMA_NAMES)('%s.avsc parses and documents every field', (name) => {
     const schema = zoomSchemaJson(name);
     expect(() => avro.Type.forSchema(schema)).not.toThrow();
-    const undocumented: string[] = [];
-    const walk = (node: unknown, path: string): void => {
-      if (Array.isArray(node)) node.forEach((n) => walk(n, path));
-      else if (typeof node === 'object' && node !== null) {
-        const rec = node as { fields?: Array<{ name: string; doc?: string; type: unknown }>; items?: unknown; type?: unknown };
-        for (const field of rec.fields ?? []) {
-          if (!field.doc) undocumented.push(`${path}.${field.name}`);
-          walk(field.type, `${path}.${field.name}`);
-        }
-        if (rec.items) walk(rec.items, path);
-        if (typeof rec.type === 'object') walk(rec.type, path);
-      }
-    };
-    walk(schema, name);
-    expect(undocumented).toEqual([]);
+    expect(undocumentedFields(schema, name)).toEqual([]);
   });
 });
 
