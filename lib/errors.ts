@@ -21,8 +21,13 @@ export const ERRORS = {
   FIELD_INVALID: { message: 'a field has a value we cannot read', retriable: false },
   UNKNOWN_PROVIDER: { message: 'no adapter for this provider', retriable: false },
   ENVELOPE_UNREADABLE: { message: 'message is not a readable Avro envelope', retriable: false },
+  // A message naming a schema id the registry answers it does not have: that message can never
+  // be read, so it is a dead letter at the stage that meets it (a registry that does not answer
+  // is LOG_UNAVAILABLE instead, and is retried).
+  SCHEMA_NOT_FOUND: { message: 'schema id is not in the registry', retriable: false },
+  EVENT_INVALID: { message: 'a canonical event does not fit the SessionEvent schema', retriable: false },
+  EVENT_TOO_LARGE: { message: 'a canonical event is larger than events.v1 accepts', retriable: false },
   // infrastructure
-  SCHEMA_NOT_FOUND: { message: 'schema id is not in the registry', retriable: true },
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
   WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },

@@ -1,4 +1,13 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PROVIDERS, type Provider } from './canonical.js';
+
+/**
+ * A provider as a metric label: one of the closed list, else `unknown`. A label taken from a
+ * request path or a message as it is would let anyone add series without limit.
+ */
+export function providerLabel(provider: string | undefined): Provider | 'unknown' {
+  return (PROVIDERS as readonly string[]).includes(provider ?? '') ? (provider as Provider) : 'unknown';
+}
 
 /** Prometheus metrics of one process, served at GET /metrics. A registry per instance, never global. */
 export function createMetrics() {

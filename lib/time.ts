@@ -1,6 +1,21 @@
 /** Timestamps inside sessionflow are UTC microseconds since the epoch, as plain numbers (safe to 2255). */
 export type Micros = number;
 
+/**
+ * The times sessionflow accepts from a provider: from 2000-01-01 up to, not including,
+ * 2100-01-01 UTC. A fixed range rather than one around "now", so that replay and rebuild read
+ * the same events the same way in any year. Anything outside it is a provider's bug or a
+ * poison value (Zoom's event_ts in the year 2500 is 16725225600000000 µs, past what an Avro
+ * long in JavaScript can hold exactly): the adapters turn it into a FIELD_INVALID dead letter
+ * naming the field, never into an event.
+ */
+export const TIME_RANGE = Object.freeze({ from: Date.UTC(2000, 0, 1) * 1000, until: Date.UTC(2100, 0, 1) * 1000 });
+
+/** Whether a provider's time is one sessionflow accepts (see TIME_RANGE); false for NaN and ±Infinity. */
+export function inTimeRange(micros: Micros): boolean {
+  return Number.isSafeInteger(micros) && micros >= TIME_RANGE.from && micros < TIME_RANGE.until;
+}
+
 export function nowMicros(): Micros {
   return Date.now() * 1000;
 }

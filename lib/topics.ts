@@ -21,6 +21,13 @@ export interface Topics {
 
 export const DEFAULT_TOPIC_PREFIX = 'sessionflow.';
 
+/**
+ * The largest message events.v1 takes (its max.message.bytes): Kafka's default, 1 MiB, set on the
+ * topic so both modes refuse the same events. normalize dead-letters an event whose key and value
+ * come within 1 KiB of it (EVENT_TOO_LARGE) rather than let one such event stop the stage.
+ */
+export const EVENT_MAX_BYTES = 1024 * 1024;
+
 export function topicsFor(prefix: string): Topics {
   const raw = (provider: string) => `${prefix}raw.${provider}.v1`;
   const events = `${prefix}events.v1`;
@@ -36,7 +43,7 @@ export function topicsFor(prefix: string): Topics {
     group: (stage) => (prefix === DEFAULT_TOPIC_PREFIX ? `sessionflow-${stage}` : `${prefix}sessionflow-${stage}`),
     specs: (partitions, rawBodyLimit) => [
       ...allRaw.map((topic) => ({ topic, partitions, ...(rawBodyLimit && { maxMessageBytes: rawBodyLimit + 64 * 1024 }) })),
-      { topic: events, partitions },
+      { topic: events, partitions, maxMessageBytes: EVENT_MAX_BYTES },
       { topic: facts, partitions, compacted: true },
       { topic: deadLetters, partitions },
     ],

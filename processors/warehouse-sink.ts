@@ -6,7 +6,7 @@
  */
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { AvroCodec, Deserializer } from '../lib/avro.js';
-import { isSessionflowError } from '../lib/errors.js';
+import { isSessionflowError, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
@@ -186,19 +186,22 @@ async function decodeInto(
       else if (batch.topic === topics.events) target.events.push(await readers.event.decode(record.value));
       else if (batch.topic === topics.deadLetters) target.deadLetters.push(await readers.dead.decode(record.value));
     } catch (err) {
-      if (!isSessionflowError(err, 'ENVELOPE_UNREADABLE')) throw err;
-      target.deadLetters.push(unreadable(record, err.message));
+      if (isSessionflowError(err, 'ENVELOPE_UNREADABLE') || isSessionflowError(err, 'SCHEMA_NOT_FOUND')) target.deadLetters.push(unreadable(record, err.code, err.message));
+      else throw err;
     }
   }
 }
 
-/** A message on our own topics that does not decode: kept as a dead letter, never a crash loop. */
-function unreadable(record: LogRecord, message: string): DeadLetter {
+/**
+ * A message on our own topics that can never be read (not our wire format, or a schema id the
+ * registry does not have): kept as a dead letter, never a crash loop.
+ */
+function unreadable(record: LogRecord, code: ErrorCode, message: string): DeadLetter {
   return {
     ingest_id: recordRef(record),
     provider: 'unknown',
     stage: 'warehouse',
-    error_code: 'ENVELOPE_UNREADABLE',
+    error_code: code,
     message,
     field_path: null,
     provider_type: null,

@@ -3,6 +3,7 @@
  * becomes a dead letter): parse the JSON, make sure it is an object, read its type field.
  */
 import { ERRORS } from '../../lib/errors.js';
+import { inTimeRange, microsToIso, TIME_RANGE, type Micros } from '../../lib/time.js';
 import type { NormalizeFailure, NormalizeResult } from './types.js';
 
 export type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFailure };
@@ -45,4 +46,12 @@ export function readTypeField(body: Record<string, unknown>, field: string): Ste
   }
   if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', `${field} is not a string`, field, null) };
   return { ok: true, value: type };
+}
+
+/** A provider time, read from `fieldPath`, checked against the accepted range (lib/time.ts TIME_RANGE). */
+export function timeInRange(micros: Micros, fieldPath: string, providerType: string | null): Step<Micros> {
+  if (inTimeRange(micros)) return { ok: true, value: micros };
+  const shown = Number.isFinite(micros) && Math.abs(micros) < 8.64e18 ? microsToIso(Math.round(micros)) : String(micros);
+  const range = `${microsToIso(TIME_RANGE.from)} to ${microsToIso(TIME_RANGE.until)}`;
+  return { ok: false, failure: failure('FIELD_INVALID', `${fieldPath} ${shown} is outside the accepted range (${range})`, fieldPath, providerType) };
 }

@@ -15,7 +15,7 @@ import { attrs, commonAttributes, readDetails, type ApizeeBody, type Detail } fr
 import { blankToNull, foreignObjectType, idText, lookupType } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES, APIZEE_SCHEMA_OF } from './table.js';
-import { failed, failure, isRecord, parseBody, type Step } from '../steps.js';
+import { failed, failure, isRecord, parseBody, timeInRange, type Step } from '../steps.js';
 
 export { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from './table.js';
 
@@ -46,7 +46,7 @@ function readEventType(body: Record<string, unknown>): Step<string | null> {
 
 function occurredAt(time: number, providerType: string): Step<Micros> {
   if (time <= 0) return { ok: false, failure: failure('FIELD_INVALID', 'time is not a positive Unix time', 'time', providerType) };
-  return { ok: true, value: epochToMicros(time) };
+  return timeInRange(epochToMicros(time), 'time', providerType);
 }
 
 function toEvent(raw: RawWebhook, envelope: Envelope, detail: Detail): SessionEvent {

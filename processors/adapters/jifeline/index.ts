@@ -19,7 +19,7 @@ import { blankToNull, canonicalEventId, ticketNumber, typeKey, ulidMicros } from
 import { checkShape } from './schemas.js';
 import { failure, isRecord, parseBody, unify, type Step } from './shapes.js';
 import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
-import { failed } from '../steps.js';
+import { failed, timeInRange } from '../steps.js';
 
 export { JIFELINE_EVENT_TYPES } from './table.js';
 
@@ -47,10 +47,10 @@ function occurredAt(event: BaseEvent, id: string, pathOf: (path: string) => stri
   const path = pathOf('occurred_at');
   if (text !== null) {
     const micros = parseIsoMicros(text);
-    return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, event.type) } : { ok: true, value: micros };
+    return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, event.type) } : timeInRange(micros, path, event.type);
   }
   const fromId = ulidMicros(id);
-  if (fromId !== undefined) return { ok: true, value: fromId };
+  if (fromId !== undefined) return timeInRange(fromId, pathOf('id'), event.type);
   return { ok: false, failure: failure('FIELD_MISSING', `${path} is absent and ${pathOf('id')} is not a ULID`, path, event.type) };
 }
 

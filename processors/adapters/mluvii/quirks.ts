@@ -6,6 +6,7 @@
 import type { Role } from '../../../lib/canonical.js';
 import { ERRORS } from '../../../lib/errors.js';
 import { parseIsoMicros, type Micros } from '../../../lib/time.js';
+import { timeInRange } from '../steps.js';
 import type { NormalizeFailure } from '../types.js';
 
 export type TimeResult = { ok: true; micros: Micros } | { ok: false; failure: NormalizeFailure };
@@ -30,7 +31,9 @@ export function parseMluviiTime(value: unknown, fieldPath: string, providerType:
   if (typeof value !== 'string') return fail('FIELD_INVALID', 'is not a date-time string');
   const m = MLUVII_TIME.exec(value.trim());
   const micros = m ? parseIsoMicros(`${m[1]}.${m[2] ?? '0'}${m[3]}`) : undefined;
-  return micros === undefined ? fail('FIELD_INVALID', 'is not a date-time with a UTC offset') : { ok: true, micros };
+  if (micros === undefined) return fail('FIELD_INVALID', 'is not a date-time with a UTC offset');
+  const checked = timeInRange(micros, fieldPath, providerType);
+  return checked.ok ? { ok: true, micros } : checked;
 }
 
 /**

@@ -13,7 +13,7 @@ import { readDetails, type Detail, type ZoomBody } from './details.js';
 import { blankToNull } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { URL_VALIDATION, ZOOM_EVENT_TYPES, ZOOM_SCHEMA_OF, type ZoomMapping } from './table.js';
-import { failed, failure, isRecord, parseBody, readTypeField, type Step } from '../steps.js';
+import { failed, failure, isRecord, parseBody, readTypeField, timeInRange, type Step } from '../steps.js';
 
 export { ZOOM_EVENT_TYPES } from './table.js';
 
@@ -39,7 +39,7 @@ function valueAt(root: unknown, path: readonly string[]): unknown {
 
 function eventTs(body: { event: string; event_ts: number }): Step<Micros> {
   if (body.event_ts <= 0) return { ok: false, failure: failure('FIELD_INVALID', 'event_ts is not a positive epoch time', 'event_ts', body.event) };
-  return { ok: true, value: epochToMicros(body.event_ts) };
+  return timeInRange(epochToMicros(body.event_ts), 'event_ts', body.event);
 }
 
 /** The payload's own time where the mapping names one and it is present, else event_ts. */
@@ -49,7 +49,7 @@ function occurredAt(body: ZoomBody, mapping: ZoomMapping): Step<Micros> {
     if (text !== null) {
       const micros = parseIsoMicros(text);
       const path = mapping.time.join('.');
-      return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, body.event) } : { ok: true, value: micros };
+      return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, body.event) } : timeInRange(micros, path, body.event);
     }
   }
   return eventTs(body);
