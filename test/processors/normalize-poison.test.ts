@@ -16,7 +16,10 @@ import { createMetrics } from '../../lib/metrics.js';
 import { nowMicros } from '../../lib/time.js';
 import { topicsFor, valueSubject } from '../../lib/topics.js';
 import { wrap } from '../../ingest/envelope.js';
-import { publishEach, startNormalizer } from '../../processors/normalize.js';
+import { normalizeRaw, publishEach, startNormalizer } from '../../processors/normalize.js';
+import { startWarehouseSink } from '../../processors/warehouse-sink.js';
+import { createWarehouse } from '../../processors/warehouse/index.js';
+import { queryDataset } from '../helpers/data.js';
 import { tempDir } from '../helpers/tmp.js';
 import { projectRoot } from '../../lib/paths.js';
 
@@ -130,5 +133,37 @@ describe('publishEach', () => {
   it('throws any other error', async () => {
     const items = [{ message: { key: null, value: Buffer.from('x') } }];
     await expect(publishEach(items, () => Promise.reject(new SessionflowError('LOG_UNAVAILABLE')))).rejects.toThrow('the log is unavailable');
+  });
+});
+
+describe('the warehouse stage against poison', () => {
+  it('keeps a record naming an unknown schema id as a dead letter, and stores the records after it', async () => {
+    const dir = tempDir('sessionflow-poison-');
+    const transport = await openEmbeddedTransport(dir.path);
+    const logger = createLogger('silent');
+    const warehouse = await createWarehouse({ dataDir: dir.path, logger, idleHorizonMicros: 24 * 3600e6 });
+    try {
+      await transport.log.createTopics(topics.specs(1));
+      const codec = new AvroCodec(transport.registry);
+      const events = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
+      const good = normalizeRaw(raw('zoom', fixture('zoom', 'session.started')), 'k').events;
+      await transport.log.publish(topics.events, [
+        { key: null, value: Buffer.concat([Buffer.from([0, 0, 0x0f, 0x12, 0x06]), Buffer.from('not a record')]) },
+        ...good.map((e) => ({ key: Buffer.from(e.session_key!), value: events.encode(e) })),
+      ]);
+      const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics: createMetrics(), lingerMs: 10 });
+      const deadline = Date.now() + 10_000;
+      while ((await warehouse.offsets()).get(`${topics.events}:0`) !== 1 + good.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await sink.stop();
+      await warehouse.flush();
+      expect(await queryDataset(dir.path, `select stage, error_code, ingest_id from dead_letters`)).toEqual([
+        { stage: 'warehouse', error_code: 'SCHEMA_NOT_FOUND', ingest_id: `${topics.events}:0:0` },
+      ]);
+      expect(await queryDataset(dir.path, `select event_id from session_events`)).toEqual(good.map((e) => ({ event_id: e.event_id })));
+    } finally {
+      await warehouse.close();
+      await transport.close();
+      dir.remove();
+    }
   });
 });
