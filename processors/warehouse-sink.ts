@@ -29,6 +29,11 @@ export interface WarehouseSinkDeps {
   lingerMs?: number;
   /** Flush as soon as this many records are waiting. */
   maxRecords?: number;
+  /**
+   * Flush as soon as the records waiting hold this many bytes (32 MiB by default): raw bodies go
+   * up to BODY_LIMIT_BYTES each, so a count alone does not bound the memory a batch takes.
+   */
+  maxBytes?: number;
 }
 
 export interface WarehouseSink {
@@ -48,6 +53,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
   const { log, codec, topics, warehouse, logger, metrics } = deps;
   const lingerMs = deps.lingerMs ?? 100;
   const maxRecords = deps.maxRecords ?? 2000;
+  const maxBytes = deps.maxBytes ?? 32 * 1024 * 1024;
   const readers = {
     raw: codec.deserializer<RawWebhook>('RawWebhook'),
     event: codec.deserializer<SessionEvent>('SessionEvent'),
@@ -58,6 +64,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
 
   let pending = emptyBatch();
   let pendingRecords = 0;
+  let pendingBytes = 0;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   let failure: unknown;
@@ -73,6 +80,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     const batch = { ...pending, offsets: latestOffsets(pending.offsets) };
     pending = emptyBatch();
     pendingRecords = 0;
+    pendingBytes = 0;
     writing = writing.then(async () => {
       if (failure) return;
       try {
@@ -138,7 +146,8 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       await decodeInto(pending, batch, rawTopics, topics, readers);
       pending.offsets.push({ topic: batch.topic, partition: batch.partition, next_offset: batch.records.at(-1)!.offset + 1 });
       pendingRecords += batch.records.length;
-      if (pendingRecords >= maxRecords) await flush();
+      for (const record of batch.records) pendingBytes += record.value.length;
+      if (pendingRecords >= maxRecords || pendingBytes >= maxBytes) await flush();
       else timer ??= setTimeout(() => void flush(), lingerMs);
       if (failure) throw failure;
     },
