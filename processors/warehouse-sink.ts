@@ -132,6 +132,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     group: topics.group('warehouse'),
     topics: [...topics.allRaw, topics.events, topics.deadLetters],
     maxBatchSize: maxRecords,
+    maxBatchBytes: maxBytes,
     seek: async (assigned) => {
       const stored = await warehouse.offsets().catch(() => offsetsAtStart);
       const result = new Map<string, number>();

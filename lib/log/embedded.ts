@@ -32,6 +32,9 @@ interface PendingPublish {
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** What one consumer batch reads at most unless its group says otherwise (ConsumeOptions.maxBatchBytes). */
+const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
+
 export class EmbeddedLog implements Log {
   readonly kind = 'embedded' as const;
   private readonly topics = new Map<string, TopicSpec>();
@@ -158,11 +161,15 @@ export class EmbeddedLog implements Log {
   }
 
   /** @internal */
-  async read(conn: DuckDBConnection, topic: string, partition: number, from: number, limit: number): Promise<LogRecord[]> {
+  async read(conn: DuckDBConnection, topic: string, partition: number, from: number, limit: number, maxBytes = DEFAULT_BATCH_BYTES): Promise<LogRecord[]> {
     const rows = await queryRows<{ offset: bigint; key: Uint8Array | null; value: Uint8Array; ts: bigint }>(
       conn,
-      `SELECT "offset", "key", "value", ts FROM log_messages WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
-      [topic, partition, BigInt(from), limit],
+      `WITH page AS (
+         SELECT "offset", "key", "value", ts, sum(octet_length("value")) OVER (ORDER BY "offset") AS upto
+         FROM (SELECT * FROM log_messages WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4)
+       )
+       SELECT "offset", "key", "value", ts FROM page WHERE upto - octet_length("value") < $5 ORDER BY "offset"`,
+      [topic, partition, BigInt(from), limit, maxBytes],
     );
     return rows.map((row) => ({
       topic,
@@ -301,7 +308,7 @@ class EmbeddedConsumer implements Consumer {
         const key = tpKey(topic, partition);
         const from = this.positions.get(key) ?? 0;
         if (this.log.endOffset(topic, partition) <= from) continue;
-        const records = await this.log.read(this.conn, topic, partition, from, limit);
+        const records = await this.log.read(this.conn, topic, partition, from, limit, this.options.maxBatchBytes);
         if (records.length === 0) continue;
         await this.options.eachBatch({ topic, partition, records });
         const nextOffset = records[records.length - 1]!.offset + 1;

@@ -56,6 +56,12 @@ export interface ConsumeOptions {
   seek?: (assigned: TopicPartition[]) => Promise<Map<string, number>>;
   /** Upper bound on records per batch. */
   maxBatchSize?: number;
+  /**
+   * Upper bound on a batch's bytes (values): a batch ends with the record that reaches it, so one
+   * record larger than the bound still comes, alone. Kafka bounds its fetches itself (kafkajs
+   * maxBytesPerPartition); the embedded log reads by it.
+   */
+  maxBatchBytes?: number;
 }
 
 export interface Consumer {

@@ -1,0 +1,54 @@
+/** The warehouse stage's batching: what bounds a batch besides its linger time. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AvroCodec } from '../../lib/avro.js';
+import type { RawWebhook } from '../../lib/canonical.js';
+import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
+import { createLogger } from '../../lib/logger.js';
+import { createMetrics } from '../../lib/metrics.js';
+import { nowMicros } from '../../lib/time.js';
+import { topicsFor, valueSubject } from '../../lib/topics.js';
+import { wrap } from '../../ingest/envelope.js';
+import { startWarehouseSink } from '../../processors/warehouse-sink.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const topics = topicsFor('sessionflow.');
+
+describe('warehouse batches', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let transport: Transport;
+  let warehouse: Warehouse;
+  beforeEach(async () => {
+    dir = tempDir('sessionflow-sink-');
+    transport = await openEmbeddedTransport(dir.path);
+    await transport.log.createTopics(topics.specs(1));
+    warehouse = await createWarehouse({ dataDir: dir.path, logger: createLogger('silent'), idleHorizonMicros: 24 * 3600e6 });
+  });
+  afterEach(async () => {
+    await warehouse.close();
+    await transport.close();
+    dir.remove();
+  });
+
+  it('are written once the records waiting reach maxBytes, long before the record count or the linger time', async () => {
+    const codec = new AvroCodec(transport.registry);
+    const writer = await codec.serializer<RawWebhook>(valueSubject(topics.raw('zoom')), 'RawWebhook');
+    const body = Buffer.from(JSON.stringify({ event: 'session.started', padding: 'x'.repeat(20_000) }));
+    const messages = Array.from({ length: 10 }, () => ({
+      key: null,
+      value: writer.encode(wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: {}, body })),
+    }));
+    await transport.log.publish(topics.raw('zoom'), messages);
+    const metrics = createMetrics();
+    const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger: createLogger('silent'), metrics, lingerMs: 60_000, maxRecords: 10_000, maxBytes: 50_000 });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (((await warehouse.offsets()).get(`${topics.raw('zoom')}:0`) ?? 0) < 9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Three records of 20 kB pass 50,000 bytes: batches of three, the tenth left to the linger.
+      expect((await warehouse.offsets()).get(`${topics.raw('zoom')}:0`)).toBe(9);
+      expect((await metrics.warehouseBatches.get()).values[0]!.value).toBe(3);
+    } finally {
+      await sink.stop();
+    }
+  });
+});
