@@ -15,7 +15,7 @@
  * seconds and the caller spools) and a producer that failed a send is replaced: a new producer
  * id starts new sequences, as the Java producer bumps its epoch.
  */
-import { ConfigResourceTypes, Kafka, Partitioners, logLevel as Level, type Admin, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as Level, type Admin, type ConfigResourceTypes, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
@@ -42,6 +42,8 @@ interface PendingPublish {
 
 /** A record batch's own framing (61 bytes of header), with room to spare. */
 const BATCH_OVERHEAD = 1024;
+/** kafkajs' ConfigResourceTypes.TOPIC: the enum is not a named export Node's ESM loader finds in kafkajs (CommonJS). */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 /** The broker's message.max.bytes default, for a topic whose config does not say. */
 const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
@@ -161,7 +163,7 @@ export class KafkaLog implements Log {
     let limit = this.limits.get(topic);
     if (!limit) {
       limit = this.admin
-        .describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] })
+        .describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }] })
         .then(({ resources }) => {
           const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
           return (Number.isFinite(value) && value > 0 ? value : BROKER_DEFAULT_MAX_MESSAGE_BYTES) - BATCH_OVERHEAD;
