@@ -78,16 +78,22 @@ export class Spool {
     const posPath = join(dir, 'spool.pos');
     const saved = existsSync(posPath) ? Number(readFileSync(posPath, 'utf8').trim()) || 0 : 0;
     const file = await open(path, existsSync(path) ? 'r+' : 'w+');
-    const spool = new Spool(dir, file, (await file.stat()).size, options);
-    if (saved > spool.size) {
-      // A crash after the position was saved and before the file was emptied: all of it was drained.
-      spool.logger.warn({ position: saved, size: spool.size }, 'spool: the saved position is past the end of the file; taking it as drained');
-      await spool.savePosition(spool.size);
+    try {
+      const spool = new Spool(dir, file, (await file.stat()).size, options);
+      if (saved > spool.size) {
+        // A crash after the position was saved and before the file was emptied: all of it was drained.
+        spool.logger.warn({ position: saved, size: spool.size }, 'spool: the saved position is past the end of the file; taking it as drained');
+        await spool.savePosition(spool.size);
+      }
+      spool.position = Math.min(saved, spool.size);
+      // Count the whole frames after the drained position (setting aside what is not a frame).
+      for (let at = spool.position, frame; (frame = await spool.frameFrom(at)); at = frame.end) spool.records++;
+      return spool;
+    } catch (err) {
+      // Nothing was cut that is not kept elsewhere; the next start tries again.
+      await file.close();
+      throw err;
     }
-    spool.position = Math.min(saved, spool.size);
-    // Count the whole frames after the drained position (setting aside what is not a frame).
-    for (let at = spool.position, frame; (frame = await spool.frameFrom(at)); at = frame.end) spool.records++;
-    return spool;
   }
 
   /** Records appended and not yet drained. */
