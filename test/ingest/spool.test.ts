@@ -133,7 +133,7 @@ describe('spooling sink', () => {
     await expect(sink.write(raw(0, 5000), null)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
     expect(sink.spooled).toBe(0);
 
-    target.setDown(true); // while down, even an oversized one is spooled: nobody can tell yet
+    target.setDown(true); // while down, even an oversized one is spooled: this log announces no limit, so nobody can tell yet
     await Promise.all([sink.write(raw(1), null), sink.write(raw(2, 5000), null), sink.write(raw(3), null)]);
     expect(sink.spooled).toBe(3);
     target.setDown(false);

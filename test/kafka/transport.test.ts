@@ -206,6 +206,24 @@ if (unavailable && !ci) {
       expect(total).toBe(1 + 300 + 100);
     });
 
+    it('reads max.message.bytes again when the topic was altered to less: grouped small publishes are retried, never refused as too large', async () => {
+      const log = await client();
+      const topic = unique('altered');
+      await log.createTopics([{ topic, partitions: 1, maxMessageBytes: 200_000 }]);
+      await log.publish(topic, [{ key: null, value: Buffer.alloc(100, 'w') }]); // reads the limit: 200,000
+      await (await kafkaAdmin()).alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: '5000' }] }] });
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // the broker applies a topic's new config within moments
+      const publish = () => log.publish(topic, [{ key: null, value: Buffer.alloc(1_000, 's') }]);
+      const first = await Promise.allSettled(Array.from({ length: 50 }, publish));
+      const failed = first.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as { code?: string });
+      const retried = await Promise.allSettled(failed.map(publish));
+      const total = [...(await log.endOffsets(topic)).values()].reduce((x, y) => x + y, 0);
+      console.log(`[kafka max.message.bytes lowered to 5000] 50 concurrent publishes of 1 KB: ${50 - failed.length} acknowledged, ${failed.length} failed (${[...new Set(failed.map((f) => f.code))].join(', ') || 'none'}); retried: ${retried.filter((o) => o.status === 'fulfilled').length} acknowledged; stored ${total - 1}`);
+      expect(failed.filter((f) => f.code === 'BODY_TOO_LARGE')).toEqual([]);
+      expect(retried.filter((o) => o.status === 'rejected')).toEqual([]);
+      expect(total).toBe(1 + 50);
+    });
+
     it('creates topics with replication factor 1 on a single broker, with the broker\'s min.insync.replicas', async () => {
       const log = await KafkaLog.connect({ brokers: need().brokers, clientId: `sessionflow-test-${++clients}`, logger, replicationFactor: 1 });
       open.push(log);
