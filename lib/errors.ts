@@ -26,6 +26,7 @@ export const ERRORS = {
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
   WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },
+  STORAGE_UNAVAILABLE: { message: 'the disk refuses writes (full, or an I/O error)', retriable: true },
 } as const satisfies Record<string, { message: string; retriable: boolean; status?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,10 +6,16 @@
  * always sees committed batches and nothing else. The export of a batch runs after applyBatch
  * has returned; the next batch waits for it. The idle sweep, the rebuild and the replay run their
  * chunks in the same queue (sweep.ts, rebuild.ts, replay.ts). Use `createWarehouse`, one per DATA_DIR.
+ *
+ * A full disk: a batch DuckDB cannot commit fails with STORAGE_UNAVAILABLE (the sink retries it),
+ * an export that cannot write is retried on a timer with backoff. When DuckDB invalidated the
+ * instance (a checkpoint that could not write), the file is opened again before the next
+ * statement: it holds the batches that committed and nothing else, offsets included.
  */
 import { join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
-import { SerialQueue, inTransaction, openDuckDB, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import { SerialQueue, inTransaction, openDuckDB, queryRows, storageFault, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
@@ -48,6 +54,7 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
     const run = await exporter.exportPending();
     if (run.exported + run.failed > 0) options.logger.info(run, 'caught up on Parquet exports left pending');
     return new DuckDBWarehouse(
+      join(options.dataDir, 'warehouse.duckdb'),
       db,
       conn,
       exporter,
@@ -65,10 +72,17 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   private readonly queue = new SerialQueue();
   private exportQueued = false;
   private closed = false;
+  /** A write failed for want of disk; cleared by the next batch that commits. */
+  private failing = false;
+  /** DuckDB invalidated the instance: opened again before the next statement. */
+  private needsReopen = false;
+  private exportRetry: NodeJS.Timeout | undefined;
+  private exportAttempts = 0;
 
   constructor(
-    private readonly db: DuckDBInstance,
-    private readonly conn: DuckDBConnection,
+    private readonly path: string,
+    private db: DuckDBInstance,
+    private conn: DuckDBConnection,
     readonly exporter: ParquetExporter,
     readonly ctx: ApplyContext,
     readonly clock: () => Micros,
@@ -102,38 +116,91 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     return replay(this, options);
   }
 
+  get writable(): boolean {
+    return !this.failing;
+  }
+
   serial<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed'));
-    return this.queue.run(work);
+    return this.queue.run(() => this.guarded(work));
   }
 
   transaction<T>(work: () => Promise<T>): Promise<T> {
     return this.serial(async () => {
       try {
-        return await inTransaction(this.conn, work);
+        const result = await inTransaction(this.conn, work);
+        if (this.failing) this.ctx.logger.info('warehouse: the disk takes writes again');
+        this.failing = false;
+        return result;
       } catch (cause) {
         if (cause instanceof SessionflowError) throw cause;
-        throw new SessionflowError('WAREHOUSE_FAILED', cause instanceof Error ? cause.message : String(cause), { cause });
+        const message = cause instanceof Error ? cause.message : String(cause);
+        if (storageFault(cause)) throw new SessionflowError('STORAGE_UNAVAILABLE', message, { cause });
+        throw new SessionflowError('WAREHOUSE_FAILED', message, { cause });
       }
     });
   }
 
-  /** One export run after the batches queued so far; several batches can share it. */
+  /** In the queue: opens the file again first when DuckDB invalidated it, and notes a failure for want of disk. */
+  private async guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      if (this.needsReopen) await this.reopen();
+      return await work();
+    } catch (err) {
+      const fault = storageFault(err);
+      if (fault) {
+        if (!this.failing) this.ctx.logger.warn({ err: String(err), fault }, 'warehouse cannot write; retrying until the disk takes writes again');
+        this.failing = true;
+        if (fault === 'invalidated') this.needsReopen = true;
+      }
+      throw err;
+    }
+  }
+
+  /** Closes the invalidated instance and opens the file again; the TEMP staging tables are made anew. */
+  private async reopen(): Promise<void> {
+    try {
+      this.conn.closeSync();
+      this.db.closeSync();
+    } catch {
+      // an invalidated instance may refuse to close cleanly; it is dropped either way
+    }
+    this.db = await openDuckDB(this.path);
+    this.conn = await this.db.connect();
+    await createStaging(this.conn, this.ctx.tables.values());
+    this.ctx.conn = this.conn;
+    this.exporter.conn = this.conn;
+    this.needsReopen = false;
+    this.ctx.logger.info({ file: this.path }, 'warehouse opened again after DuckDB invalidated it');
+  }
+
+  /** One export run after the batches queued so far; several batches can share it. A failed run is retried with backoff. */
   private scheduleExport(): void {
-    if (this.exportQueued) return;
+    if (this.exportQueued || this.closed) return;
     this.exportQueued = true;
     void this.queue.run(async () => {
       this.exportQueued = false;
+      let failed: boolean;
       try {
-        await this.exporter.exportPending();
+        failed = (await this.guarded(() => this.exporter.exportPending())).failed > 0;
       } catch (err) {
-        this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried after the next batch');
+        failed = true;
+        this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried');
+      }
+      if (!failed) this.exportAttempts = 0;
+      else if (!this.exportRetry && !this.closed) {
+        this.exportAttempts += 1;
+        this.exportRetry = setTimeout(() => {
+          this.exportRetry = undefined;
+          this.scheduleExport();
+        }, backoffDelay(this.exportAttempts, 500, 10_000));
+        this.exportRetry.unref();
       }
     });
   }
 
   async offsets(): Promise<Map<string, number>> {
-    const rows = await this.queue.run(() =>
+    const rows = await this.serial(() =>
       queryRows<{ topic: string; partition: number; next_offset: bigint }>(this.conn, 'SELECT topic, "partition", next_offset FROM pipeline_offsets'),
     );
     return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
@@ -147,6 +214,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.exportRetry);
     await this.queue.idle();
     this.conn.closeSync();
     this.db.closeSync();
