@@ -59,11 +59,13 @@ export class SerialQueue {
  * No space left on device", then "database has been invalidated because of a previous fatal
  * error" for every later statement), `io` when a write was refused and rolled back ("Failed to
  * commit: Could not write file \"log.duckdb.wal\": No space left on device"). Both pass once the
- * disk takes writes again; an invalidated instance must be opened again first.
+ * disk takes writes again; an invalidated instance must be opened again first. DuckDB also
+ * invalidates the instance on an internal assertion ("INTERNAL Error: ..."), which we saw once in
+ * a statement right after a commit the full disk refused: it is opened again the same way.
  */
 export type StorageFault = 'invalidated' | 'io';
 
-const INVALIDATED = /database has been invalidated|^FATAL Error/im;
+const INVALIDATED = /database has been invalidated|^FATAL Error|^INTERNAL Error/im;
 const IO_FAULT = /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT|Could not (?:write|fsync|truncate|create|open) file|^IO Error|Input\/output error/im;
 
 export function storageFault(err: unknown): StorageFault | undefined {
