@@ -25,11 +25,11 @@ const messages = (from: number, n: number, size = 1000): OutgoingMessage[] =>
 const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 
 /** A consumer of `raw` that records what it reads, and whether it stopped by itself. */
-async function recorder(log: Log, gate?: Promise<void>) {
+async function recorder(log: Log, gate?: Promise<void>, group = 'g') {
   const seen: number[] = [];
   const state: { stopped?: unknown } = {};
   const consumer: Consumer = await log.consume({
-    group: 'g',
+    group,
     topics: ['raw'],
     eachBatch: async (batch) => {
       await gate;
@@ -63,7 +63,9 @@ describe('the embedded log on a full disk', () => {
     await transport.log.createTopics([{ topic: 'raw', partitions: 1 }]);
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    const { seen, state } = await recorder(transport.log, gate);
+    // A group name of 8 kB: its position commit cannot fit in what is left of the WAL's last page.
+    const group = `g-${'x'.repeat(8192)}`;
+    const { seen, state } = await recorder(transport.log, gate, group);
     await transport.log.publish('raw', messages(0, 100));
 
     fs.fill(0);
@@ -81,7 +83,7 @@ describe('the embedded log on a full disk', () => {
     await eventually(async () => (seen.length >= 200 ? true : undefined), 20_000, 'the consumer to read everything');
     expect(seen).toEqual(upTo(200));
     expect(state.stopped).toBeUndefined();
-    await eventually(async () => ((await transport!.log.committedOffsets('g', 'raw')).get('raw:0') === 200 ? true : undefined), 10_000, 'the position');
+    await eventually(async () => ((await transport!.log.committedOffsets(group, 'raw')).get('raw:0') === 200 ? true : undefined), 10_000, 'the position');
   }, 60_000);
 
   it('opens the file again after DuckDB invalidated it, and goes on from the offsets the file holds', async () => {
