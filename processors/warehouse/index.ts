@@ -159,11 +159,12 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
 
   /** Closes the invalidated instance and opens the file again; the TEMP staging tables are made anew. */
   private async reopen(): Promise<void> {
-    try {
-      this.conn.closeSync();
-      this.db.closeSync();
-    } catch {
-      // an invalidated instance may refuse to close cleanly; it is dropped either way
+    for (const close of [() => this.conn.closeSync(), () => this.db.closeSync()]) {
+      try {
+        close();
+      } catch {
+        // an invalidated instance (or one closed by a reopen that failed) is dropped either way
+      }
     }
     this.db = await openDuckDB(this.path);
     this.conn = await this.db.connect();

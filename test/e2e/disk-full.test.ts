@@ -175,6 +175,8 @@ describe('a full disk (embedded mode), end to end over HTTP', () => {
       duplicatedRaw: duplicated,
       duplicatedEvents: Number(events.n) - Number(events.ids),
       events: Number(events.n),
+      // Which of the retrying paths this run went through (from the service's log lines).
+      paths: ['embedded log cannot write', 'warehouse batch not stored', 'publish failed', 'opened again', 'Parquet export failed'].filter((line) => service!.output().includes(line)),
     };
     console.log('disk-full figures', JSON.stringify(figures));
 
