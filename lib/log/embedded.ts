@@ -62,7 +62,7 @@ export class EmbeddedLog implements Log {
   private readonly activeGroups = new Set<string>();
   private readonly consumers = new Set<EmbeddedConsumer>();
   private readonly closing = new AbortController();
-  /** The last write failed for want of disk; cleared by the next write that commits. */
+  /** A write failed for want of disk; cleared by the probe once the disk takes writes again. */
   private failing = false;
   /** DuckDB invalidated the instance: the file is opened again before the next write. */
   private needsReopen = false;
@@ -141,22 +141,31 @@ export class EmbeddedLog implements Log {
     if (fault === 'invalidated') this.needsReopen = true;
     if (!this.failing) this.logger?.warn({ err: String(err), fault }, 'embedded log cannot write; not ready until the disk takes writes again');
     this.failing = true;
+    this.startProbe();
+  }
+
+  private startProbe(): void {
     this.recovering ??= retry(() => this.probe(), { ...STORAGE_RETRY, signal: this.closing.signal })
       .then(
-        () => {
-          this.failing = false;
-          this.logger?.info('embedded log: the disk takes writes again');
-        },
+        () => this.logger?.info('embedded log: the disk takes writes again'),
         () => undefined,
       )
-      .finally(() => (this.recovering = undefined));
+      .finally(() => {
+        this.recovering = undefined;
+        // A write failed again after the probe's own: probe again.
+        if (this.failing && !this.closed) this.startProbe();
+      });
   }
 
   private async probe(): Promise<void> {
     const { bavail, bsize } = await statfs(dirname(this.file.path));
     const free = Number(bavail) * Number(bsize);
     if (free < MIN_FREE_BYTES) throw new SessionflowError('STORAGE_UNAVAILABLE', `${free} bytes free`);
-    await this.write((conn) => conn.run('INSERT OR REPLACE INTO log_probe VALUES (1, $1)', [BigInt(Date.now())]));
+    await this.write(async (conn) => {
+      await conn.run('INSERT OR REPLACE INTO log_probe VALUES (1, $1)', [BigInt(Date.now())]);
+      // In the writer's queue: no other write's outcome comes between this one and the flag.
+      this.failing = false;
+    });
   }
 
   async createTopics(specs: TopicSpec[]): Promise<void> {
