@@ -61,14 +61,19 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     for (const stop of stoppers.splice(0).reverse()) await stop();
   };
   const stages: Array<Promise<void>> = [];
+  // What must be able to write for this process to be ready: the log the ingest acknowledges
+  // after (embedded mode; a full disk), or the warehouse of a warehouse-only process.
+  const writers: Array<{ readonly writable: boolean }> = [];
   try {
     await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes));
     const codec = new AvroCodec(transport.registry);
     if (transport.log instanceof EmbeddedLog) stoppers.push(scheduleRetention(transport.log, config.logRetentionHours, logger));
+    if (transport.log instanceof EmbeddedLog && roles.ingest) writers.push(transport.log);
 
     if (roles.warehouse) {
       const warehouse = await openWarehouseWhenFree({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
       stoppers.push(() => warehouse.close());
+      if (!roles.ingest) writers.push(warehouse);
       const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });
       stoppers.push(() => sink.stop());
       stoppers.push(scheduleSweep(sink));
@@ -123,7 +128,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
       apizeeHeader: secrets.apizeeHeader,
-      ready: () => accepting,
+      ready: () => accepting && writers.every((w) => w.writable),
     });
     stoppers.push(async () => {
       accepting = false;

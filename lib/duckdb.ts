@@ -52,3 +52,158 @@ export class SerialQueue {
     return this.tail.then(() => undefined);
   }
 }
+
+/**
+ * Why a DuckDB statement failed, when the disk is the reason: `invalidated` when DuckDB gave up on
+ * the instance (a checkpoint that could not write: "FATAL Error: Failed to create checkpoint ...
+ * No space left on device", then "database has been invalidated because of a previous fatal
+ * error" for every later statement), `io` when a write was refused and rolled back ("Failed to
+ * commit: Could not write file \"log.duckdb.wal\": No space left on device"). Both pass once the
+ * disk takes writes again; an invalidated instance must be opened again first. DuckDB also
+ * invalidates the instance on an internal assertion ("INTERNAL Error: ..."), which we saw once in
+ * a statement right after a commit the full disk refused: it is opened again the same way.
+ */
+export type StorageFault = 'invalidated' | 'io';
+
+const INVALIDATED = /database has been invalidated|^FATAL Error|^INTERNAL Error/im;
+const IO_FAULT = /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT|Could not (?:write|fsync|truncate|create|open) file|^IO Error|Input\/output error/im;
+
+export function storageFault(err: unknown): StorageFault | undefined {
+  let io = false;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (INVALIDATED.test(e.message)) return 'invalidated';
+    if (IO_FAULT.test(e.message) || ['ENOSPC', 'EDQUOT', 'EIO'].includes((e as NodeJS.ErrnoException).code ?? '')) io = true;
+  }
+  return io ? 'io' : undefined;
+}
+
+/**
+ * One DuckDB file shared by several connections, which can be opened again after DuckDB
+ * invalidated the instance. Connections come from `connect()` and follow a reopen: `use` waits
+ * for one in progress, and hands out a connection of the current instance.
+ */
+export class DuckDBFile {
+  private generation = 0;
+  private inUse = 0;
+  private drained: (() => void) | undefined;
+  private reopening: Promise<void> | undefined;
+  private readonly connections = new Set<FileConnection>();
+
+  private constructor(
+    readonly path: string,
+    private instance: DuckDBInstance | undefined,
+  ) {}
+
+  static async open(path: string): Promise<DuckDBFile> {
+    return new DuckDBFile(path, await openDuckDB(path));
+  }
+
+  /** A connection that follows reopens. */
+  async connect(): Promise<FileConnection> {
+    const conn = new FileConnection(this);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  /**
+   * Closes every connection and the instance, once no statement is running on them, and opens
+   * the file again (DuckDB replays its WAL: what was committed is there, nothing else). Concurrent
+   * calls share one reopen. Never call it from inside `use`.
+   */
+  reopen(): Promise<void> {
+    this.reopening ??= (async () => {
+      try {
+        if (this.inUse > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+        for (const conn of this.connections) conn.detach();
+        try {
+          this.instance?.closeSync();
+        } catch {
+          // an invalidated instance may refuse to close cleanly; it is dropped either way
+        }
+        this.instance = undefined;
+        this.generation += 1;
+        this.instance = await openDuckDB(this.path);
+      } finally {
+        this.reopening = undefined;
+      }
+    })();
+    return this.reopening;
+  }
+
+  /** @internal */
+  async lease(conn: FileConnection): Promise<{ connection: DuckDBConnection; generation: number }> {
+    while (this.reopening) await this.reopening.catch(() => undefined);
+    if (!this.instance) await this.reopen();
+    this.inUse += 1;
+    try {
+      return { connection: await conn.current(this.instance!, this.generation), generation: this.generation };
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+  }
+
+  /** @internal */
+  release(): void {
+    this.inUse -= 1;
+    if (this.inUse === 0 && this.drained) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+
+  /** @internal */
+  forget(conn: FileConnection): void {
+    this.connections.delete(conn);
+  }
+
+  closeSync(): void {
+    for (const conn of this.connections) conn.detach();
+    this.connections.clear();
+    this.instance?.closeSync();
+    this.instance = undefined;
+  }
+}
+
+/** A connection of a DuckDBFile: `use` runs work on the file's current instance. */
+export class FileConnection {
+  private connection: DuckDBConnection | undefined;
+  private generation = -1;
+
+  constructor(private readonly file: DuckDBFile) {}
+
+  async use<T>(work: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const { connection } = await this.file.lease(this);
+    try {
+      return await work(connection);
+    } finally {
+      this.file.release();
+    }
+  }
+
+  /** @internal */
+  async current(instance: DuckDBInstance, generation: number): Promise<DuckDBConnection> {
+    if (!this.connection || this.generation !== generation) {
+      this.detach();
+      this.connection = await instance.connect();
+      this.generation = generation;
+    }
+    return this.connection;
+  }
+
+  /** @internal Closes the native connection; the next `use` opens one on the current instance. */
+  detach(): void {
+    try {
+      this.connection?.closeSync();
+    } catch {
+      // already unusable
+    }
+    this.connection = undefined;
+  }
+
+  closeSync(): void {
+    this.detach();
+    this.file.forget(this);
+  }
+}

@@ -32,6 +32,7 @@ export const ERRORS = {
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
   SPOOL_WRITE_FAILED: { message: 'the spool could not store the delivery (disk full or failing)', retriable: true },
   WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },
+  STORAGE_UNAVAILABLE: { message: 'the disk refuses writes (full, or an I/O error)', retriable: true },
 } as const satisfies Record<string, { message: string; retriable: boolean; status?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

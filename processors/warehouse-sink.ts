@@ -7,6 +7,7 @@
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { AvroCodec, Deserializer } from '../lib/avro.js';
 import { isSessionflowError, type ErrorCode } from '../lib/errors.js';
+import { bail, retry } from '../lib/retry.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
@@ -84,7 +85,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     writing = writing.then(async () => {
       if (failure) return;
       try {
-        const result = await warehouse.applyBatch(batch);
+        const result = await storeRetrying(warehouse, batch, stopping.signal, logger);
         metrics.warehouseBatches.inc();
         metrics.warehouseRows.inc({ table: 'session_events' }, result.insertedEvents);
         metrics.warehouseRows.inc({ table: 'raw_webhooks' }, batch.raw.length);
@@ -167,6 +168,31 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       if (failure) throw failure;
     },
   };
+}
+
+/**
+ * Stores a batch, retrying with backoff while the disk refuses writes (STORAGE_UNAVAILABLE) until
+ * it takes them again or the sink stops: a full disk holds the batch back, it does not end the
+ * process. Any other failure is thrown at once. A retry is safe: the batch and its offsets
+ * commit together or not at all, and what it stores is keyed (DESIGN section 8).
+ */
+function storeRetrying(warehouse: Warehouse, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
+  return retry(
+    async () => {
+      try {
+        return await warehouse.applyBatch(batch);
+      } catch (err) {
+        if (!isSessionflowError(err, 'STORAGE_UNAVAILABLE') || signal.aborted) bail(err);
+        throw err;
+      }
+    },
+    {
+      initialMs: 100,
+      maxMs: 5000,
+      signal,
+      onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs }, 'warehouse batch not stored: the disk refuses writes; retrying'),
+    },
+  );
 }
 
 /** One row per partition: the furthest offset buffered. */

@@ -2,12 +2,22 @@
  * The embedded log: Kafka's model (topics, partitions, offsets, consumer-group positions) in a
  * DuckDB file, for `npm start` with no other service. Publishes that arrive while a commit is
  * in flight are grouped into the next transaction, so many concurrent requests share one commit.
+ *
+ * A full disk: a commit DuckDB cannot write is rolled back and the publish fails (the ingest
+ * answers 503); `writable` turns false and a probe retries a tiny write with backoff until the
+ * disk takes writes again. When DuckDB invalidated the instance instead (a checkpoint that could
+ * not write), the file is opened again and the next offsets are read back from what it holds.
+ * Consumers ride it out: their reads and position commits are retried, they do not stop.
  */
 import { EventEmitter } from 'node:events';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { BIGINT, BLOB, INTEGER, LIST, VARCHAR, blobValue, listValue, type DuckDBValue } from '@duckdb/node-api';
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
-import { SerialQueue, queryRows, type DuckDBConnection, type DuckDBInstance } from '../duckdb.js';
+import { SerialQueue, queryRows, storageFault, type DuckDBConnection, type DuckDBFile, type FileConnection } from '../duckdb.js';
+import type { Logger } from '../logger.js';
+import { bail, retry } from '../retry.js';
 import {
   partitionFor,
   type ConsumeOptions,
@@ -23,7 +33,15 @@ const DDL = [
   `CREATE TABLE IF NOT EXISTS log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`,
+  // One row the write probe replaces while the disk is refusing writes.
+  `CREATE TABLE IF NOT EXISTS log_probe (id INTEGER PRIMARY KEY, probed_at BIGINT NOT NULL)`,
 ];
+
+/** Backoff of the write probe and of consumers' retried reads and commits while the disk refuses writes. */
+const STORAGE_RETRY = { initialMs: 100, maxMs: 2000 };
+
+/** Free space the probe wants before it calls the log writable again (a checkpoint needs room too). */
+const MIN_FREE_BYTES = 1024 * 1024;
 
 interface PendingPublish {
   topic: string;
@@ -41,42 +59,123 @@ export class EmbeddedLog implements Log {
   private readonly next = new Map<string, number>();
   private readonly writes = new SerialQueue();
   private readonly appended = new EventEmitter();
-  private readonly group = new GroupCommit<PendingPublish>((publishes) => this.writes.run(() => this.append(publishes)));
+  private readonly group = new GroupCommit<PendingPublish>((publishes) => this.append(publishes));
   private closed = false;
   private roundRobin = 0;
   private readonly activeGroups = new Set<string>();
   private readonly consumers = new Set<EmbeddedConsumer>();
+  private readonly closing = new AbortController();
+  /** A write failed for want of disk; cleared by the probe once the disk takes writes again. */
+  private failing = false;
+  /** DuckDB invalidated the instance: the file is opened again before the next write. */
+  private needsReopen = false;
+  private recovering: Promise<void> | undefined;
 
   private readonly reads = new SerialQueue();
 
   private constructor(
-    private readonly db: DuckDBInstance,
-    private readonly writer: DuckDBConnection,
-    private readonly reader: DuckDBConnection,
+    private readonly file: DuckDBFile,
+    private readonly writer: FileConnection,
+    private readonly reader: FileConnection,
+    private readonly logger: Logger | undefined,
   ) {
     this.appended.setMaxListeners(0);
   }
 
-  static async open(db: DuckDBInstance): Promise<EmbeddedLog> {
-    const writer = await db.connect();
-    for (const statement of DDL) await writer.run(statement);
-    const log = new EmbeddedLog(db, writer, await db.connect());
-    for (const row of await queryRows<{ topic: string; partitions: number; compacted: boolean }>(writer, 'SELECT * FROM log_topics')) {
-      log.topics.set(row.topic, { topic: row.topic, partitions: row.partitions, compacted: row.compacted });
-    }
-    const ends = await queryRows<{ topic: string; partition: number; next: bigint }>(
-      writer,
-      `SELECT topic, "partition", max("offset") + 1 AS next FROM log_messages GROUP BY ALL`,
-    );
-    for (const row of ends) log.next.set(tpKey(row.topic, row.partition), Number(row.next));
+  static async open(file: DuckDBFile, logger?: Logger): Promise<EmbeddedLog> {
+    const writer = await file.connect();
+    await writer.use(async (conn) => {
+      for (const statement of DDL) await conn.run(statement);
+    });
+    const log = new EmbeddedLog(file, writer, await file.connect(), logger);
+    await log.loadState();
     return log;
   }
 
+  /** Topics and next offsets as the file holds them (at open, and after a reopen). */
+  private async loadState(): Promise<void> {
+    await this.writer.use(async (conn) => {
+      const topics = await queryRows<{ topic: string; partitions: number; compacted: boolean }>(conn, 'SELECT * FROM log_topics');
+      const ends = await queryRows<{ topic: string; partition: number; next: bigint }>(
+        conn,
+        `SELECT topic, "partition", max("offset") + 1 AS next FROM log_messages GROUP BY ALL`,
+      );
+      for (const row of topics) this.topics.set(row.topic, { ...this.topics.get(row.topic), topic: row.topic, partitions: row.partitions, compacted: row.compacted });
+      this.next.clear();
+      for (const row of ends) this.next.set(tpKey(row.topic, row.partition), Number(row.next));
+    });
+  }
+
+  /** False while the disk refuses our writes (publishes fail; the ingest is not ready). */
+  get writable(): boolean {
+    return !this.failing;
+  }
+
+  /**
+   * Runs a write in the writer's queue. A failure for want of disk marks the log not writable and
+   * starts the probe; an invalidated instance is opened again (and the offsets read back) first
+   * thing in the next write.
+   */
+  private write<T>(work: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.writes.run(async () => {
+      try {
+        if (this.needsReopen) {
+          await this.file.reopen();
+          this.needsReopen = false;
+          await this.loadState();
+          this.logger?.info({ file: this.file.path }, 'embedded log opened again after DuckDB invalidated it');
+        }
+        return await this.writer.use(work);
+      } catch (err) {
+        this.noteFault(err);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * @internal A statement failed: when the disk is the reason, the log is not writable until the
+   * probe commits a write with MIN_FREE_BYTES to spare. Only the probe says so: a small write that
+   * fits in the last page of the WAL proves nothing about the next delivery.
+   */
+  noteFault(err: unknown): void {
+    const fault = storageFault(err);
+    if (!fault || this.closed) return;
+    if (fault === 'invalidated') this.needsReopen = true;
+    if (!this.failing) this.logger?.warn({ err: String(err), fault }, 'embedded log cannot write; not ready until the disk takes writes again');
+    this.failing = true;
+    this.startProbe();
+  }
+
+  private startProbe(): void {
+    this.recovering ??= retry(() => this.probe(), { ...STORAGE_RETRY, signal: this.closing.signal })
+      .then(
+        () => this.logger?.info('embedded log: the disk takes writes again'),
+        () => undefined,
+      )
+      .finally(() => {
+        this.recovering = undefined;
+        // A write failed again after the probe's own: probe again.
+        if (this.failing && !this.closed) this.startProbe();
+      });
+  }
+
+  private async probe(): Promise<void> {
+    const { bavail, bsize } = await statfs(dirname(this.file.path));
+    const free = Number(bavail) * Number(bsize);
+    if (free < MIN_FREE_BYTES) throw new SessionflowError('STORAGE_UNAVAILABLE', `${free} bytes free`);
+    await this.write(async (conn) => {
+      await conn.run('INSERT OR REPLACE INTO log_probe VALUES (1, $1)', [BigInt(Date.now())]);
+      // In the writer's queue: no other write's outcome comes between this one and the flag.
+      this.failing = false;
+    });
+  }
+
   async createTopics(specs: TopicSpec[]): Promise<void> {
-    await this.writes.run(async () => {
+    await this.write(async (conn) => {
       for (const spec of specs) {
         if (this.topics.has(spec.topic)) continue;
-        await this.writer.run('INSERT INTO log_topics VALUES ($1, $2, $3)', [spec.topic, spec.partitions, spec.compacted ?? false]);
+        await conn.run('INSERT INTO log_topics VALUES ($1, $2, $3)', [spec.topic, spec.partitions, spec.compacted ?? false]);
         this.topics.set(spec.topic, { ...spec });
       }
     });
@@ -91,6 +190,15 @@ export class EmbeddedLog implements Log {
   }
 
   private async append(group: PendingPublish[]): Promise<void> {
+    try {
+      await this.write(() => this.appendNow(group));
+    } catch (cause) {
+      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
+    }
+  }
+
+  /** Inside write(): offsets are assigned from what the file holds, also right after a reopen. */
+  private async appendNow(group: PendingPublish[]): Promise<void> {
     const topics: DuckDBValue[] = [];
     const partitions: DuckDBValue[] = [];
     const offsets: DuckDBValue[] = [];
@@ -114,15 +222,13 @@ export class EmbeddedLog implements Log {
         stamps.push(now);
       }
     }
-    try {
-      await this.writer.run(
+    await this.writer.use((conn) =>
+      conn.run(
         `INSERT INTO log_messages SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)`,
         [listValue(topics), listValue(partitions), listValue(offsets), listValue(keys), listValue(values), listValue(stamps)],
         { 1: LIST(VARCHAR), 2: LIST(INTEGER), 3: LIST(BIGINT), 4: LIST(BLOB), 5: LIST(BLOB), 6: LIST(BIGINT) },
-      );
-    } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
-    }
+      ),
+    );
     for (const [key, next] of assigned) this.next.set(key, next);
     this.appended.emit('append');
   }
@@ -146,7 +252,7 @@ export class EmbeddedLog implements Log {
       for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
     }
     this.activeGroups.add(options.group);
-    const consumer = new EmbeddedConsumer(this, await this.db.connect(), options, assigned, positions, () => {
+    const consumer = new EmbeddedConsumer(this, await this.file.connect(), options, assigned, positions, () => {
       this.activeGroups.delete(options.group);
       this.consumers.delete(consumer);
     });
@@ -183,9 +289,25 @@ export class EmbeddedLog implements Log {
 
   /** @internal */
   commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
-    return this.writes.run(async () => {
-      await this.writer.run('INSERT OR REPLACE INTO log_positions VALUES ($1, $2, $3, $4)', [group, topic, partition, BigInt(nextOffset)]);
+    return this.write(async (conn) => {
+      await conn.run('INSERT OR REPLACE INTO log_positions VALUES ($1, $2, $3, $4)', [group, topic, partition, BigInt(nextOffset)]);
     });
+  }
+
+  /** @internal Retries `work` while the disk is the reason it fails (a consumer's read or commit), until `signal` aborts. */
+  retryStorage<T>(work: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return retry(
+      async () => {
+        try {
+          return await work();
+        } catch (err) {
+          if (!storageFault(err) || signal.aborted) bail(err);
+          this.noteFault(err);
+          throw err;
+        }
+      },
+      { ...STORAGE_RETRY, signal },
+    );
   }
 
   /** @internal Resolves on the next append, or after `ms`. */
@@ -205,10 +327,8 @@ export class EmbeddedLog implements Log {
 
   async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
     const rows = await this.reads.run(() =>
-      queryRows<{ partition: number; next_offset: bigint }>(
-        this.reader,
-        `SELECT "partition", next_offset FROM log_positions WHERE grp = $1 AND topic = $2`,
-        [group, topic],
+      this.reader.use((conn) =>
+        queryRows<{ partition: number; next_offset: bigint }>(conn, `SELECT "partition", next_offset FROM log_positions WHERE grp = $1 AND topic = $2`, [group, topic]),
       ),
     );
     return new Map(rows.map((row) => [tpKey(topic, row.partition), Number(row.next_offset)]));
@@ -229,10 +349,10 @@ export class EmbeddedLog implements Log {
    * Returns how many messages went.
    */
   prune(retentionMs: number): Promise<number> {
-    return this.writes.run(async () => {
+    return this.write(async (conn) => {
       const cutoff = BigInt(Date.now() - retentionMs);
       const removed = await queryRows<{ n: bigint }>(
-        this.writer,
+        conn,
         `WITH doomed AS (
            SELECT m.topic, m."partition", m."offset" FROM log_messages m
            JOIN log_topics t USING (topic)
@@ -256,11 +376,21 @@ export class EmbeddedLog implements Log {
     if (this.closed) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.closed = true;
+    this.closing.abort(new SessionflowError('LOG_CLOSED'));
+    await this.recovering;
     await this.group.idle();
     await this.writes.idle();
     this.writer.closeSync();
     this.reader.closeSync();
   }
+}
+
+/** Rethrows `err` unless the consumer is stopping (then undefined: the loop ends). */
+function stopped(signal: AbortSignal): (err: unknown) => undefined {
+  return (err) => {
+    if (signal.aborted) return undefined;
+    throw err;
+  };
 }
 
 class EmbeddedConsumer implements Consumer {
@@ -271,7 +401,7 @@ class EmbeddedConsumer implements Consumer {
 
   constructor(
     private readonly log: EmbeddedLog,
-    private readonly conn: DuckDBConnection,
+    private readonly conn: FileConnection,
     private readonly options: ConsumeOptions,
     private readonly assigned: TopicPartition[],
     private readonly positions: Map<string, number>,
@@ -301,22 +431,25 @@ class EmbeddedConsumer implements Consumer {
 
   private async loop(): Promise<void> {
     const limit = this.options.maxBatchSize ?? 500;
-    while (!this.abort.signal.aborted) {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
       let worked = false;
       for (const { topic, partition } of this.assigned) {
-        if (this.abort.signal.aborted) break;
+        if (signal.aborted) break;
         const key = tpKey(topic, partition);
         const from = this.positions.get(key) ?? 0;
         if (this.log.endOffset(topic, partition) <= from) continue;
-        const records = await this.log.read(this.conn, topic, partition, from, limit, this.options.maxBatchBytes);
-        if (records.length === 0) continue;
+        // A full disk does not stop a consumer: reads and the position commit are retried.
+        const records = await this.log.retryStorage(() => this.conn.use((conn) => this.log.read(conn, topic, partition, from, limit, this.options.maxBatchBytes)), signal).catch(stopped(signal));
+        if (!records || records.length === 0) continue;
         await this.options.eachBatch({ topic, partition, records });
         const nextOffset = records[records.length - 1]!.offset + 1;
-        await this.log.commitPosition(this.options.group, topic, partition, nextOffset);
+        // Stopped before the commit: the batch is handled again after a restart (stages are idempotent).
+        if ((await this.log.retryStorage(() => this.log.commitPosition(this.options.group, topic, partition, nextOffset), signal).then(() => true, stopped(signal))) !== true) break;
         this.positions.set(key, nextOffset);
         worked = true;
       }
-      if (!worked) await this.log.waitForAppend(1000, this.abort.signal);
+      if (!worked) await this.log.waitForAppend(1000, signal);
     }
   }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { openDuckDB } from '../duckdb.js';
+import { DuckDBFile } from '../duckdb.js';
 import type { Logger } from '../logger.js';
 import { ConfluentRegistry } from '../registry/confluent.js';
 import { EmbeddedRegistry } from '../registry/embedded.js';
@@ -15,10 +15,10 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** The embedded log and registry, both in DATA_DIR/log.duckdb. */
-export async function openEmbeddedTransport(dataDir: string): Promise<Transport> {
-  const db = await openDuckDB(join(dataDir, 'log.duckdb'));
-  const log = await EmbeddedLog.open(db);
+/** The embedded log and registry, both in DATA_DIR/log.duckdb (opened again together when DuckDB invalidates it). */
+export async function openEmbeddedTransport(dataDir: string, logger?: Logger): Promise<Transport> {
+  const db = await DuckDBFile.open(join(dataDir, 'log.duckdb'));
+  const log = await EmbeddedLog.open(db, logger);
   const registry = await EmbeddedRegistry.open(db);
   return {
     log,
@@ -62,7 +62,7 @@ export async function openKafkaTransport(options: KafkaTransportOptions): Promis
 
 /** Kafka when KAFKA_BROKERS is set (config.kafka), else the embedded log in DATA_DIR. */
 export function openTransport(config: Config, logger: Logger): Promise<Transport> {
-  if (!config.kafka) return openEmbeddedTransport(config.dataDir);
+  if (!config.kafka) return openEmbeddedTransport(config.dataDir, logger);
   return openKafkaTransport({
     brokers: config.kafka.brokers,
     registryUrl: config.kafka.registryUrl,

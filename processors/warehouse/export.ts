@@ -18,7 +18,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sqlString, type DuckDBConnection } from '../../lib/duckdb.js';
+import { sqlString, storageFault, type DuckDBConnection } from '../../lib/duckdb.js';
 import type { Logger } from '../../lib/logger.js';
 import {
   REWRITE_FILE,
@@ -51,7 +51,8 @@ export interface ExportRun {
 
 export class ParquetExporter {
   constructor(
-    private readonly conn: DuckDBConnection,
+    /** The writer's connection; the warehouse replaces it when it opens the file again. */
+    public conn: DuckDBConnection,
     private readonly dataDir: string,
     private readonly logger: Logger,
     private readonly tables: Map<string, TableSchema>,
@@ -107,6 +108,8 @@ export class ParquetExporter {
         );
         run.exported += 1;
       } catch (err) {
+        // DuckDB gave up on the instance: nothing more runs on it until the warehouse opens it again.
+        if (storageFault(err) === 'invalidated') throw err;
         run.failed += 1;
         this.logger.error({ err, table: table.name, provider: entry.provider, date: entry.date }, 'Parquet export failed; will retry');
       }
@@ -115,6 +118,7 @@ export class ParquetExporter {
       try {
         if (await this.compact(table, dir)) run.compacted += 1;
       } catch (err) {
+        if (storageFault(err) === 'invalidated') throw err;
         this.logger.error({ err, dir }, 'Parquet compaction failed; will retry');
       }
     }

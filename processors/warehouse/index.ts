@@ -6,10 +6,16 @@
  * always sees committed batches and nothing else. The export of a batch runs after applyBatch
  * has returned; the next batch waits for it. The idle sweep, the rebuild and the replay run their
  * chunks in the same queue (sweep.ts, rebuild.ts, replay.ts). Use `createWarehouse`, one per DATA_DIR.
+ *
+ * A full disk: a batch DuckDB cannot commit fails with STORAGE_UNAVAILABLE (the sink retries it),
+ * an export that cannot write is retried on a timer with backoff. When DuckDB invalidated the
+ * instance (a checkpoint that could not write), the file is opened again before the next
+ * statement: it holds the batches that committed and nothing else, offsets included.
  */
 import { join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
-import { SerialQueue, inTransaction, openDuckDB, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import { SerialQueue, inTransaction, openDuckDB, queryRows, storageFault, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
@@ -55,6 +61,7 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
     const run = await exporter.exportPending();
     if (run.exported + run.failed > 0) options.logger.info(run, 'caught up on Parquet exports left pending');
     return new DuckDBWarehouse(
+      join(options.dataDir, 'warehouse.duckdb'),
       db,
       conn,
       exporter,
@@ -75,10 +82,17 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   private exportTimer: NodeJS.Timeout | undefined;
   private lastExport = -Infinity;
   private closed = false;
+  /** A write failed for want of disk; cleared by the next batch that commits. */
+  private failing = false;
+  /** DuckDB invalidated the instance: opened again before the next statement. */
+  private needsReopen = false;
+  private exportRetry: NodeJS.Timeout | undefined;
+  private exportAttempts = 0;
 
   constructor(
-    private readonly db: DuckDBInstance,
-    private readonly conn: DuckDBConnection,
+    private readonly path: string,
+    private db: DuckDBInstance,
+    private conn: DuckDBConnection,
     readonly exporter: ParquetExporter,
     readonly ctx: ApplyContext,
     readonly clock: () => Micros,
@@ -113,9 +127,13 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     return replay(this, options);
   }
 
+  get writable(): boolean {
+    return !this.failing;
+  }
+
   serial<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed'));
-    return this.queue.run(work);
+    return this.queue.run(() => this.guarded(work));
   }
 
   transaction<T>(work: () => Promise<T>): Promise<T> {
@@ -123,46 +141,98 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
       try {
         const result = await inTransaction(this.conn, work);
         this.ctx.cache.commit();
+        if (this.failing) this.ctx.logger.info('warehouse: the disk takes writes again');
+        this.failing = false;
         return result;
       } catch (cause) {
         this.ctx.cache.rollback();
         if (cause instanceof SessionflowError) throw cause;
-        throw new SessionflowError('WAREHOUSE_FAILED', cause instanceof Error ? cause.message : String(cause), { cause });
+        const message = cause instanceof Error ? cause.message : String(cause);
+        if (storageFault(cause)) throw new SessionflowError('STORAGE_UNAVAILABLE', message, { cause });
+        throw new SessionflowError('WAREHOUSE_FAILED', message, { cause });
       }
     });
+  }
+
+  /** In the queue: opens the file again first when DuckDB invalidated it, and notes a failure for want of disk. */
+  private async guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      if (this.needsReopen) await this.reopen();
+      return await work();
+    } catch (err) {
+      const fault = storageFault(err);
+      if (fault) {
+        if (!this.failing) this.ctx.logger.warn({ err: String(err), fault }, 'warehouse cannot write; retrying until the disk takes writes again');
+        this.failing = true;
+        if (fault === 'invalidated') this.needsReopen = true;
+      }
+      throw err;
+    }
+  }
+
+  /** Closes the invalidated instance and opens the file again; the TEMP staging tables are made anew. */
+  private async reopen(): Promise<void> {
+    for (const close of [() => this.conn.closeSync(), () => this.db.closeSync()]) {
+      try {
+        close();
+      } catch {
+        // an invalidated instance (or one closed by a reopen that failed) is dropped either way
+      }
+    }
+    this.db = await openDuckDB(this.path);
+    this.conn = await this.db.connect();
+    await createStaging(this.conn, this.ctx.tables.values());
+    this.ctx.conn = this.conn;
+    this.exporter.conn = this.conn;
+    this.needsReopen = false;
+    this.ctx.logger.info({ file: this.path }, 'warehouse opened again after DuckDB invalidated it');
   }
 
   /**
    * One export run at most every `exportIntervalMs` after a commit: the batches committed in the
    * meantime share it, so under load a partition gets one new file per interval, not one per
-   * batch, and the writer spends its time on batches. `now` runs it next in the queue.
+   * batch, and the writer spends its time on batches. `now` runs it next in the queue. A failed
+   * run is retried with backoff, batches or not.
    */
   private scheduleExport(now = false): void {
+    if (this.closed) return;
     if (now && this.exportTimer) {
       clearTimeout(this.exportTimer);
       this.exportTimer = undefined;
     }
     if (this.exportQueued || this.exportTimer) return;
     const wait = now ? 0 : Math.max(0, this.lastExport + this.exportIntervalMs - performance.now());
-    const start = () => {
-      this.exportTimer = undefined;
-      this.exportQueued = true;
-      void this.queue.run(async () => {
-        this.exportQueued = false;
-        this.lastExport = performance.now();
-        try {
-          await this.exporter.exportPending();
-        } catch (err) {
-          this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried after the next batch');
-        }
-      });
-    };
-    if (wait === 0) start();
-    else this.exportTimer = setTimeout(start, wait);
+    if (wait === 0) this.queueExport();
+    else this.exportTimer = setTimeout(() => this.queueExport(), wait);
+  }
+
+  private queueExport(): void {
+    this.exportTimer = undefined;
+    this.exportQueued = true;
+    void this.queue.run(async () => {
+      this.exportQueued = false;
+      this.lastExport = performance.now();
+      let failed: boolean;
+      try {
+        failed = (await this.guarded(() => this.exporter.exportPending())).failed > 0;
+      } catch (err) {
+        failed = true;
+        this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried');
+      }
+      if (!failed) this.exportAttempts = 0;
+      else if (!this.exportRetry && !this.closed) {
+        this.exportAttempts += 1;
+        this.exportRetry = setTimeout(() => {
+          this.exportRetry = undefined;
+          this.scheduleExport(true);
+        }, backoffDelay(this.exportAttempts, 500, 10_000));
+        this.exportRetry.unref();
+      }
+    });
   }
 
   async offsets(): Promise<Map<string, number>> {
-    const rows = await this.queue.run(() =>
+    const rows = await this.serial(() =>
       queryRows<{ topic: string; partition: number; next_offset: bigint }>(this.conn, 'SELECT topic, "partition", next_offset FROM pipeline_offsets'),
     );
     return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
@@ -176,11 +246,11 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.exportRetry);
     if (this.exportTimer) {
       // What the timer would have exported goes now: a stop leaves the dataset up to date.
       clearTimeout(this.exportTimer);
-      this.exportTimer = undefined;
-      void this.queue.run(() => this.exporter.exportPending().then(() => undefined, (err: unknown) => this.ctx.logger.error({ err }, 'Parquet export failed at close; pending partitions are exported at the next open')));
+      this.queueExport();
     }
     await this.queue.idle();
     this.conn.closeSync();

@@ -120,6 +120,8 @@ export interface ReplayReport {
 }
 
 export interface Warehouse {
+  /** False while the disk refuses the warehouse's writes (batches are retried, not lost). */
+  readonly writable: boolean;
   /** Stores the batch and its offsets in one transaction, then exports the Parquet it touched. */
   applyBatch(batch: WarehouseBatch): Promise<BatchResult>;
   /**

@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDuckDB } from '../../lib/duckdb.js';
+import { DuckDBFile } from '../../lib/duckdb.js';
 import { EmbeddedLog } from '../../lib/log/embedded.js';
 import { EmbeddedRegistry } from '../../lib/registry/embedded.js';
-import type { DuckDBInstance } from '../../lib/duckdb.js';
 import { logContract } from './log-contract.js';
 import { registryContract } from './registry-contract.js';
 
@@ -13,11 +12,11 @@ const dir = mkdtempSync(join(tmpdir(), 'sessionflow-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** One DuckDB file per suite; a "new client" closes nothing but opens new connections on it. */
-function harness<T extends { close(): Promise<void> }>(file: string, make: (db: DuckDBInstance) => Promise<T>) {
-  let db: Promise<DuckDBInstance> | undefined;
+function harness<T extends { close(): Promise<void> }>(file: string, make: (db: DuckDBFile) => Promise<T>) {
+  let db: Promise<DuckDBFile> | undefined;
   return {
     async open(): Promise<T> {
-      db ??= openDuckDB(join(dir, file));
+      db ??= DuckDBFile.open(join(dir, file));
       return make(await db);
     },
   };
@@ -28,7 +27,7 @@ registryContract('embedded (DuckDB)', harness('registry.duckdb', (db) => Embedde
 
 describe('embedded log retention', () => {
   it('removes old messages every group has consumed, keeps the rest, and compacts keyed topics', async () => {
-    const db = await openDuckDB(join(dir, 'retention.duckdb'));
+    const db = await DuckDBFile.open(join(dir, 'retention.duckdb'));
     const log = await EmbeddedLog.open(db);
     await log.createTopics([{ topic: 'raw', partitions: 1 }, { topic: 'facts', partitions: 1, compacted: true }]);
     await log.publish('raw', [1, 2, 3, 4].map((i) => ({ key: null, value: Buffer.from(`r${i}`) })));
@@ -41,9 +40,10 @@ describe('embedded log retention', () => {
 
     expect(await log.prune(60_000)).toBe(2); // nothing is old yet: only the two replaced 'a' facts go
     expect(await log.prune(-1)).toBe(4); // r1..r4: consumed and past retention; r5 is unread
-    const rest = await log.read(await db.connect(), 'raw', 0, 0, 10);
+    const reader = await db.connect();
+    const rest = await reader.use((conn) => log.read(conn, 'raw', 0, 0, 10));
     expect(rest.map((r) => r.value.toString())).toEqual(['r5']);
-    const facts = await log.read(await db.connect(), 'facts', 0, 0, 10);
+    const facts = await reader.use((conn) => log.read(conn, 'facts', 0, 0, 10));
     expect(facts.map((r) => r.value.toString())).toEqual(['b1', 'a3']);
     expect(await log.endOffsets('raw')).toEqual(new Map([['raw:0', 5]]));
     await log.close();
