@@ -5,6 +5,7 @@
  * download_token/download_url and stream keys are never read into an event.
  */
 import type { ParticipantRef } from '../../../lib/canonical.js';
+import { isAvroLong } from '../../../lib/avro.js';
 import { participantKey } from '../../../lib/ids.js';
 import type { NormalizeFailure } from '../types.js';
 import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
@@ -98,12 +99,12 @@ function recordingFiles(object: ZoomObject, providerType: string): DetailResult 
     participant_video_files: object.participant_video_files ?? [],
   };
   for (const [name, files] of Object.entries(lists)) {
-    const at = files.findIndex((file) => typeof file.file_size === 'number' && !(Math.abs(file.file_size) <= Number.MAX_SAFE_INTEGER));
-    if (at >= 0) return invalid(`payload.object.${name}.${at}.file_size`, 'is past 2^53 bytes', providerType);
+    const at = files.findIndex((file) => typeof file.file_size === 'number' && !isAvroLong(Math.round(file.file_size)));
+    if (at >= 0) return invalid(`payload.object.${name}.${at}.file_size`, 'is not a size in bytes below 2^53', providerType);
   }
   const all = [...lists.recording_files, ...lists.participant_audio_files, ...lists.participant_video_files];
   const bytes = all.reduce((sum, file) => sum + fileBytes(file), 0);
-  if (!Number.isSafeInteger(bytes)) return invalid('payload.object.recording_files', 'file sizes add up past 2^53 bytes', providerType);
+  if (!isAvroLong(bytes)) return invalid('payload.object.recording_files', 'file sizes add up past 2^53 bytes', providerType);
   const perType: Record<string, number> = {};
   for (const file of all) {
     for (const [prefix, value] of [['recording_type', file.recording_type], ['file_type', file.file_type]] as const) {

@@ -100,6 +100,7 @@ describe('zoom adapter: failures', () => {
   it.each([
     ['participant_video_files', 0, 1e308, 'payload.object.participant_video_files.0.file_size'],
     ['recording_files', 1, 2 ** 53 + 2, 'payload.object.recording_files.1.file_size'],
+    ['participant_audio_files', 0, 2 ** 53 - 1, 'payload.object.participant_audio_files.0.file_size'],
     ['recording_files', 0, 1e21, 'payload.object.recording_files.0.file_size'],
   ] as const)('dead-letters %s[%i].file_size %d, naming the field', (list, index, size, path) => {
     const body = JSON.parse(fixtureBody('session.recording_completed')) as { payload: { object: Record<string, Array<{ file_size?: number }>> } };
