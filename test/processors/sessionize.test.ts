@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalType, ConsentScope, Role, SessionEvent } from '../../lib/canonical.js';
+import { AVRO_LONG_MAX, loadSchema } from '../../lib/avro.js';
 import { foldSession } from '../../processors/sessionize.js';
 
 // ---------------------------------------------------------------------------------------
@@ -436,6 +437,29 @@ describe('foldSession: recording', () => {
       last_event_at: t('10:45'),
       updated_at: t('11:00'),
     });
+  });
+});
+
+describe('foldSession: totals a long cannot hold', () => {
+  const factType = loadSchema('SessionFact').type;
+
+  // Shrunk by the poison property (test/processors/sessionize.property.test.ts): each count fits
+  // a long, their sum (2^53 - 1) does not, and the fact could not be written to facts.v1.
+  it.each([
+    ['recording_files', 'recording.completed', { count: AVRO_LONG_MAX }, { count: 1 }],
+    ['recording_bytes', 'recording.completed', { bytes: AVRO_LONG_MAX }, { bytes: AVRO_LONG_MAX }],
+    ['products_added', 'ticket.product_added', { count: AVRO_LONG_MAX }, { count: 2 }],
+    ['products_removed', 'ticket.product_removed', { count: AVRO_LONG_MAX }, { count: 3 }],
+  ] as const)('holds %s at the largest long when its events add up past it', (column, type, first, second) => {
+    const { fact } = fold([ev('session.created', '10:00'), ev(type, '10:01', { ...first, tag: '1' }), ev(type, '10:02', { ...second, tag: '2' })]);
+    expect(fact[column]).toBe(AVRO_LONG_MAX);
+    expect(factType.isValid(fact)).toBe(true);
+  });
+
+  it('holds a negative total at the smallest long', () => {
+    const { fact } = fold([ev('recording.completed', '10:01', { bytes: -AVRO_LONG_MAX, tag: '1' }), ev('recording.completed', '10:02', { bytes: -5, tag: '2' })]);
+    expect(fact.recording_bytes).toBe(-AVRO_LONG_MAX);
+    expect(factType.isValid(fact)).toBe(true);
   });
 });
 
