@@ -132,6 +132,7 @@ function put(target: object, key: string | number, value: unknown): void {
 
 export type Mutation =
   | { kind: 'replace'; at: number; value: unknown }
+  | { kind: 'same-kind'; at: number; number: unknown; text: unknown; copies: number }
   | { kind: 'insert'; at: number; key: string; value: unknown }
   | { kind: 'delete'; at: number };
 
@@ -139,14 +140,36 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), value: poison }), weight: 6 },
   { arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), key: oddKeys, value: poison }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('same-kind' as const),
+      at: fc.nat(),
+      number: extremeNumbers,
+      text: fc.oneof(extremeTimes, oddStrings, fc.constantFrom(1_000, 100_000).map((n) => 'y'.repeat(n))),
+      copies: fc.oneof({ arbitrary: fc.constant(2), weight: 4 }, { arbitrary: fc.constant(1_000), weight: 2 }, { arbitrary: fc.constant(20_000), weight: 1 }),
+    }),
+    weight: 4,
+  },
 );
+
+/**
+ * A value of the same JSON kind as `value`, so that it still fits the provider's schema: an
+ * extreme number for a number, an odd string or time for a string, an array of many copies of
+ * its first item for an array.
+ */
+function sameKind(value: unknown, m: Extract<Mutation, { kind: 'same-kind' }>): unknown {
+  if (typeof value === 'number') return m.number;
+  if (typeof value === 'string') return m.text;
+  if (Array.isArray(value) && value.length > 0) return Array.from({ length: m.copies }, () => copy(value[0]));
+  return value;
+}
 
 /** A fresh copy of a poison value, so no two places (or runs) share one object. */
 const copy = (value: unknown): unknown => (value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value);
 
 /** Applies a mutation to a document in place (the root itself is never replaced). */
 export function mutate(doc: unknown, m: Mutation): void {
-  if (m.kind !== 'delete') m = { ...m, value: copy(m.value) };
+  if (m.kind === 'replace' || m.kind === 'insert') m = { ...m, value: copy(m.value) };
   if (m.kind === 'insert') {
     const containers = containersOf(doc);
     if (containers.length === 0) return;
@@ -159,6 +182,7 @@ export function mutate(doc: unknown, m: Mutation): void {
   const parent = get(doc, path.slice(0, -1)) as Record<string | number, unknown>;
   const key = path[path.length - 1]!;
   if (m.kind === 'replace') put(parent, key, m.value);
+  else if (m.kind === 'same-kind') put(parent, key, sameKind(parent[key], m));
   else if (Array.isArray(parent)) parent.splice(key as number, 1);
   else delete parent[key];
 }

@@ -12,7 +12,7 @@ import { wrap } from '../../ingest/envelope.js';
 import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
 import { arbitraryBody, expectNoPollution, expectSound, mutatedFixture, PII_KEY, RECEIVED_AT } from '../helpers/poison.js';
 
-const RUNS = Number(process.env.POISON_RUNS ?? 300);
+const RUNS = Number(process.env.POISON_RUNS ?? 200);
 const rawType = loadSchema('RawWebhook').type;
 const eventType = loadSchema('SessionEvent').type;
 const deadType = loadSchema('DeadLetter').type;
