@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CanonicalType, ConsentScope, Role, SessionEvent } from '../../lib/canonical.js';
 import { AVRO_LONG_MAX, loadSchema } from '../../lib/avro.js';
 import { foldSession } from '../../processors/sessionize.js';
+import { distinctInFoldOrder, precedence } from '../../processors/sessionize/order.js';
 
 // ---------------------------------------------------------------------------------------
 // Helpers: small events on 2024-05-02, times written as 'HH:MM' or 'HH:MM:SS' (UTC).
@@ -562,6 +563,22 @@ describe('foldSession: lineage and order', () => {
     const redelivery = { ...events[4]!, ingest_id: 'ing-retry', received_at: t('12:00') };
     expect(fold([...events, redelivery])).toEqual(fold(events));
     expect(fold([redelivery, ...events])).toEqual(fold(events));
+  });
+
+  // Shrunk by the poison property (test/processors/sessionize.property.test.ts): a type named like
+  // a member of Object.prototype took that member as its precedence, compared as NaN, and the
+  // fold order (and so the fact) depended on the order the events came in.
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('orders a type named %j among the types it does not list', (name) => {
+    const odd = name as CanonicalType;
+    expect(precedence(odd)).toBe(precedence('message.sent'));
+    const at = t('10:00');
+    const events = [
+      ev('ticket.cancelled', at, { event_id: '' }),
+      ev('session.created', at, { event_id: 'd' }),
+      ev(odd, at, { event_id: 'constructor' }),
+    ];
+    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map((p) => distinctInFoldOrder(p.map((i) => events[i]!)).map((e) => e.event_id));
+    for (const order of orders) expect(order).toEqual(['d', 'constructor', '']);
   });
 
   it('does not change its input', () => {
