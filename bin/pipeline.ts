@@ -82,7 +82,8 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     let rawSink: RawSink | undefined;
     if (roles.ingest) {
       if (transport.log.kind === 'kafka') {
-        const spool = await Spool.open(join(config.dataDir, 'spool'));
+        // A frame holds one delivery's envelope; a header claiming far more than the body limit is corrupt.
+        const spool = await Spool.open(join(config.dataDir, 'spool'), { logger, metrics, maxFrameBytes: Math.max(64 * 1024 * 1024, 2 * config.bodyLimitBytes) });
         stoppers.push(() => spool.close());
         const sink = await createSpoolingSink(transport.log, codec, topics, spool, logger, {
           ackTimeoutMs: config.kafkaAckTimeoutMs,

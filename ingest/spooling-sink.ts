@@ -3,15 +3,15 @@
  * `ackTimeoutMs` (about a second), append to the fsync'd local spool and acknowledge anyway.
  * While anything is spooled, new deliveries join the spool behind it so the drainer
  * republishes them in arrival order. Only when the spool cannot take a delivery either does
- * the ingest answer 503.
+ * the ingest answer 503. A delivery larger than its topic takes (max.message.bytes, read at start)
+ * is refused with 413 before it can reach the log or the spool, backlog or not: the spool would
+ * never get it out again.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { RawWebhook } from '../lib/canonical.js';
-import { isSessionflowError } from '../lib/errors.js';
+import { isSessionflowError, SessionflowError } from '../lib/errors.js';
 import type { AvroCodec, Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
-import type { Log } from '../lib/log/types.js';
+import { messageBytes, type Log } from '../lib/log/types.js';
 import { bail, retry } from '../lib/retry.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import type { RawSink } from './raw-sink.js';
@@ -19,7 +19,9 @@ import type { Spool, SpoolRecord } from './spool.js';
 
 export interface SpoolingSinkOptions {
   ackTimeoutMs?: number;
+  /** Records republished per batch at most, and their bytes at most (the batch is held in memory). */
   drainBatch?: number;
+  drainBatchBytes?: number;
   onSpooled?: (count: number) => void;
 }
 
@@ -35,10 +37,15 @@ class AckTimeout extends Error {}
 export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Topics, spool: Spool, logger: Logger, options: SpoolingSinkOptions = {}): Promise<SpoolingSink> {
   const ackTimeoutMs = options.ackTimeoutMs ?? 1000;
   const drainBatch = options.drainBatch ?? 500;
+  const drainBatchBytes = options.drainBatchBytes ?? 4 * 1024 * 1024;
   // A publish that hangs (broker gone mid-request) is given up on and retried.
   const drainTimeoutMs = Math.max(5000, ackTimeoutMs * 5);
   const serializers = new Map<string, Serializer<RawWebhook>>();
-  for (const topic of topics.allRaw) serializers.set(topic, await codec.serializer<RawWebhook>(valueSubject(topic), 'RawWebhook'));
+  const limits = new Map<string, number | undefined>();
+  for (const topic of topics.allRaw) {
+    serializers.set(topic, await codec.serializer<RawWebhook>(valueSubject(topic), 'RawWebhook'));
+    limits.set(topic, await log.messageLimit?.(topic));
+  }
   const abort = new AbortController();
   let draining: Promise<void> | undefined;
 
@@ -46,18 +53,18 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
     draining ??= (async () => {
       try {
         while (spool.pending > 0 && !abort.signal.aborted) {
-          const { records, next } = await spool.peek(drainBatch);
+          const { records, next } = await spool.peek(drainBatch, drainBatchBytes);
           try {
             await republish(records);
           } catch (err) {
             if (!isSessionflowError(err, 'BODY_TOO_LARGE')) throw err;
-            // One of them is larger than its topic takes: publish them one by one and set the
-            // oversized aside on disk, so it neither blocks the spool nor is lost.
+            // One of them is larger than its topic takes (spooled before this check existed, or
+            // the topic was altered since): publish them one by one and set the oversized aside
+            // on disk (counted), so it neither blocks the spool nor is lost.
             for (const record of records) {
               await republish([record]).catch(async (one: unknown) => {
                 if (!isSessionflowError(one, 'BODY_TOO_LARGE')) throw one;
-                const file = await setAside(record);
-                logger.error({ topic: record.topic, bytes: record.value.length, file }, 'spool drain: a delivery is larger than its topic accepts (max.message.bytes); kept on disk, not published');
+                await spool.setAside('too_large', record.value, { topic: record.topic });
               });
             }
           }
@@ -91,14 +98,6 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
       },
     );
 
-  const setAside = async (record: SpoolRecord): Promise<string> => {
-    const dir = join(spool.dir, 'too-large');
-    await mkdir(dir, { recursive: true });
-    const file = join(dir, `${Date.now()}-${record.topic}.avro`);
-    await writeFile(file, record.value, { flush: true });
-    return file;
-  };
-
   const toSpool = async (record: SpoolRecord): Promise<void> => {
     await spool.append([record]);
     options.onSpooled?.(1);
@@ -119,11 +118,13 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
       const serializer = serializers.get(topic);
       if (!serializer) throw new Error(`no raw topic for provider ${raw.provider}`);
       const record: SpoolRecord = { topic, key: sessionKey ? Buffer.from(sessionKey) : null, value: serializer.encode(raw) };
+      const limit = limits.get(topic);
+      if (limit !== undefined && messageBytes(record) > limit) throw new SessionflowError('BODY_TOO_LARGE', `${messageBytes(record)} bytes with its envelope; ${topic} takes ${limit}`);
       if (spool.pending > 0 || draining) return toSpool(record);
       try {
         await withTimeout(log.publish(topic, [{ key: record.key, value: record.value }]), ackTimeoutMs);
       } catch (err) {
-        // Larger than the topic takes: spooling it would only block the spool. The ingest answers 413.
+        // Larger than the topic takes after all (altered since the start): spooling it would only block the spool. The ingest answers 413.
         if (isSessionflowError(err, 'BODY_TOO_LARGE')) throw err;
         // Not acknowledged in time (or refused): the spool makes it durable; if the publish
         // still lands later, the warehouse collapses the copy on its ingest_id.

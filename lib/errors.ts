@@ -30,6 +30,7 @@ export const ERRORS = {
   // infrastructure
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
+  SPOOL_WRITE_FAILED: { message: 'the spool could not store the delivery (disk full or failing)', retriable: true },
   WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },
 } as const satisfies Record<string, { message: string; retriable: boolean; status?: number }>;
 

@@ -6,13 +6,19 @@
 interface Entry<T> {
   item: T;
   weight: number;
+  cap: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
 export interface GroupCommitOptions<T> {
-  /** Upper bound on the summed weight of one commit (an item heavier than that goes alone). */
-  maxWeight?: number;
+  /**
+   * Upper bound on the summed weight of one commit (an item heavier than that goes alone). As a
+   * function it is each item's own bound, and a commit stays under the smallest bound of its items
+   * (a Kafka topic's max.message.bytes).
+   */
+  maxWeight?: number | ((item: T) => number);
+  /** An item's weight, e.g. its bytes: memory and request sizes are bounded by bytes, not counts. */
   weigh?: (item: T) => number;
 }
 
@@ -27,7 +33,8 @@ export class GroupCommit<T> {
 
   submit(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ item, weight: this.options.weigh?.(item) ?? 1, resolve, reject });
+      const { maxWeight = Infinity, weigh } = this.options;
+      this.pending.push({ item, weight: weigh?.(item) ?? 1, cap: typeof maxWeight === 'function' ? maxWeight(item) : maxWeight, resolve, reject });
       this.running ??= this.drain();
     });
   }
@@ -38,11 +45,15 @@ export class GroupCommit<T> {
   }
 
   private async drain(): Promise<void> {
-    const limit = this.options.maxWeight ?? Infinity;
     try {
       while (this.pending.length > 0) {
-        let [weight, take] = [0, 0];
-        while (take < this.pending.length && (take === 0 || weight + this.pending[take]!.weight <= limit)) weight += this.pending[take++]!.weight;
+        let [weight, take, cap] = [0, 0, Infinity];
+        for (; take < this.pending.length; take++) {
+          const next = this.pending[take]!;
+          const nextCap = Math.min(cap, next.cap);
+          if (take > 0 && weight + next.weight > nextCap) break;
+          [weight, cap] = [weight + next.weight, nextCap];
+        }
         const group = this.pending.splice(0, take);
         try {
           await this.commit(group.map((e) => e.item));

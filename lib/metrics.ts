@@ -39,6 +39,12 @@ export function createMetrics() {
       help: 'Deliveries written to the local spool because Kafka did not acknowledge in time',
       registers: [registry],
     }),
+    spoolSetAside: new Counter({
+      name: 'sessionflow_spool_set_aside_total',
+      help: 'Stretches of the spool set aside to a file of their own instead of being republished, by reason (bad_frame: a CRC or length that does not check out; torn_tail: bytes at the end that are not a whole frame; too_large: a delivery larger than its topic takes)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     normalized: new Counter({
       name: 'sessionflow_normalize_records_total',
       help: 'Raw deliveries normalized, by provider and outcome (events, dead_letter, empty)',

@@ -21,6 +21,12 @@ export interface ListenerOptions {
   reconnectIntervalMs: number;
   /** A ping this often; a connection that has not answered the previous one is dropped. */
   pingIntervalMs: number;
+  /**
+   * The largest frame (message) taken, in bytes: `ws` buffers a whole message before handing it
+   * on, so a larger one closes the connection (1009, message too big) instead of filling memory.
+   * The poller fetches the event that frame carried.
+   */
+  maxPayloadBytes: number;
 }
 
 export interface ListenerDeps {
@@ -63,7 +69,7 @@ export function startListener(options: ListenerOptions, deps: ListenerDeps): Lis
     }
     if (stopping.signal.aborted) return false;
     return new Promise<boolean>((resolve) => {
-      const ws = new WebSocket(options.url, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: 10_000 });
+      const ws = new WebSocket(options.url, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: 10_000, maxPayload: options.maxPayloadBytes });
       socket = ws;
       let openedAt: number | undefined;
       let alive = true;

@@ -64,6 +64,8 @@ export interface JifelinePullOptions {
   /** Websocket: reconnections at once after a drop, then the pause between tries (default 3, 5 s). */
   reconnect?: { immediate?: number; intervalMs?: number };
   pingIntervalMs?: number;
+  /** Websocket: the largest frame taken (default 1 MiB; the ingest passes BODY_LIMIT_BYTES plus room for the frame's own fields). */
+  maxFrameBytes?: number;
 }
 
 export interface JifelinePullDeps {
@@ -208,6 +210,7 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
             immediateReconnects: options.reconnect?.immediate ?? 3,
             reconnectIntervalMs: options.reconnect?.intervalMs ?? 5000,
             pingIntervalMs: options.pingIntervalMs ?? 30_000,
+            maxPayloadBytes: options.maxFrameBytes ?? 1024 * 1024,
           },
           { tokens, logger: log, onFrame, onConnected: requestPoll },
         );

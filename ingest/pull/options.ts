@@ -17,5 +17,7 @@ export function jifelinePullOptions(config: Config): JifelinePullOptions | undef
     pageLimit: j.pageLimit,
     pollIntervalMs: j.pollIntervalSeconds * 1000,
     ...(j.eventTypes && { eventTypes: j.eventTypes }),
+    // A frame carries one event's body and a few fields around it.
+    maxFrameBytes: config.bodyLimitBytes + 64 * 1024,
   };
 }

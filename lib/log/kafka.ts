@@ -15,12 +15,12 @@
  * seconds and the caller spools) and a producer that failed a send is replaced: a new producer
  * id starts new sequences, as the Java producer bumps its epoch.
  */
-import { Kafka, Partitioners, logLevel as Level, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as Level, type Admin, type ConfigResourceTypes, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
 import { KafkaGroupConsumer, tpKey, unavailable } from './kafka-consumer.js';
-import type { ConsumeOptions, Consumer, Log, OutgoingMessage, TopicSpec } from './types.js';
+import { messageBytes, type ConsumeOptions, type Consumer, type Log, type OutgoingMessage, type TopicSpec } from './types.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -28,7 +28,7 @@ export interface KafkaLogOptions {
   logger: Logger;
   /** Replicas per new topic; -1 (default) takes the broker's default.replication.factor. */
   replicationFactor?: number;
-  /** Bytes merged into one grouped send at most (a partition's record batch must stay under the broker's message.max.bytes, 1 MB by default). */
+  /** Bytes merged into one grouped send at most (besides each topic's own max.message.bytes). */
   maxSendBytes?: number;
 }
 
@@ -36,6 +36,35 @@ interface PendingPublish {
   topic: string;
   messages: OutgoingMessage[];
   bytes: number;
+  /** The most bytes a send holding this publish may carry: its topic's limit, or maxSendBytes. */
+  cap: number;
+}
+
+/** A record batch's own framing (61 bytes of header), with room to spare. */
+const BATCH_OVERHEAD = 1024;
+/** kafkajs' ConfigResourceTypes.TOPIC: the enum is not a named export Node's ESM loader finds in kafkajs (CommonJS). */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+/** The broker's message.max.bytes default, for a topic whose config does not say. */
+const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * The settings of a topic KafkaLog creates. With three replicas or more, min.insync.replicas is
+ * 2: an acks=all write is then on at least two brokers before it is acknowledged, and one broker
+ * may be down without stopping writes. With fewer (or -1, the broker's default replication factor,
+ * unknown here) the broker's own min.insync.replicas stands, since 2 of 2 would stop writes
+ * whenever one broker is down and 2 of 1 would refuse every write.
+ */
+export function topicConfig(spec: TopicSpec, replicationFactor: number): ITopicConfig {
+  return {
+    topic: spec.topic,
+    numPartitions: spec.partitions,
+    replicationFactor,
+    configEntries: [
+      ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+      ...(spec.maxMessageBytes ? [{ name: 'max.message.bytes', value: String(spec.maxMessageBytes) }] : []),
+      ...(replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
+    ],
+  };
 }
 
 const failWith = (detail: string) => (cause: unknown) => Promise.reject(unavailable(detail, cause));
@@ -49,6 +78,8 @@ export class KafkaLog implements Log {
   private closed = false;
   private producer: Promise<Producer> | undefined;
   private readonly knownTopics = new Set<string>();
+  /** Each topic's messageLimit, read from the broker on first use. */
+  private readonly limits = new Map<string, Promise<number>>();
   private readonly consumers = new Set<KafkaGroupConsumer>();
 
   private constructor(
@@ -56,7 +87,7 @@ export class KafkaLog implements Log {
     private readonly admin: Admin,
     private readonly options: KafkaLogOptions,
   ) {
-    this.group = new GroupCommit((publishes) => this.send(publishes), { maxWeight: options.maxSendBytes ?? 900_000, weigh: (p) => p.bytes });
+    this.group = new GroupCommit((publishes) => this.send(publishes), { maxWeight: (p) => p.cap, weigh: (p) => p.bytes });
   }
 
   static async connect(options: KafkaLogOptions): Promise<KafkaLog> {
@@ -97,15 +128,7 @@ export class KafkaLog implements Log {
     await this.admin
       .createTopics({
         waitForLeaders: true,
-        topics: specs.map((spec) => ({
-          topic: spec.topic,
-          numPartitions: spec.partitions,
-          replicationFactor: this.options.replicationFactor ?? -1,
-          configEntries: [
-            ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
-            ...(spec.maxMessageBytes ? [{ name: 'max.message.bytes', value: String(spec.maxMessageBytes) }] : []),
-          ],
-        })),
+        topics: specs.map((spec) => topicConfig(spec, this.options.replicationFactor ?? -1)),
       }) // resolves false, not an error, for topics that exist already
       .catch(failWith(`could not create topics ${specs.map((s) => s.topic).join(', ')}`));
     for (const spec of specs) this.knownTopics.add(spec.topic);
@@ -119,8 +142,39 @@ export class KafkaLog implements Log {
       for (const name of await this.admin.listTopics().catch(failWith('cannot list topics'))) this.knownTopics.add(name);
       if (!this.knownTopics.has(topic)) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
     }
-    const bytes = messages.reduce((sum, m) => sum + m.value.length + (m.key?.length ?? 0) + 32, 0);
-    return this.group.submit({ topic, messages, bytes });
+    const limit = await this.messageLimit(topic);
+    const tooLarge = messages.find((m) => messageBytes(m) > limit);
+    if (tooLarge) throw new SessionflowError('BODY_TOO_LARGE', `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts (max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`);
+    // Many messages at once (a spool drain, a normalized batch) go in as many sends as the topic needs, in order.
+    const cap = Math.min(limit, this.options.maxSendBytes ?? 900_000);
+    const parts: PendingPublish[] = [];
+    for (const m of messages) {
+      const last = parts.at(-1);
+      if (last && last.bytes + messageBytes(m) <= cap) {
+        last.messages.push(m);
+        last.bytes += messageBytes(m);
+      } else parts.push({ topic, messages: [m], bytes: messageBytes(m), cap });
+    }
+    await Promise.all(parts.map((p) => this.group.submit(p)));
+  }
+
+  /** The most bytes (`messageBytes`) a message, or a grouped send, may carry to `topic`. */
+  messageLimit(topic: string): Promise<number> {
+    let limit = this.limits.get(topic);
+    if (!limit) {
+      limit = this.admin
+        .describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }] })
+        .then(({ resources }) => {
+          const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+          return (Number.isFinite(value) && value > 0 ? value : BROKER_DEFAULT_MAX_MESSAGE_BYTES) - BATCH_OVERHEAD;
+        })
+        .catch((cause: unknown) => {
+          this.limits.delete(topic);
+          throw unavailable(`cannot read the max.message.bytes of ${topic}`, cause);
+        });
+      this.limits.set(topic, limit);
+    }
+    return limit;
   }
 
   private async send(group: PendingPublish[]): Promise<void> {
@@ -136,10 +190,13 @@ export class KafkaLog implements Log {
       if (this.producer === producer) this.producer = undefined; // never reuse the sequences of a failed send (see the header)
       void producer.then((p) => p.disconnect()).catch(() => undefined);
       const where = [...byTopic.keys()].join(', ');
-      // A message over the topic's max.message.bytes is sent alone (it exceeds maxSendBytes) and is not worth retrying.
-      throw errorTypes(cause).some((t) => t === 'MESSAGE_TOO_LARGE' || t === 'RECORD_LIST_TOO_LARGE')
-        ? new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${where} accepts (max.message.bytes)`, { cause })
-        : unavailable(`could not publish to ${where}`, cause);
+      if (!errorTypes(cause).some((t) => t === 'MESSAGE_TOO_LARGE' || t === 'RECORD_LIST_TOO_LARGE')) throw unavailable(`could not publish to ${where}`, cause);
+      // One message refused alone is too large for its topic, and not worth retrying. Several
+      // refused together means the limit read earlier is stale (the topic was altered): read it
+      // again, and let the callers retry (the ingest spools them) rather than refuse them all.
+      if (group.length === 1 && group[0]!.messages.length === 1) throw new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${where} accepts (max.message.bytes)`, { cause });
+      for (const topic of byTopic.keys()) this.limits.delete(topic);
+      throw unavailable(`${where} refused a grouped send as too large; its max.message.bytes is read again`, cause);
     }
     this.stats.sends += 1;
     this.stats.publishes += group.length;

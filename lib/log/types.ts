@@ -19,6 +19,12 @@ export interface OutgoingMessage {
   value: Buffer;
 }
 
+/**
+ * A message's bytes as a topic's max.message.bytes counts them: key, value and, generously, the
+ * record's own framing in a Kafka record batch (varint lengths, offset and timestamp deltas).
+ */
+export const messageBytes = (m: OutgoingMessage): number => m.value.length + (m.key?.length ?? 0) + 64;
+
 export interface LogRecord {
   topic: string;
   partition: number;
@@ -74,6 +80,11 @@ export interface Consumer {
 export interface Log {
   readonly kind: 'embedded' | 'kafka';
   createTopics(specs: TopicSpec[]): Promise<void>;
+  /**
+   * The most `messageBytes` one message on `topic` may weigh (Kafka: the topic's max.message.bytes
+   * less a record batch's framing); undefined when the log sets no limit (embedded).
+   */
+  messageLimit?(topic: string): Promise<number | undefined>;
   /** Resolves once every message is durable (embedded: committed; Kafka: acks=all). */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;

@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
 import { foldSession } from '../sessionize.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
+import type { SessionCache } from './session-cache.js';
 import { DATASET_TABLES, tableSchema, type TableSchema } from './tables.js';
 import type { BatchResult, WarehouseBatch } from './types.js';
 
@@ -25,6 +26,8 @@ export interface ApplyContext {
   tables: Map<string, TableSchema>;
   logger: Logger;
   idleHorizonMicros: number | undefined;
+  /** The stored events of recently touched sessions; staged here, kept when the transaction commits. */
+  cache: SessionCache;
 }
 
 const KEYS = LIST(VARCHAR);
@@ -164,8 +167,10 @@ interface Folded {
 }
 
 /**
- * Folds each session from ALL its events: those stored by earlier batches, read back, and this
- * batch's new ones as they were stored (not read back: the same values, without the round trip).
+ * Folds each session from ALL its events: those stored by earlier batches (from the session
+ * cache, else read back from session_events) and this batch's new ones as they were stored (not
+ * read back: the same values, without the round trip). What each session now holds is staged in
+ * the cache for when the transaction commits.
  * A fold that throws is a bug, not bad data; the session keeps its previous facts and the new
  * events' deliveries get a `warehouse` dead letter, so the pipeline goes on and the failure is counted.
  */
@@ -173,19 +178,28 @@ async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string
   const folded: Folded[] = [];
   const failures: DeadLetter[] = [];
   if (sessions.length === 0) return { folded, failures };
-  const reader = await ctx.conn.runAndReadAll(
-    `${EVENT_SELECT} WHERE session_key IN (SELECT unnest($1)) AND batch_id <> $2`,
-    [listValue(sessions), batchId],
-    [KEYS, INTEGER],
-  );
   const bySession = new Map<string, SessionEvent[]>();
+  const missing: string[] = [];
+  for (const key of sessions) {
+    const cached = ctx.cache.get(key);
+    if (cached) bySession.set(key, [...cached]);
+    else missing.push(key);
+  }
   const add = (event: SessionEvent) => {
     const list = bySession.get(event.session_key!);
     if (list) list.push(event);
     else bySession.set(event.session_key!, [event]);
   };
-  for (const row of reader.getRowObjectsJS() as unknown as StoredEvent[]) add(eventFromRow(row));
+  if (missing.length > 0) {
+    const reader = await ctx.conn.runAndReadAll(
+      `${EVENT_SELECT} WHERE session_key IN (SELECT unnest($1)) AND batch_id <> $2`,
+      [listValue(missing), batchId],
+      [KEYS, INTEGER],
+    );
+    for (const row of reader.getRowObjectsJS() as unknown as StoredEvent[]) add(eventFromRow(row));
+  }
   for (const event of newEvents) if (event.session_key !== null) add(asStored(event));
+  for (const key of sessions) ctx.cache.stage(key, bySession.get(key) ?? []);
   for (const key of sessions) {
     try {
       folded.push(foldSession(bySession.get(key) ?? [], { idleHorizonMicros: ctx.idleHorizonMicros, nowMicros: now }));

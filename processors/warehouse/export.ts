@@ -1,18 +1,20 @@
 /**
- * Warehouse → Parquet dataset (DESIGN section 7), after each commit and at open.
+ * Warehouse → Parquet dataset (DESIGN section 7), a short while after commits and at open.
  *
- * parquet_pending lists the partitions a committed batch touched; an entry is deleted only
+ * parquet_pending lists the partitions committed batches touched; an entry is deleted only
  * once its file is in place, so an export that failed or never ran (crash) runs again later.
- * Exports are idempotent: a rewrite writes the partition as it is now; an append writes the
- * batch's rows under the batch's own file name, so doing it twice replaces the same file.
- * batch_id 0 on an append-only table (a replay removed resolved dead letters) writes the
- * partition's files again from the table, as one compacted file over the same batches.
+ * A run writes each pending partition once, however many batches touched it since the last
+ * run. Exports are idempotent: a rewrite writes the partition as it is now; an append writes
+ * the new batches' rows under a name that says which batches it holds (files.ts), so doing it
+ * twice replaces the same file. batch_id 0 on an append-only table (a replay removed resolved
+ * dead letters) writes the partition's files again from the table, as one file over the same
+ * batches.
  *
- * Compaction (append-only tables): a partition with more than `compactAbove` files is read
- * into one `c-<first>-<last>.parquet`, renamed into place, then its inputs are removed. For
- * the short time between that rename and the last removal a reader listing the folder sees
- * those rows twice, or finds a listed file gone (openDataset retries that query once); a crash
- * in that window is repaired at the next open from the file names (files.ts).
+ * Compaction (append-only tables) keeps a partition to a few files of geometrically growing
+ * size (see compact). For the short time between a merged file's rename and the removal of its
+ * inputs a reader listing the folder sees those rows twice, or finds a listed file gone
+ * (openDataset retries that query once); a crash in that window is repaired at the next open
+ * from the file names (files.ts).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,7 +22,7 @@ import { sqlString, type DuckDBConnection } from '../../lib/duckdb.js';
 import type { Logger } from '../../lib/logger.js';
 import {
   REWRITE_FILE,
-  batchCovered,
+  batchesCovered,
   batchFileName,
   compactedFileName,
   listDataFiles,
@@ -67,8 +69,10 @@ export class ParquetExporter {
   }
 
   /**
-   * Writes every pending partition, oldest batch first. A failed partition is left for the next run.
-   * `onProgress` hears (entries done, entries pending) during long runs (rebuild, replay).
+   * Writes every pending partition once, whatever number of batches touched it since the last
+   * run: a rewritten table's partition as it is now, an append-only table's new batches as one
+   * file. A failed partition is left for the next run. `onProgress` hears (partitions done,
+   * partitions pending) during long runs (rebuild, replay).
    */
   async exportPending(onProgress?: (done: number, total: number) => void): Promise<ExportRun> {
     const run: ExportRun = { exported: 0, failed: 0, compacted: 0 };
@@ -77,32 +81,37 @@ export class ParquetExporter {
       `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
        ORDER BY batch_id, table_name, provider, "date"`,
     )).getRowObjectsJS() as unknown as Pending[];
-    // A partition whose export failed waits for the next run, so its batches stay in order.
-    const blocked = new Set<string>();
-    const appended = new Map<string, DatasetTable>();
-    for (const [index, entry] of pending.entries()) {
-      onProgress?.(index, pending.length);
+    const partitions = new Map<string, { table: DatasetTable; entry: Pending; dir: string; batches: number[] }>();
+    for (const entry of pending) {
       const table = datasetTable(entry.table_name);
       const dir = partitionDir(this.dataDir, table.name, entry.provider, entry.date);
-      if (blocked.has(dir)) continue;
+      const unit = partitions.get(dir) ?? partitions.set(dir, { table, entry, dir, batches: [] }).get(dir)!;
+      unit.batches.push(Number(entry.batch_id));
+    }
+    const appended = new Map<string, DatasetTable>();
+    let done = 0;
+    for (const { table, entry, dir, batches } of partitions.values()) {
+      onProgress?.(done++, partitions.size);
       try {
         if (table.mode === 'rewrite') await this.rewrite(table, entry, dir);
-        else if (Number(entry.batch_id) === 0) await this.rederive(table, entry, dir);
-        else await this.append(table, entry, dir);
+        else {
+          // batch 0: rows left the table (a replay resolved dead letters); the files are derived again first.
+          if (batches[0] === 0) await this.rederive(table, entry, dir);
+          const added = batches.filter((b) => b > 0);
+          if (added.length > 0) await this.append(table, entry, dir, { first: added[0]!, last: added.at(-1)! });
+          appended.set(dir, table);
+        }
         await this.conn.run(
-          `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id = $4`,
-          [entry.table_name, entry.provider, entry.date, entry.batch_id],
+          `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id <= $4`,
+          [entry.table_name, entry.provider, entry.date, BigInt(batches.at(-1)!)],
         );
-        if (table.mode === 'append') appended.set(dir, table);
         run.exported += 1;
       } catch (err) {
-        blocked.add(dir);
         run.failed += 1;
         this.logger.error({ err, table: table.name, provider: entry.provider, date: entry.date }, 'Parquet export failed; will retry');
       }
     }
     for (const [dir, table] of appended) {
-      if (blocked.has(dir)) continue;
       try {
         if (await this.compact(table, dir)) run.compacted += 1;
       } catch (err) {
@@ -110,7 +119,7 @@ export class ParquetExporter {
       }
     }
     if (pending.length > 0) {
-      onProgress?.(pending.length, pending.length);
+      onProgress?.(partitions.size, partitions.size);
       this.logger.debug({ ...run, ms: Math.round(performance.now() - started) }, 'Parquet export');
     }
     return run;
@@ -165,25 +174,48 @@ export class ParquetExporter {
     for (const file of files) if (rows === 0 || file.name !== target) await removePartitionFile(join(dir, file.name));
   }
 
-  /** The batch's rows as one more file, unless a compaction already holds that batch. */
-  private async append(table: DatasetTable, entry: Pending, dir: string): Promise<void> {
-    const batchId = Number(entry.batch_id);
-    if (batchCovered(await listDataFiles(dir), batchId)) return;
-    await this.copy(this.select(table, entry, { first: batchId, last: batchId }), join(dir, batchFileName(batchId)));
+  /**
+   * Batches first..last's rows as one more file (`b-<n>` for one batch, `c-<first>-<last>` for
+   * several), unless a file already holds them all; files it holds in turn (written by a run a
+   * crash cut short) are removed.
+   */
+  private async append(table: DatasetTable, entry: Pending, dir: string, batches: { first: number; last: number }): Promise<void> {
+    const files = await listDataFiles(dir);
+    if (batchesCovered(files, batches)) return;
+    const target = batches.first === batches.last ? batchFileName(batches.first) : compactedFileName(batches.first, batches.last);
+    if ((await this.copy(this.select(table, entry, batches), join(dir, target))) === 0) return;
+    for (const file of files) if (batches.first <= file.first && file.last <= batches.last) await rm(join(dir, file.name), { force: true });
   }
 
+  /**
+   * Keeps a partition to a few files, as a log-structured merge does: once it has more than
+   * `compactAbove`, the newest files are merged into one, up to (not including) the first older
+   * file with more rows than everything newer than it together. Files grow geometrically, so the
+   * partition holds a logarithmic number of them and a merge rewrites mostly recent, small
+   * files, never the whole day's again and again.
+   */
   private async compact(table: DatasetTable, dir: string): Promise<boolean> {
     const files = await listDataFiles(dir);
     if (files.length <= this.compactAbove) return false;
-    const first = Math.min(...files.map((f) => f.first));
-    const last = Math.max(...files.map((f) => f.last));
-    const list = files.map((f) => sqlString(join(dir, f.name))).join(', ');
+    // Rows, not bytes: a small Parquet file is mostly its own metadata.
+    const counted = await this.conn.runAndReadAll(
+      `SELECT file_name, num_rows FROM parquet_file_metadata([${files.map((f) => sqlString(join(dir, f.name))).join(', ')}])`,
+    );
+    const rows = new Map(counted.getRows().map(([name, n]) => [String(name), Number(n)]));
+    const sizes = files.map((f) => rows.get(join(dir, f.name)) ?? 0);
+    let take = 2;
+    let newer = sizes.at(-1)! + sizes.at(-2)!;
+    while (take < files.length && sizes[files.length - 1 - take]! <= newer) newer += sizes[files.length - 1 - take++]!;
+    const merged = files.slice(files.length - take);
+    const first = merged[0]!.first;
+    const last = merged.at(-1)!.last;
+    const list = merged.map((f) => sqlString(join(dir, f.name))).join(', ');
     // hive_partitioning = false: the folder names must not come back as columns of the file.
     const select = `SELECT * FROM read_parquet([${list}], hive_partitioning = false, union_by_name = true) ORDER BY ${table.orderBy}`;
     const target = compactedFileName(first, last);
     await this.copy(select, join(dir, target));
-    for (const file of files) if (file.name !== target) await rm(join(dir, file.name), { force: true });
-    this.logger.debug({ dir, files: files.length, target }, 'compacted Parquet partition');
+    for (const file of merged) if (file.name !== target) await rm(join(dir, file.name), { force: true });
+    this.logger.debug({ dir, files: merged.length, target }, 'compacted Parquet partition');
     return true;
   }
 

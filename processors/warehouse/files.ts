@@ -58,8 +58,9 @@ function coveredBy(files: readonly DataFile[], file: { first: number; last: numb
   return files.some((c) => c.compacted && c.name !== file.name && c.first <= file.first && file.last <= c.last);
 }
 
-export function batchCovered(files: readonly DataFile[], batchId: number): boolean {
-  return coveredBy(files, { first: batchId, last: batchId });
+/** One file already holds every row of batches first..last. */
+export function batchesCovered(files: readonly DataFile[], batches: { first: number; last: number }): boolean {
+  return files.some((f) => f.first <= batches.first && batches.last <= f.last);
 }
 
 /** The provider and date a partition folder stands for; undefined for a folder of another shape. */

@@ -17,6 +17,7 @@ import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
 import { rebuild } from './rebuild.js';
 import { replay } from './replay.js';
+import { SessionCache } from './session-cache.js';
 import { sweepIdle } from './sweep.js';
 import { describeTables, warehouseDdl } from './tables.js';
 import type {
@@ -33,6 +34,12 @@ import type {
 
 export type * from './types.js';
 export { openDataset, type Dataset } from './query.js';
+
+/** The events of recently touched sessions the writer keeps (session-cache.ts): 256 MiB by its estimate. */
+const DEFAULT_SESSION_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** How often, at most, committed batches are exported to Parquet: facts readable within about a second of the ack. */
+const DEFAULT_EXPORT_INTERVAL_MS = 250;
 
 export async function createWarehouse(options: WarehouseOptions): Promise<Warehouse> {
   const db = await openDuckDB(join(options.dataDir, 'warehouse.duckdb'));
@@ -51,8 +58,9 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
       db,
       conn,
       exporter,
-      { conn, tables, logger: options.logger, idleHorizonMicros: options.idleHorizonMicros },
+      { conn, tables, logger: options.logger, idleHorizonMicros: options.idleHorizonMicros, cache: new SessionCache(options.sessionCacheBytes ?? DEFAULT_SESSION_CACHE_BYTES) },
       options.clock ?? nowMicros,
+      options.exportIntervalMs ?? DEFAULT_EXPORT_INTERVAL_MS,
     );
   } catch (cause) {
     conn?.closeSync();
@@ -64,6 +72,8 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
 class DuckDBWarehouse implements Warehouse, WarehouseCore {
   private readonly queue = new SerialQueue();
   private exportQueued = false;
+  private exportTimer: NodeJS.Timeout | undefined;
+  private lastExport = -Infinity;
   private closed = false;
 
   constructor(
@@ -72,6 +82,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     readonly exporter: ParquetExporter,
     readonly ctx: ApplyContext,
     readonly clock: () => Micros,
+    private readonly exportIntervalMs: number,
   ) {}
 
   async applyBatch(batch: WarehouseBatch): Promise<BatchResult> {
@@ -110,26 +121,44 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   transaction<T>(work: () => Promise<T>): Promise<T> {
     return this.serial(async () => {
       try {
-        return await inTransaction(this.conn, work);
+        const result = await inTransaction(this.conn, work);
+        this.ctx.cache.commit();
+        return result;
       } catch (cause) {
+        this.ctx.cache.rollback();
         if (cause instanceof SessionflowError) throw cause;
         throw new SessionflowError('WAREHOUSE_FAILED', cause instanceof Error ? cause.message : String(cause), { cause });
       }
     });
   }
 
-  /** One export run after the batches queued so far; several batches can share it. */
-  private scheduleExport(): void {
-    if (this.exportQueued) return;
-    this.exportQueued = true;
-    void this.queue.run(async () => {
-      this.exportQueued = false;
-      try {
-        await this.exporter.exportPending();
-      } catch (err) {
-        this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried after the next batch');
-      }
-    });
+  /**
+   * One export run at most every `exportIntervalMs` after a commit: the batches committed in the
+   * meantime share it, so under load a partition gets one new file per interval, not one per
+   * batch, and the writer spends its time on batches. `now` runs it next in the queue.
+   */
+  private scheduleExport(now = false): void {
+    if (now && this.exportTimer) {
+      clearTimeout(this.exportTimer);
+      this.exportTimer = undefined;
+    }
+    if (this.exportQueued || this.exportTimer) return;
+    const wait = now ? 0 : Math.max(0, this.lastExport + this.exportIntervalMs - performance.now());
+    const start = () => {
+      this.exportTimer = undefined;
+      this.exportQueued = true;
+      void this.queue.run(async () => {
+        this.exportQueued = false;
+        this.lastExport = performance.now();
+        try {
+          await this.exporter.exportPending();
+        } catch (err) {
+          this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried after the next batch');
+        }
+      });
+    };
+    if (wait === 0) start();
+    else this.exportTimer = setTimeout(start, wait);
   }
 
   async offsets(): Promise<Map<string, number>> {
@@ -140,13 +169,19 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   }
 
   async flush(): Promise<void> {
-    if (!this.closed) this.scheduleExport();
+    if (!this.closed) this.scheduleExport(true);
     await this.queue.idle();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.exportTimer) {
+      // What the timer would have exported goes now: a stop leaves the dataset up to date.
+      clearTimeout(this.exportTimer);
+      this.exportTimer = undefined;
+      void this.queue.run(() => this.exporter.exportPending().then(() => undefined, (err: unknown) => this.ctx.logger.error({ err }, 'Parquet export failed at close; pending partitions are exported at the next open')));
+    }
     await this.queue.idle();
     this.conn.closeSync();
     this.db.closeSync();

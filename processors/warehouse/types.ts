@@ -14,6 +14,10 @@ export interface WarehouseOptions {
    * read once per batch, sweep, rebuild or replay: every session of one run is judged at one instant.
    */
   clock?: () => Micros;
+  /** Bytes of session events the writer keeps in memory to fold without reading back (256 MiB by default). */
+  sessionCacheBytes?: number;
+  /** At most one Parquet export run per this many milliseconds after commits (250 by default). */
+  exportIntervalMs?: number;
 }
 
 /** What one consumer poll brings: the rows to store and the log positions they account for. */

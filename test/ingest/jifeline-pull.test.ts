@@ -209,6 +209,24 @@ describe('Jifeline puller against a local Partner API', () => {
     expect(JSON.stringify(normalized)).not.toContain('Novakova');
   });
 
+  it('drops a websocket frame over maxFrameBytes (closing that connection) instead of buffering it, and the poller brings its event', async () => {
+    const start = event();
+    fake.add(start);
+    const p = await puller({ websocketUrl: `${base.replace('http', 'ws')}/wssprd`, reconnect: { immediate: 3, intervalMs: 200 }, maxFrameBytes: 4096 });
+    p.start();
+    await waitFor(() => cursor() === start.id && fake.openSubscriptions()[0]?.size === JIFELINE_SUBSCRIBED_TYPES.length, 'the subscriptions');
+    const large: FakeEvent = { ...event(), payload: { ticket: { id: TICKETS[0]! }, customer: { id: 'c1', name: 'x'.repeat(8_000) } } };
+    fake.add(large);
+    expect(fake.push(large)).toBe(1);
+    await waitFor(() => fake.connections === 2 && fake.openSubscriptions().length === 1, 'a new connection after the one the frame closed');
+    const small = event('tickets.ticket.closed');
+    fake.add(small);
+    expect(fake.push(small)).toBe(1);
+    await waitFor(async () => (await ids('websocket')).includes(small.id), 'the next small frame over the websocket');
+    await waitFor(async () => (await ids('rest')).includes(large.id), 'the poller to bring the large event');
+    expect(await ids('websocket')).not.toContain(large.id);
+  });
+
   it('moves the cursor only past events the sink has made durable, writing a failed page again', async () => {
     const all = [event(), event(), event(), event()];
     fake.add(...all);

@@ -1,4 +1,4 @@
-import { appendFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
@@ -8,6 +8,7 @@ import type { RawWebhook } from '../../lib/canonical.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import type { Log } from '../../lib/log/types.js';
 import { createLogger } from '../../lib/logger.js';
+import { createMetrics } from '../../lib/metrics.js';
 import { topicsFor } from '../../lib/topics.js';
 import { Spool } from '../../ingest/spool.js';
 import { createSpoolingSink } from '../../ingest/spooling-sink.js';
@@ -71,10 +72,12 @@ describe('spooling sink', () => {
    * The real log, behind a switch that makes publishes hang as an unreachable Kafka does, and
    * refusing any message over `maxBytes` as a topic's max.message.bytes does.
    */
-  function switchable(log: Log, maxBytes = Infinity) {
+  function switchable(log: Log, maxBytes = Infinity, announceLimit = false) {
     let down = false;
     const hung: Array<() => void> = [];
     const wrapped: Log = Object.create(log);
+    // A log that says what its topics take, as KafkaLog reads max.message.bytes from the broker.
+    if (announceLimit) wrapped.messageLimit = async () => maxBytes;
     const publish: Log['publish'] = (topic, messages) =>
       messages.some((m) => m.value.length > maxBytes) ? Promise.reject(new SessionflowError('BODY_TOO_LARGE', 'max.message.bytes')) : log.publish(topic, messages);
     wrapped.publish = (topic, messages) => (down ? new Promise((resolve, reject) => hung.push(() => publish(topic, messages).then(resolve, reject))) : publish(topic, messages));
@@ -130,7 +133,7 @@ describe('spooling sink', () => {
     await expect(sink.write(raw(0, 5000), null)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
     expect(sink.spooled).toBe(0);
 
-    target.setDown(true); // while down, even an oversized one is spooled: nobody can tell yet
+    target.setDown(true); // while down, even an oversized one is spooled: this log announces no limit, so nobody can tell yet
     await Promise.all([sink.write(raw(1), null), sink.write(raw(2, 5000), null), sink.write(raw(3), null)]);
     expect(sink.spooled).toBe(3);
     target.setDown(false);
@@ -146,5 +149,53 @@ describe('spooling sink', () => {
     expect(sink.spooled).toBe(0);
     expect(readdirSync(join(dir.path, 'spool', 'too-large'))).toHaveLength(1);
     await spool.close();
+  });
+
+  it('refuses with 413 a delivery larger than its topic takes, also while the spool holds a backlog', async () => {
+    const topics = topicsFor('spool.');
+    await transport.log.createTopics(topics.specs(1));
+    const codec = new AvroCodec(transport.registry);
+    const target = switchable(transport.log, 2000, true);
+    const spool = await Spool.open(join(dir.path, 'spool'));
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
+    const raw = (i: number, size = 10): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`) });
+
+    target.setDown(true);
+    await sink.write(raw(1), null);
+    expect(sink.spooled).toBe(1);
+    await expect(sink.write(raw(2, 5000), null)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
+    await sink.write(raw(3), null);
+    expect(sink.spooled).toBe(2);
+    target.setDown(false);
+    const deadline = Date.now() + 10_000;
+    while (sink.spooled > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await sink.close();
+    expect(sink.spooled).toBe(0);
+    expect(existsSync(join(dir.path, 'spool', 'too-large'))).toBe(false);
+    await spool.close();
+  });
+
+  it('sets aside each oversized delivery found in the spool under a name of its own, and counts it', async () => {
+    const topics = topicsFor('spool.');
+    await transport.log.createTopics(topics.specs(1));
+    const codec = new AvroCodec(transport.registry);
+    const target = switchable(transport.log, 2000); // the limit is only found out by publishing
+    const metrics = createMetrics();
+    const spool = await Spool.open(join(dir.path, 'spool'), { metrics });
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
+    const raw = (i: number, size = 10): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`) });
+
+    target.setDown(true);
+    for (const [i, size] of [[1, 10], [2, 5000], [3, 5000], [4, 5000], [5, 10]] as const) await sink.write(raw(i, size), null);
+    expect(sink.spooled).toBe(5);
+    target.setDown(false);
+    const deadline = Date.now() + 10_000;
+    while (sink.spooled > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await sink.close();
+    await spool.close();
+    const files = readdirSync(join(dir.path, 'spool', 'too-large'));
+    expect(files).toHaveLength(3);
+    for (const f of files) expect(f).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}-spool\.raw\.zoom\.v1\.avro$/);
+    expect((await metrics.spoolSetAside.get()).values.find((v) => v.labels.reason === 'too_large')?.value).toBe(3);
   });
 });

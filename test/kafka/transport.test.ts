@@ -188,6 +188,53 @@ if (unavailable && !ci) {
       expect((await log.endOffsets(plain)).size).toBe(2);
     });
 
+    it("keeps grouped sends under a topic's max.message.bytes: small publishes never share a refusal, a larger one is refused alone", async () => {
+      const log = await client();
+      const topic = unique('maxbytes');
+      await log.createTopics([{ topic, partitions: 2, maxMessageBytes: 20_000 }]);
+      await log.publish(topic, [{ key: null, value: Buffer.alloc(100, 'w') }]); // metadata and producer id warm
+      const small = Array.from({ length: 300 }, (_, i) => log.publish(topic, [{ key: Buffer.from(`session-${i % 7}`), value: Buffer.alloc(1_000, 's') }]));
+      const large = log.publish(topic, [{ key: null, value: Buffer.alloc(30_000, 'L') }]);
+      const many = log.publish(topic, Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(1_000, 'm') }))); // one publish, 100 KB
+      const [smallOutcomes, largeOutcome, manyOutcome] = await Promise.all([Promise.allSettled(small), large.then(() => undefined, (err: unknown) => err), many.then(() => 'ok', (err: unknown) => err)]);
+      const refused = smallOutcomes.filter((o) => o.status === 'rejected');
+      const total = [...(await log.endOffsets(topic)).values()].reduce((x, y) => x + y, 0);
+      console.log(`[kafka max.message.bytes 20000] 300 concurrent publishes of 1 KB: ${300 - refused.length} acknowledged, ${refused.length} refused; one publish of 100 x 1 KB: ${manyOutcome === 'ok' ? 'acknowledged' : String(manyOutcome)}; one of 30 KB: ${(largeOutcome as { code?: string })?.code}; stored ${total - 1} of 400 expected`);
+      expect(refused).toEqual([]);
+      expect(manyOutcome).toBe('ok');
+      expect(largeOutcome).toMatchObject({ code: 'BODY_TOO_LARGE' });
+      expect(total).toBe(1 + 300 + 100);
+    });
+
+    it('reads max.message.bytes again when the topic was altered to less: grouped small publishes are retried, never refused as too large', async () => {
+      const log = await client();
+      const topic = unique('altered');
+      await log.createTopics([{ topic, partitions: 1, maxMessageBytes: 200_000 }]);
+      await log.publish(topic, [{ key: null, value: Buffer.alloc(100, 'w') }]); // reads the limit: 200,000
+      await (await kafkaAdmin()).alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: '5000' }] }] });
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // the broker applies a topic's new config within moments
+      const publish = () => log.publish(topic, [{ key: null, value: Buffer.alloc(1_000, 's') }]);
+      const first = await Promise.allSettled(Array.from({ length: 50 }, publish));
+      const failed = first.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as { code?: string });
+      const retried = await Promise.allSettled(failed.map(publish));
+      const total = [...(await log.endOffsets(topic)).values()].reduce((x, y) => x + y, 0);
+      console.log(`[kafka max.message.bytes lowered to 5000] 50 concurrent publishes of 1 KB: ${50 - failed.length} acknowledged, ${failed.length} failed (${[...new Set(failed.map((f) => f.code))].join(', ') || 'none'}); retried: ${retried.filter((o) => o.status === 'fulfilled').length} acknowledged; stored ${total - 1}`);
+      expect(failed.filter((f) => f.code === 'BODY_TOO_LARGE')).toEqual([]);
+      expect(retried.filter((o) => o.status === 'rejected')).toEqual([]);
+      expect(total).toBe(1 + 50);
+    });
+
+    it('creates topics with replication factor 1 on a single broker, with the broker\'s min.insync.replicas', async () => {
+      const log = await KafkaLog.connect({ brokers: need().brokers, clientId: `sessionflow-test-${++clients}`, logger, replicationFactor: 1 });
+      open.push(log);
+      const topic = unique('rf1');
+      await log.createTopics([{ topic, partitions: 1 }]);
+      await log.publish(topic, [{ key: null, value: Buffer.from('x') }]);
+      const { resources } = await (await kafkaAdmin()).describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }] });
+      expect(resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue).toBe('1');
+      expect((await log.endOffsets(topic)).get(`${topic}:0`)).toBe(1);
+    });
+
     it('groups concurrent publishes into few produce requests', async () => {
       const log = await client();
       const topic = unique('throughput');
