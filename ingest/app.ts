@@ -5,7 +5,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { isSessionflowError, SessionflowError, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { Metrics } from '../lib/metrics.js';
+import { providerLabel, type Metrics } from '../lib/metrics.js';
 import { nowMicros, type Micros } from '../lib/time.js';
 import { wrap } from './envelope.js';
 import type { Receiver } from './providers/types.js';
@@ -46,7 +46,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const provider = (request.params as { provider?: string } | undefined)?.provider ?? 'none';
+    // From the closed list only: the path is the sender's to choose (see providerLabel).
+    const provider = providerLabel((request.params as { provider?: string } | undefined)?.provider);
     const code: ErrorCode | undefined = isSessionflowError(error) ? error.code : FASTIFY_CODES[error.code];
     if (code) {
       const known = isSessionflowError(error) ? error : new SessionflowError(code);
@@ -61,7 +62,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     const provider = (request.params as { provider?: string } | undefined)?.provider;
     if (provider && request.routeOptions.url === '/webhooks/:provider') {
-      deps.metrics.ingestRequests.inc({ provider, status: String(reply.statusCode) });
+      deps.metrics.ingestRequests.inc({ provider: providerLabel(provider), status: String(reply.statusCode) });
     }
   });
 

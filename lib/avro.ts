@@ -10,6 +10,18 @@ import type { Registry } from './registry/types.js';
 
 export type AvroType = avro.Type;
 
+/**
+ * The largest magnitude avsc writes as a `long` from a JavaScript number: 2^53 - 2, one short of
+ * Number.MAX_SAFE_INTEGER (past it `toBuffer` throws `invalid "long"`). A count or size read
+ * from a provider must be checked against this, not against Number.isSafeInteger.
+ */
+export const AVRO_LONG_MAX = 9_007_199_254_740_990;
+
+/** Whether a number is one avsc writes as a `long`. */
+export function isAvroLong(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= AVRO_LONG_MAX;
+}
+
 const MAGIC = 0;
 
 /** Our record schemas by name (schemas/<Name>.avsc). */

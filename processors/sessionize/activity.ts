@@ -2,6 +2,7 @@
  * What happened in the session: consent, recording, sharing, hold, audio/video, after-call
  * work, content counts, survey, end reason.
  */
+import { AVRO_LONG_MAX } from '../../lib/avro.js';
 import type { CanonicalType, ConsentScope, SessionEvent } from '../../lib/canonical.js';
 import type { Micros } from '../../lib/time.js';
 import { groupBy } from './order.js';
@@ -51,6 +52,15 @@ export interface MediaTime {
 
 const wholeSession = (): string => '';
 
+/**
+ * A total of events' counts or bytes as a long column holds it: each value fits a long, their
+ * sum may not (two recording.completed of 2^52 files each), and a fact facts.v1 cannot take
+ * would stop the warehouse. Past the largest long the total stays at it.
+ */
+export function longTotal(sum: number): number {
+  return Math.min(AVRO_LONG_MAX, Math.max(-AVRO_LONG_MAX, sum));
+}
+
 /** Recording, sharing (per participant), hold and audio/video time; open intervals close at ended_at. */
 export function mediaTimeOf(events: readonly SessionEvent[], endedAt: Micros | null): MediaTime {
   const recording = toggleTotal(
@@ -75,8 +85,8 @@ export function mediaTimeOf(events: readonly SessionEvent[], endedAt: Micros | n
   return {
     recordings: recording.count,
     recording_micros: recording.micros,
-    recording_files: files,
-    recording_bytes: bytes,
+    recording_files: longTotal(files),
+    recording_bytes: longTotal(bytes),
     shares: sharing.count,
     sharing_micros: sharing.micros,
     hold_micros: hold.micros,
@@ -149,7 +159,7 @@ export function ticketWorkOf(events: readonly SessionEvent[]): { conversations: 
     if (e.type === 'ticket.product_added') added += e.count ?? 1;
     if (e.type === 'ticket.product_removed') removed += e.count ?? 1;
   }
-  return { conversations: conversations.size, products_added: added, products_removed: removed };
+  return { conversations: conversations.size, products_added: longTotal(added), products_removed: longTotal(removed) };
 }
 
 /** Mean of the survey answers (1..3); null without answers. */

@@ -43,8 +43,13 @@ const PRECEDENCE: Partial<Record<CanonicalType, number>> = {
 };
 const MIDDLE = 5;
 
+/**
+ * An own property only: a type named like a member of Object.prototype ("constructor",
+ * "__proto__", "toString") is a type the table does not list, not that member (which compared
+ * as NaN and made the order depend on the order the events came in).
+ */
 export function precedence(type: CanonicalType): number {
-  return PRECEDENCE[type] ?? MIDDLE;
+  return Object.hasOwn(PRECEDENCE, type) ? PRECEDENCE[type]! : MIDDLE;
 }
 
 function compareStrings(a: string, b: string): number {

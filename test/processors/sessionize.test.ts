@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalType, ConsentScope, Role, SessionEvent } from '../../lib/canonical.js';
+import { AVRO_LONG_MAX, loadSchema } from '../../lib/avro.js';
 import { foldSession } from '../../processors/sessionize.js';
+import { distinctInFoldOrder, precedence } from '../../processors/sessionize/order.js';
 
 // ---------------------------------------------------------------------------------------
 // Helpers: small events on 2024-05-02, times written as 'HH:MM' or 'HH:MM:SS' (UTC).
@@ -439,6 +441,29 @@ describe('foldSession: recording', () => {
   });
 });
 
+describe('foldSession: totals a long cannot hold', () => {
+  const factType = loadSchema('SessionFact').type;
+
+  // Shrunk by the poison property (test/processors/sessionize.property.test.ts): each count fits
+  // a long, their sum (2^53 - 1) does not, and the fact could not be written to facts.v1.
+  it.each([
+    ['recording_files', 'recording.completed', { count: AVRO_LONG_MAX }, { count: 1 }],
+    ['recording_bytes', 'recording.completed', { bytes: AVRO_LONG_MAX }, { bytes: AVRO_LONG_MAX }],
+    ['products_added', 'ticket.product_added', { count: AVRO_LONG_MAX }, { count: 2 }],
+    ['products_removed', 'ticket.product_removed', { count: AVRO_LONG_MAX }, { count: 3 }],
+  ] as const)('holds %s at the largest long when its events add up past it', (column, type, first, second) => {
+    const { fact } = fold([ev('session.created', '10:00'), ev(type, '10:01', { ...first, tag: '1' }), ev(type, '10:02', { ...second, tag: '2' })]);
+    expect(fact[column]).toBe(AVRO_LONG_MAX);
+    expect(factType.isValid(fact)).toBe(true);
+  });
+
+  it('holds a negative total at the smallest long', () => {
+    const { fact } = fold([ev('recording.completed', '10:01', { bytes: -AVRO_LONG_MAX, tag: '1' }), ev('recording.completed', '10:02', { bytes: -5, tag: '2' })]);
+    expect(fact.recording_bytes).toBe(-AVRO_LONG_MAX);
+    expect(factType.isValid(fact)).toBe(true);
+  });
+});
+
 describe('foldSession: sharing, hold, audio/video', () => {
   it('pairs sharing per participant and counts sharing.started', () => {
     const { fact } = fold([
@@ -538,6 +563,22 @@ describe('foldSession: lineage and order', () => {
     const redelivery = { ...events[4]!, ingest_id: 'ing-retry', received_at: t('12:00') };
     expect(fold([...events, redelivery])).toEqual(fold(events));
     expect(fold([redelivery, ...events])).toEqual(fold(events));
+  });
+
+  // Shrunk by the poison property (test/processors/sessionize.property.test.ts): a type named like
+  // a member of Object.prototype took that member as its precedence, compared as NaN, and the
+  // fold order (and so the fact) depended on the order the events came in.
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('orders a type named %j among the types it does not list', (name) => {
+    const odd = name as CanonicalType;
+    expect(precedence(odd)).toBe(precedence('message.sent'));
+    const at = t('10:00');
+    const events = [
+      ev('ticket.cancelled', at, { event_id: '' }),
+      ev('session.created', at, { event_id: 'd' }),
+      ev(odd, at, { event_id: 'constructor' }),
+    ];
+    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map((p) => distinctInFoldOrder(p.map((i) => events[i]!)).map((e) => e.event_id));
+    for (const order of orders) expect(order).toEqual(['d', 'constructor', '']);
   });
 
   it('does not change its input', () => {

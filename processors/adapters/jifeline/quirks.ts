@@ -3,7 +3,7 @@
  * quotes the input it handles (shared/providers/jifeline-partner-events.md and the Jifeline column
  * of shared/providers/README.md). Table-tested in test/processors/adapters/jifeline.test.ts.
  */
-import { decodeTime, isValid as isUlid } from 'ulidx';
+import { decodeTime, isValid as isUlidShape } from 'ulidx';
 import type { Micros } from '../../../lib/time.js';
 
 /** Blank means absent: `"state": ""` or `"  "` says no more than a missing field. */
@@ -58,6 +58,16 @@ export function ticketState(state: string | null | undefined): string | null {
 export function ticketNumber(ticket: { ticket_number?: number | null; number?: number | null }): string | null {
   const value = ticket.ticket_number ?? ticket.number;
   return value === null || value === undefined ? null : String(value);
+}
+
+/**
+ * A ULID's time is 48 bits, so its first character is 0..7; ulidx's isValid checks only the
+ * alphabet and length, and its decodeTime throws on the rest:
+ *   "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"   (26 Crockford characters, time 2^50 - 1 ms: "timestamp too large")
+ * Such an id is not a ULID: it is kept as sent, and its time is not read.
+ */
+function isUlid(text: string): boolean {
+  return isUlidShape(text) && text[0]! <= '7';
 }
 
 /**

@@ -5,6 +5,7 @@
  * download_token/download_url and stream keys are never read into an event.
  */
 import type { ParticipantRef } from '../../../lib/canonical.js';
+import { isAvroLong } from '../../../lib/avro.js';
 import { participantKey } from '../../../lib/ids.js';
 import type { NormalizeFailure } from '../types.js';
 import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
@@ -81,14 +82,29 @@ function userParticipant(piiKey: string, object: ZoomObject): ParticipantRef | n
   return { key: participantKey(piiKey, 'zoom', `${object.session_id}:${id}`), role: roleOf(id, object.host_id), provider_user_id: id };
 }
 
-/** Count of files, total bytes, and counts per recording_type and file_type. */
-function recordingFiles(object: ZoomObject): Detail {
+const invalid = (fieldPath: string, detail: string, providerType: string): DetailResult => ({
+  ok: false,
+  failure: { code: 'FIELD_INVALID', message: `a field has a value we cannot read: ${fieldPath} ${detail}`, field_path: fieldPath, provider_type: providerType },
+});
+
+/**
+ * Count of files, total bytes, and counts per recording_type and file_type. A file_size past
+ * 2^53 (where a double no longer counts bytes one by one, and no Avro long holds it), or sizes
+ * that add up past it, cannot be a recording's size: a failure naming the field.
+ */
+function recordingFiles(object: ZoomObject, providerType: string): DetailResult {
   const lists = {
     recording_files: object.recording_files ?? [],
     participant_audio_files: object.participant_audio_files ?? [],
     participant_video_files: object.participant_video_files ?? [],
   };
+  for (const [name, files] of Object.entries(lists)) {
+    const at = files.findIndex((file) => typeof file.file_size === 'number' && !isAvroLong(Math.round(file.file_size)));
+    if (at >= 0) return invalid(`payload.object.${name}.${at}.file_size`, 'is not a size in bytes below 2^53', providerType);
+  }
   const all = [...lists.recording_files, ...lists.participant_audio_files, ...lists.participant_video_files];
+  const bytes = all.reduce((sum, file) => sum + fileBytes(file), 0);
+  if (!isAvroLong(bytes)) return invalid('payload.object.recording_files', 'file sizes add up past 2^53 bytes', providerType);
   const perType: Record<string, number> = {};
   for (const file of all) {
     for (const [prefix, value] of [['recording_type', file.recording_type], ['file_type', file.file_type]] as const) {
@@ -96,9 +112,9 @@ function recordingFiles(object: ZoomObject): Detail {
       if (kind !== null) perType[`${prefix}.${kind}`] = (perType[`${prefix}.${kind}`] ?? 0) + 1;
     }
   }
-  return detail({
+  const files = detail({
     count: all.length,
-    bytes: all.reduce((sum, file) => sum + fileBytes(file), 0),
+    bytes,
     attributes: attrs({
       custom_session_key: object.session_key,
       recording_files: lists.recording_files.length,
@@ -107,6 +123,7 @@ function recordingFiles(object: ZoomObject): Detail {
       ...perType,
     }),
   });
+  return { ok: true, details: [files] };
 }
 
 /** Reads the family's details from a body that fits the family's schema. */
@@ -131,7 +148,7 @@ export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string
         attributes: attrs({ ...common, host_id: object.host_id, share_type: object.user?.sharing_details?.content }),
       }));
     case 'recording_files':
-      return one(recordingFiles(object));
+      return recordingFiles(object, body.event);
     case 'recording_notice':
       return one(detail({ attributes: attrs({ ...common, operator_id: body.payload.operator_id }) }));
     case 'alert': {

@@ -211,7 +211,22 @@ describe('jifeline quirks', () => {
 
   it.each([
     ['01HWTCTT509VV8X9XYGPTR5N8Q', Date.UTC(2024, 4, 1, 15, 37, 8) * 1000], ['01hwtctt509vv8x9xygptr5n8q', Date.UTC(2024, 4, 1, 15, 37, 8) * 1000], ['42', undefined],
+    // 26 Crockford characters whose time is past 2^48 - 1 ms: not a ULID (ulidx's isValid says yes, its decodeTime throws).
+    ['ZZZZZZZZZZZZZZZZZZZZZZZZZZ', undefined], ['80000000000000000000000000', undefined], ['7ZZZZZZZZZZZZZZZZZZZZZZZZZ', (2 ** 48 - 1) * 1000],
   ] as const)('ulidMicros(%j) = %j', (id, expected) => expect(ulidMicros(id)).toBe(expected));
+
+  it.each(['ZZZZZZZZZZZZZZZZZZZZZZZZZZ', 'zzzzzzzzzzzzzzzzzzzzzzzzzz'])('keeps an overflowing id %j as sent, not as a ULID', (id) => {
+    expect(canonicalEventId(id)).toBe(id);
+  });
+
+  // Shrunk by the poison property (test/processors/adapters/poison.property.test.ts): this frame
+  // made the adapter throw "Malformed ULID: timestamp too large".
+  it('dead-letters a frame whose event_id overflows the ULID time instead of throwing', () => {
+    const body = { action: 'event-received', event_id: 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ', event_type: 'tickets.ticket.closed', message: { customer: '9999-12-31T23:59:59Z', parent_ticket: null } };
+    const result = normalize(body);
+    expect(result.events).toEqual([]);
+    expect(result.failures).toMatchObject([{ code: 'FIELD_MISSING', field_path: 'message.occurred_at' }]);
+  });
 
   it.each([
     [{ product: { id: 311 } }, ['311']],

@@ -95,6 +95,30 @@ describe('zoom adapter: failures', () => {
     expect(result.failures[0]?.message).toMatch(/\S/);
   });
 
+  // Shrunk by the poison property (test/processors/adapters/poison.property.test.ts): a file_size
+  // of 1e308 became bytes 1e308, which no Avro long holds, and the encode in normalize threw.
+  it.each([
+    ['participant_video_files', 0, 1e308, 'payload.object.participant_video_files.0.file_size'],
+    ['recording_files', 1, 2 ** 53 + 2, 'payload.object.recording_files.1.file_size'],
+    ['participant_audio_files', 0, 2 ** 53 - 1, 'payload.object.participant_audio_files.0.file_size'],
+    ['recording_files', 0, 1e21, 'payload.object.recording_files.0.file_size'],
+  ] as const)('dead-letters %s[%i].file_size %d, naming the field', (list, index, size, path) => {
+    const body = JSON.parse(fixtureBody('session.recording_completed')) as { payload: { object: Record<string, Array<{ file_size?: number }>> } };
+    body.payload.object[list]![index]!.file_size = size;
+    const result = zoomAdapter.normalize(raw(JSON.stringify(body)), CTX);
+    expect(result.events).toEqual([]);
+    expect(result.failures).toMatchObject([{ code: 'FIELD_INVALID', field_path: path, provider_type: 'session.recording_completed' }]);
+  });
+
+  it('dead-letters files whose sizes add up past 2^53 bytes', () => {
+    const body = JSON.parse(fixtureBody('session.recording_completed')) as { payload: { object: { recording_files: Array<{ file_size?: number }> } } };
+    body.payload.object.recording_files = Array.from({ length: 20 }, () => ({ file_type: 'MP4', file_size: 9e14 }));
+    const result = zoomAdapter.normalize(raw(JSON.stringify(body)), CTX);
+    expect(result.events).toEqual([]);
+    expect(result.failures).toMatchObject([{ code: 'FIELD_INVALID', field_path: 'payload.object.recording_files' }]);
+    expect(sessionEventType.isValid(zoomAdapter.normalize(raw(fixtureBody('session.recording_completed')), CTX).events[0])).toBe(true);
+  });
+
   it('never quotes a field value in a failure message', () => {
     const body = JSON.parse(fixtureBody('session.user_joined')) as { payload: { object: { user: { join_time: string } } } };
     body.payload.object.user.join_time = 'Jana Novakova at noon';
