@@ -5,7 +5,7 @@
  *     the warehouse alone draining an events topic that ingest + process filled;
  *   - baselines: a Fastify hello-world route (hello.ts); a DuckDB Appender loop (appender.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -68,7 +68,12 @@ export async function embedded(settings: Settings, dir: string, label: string): 
   }
 }
 
-export async function seedWarehouse(settings: Settings, dir: string): Promise<SeedResult> {
+/**
+ * Seeds `dir` with settings.seed* (seed.ts, in a process of its own). With BENCH_SEED_CACHE set,
+ * the seeded DATA_DIR is kept there (with the spec it was made from) and copied into `dir` on the
+ * next runs with the same spec, since the run on it changes it.
+ */
+export async function seedWarehouse(settings: Settings, dir: string): Promise<SeedResult & { cached: boolean }> {
   const spec: SeedSpec = {
     dataDir: dir,
     events: settings.seedEvents,
@@ -79,6 +84,28 @@ export async function seedWarehouse(settings: Settings, dir: string): Promise<Se
     credentials: CREDENTIALS,
     piiKey: PII_KEY,
   };
+  const cache = process.env.BENCH_SEED_CACHE;
+  if (!cache) return { ...(await runSeed(spec)), cached: false };
+  const key = JSON.stringify({ ...spec, dataDir: undefined });
+  const marker = join(cache, 'bench-seed.json');
+  const data = join(cache, 'data');
+  if (existsSync(marker)) {
+    const stored = JSON.parse(readFileSync(marker, 'utf8')) as { key: string; result: SeedResult };
+    if (stored.key === key) {
+      log(`seed: copying the cached warehouse of ${cache}`);
+      cpSync(data, dir, { recursive: true });
+      return { ...stored.result, cached: true };
+    }
+  }
+  rmSync(cache, { recursive: true, force: true });
+  mkdirSync(data, { recursive: true });
+  const result = await runSeed({ ...spec, dataDir: data });
+  writeFileSync(marker, JSON.stringify({ key, result }));
+  cpSync(data, dir, { recursive: true });
+  return { ...result, cached: false };
+}
+
+async function runSeed(spec: SeedSpec): Promise<SeedResult> {
   let lastLine = '';
   const stdout = await runScript([distPath('bench/seed.js'), JSON.stringify(spec)], {
     timeoutMs: 4 * 3600_000,
