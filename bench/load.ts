@@ -24,6 +24,8 @@ export interface LoadSpec {
   connections: number;
   /** rate mode: requests per second offered. */
   rate?: number;
+  /** max mode: seconds of load before the measured `seconds` (deliveries sent, acked and stored, not counted in the rate or latency). */
+  warmupSeconds?: number;
   /** rest mode: how many requests, and the pause between two. */
   count?: number;
   gapMs?: number;
@@ -36,6 +38,8 @@ export interface LoadResult {
   elapsedSeconds: number;
   sent: number;
   acked: number;
+  /** Acked including the warm-up: every delivery the server took. */
+  ackedTotal: number;
   non2xx: number;
   /** 5xx answers among non2xx. */
   status5xx: number;
@@ -48,6 +52,8 @@ export interface LoadResult {
   p99: number;
   max: number;
   sessionsStarted: number;
+  /** CPU the load generator itself used (user + system), seconds: if it nears elapsedSeconds, the generator is the limit. */
+  cpuSeconds: number;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -67,7 +73,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const statuses = new Map<number, number>();
   let sent = 0;
   let acked = 0;
+  let ackedTotal = 0;
   let errors = 0;
+  let failures = 0;
+  let measuring = true;
   let skipped = 0;
   let inFlight = 0;
 
@@ -82,9 +91,12 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
           res.resume();
           res.on('end', () => {
             const status = res.statusCode ?? 0;
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-            if (status >= 200 && status < 300) acked++;
-            histogram.record(performance.now() - dueAt);
+            if (status >= 200 && status < 300) ackedTotal++;
+            if (measuring) {
+              statuses.set(status, (statuses.get(status) ?? 0) + 1);
+              if (status >= 200 && status < 300) acked++;
+              histogram.record(performance.now() - dueAt);
+            }
             inFlight--;
             resolve();
           });
@@ -92,23 +104,36 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       );
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
       req.on('error', () => {
-        errors++;
+        failures++;
+        if (measuring) errors++;
         inFlight--;
         resolve();
       });
       req.end(delivery.body);
     });
 
-  const started = performance.now();
-  const deadline = started + spec.seconds * 1000;
+  const cpuStart = process.cpuUsage();
+  let started = performance.now();
+  let deadline = started + spec.seconds * 1000;
   if (spec.mode === 'max') {
+    const warmup = (spec.warmupSeconds ?? 0) * 1000;
+    if (warmup > 0) {
+      // Requests that end in the warm-up are not counted; those in flight when it ends are, from then on.
+      measuring = false;
+      deadline += warmup;
+      setTimeout(() => {
+        measuring = true;
+        sent = inFlight;
+        started = performance.now();
+      }, warmup);
+    }
     await Promise.all(
       Array.from({ length: spec.connections }, async (_, i) => {
         const target = targets[i % targets.length]!;
         while (performance.now() < deadline) {
-          const before = errors;
+          const before = failures;
           await send(stream.next(), target, performance.now());
-          if (errors > before) await new Promise((r) => setTimeout(r, 10));
+          if (failures > before) await new Promise((r) => setTimeout(r, 10));
         }
       }),
     );
@@ -132,7 +157,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     }
   } else {
     const count = spec.count ?? 200;
-    for (let i = 0; i < count && performance.now() < deadline; i++) {
+    // The first few warm the connection and both processes' code paths: not counted.
+    const warm = Math.min(5, Math.floor(count / 10));
+    for (let i = 0; i < count + warm && performance.now() < deadline; i++) {
+      measuring = i >= warm;
       await send(stream.next(), targets[i % targets.length]!, performance.now());
       await new Promise((r) => setTimeout(r, spec.gapMs ?? 50));
     }
@@ -154,6 +182,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     elapsedSeconds,
     sent,
     acked,
+    ackedTotal,
     non2xx,
     status5xx,
     statuses: Object.fromEntries(statuses),
@@ -164,6 +193,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     p99: histogram.percentile(99),
     max: histogram.max,
     sessionsStarted: stream.sessionsStarted,
+    cpuSeconds: (() => {
+      const cpu = process.cpuUsage(cpuStart);
+      return (cpu.user + cpu.system) / 1e6;
+    })(),
   };
 }
 

@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runLoad(settings: Settings, spec: Omit<LoadSpec, 'credentials' | 'mix' | 'connections'> & { connections?: number }): Promise<LoadResult> {
   const full: LoadSpec = { connections: settings.connections, credentials: CREDENTIALS, mix: settings.mix, ...spec };
-  const timeoutMs = (full.seconds + 120) * 1000;
+  const timeoutMs = (full.seconds + (full.warmupSeconds ?? 0) + 120) * 1000;
   const stdout = await runScript([distPath('bench/load.js'), JSON.stringify(full)], { timeoutMs });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
 }
@@ -34,19 +34,19 @@ export interface SustainedResult {
 /** Full load for `seconds`, then the time until every acked delivery is in Parquet. */
 export async function sustained(settings: Settings, urls: string[], dataset: Dataset | undefined, dataDirLabel = ''): Promise<SustainedResult> {
   const since = Date.now();
-  const load = await runLoad(settings, { urls, mode: 'max', seconds: settings.seconds });
+  const load = await runLoad(settings, { urls, mode: 'max', seconds: settings.seconds, warmupSeconds: settings.warmupSeconds });
   const stopped = performance.now();
   if (!dataset) return { load, drainSeconds: Number.NaN, events: 0, deliveries: 0, complete: false, eventsPerSecond: Number.NaN };
-  const stored = await waitForDeliveries(dataset, since, load.acked, settings.drainTimeoutSeconds * 1000);
+  const stored = await waitForDeliveries(dataset, since, load.ackedTotal, settings.drainTimeoutSeconds * 1000);
   const drainSeconds = stored.complete ? (stored.at - stopped) / 1000 : Number.NaN;
-  if (!stored.complete) process.stderr.write(`bench: ${dataDirLabel} only ${stored.deliveries} of ${load.acked} acked deliveries reached Parquet within ${settings.drainTimeoutSeconds} s\n`);
+  if (!stored.complete) process.stderr.write(`bench: ${dataDirLabel} only ${stored.deliveries} of ${load.ackedTotal} acked deliveries reached Parquet within ${settings.drainTimeoutSeconds} s\n`);
   return {
     load,
     drainSeconds,
     events: stored.events,
     deliveries: stored.deliveries,
     complete: stored.complete,
-    eventsPerSecond: stored.events / (load.elapsedSeconds + (stored.at - stopped) / 1000),
+    eventsPerSecond: stored.events / ((settings.warmupSeconds ?? 0) + load.elapsedSeconds + (stored.at - stopped) / 1000),
   };
 }
 

@@ -108,7 +108,7 @@ function kafkaTable(r: Results): string[] {
   const w = r.kafka.warehouseAlone;
   if (w) {
     lines.push(
-      row(['warehouse alone, draining events.v1', DASH, DASH, DASH, `${s1(w.seconds)} for ${n0(w.events)} events${w.complete ? '' : ' (incomplete)'}`, n0(w.eventsPerSecond), DASH, DASH, `warehouse ${n0(w.maxRssMiB)}`]),
+      row(['warehouse alone, draining events.v1', DASH, DASH, DASH, `${s1(w.seconds)} for ${n0(w.events)} events${w.complete ? '' : ' (incomplete)'} (+${s1(w.startSeconds)} s process start)`, n0(w.eventsPerSecond), DASH, DASH, `warehouse ${n0(w.maxRssMiB)}`]),
     );
   }
   lines.push('');
@@ -122,7 +122,7 @@ function baselines(r: Results, settings: Settings): string[] {
     '',
     row(['baseline', 'result']),
     row(['---', '---']),
-    row([`Fastify hello-world POST route, ${settings.connections} conn, ${settings.seconds} s`, h ? `${n0(h.sustained.ackedPerSecond)} req/s, p50 ${ms(h.sustained.p50)} ms, p99 ${ms(h.sustained.p99)} ms, non-2xx ${n0(h.sustained.non2xx)}` : DASH]),
+    row([`Fastify hello-world POST route, ${settings.connections} conn, ${settings.seconds} s`, h ? `${n0(h.sustained.ackedPerSecond)} req/s, p50 ${ms(h.sustained.p50)} ms, p99 ${ms(h.sustained.p99)} ms, non-2xx ${n0(h.sustained.non2xx)}; the load generator used ${s1(h.sustained.cpuSeconds)} CPU-s in ${s1(h.sustained.elapsedSeconds)} s` : DASH]),
     row(['Fastify hello-world, single requests at rest', h ? `p50 ${ms(h.rest.p50)} ms, p99 ${ms(h.rest.p99)} ms` : DASH]),
     row(['DuckDB Appender loop, the same event rows', r.appender ? `${n0(r.appender.eventsPerSecond)} events/s (${n0(r.appender.events)} rows in ${s1(r.appender.seconds)} s)` : DASH]),
     '',
@@ -152,7 +152,7 @@ export function renderResults(r: Results, settings: Settings): string {
     `## sessionflow benchmark${settings.smoke ? ' — SMOKE RUN (short lengths, small seed: not figures to quote)' : ''}`,
     '',
     `- date: ${r.startedAt.toISOString()}; node ${process.version}; ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'})`,
-    `- settings: BENCH_SECONDS=${settings.seconds} BENCH_CONNECTIONS=${settings.connections} BENCH_RATE=${settings.rate} BENCH_FRESH_SECONDS=${settings.freshSeconds} BENCH_MARKER_MS=${settings.markerMs} BENCH_REST_COUNT=${settings.restCount} BENCH_REST_GAP_MS=${settings.restGapMs} BENCH_SEED_EVENTS=${settings.seedEvents} BENCH_SEED_SESSIONS=${settings.seedSessions} BENCH_SEED_DAYS=${settings.seedDays} BENCH_SEED_RAW=${settings.seedRaw ? 1 : 0}`,
+    `- settings: BENCH_SECONDS=${settings.seconds} BENCH_WARMUP_SECONDS=${settings.warmupSeconds} BENCH_CONNECTIONS=${settings.connections} BENCH_RATE=${settings.rate} BENCH_FRESH_SECONDS=${settings.freshSeconds} BENCH_MARKER_MS=${settings.markerMs} BENCH_REST_COUNT=${settings.restCount} BENCH_REST_GAP_MS=${settings.restGapMs} BENCH_SEED_EVENTS=${settings.seedEvents} BENCH_SEED_SESSIONS=${settings.seedSessions} BENCH_SEED_DAYS=${settings.seedDays} BENCH_SEED_RAW=${settings.seedRaw ? 1 : 0}`,
     `- load mix: ${settings.mix.zoomOpen} Zoom sessions open at once, ${settings.mix.mluviiOpen} mluvii chats, ${settings.mix.apizeeOpen} Apizee tickets; every delivery signed as its provider signs it`,
     `- sections: ${[...settings.sections].join(', ')}${settings.kafka ? `; Kafka ${settings.kafka.brokers}` : '; Kafka not configured'}`,
     '',

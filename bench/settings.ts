@@ -28,6 +28,8 @@ export interface Settings {
   /** Sustained rate: seconds of full load per variant, and connections. */
   seconds: number;
   connections: number;
+  /** Seconds of full load before the measured seconds (JIT, connections, caches). */
+  warmupSeconds: number;
   /** Freshness: offered rate, seconds, one marker session every markerMs, the dataset polled every pollMs. */
   rate: number;
   freshSeconds: number;
@@ -59,6 +61,7 @@ export function readSettings(): Settings {
   return Object.freeze({
     seconds: num('BENCH_SECONDS', 10),
     connections: num('BENCH_CONNECTIONS', 32),
+    warmupSeconds: num('BENCH_WARMUP_SECONDS', 2),
     rate: num('BENCH_RATE', 1000),
     freshSeconds: num('BENCH_FRESH_SECONDS', 60),
     markerMs: num('BENCH_MARKER_MS', 200),
