@@ -9,10 +9,25 @@ import { join } from 'node:path';
 import { projectRoot } from '../lib/paths.js';
 
 const children = new Set<ChildProcess>();
+const cleanups = new Set<() => void>();
 
 function killAll(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   children.clear();
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // best effort on the way out
+    }
+  }
+  cleanups.clear();
+}
+
+/** Runs `cleanup` when the benchmark exits or is interrupted, unless the returned function is called first. */
+export function onExit(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
 }
 
 let installed = false;

@@ -54,6 +54,8 @@ function headline(r: Results, settings: Settings): string[] {
     '',
     `Seeded: ${r.seed ? `${n0(r.seed.events)} events in ${n0(r.seed.sessions)} sessions over ${settings.seedDays} days, loaded in ${s1(r.seed.seconds)} s (${n0(r.seed.eventsPerSecond)} events/s through createWarehouse/applyBatch)${r.seed.cached ? ', copied from BENCH_SEED_CACHE' : ''}` : 'not run'}.`,
     '',
+    'Where a cell holds two figures (p50 / p99), "seeded ÷ empty" compares the second.',
+    '',
     row(['measure', 'empty warehouse', 'seeded warehouse', 'seeded ÷ empty (within 20%)', 'baseline', 'empty ÷ baseline']),
     row(['---', '---:', '---:', '---:', '---:', '---:']),
     row([`sustained: acked req/s (${settings.connections} conn, ${settings.seconds} s)`, n0(e?.sustained.load.ackedPerSecond), n0(s?.sustained.load.ackedPerSecond), within(s?.sustained.load.ackedPerSecond, e?.sustained.load.ackedPerSecond, true), `${n0(h?.sustained.ackedPerSecond)} (Fastify hello)`, ratio(e?.sustained.load.ackedPerSecond, h?.sustained.ackedPerSecond)]),

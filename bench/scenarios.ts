@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { topicsFor } from '../lib/topics.js';
 import type { AppenderResult, AppenderSpec } from './appender.js';
-import { distPath, runScript, startServer, type Server } from './children.js';
+import { distPath, onExit, runScript, startServer, type Server } from './children.js';
 import { countFiles, FileSampler, openDataset, waitForDeliveries, type FileCounts } from './dataset.js';
 import type { LoadResult } from './load.js';
 import { atRest, freshness, settle, sustained, type FreshnessResult, type SustainedResult } from './phases.js';
@@ -20,9 +20,18 @@ import { CREDENTIALS, PII_KEY, productEnv, type Settings } from './settings.js';
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
+/** A fresh data folder, removed after use (and on exit), unless BENCH_KEEP=1. */
 export function dataDir(label: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), `sessionflow-bench-${label}-`));
-  return { path, remove: () => (process.env.BENCH_KEEP === '1' ? undefined : rmSync(path, { recursive: true, force: true })) };
+  const remove = () => (process.env.BENCH_KEEP === '1' ? undefined : rmSync(path, { recursive: true, force: true }));
+  const forget = onExit(remove);
+  return {
+    path,
+    remove: () => {
+      forget();
+      remove();
+    },
+  };
 }
 
 type Command = 'run' | 'ingest' | 'process' | 'warehouse';
