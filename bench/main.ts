@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { breakdown } from './breakdown.js';
 import { installCleanup } from './children.js';
 import { renderResults, type Results } from './report.js';
-import { appender, dataDir, embedded, hello, kafka, seedWarehouse } from './scenarios.js';
+import { kafka } from './kafka.js';
+import { appender, dataDir, embedded, hello, seedWarehouse } from './scenarios.js';
 import { readSettings, type Section } from './settings.js';
 
 installCleanup();

@@ -2,7 +2,8 @@
 import { cpus } from 'node:os';
 import type { AppenderResult } from './appender.js';
 import type { BreakdownVariant } from './breakdown.js';
-import type { EmbeddedResult, HelloResult, KafkaResult } from './scenarios.js';
+import type { KafkaResult } from './kafka.js';
+import type { EmbeddedResult, HelloResult } from './scenarios.js';
 import type { SeedResult } from './seed.js';
 import type { Settings } from './settings.js';
 
