@@ -19,6 +19,7 @@ import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
 import { Spool } from '../ingest/spool.js';
 import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import type { LoadResult } from './load.js';
+import { removeTopics } from './kafka.js';
 import { runLoad } from './phases.js';
 import { dataDir } from './scenarios.js';
 import { CREDENTIALS, type Settings } from './settings.js';
@@ -29,7 +30,7 @@ export interface BreakdownVariant {
   load: LoadResult;
 }
 
-type WrapSink = (sink: RawSink, transport: Transport, dataDir: string) => Promise<RawSink | undefined>;
+type WrapSink = (sink: RawSink, transport: Transport, dataDir: string, prefix: string) => Promise<RawSink | undefined>;
 
 async function variant(settings: Settings, mode: 'embedded' | 'kafka', name: string, wrapSink: WrapSink): Promise<BreakdownVariant> {
   const dir = dataDir('breakdown');
@@ -37,10 +38,11 @@ async function variant(settings: Settings, mode: 'embedded' | 'kafka', name: str
     mode === 'embedded'
       ? await openEmbeddedTransport(dir.path)
       : await openKafkaTransport({ brokers: settings.kafka!.brokers.split(','), registryUrl: settings.kafka!.registryUrl, clientId: 'sessionflow-bench', logger: createLogger('silent') });
-  const topics = topicsFor(`bench${Date.now().toString(36)}.`);
+  const prefix = `bench${Date.now().toString(36)}.`;
+  const topics = topicsFor(prefix);
   await transport.log.createTopics(topics.specs(3));
   const real = await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics);
-  const sink = (await wrapSink(real, transport, dir.path)) ?? { write: async () => undefined };
+  const sink = (await wrapSink(real, transport, dir.path, prefix)) ?? { write: async () => undefined };
   const app = buildApp({
     receivers: [
       createZoomReceiver([CREDENTIALS.zoomSecret]),
@@ -60,6 +62,7 @@ async function variant(settings: Settings, mode: 'embedded' | 'kafka', name: str
     await app.close();
     await transport.close();
     dir.remove();
+    if (mode === 'kafka') await removeTopics(settings, prefix);
   }
 }
 
@@ -84,8 +87,8 @@ export async function breakdown(settings: Settings): Promise<BreakdownVariant[]>
   if (settings.kafka) {
     results.push(
       await variant(settings, 'kafka', 'serial-produce', async (sink) => serial(sink)),
-      await variant(settings, 'kafka', 'grouped + spool (sessionflow ingest)', async (_sink, transport, dir) => {
-        const topics = topicsFor(`bench${Date.now().toString(36)}.`);
+      await variant(settings, 'kafka', 'grouped + spool (sessionflow ingest)', async (_sink, transport, dir, prefix) => {
+        const topics = topicsFor(`${prefix}spool.`);
         await transport.log.createTopics(topics.specs(3));
         return createSpoolingSink(transport.log, new AvroCodec(transport.registry), topics, await Spool.open(`${dir}/spool`), createLogger('silent'));
       }),

@@ -38,6 +38,29 @@ export interface KafkaResult {
 
 const stamp = () => `bench${Date.now().toString(36)}`;
 
+/**
+ * Removes what a variant left on the cluster, best effort: its topics, its consumer groups and its
+ * subjects in the registry (all named after its prefix).
+ */
+export async function removeTopics(settings: Settings, prefix: string): Promise<void> {
+  const k = settings.kafka!;
+  const admin = new Kafka({ clientId: 'sessionflow-bench', brokers: k.brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+    for (const topic of topics) {
+      await fetch(`${k.registryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+    }
+  } catch (err) {
+    log(`could not remove the topics of ${prefix}: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /** The Kafka variants, each on topics of its own (a unique TOPIC_PREFIX). */
 export async function kafka(settings: Settings): Promise<KafkaResult> {
   const k = settings.kafka!;
@@ -87,6 +110,7 @@ export async function kafka(settings: Settings): Promise<KafkaResult> {
     } finally {
       for (const s of servers.reverse()) await s.stop();
       for (const d of dirs) d.remove();
+      await removeTopics(settings, prefix);
     }
   }
   return { variants, warehouseAlone: await warehouseAlone(settings) };
@@ -138,5 +162,6 @@ async function warehouseAlone(settings: Settings): Promise<WarehouseAlone | unde
     await admin.disconnect();
     for (const s of servers.reverse()) await s.stop();
     for (const d of dirs) d.remove();
+    await removeTopics(settings, prefix);
   }
 }
