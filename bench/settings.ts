@@ -3,6 +3,8 @@
  * product and the load generator share. Only the benchmark reads these; the product gets its
  * configuration as a user gives it (environment variables of its process).
  */
+import { join } from 'node:path';
+import { projectRoot } from '../lib/paths.js';
 import type { Credentials, MixOptions } from './stream.js';
 
 const num = (name: string, fallback: number): number => {
@@ -76,7 +78,7 @@ export function readSettings(): Settings {
     seedRaw: process.env.BENCH_SEED_RAW !== '0',
     mix: { zoomOpen: num('BENCH_ZOOM_OPEN', 500), mluviiOpen: num('BENCH_MLUVII_OPEN', 40), apizeeOpen: num('BENCH_APIZEE_OPEN', 20) },
     sections: sections(),
-    out: process.env.BENCH_OUT ?? 'bench/results.md',
+    out: process.env.BENCH_OUT ?? join(projectRoot(), 'bench', 'results.md'),
     smoke,
     kafka: brokers && registryUrl ? { brokers, registryUrl } : undefined,
   });
