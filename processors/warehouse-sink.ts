@@ -1,8 +1,9 @@
 /**
  * The warehouse stage: consumes the raw archive, canonical events and dead letters, writes them
- * to DuckDB with the facts of every touched session and the offsets in one transaction, then
- * publishes the new facts to facts.v1. Offsets live in DuckDB and are sought on assignment, so
- * whatever the log's group position says, a restart resumes exactly after the last commit.
+ * to DuckDB with the facts of every touched session, their keys in the facts outbox and the
+ * offsets in one transaction; then the outbox is published to facts.v1 (facts-publisher.ts).
+ * Offsets live in DuckDB and are sought on assignment, so whatever the log's group position
+ * says, a restart resumes exactly after the last commit.
  */
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { AvroCodec, Deserializer } from '../lib/avro.js';
@@ -12,7 +13,8 @@ import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
 import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
-import { publishRetrying, recordRef } from './normalize.js';
+import { createFactsPublisher } from './facts-publisher.js';
+import { recordRef } from './normalize.js';
 import type { Warehouse, WarehouseBatch } from './warehouse/index.js';
 
 /** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
@@ -29,15 +31,18 @@ export interface WarehouseSinkDeps {
   lingerMs?: number;
   /** Flush as soon as this many records are waiting. */
   maxRecords?: number;
+  /** How long stop() waits for the log to acknowledge the last facts (the rest stays in the outbox). */
+  factsGraceMs?: number;
 }
 
 export interface WarehouseSink {
   readonly consumer: Consumer;
-  /** Writes what is buffered, then stops consuming. */
+  /** Stops consuming after the batch in hand, writes what is buffered, and publishes the outbox for a short while. */
   stop(): Promise<void>;
   /**
    * Folds again the sessions the clock has made `abandoned` (Warehouse.sweepIdle), a chunk at a
-   * time between batches, and publishes their facts; a failure is logged and left to the next sweep.
+   * time between batches, and publishes their facts (through the outbox); a failure is logged and
+   * left to the next sweep.
    */
   sweep(): Promise<void>;
   /** Settles when the sink stops; rejects when a write failed. */
@@ -54,6 +59,9 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     dead: codec.deserializer<DeadLetter>('DeadLetter'),
   };
   const factWriter = await codec.serializer<SessionFact>(valueSubject(topics.facts), 'SessionFact');
+  const publisher = createFactsPublisher({ log, topic: topics.facts, warehouse, writer: factWriter, logger });
+  // What a previous process committed but facts.v1 did not acknowledge goes first.
+  publisher.kick();
   const rawTopics = new Set(topics.allRaw);
 
   let pending = emptyBatch();
@@ -82,16 +90,8 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
         metrics.warehouseRows.inc({ table: 'raw_webhooks' }, batch.raw.length);
         metrics.warehouseRows.inc({ table: 'dead_letters' }, batch.deadLetters.length);
         metrics.warehouseDuplicates.inc(result.duplicateEvents);
-        if (result.facts.length > 0) {
-          // The batch is committed: retry through a Kafka outage rather than lose these facts from facts.v1.
-          await publishRetrying(
-            log,
-            topics.facts,
-            result.facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })),
-            stopping.signal,
-            logger,
-          );
-        }
+        // Committed with their keys in the outbox: published beside the next batches, never lost.
+        if (result.facts.length > 0) publisher.kick();
         logger.debug({ raw: batch.raw.length, events: result.insertedEvents, duplicates: result.duplicateEvents, sessions: result.touchedSessions.length }, 'warehouse batch');
       } catch (err) {
         failure = err;
@@ -108,7 +108,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       try {
         const { facts, next } = await warehouse.sweepIdle({ after });
         if (facts.length > 0) {
-          await publishRetrying(log, topics.facts, facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })), stopping.signal, logger);
+          publisher.kick();
           logger.info({ sessions: facts.length }, 'idle sessions folded again');
         }
         if (next !== undefined) void sweep(next); // the next chunk queues behind the batches waiting now
@@ -154,6 +154,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       stopping.abort(new Error('the warehouse sink is stopping'));
       await consumer.stop();
       await flush();
+      await publisher.stop(deps.factsGraceMs ?? 3000);
       if (failure) throw failure;
     },
   };

@@ -13,6 +13,7 @@ import { SerialQueue, inTransaction, openDuckDB, queryRows, type DuckDBConnectio
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
+import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
 import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
 import { rebuild } from './rebuild.js';
@@ -21,6 +22,8 @@ import { sweepIdle } from './sweep.js';
 import { describeTables, warehouseDdl } from './tables.js';
 import type {
   BatchResult,
+  OutboxChunk,
+  OutboxMark,
   RebuildOptions,
   RebuildReport,
   ReplayOptions,
@@ -130,6 +133,18 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
         this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried after the next batch');
       }
     });
+  }
+
+  pendingFacts(limit = 500): Promise<OutboxChunk> {
+    return this.serial(() => readOutbox(this.conn, this.ctx.tables, limit));
+  }
+
+  factsPublished(marks: readonly OutboxMark[]): Promise<number> {
+    return this.serial(() => removeFromOutbox(this.conn, marks));
+  }
+
+  outboxSize(): Promise<number> {
+    return this.serial(() => outboxSize(this.conn));
   }
 
   async offsets(): Promise<Map<string, number>> {
