@@ -131,9 +131,9 @@ describe('the warehouse stage publishing from the outbox', () => {
     const sessions = Array.from({ length: 30 }, (_, i) => `zoom:s${i}`);
 
     let warehouse = await createWarehouse({ dataDir: fx.dataDir, logger, clock: () => CLOCK });
-    let sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics: createMetrics(), lingerMs: 20, factsGraceMs: 500 });
-    await publish(sessions.flatMap((s) => meeting(s, '2024-05-02')));
-    await publish([event('zoom:s3', 'message.sent', '2024-05-02T10:20:00Z')]);
+    // One warehouse batch takes them all: committed, then the facts publish is refused.
+    let sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics: createMetrics(), lingerMs: 500, factsGraceMs: 500 });
+    await publish([...sessions.flatMap((s) => meeting(s, '2024-05-02')), event('zoom:s3', 'message.sent', '2024-05-02T10:20:00Z')]);
     const stored = 6 * sessions.length + 1;
     const committed = async () => [...(await warehouse.offsets())].filter(([k]) => k.startsWith(`${topics.events}:`)).reduce((sum, [, n]) => sum + n, 0);
     await eventually(async () => ((await committed()) === stored ? true : undefined), 15_000, 'the events committed');
