@@ -37,7 +37,10 @@ export interface WarehouseSinkDeps {
 
 export interface WarehouseSink {
   readonly consumer: Consumer;
-  /** Stops consuming after the batch in hand, writes what is buffered, and publishes the outbox for a short while. */
+  /**
+   * Stops consuming, finishes and commits the batch being written (what is buffered behind it is
+   * read again at the next start), and publishes the outbox for a short while.
+   */
   stop(): Promise<void>;
   /**
    * Folds again the sessions the clock has made `abandoned` (Warehouse.sweepIdle), a chunk at a
@@ -68,6 +71,8 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
   let pendingRecords = 0;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
+  /** Batches handed to the writer and not finished: the consumer waits while two are (backpressure). */
+  let queued = 0;
   let failure: unknown;
   const stopping = new AbortController();
   let failed!: (err: unknown) => void;
@@ -81,8 +86,12 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     const batch = { ...pending, offsets: latestOffsets(pending.offsets) };
     pending = emptyBatch();
     pendingRecords = 0;
+    queued += 1;
     writing = writing.then(async () => {
-      if (failure) return;
+      queued -= 1;
+      // Stopping: only the batch in hand is finished. What was not started is not committed, so
+      // its offsets are not either: the next start reads it again (offsets live in DuckDB).
+      if (failure || stopping.signal.aborted) return;
       try {
         const result = await warehouse.applyBatch(batch);
         metrics.warehouseBatches.inc();
@@ -140,6 +149,9 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       pendingRecords += batch.records.length;
       if (pendingRecords >= maxRecords) await flush();
       else timer ??= setTimeout(() => void flush(), lingerMs);
+      // The consumer reads no further ahead than one batch being written and one waiting: a
+      // backlog stays in the log, not in this process's memory (nor in what a stop must finish).
+      while (queued > 1 && !failure && !stopping.signal.aborted) await writing;
       if (failure) throw failure;
     },
   });
@@ -151,9 +163,13 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     done,
     sweep: () => sweep(),
     async stop() {
+      // The batch being written is finished and committed; the records buffered or queued behind
+      // it are dropped uncommitted and read again at the next start.
       stopping.abort(new Error('the warehouse sink is stopping'));
+      clearTimeout(timer);
+      timer = undefined;
       await consumer.stop();
-      await flush();
+      await writing;
       await publisher.stop(deps.factsGraceMs ?? 3000);
       if (failure) throw failure;
     },
