@@ -40,7 +40,7 @@ describe('embedded mode, SIGTERM under a backlog', () => {
     );
     const steps = service.output().split('\n').filter((l) => l.includes('"shutdown step done"')).map((l) => JSON.parse(l) as { step: string; ms: number });
     console.log(`[shutdown embedded] steps: ${steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}`);
-    expect(ackedAtTerm - behind.raw).toBeGreaterThanOrEqual(500); // the warehouse was far behind
+    expect(ackedAtTerm - behind.raw).toBeGreaterThanOrEqual(300); // the warehouse was far behind
     const shutdownLines = service.output().split('\n').filter((l) => /draining|shutdown|stopped|failed|error/i.test(l) && !l.includes('"request completed"'));
     expect(code, shutdownLines.slice(-30).join('\n')).toBe(0);
     expect(exitMs).toBeLessThan(10_000);
