@@ -6,10 +6,7 @@ import { ALL_ROLES, startPipeline, type Roles } from '../pipeline.js';
 const AFTER = `
 Configuration comes from the environment and .env (see .env.example). Data goes to DATA_DIR (default ./data).
 Stop with Ctrl-C or SIGTERM: it stops accepting, finishes the batch in hand (not the backlog), commits, closes DuckDB
-and exits 0. A stop that has not finished within 10 s logs what is still pending and exits 1.`;
-
-/** How long an orderly stop may take before the process says what hangs and exits anyway. */
-export const SHUTDOWN_BOUND_MS = 10_000;
+and exits 0. A stop that has not finished within SHUTDOWN_TIMEOUT_MS (10 s) logs what is still pending and exits 1.`;
 
 export function registerRun(program: Command): void {
   program
@@ -49,10 +46,10 @@ async function serve(roles: Roles, kafkaOnly: boolean): Promise<void> {
     // The hard bound: whatever hangs (a broker that does not answer, a stuck write), the process
     // ends. What was committed is kept; what was not is read again at the next start.
     const bound = setTimeout(() => {
-      logger.error({ pending: pipeline.pendingStops(), boundMs: SHUTDOWN_BOUND_MS }, 'shutdown did not finish in time; exiting with work pending');
+      logger.error({ pending: pipeline.pendingStops(), timeoutMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting with work pending');
       logger.flush();
       process.exit(1);
-    }, SHUTDOWN_BOUND_MS);
+    }, config.shutdownTimeoutMs);
     try {
       await pipeline.stop();
       logger.info('stopped');

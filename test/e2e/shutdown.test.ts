@@ -51,4 +51,31 @@ describe('embedded mode, SIGTERM under a backlog', () => {
     const result = await expectStoredOnce(dir.path, acked, 120_000, () => again.output().split('\n').slice(-30).join('\n'));
     console.log(`[shutdown embedded] after the restart: ${acked.length} acknowledged, ${result.stored} stored, ${result.lost} lost, ${result.duplicated} duplicated, ${result.extra} stored but not acknowledged; caught up in ${((Date.now() - restartedAt) / 1000).toFixed(1)} s`);
   });
+
+  it('past SHUTDOWN_TIMEOUT_MS logs the steps still pending and exits 1; the restart still stores every acknowledged delivery once', { timeout: 180_000 }, async () => {
+    const dir = tempDir('sessionflow-shutdown-bound-');
+    dirs.push(dir);
+    // A bound no orderly stop meets: the hard exit happens in the middle of the stop.
+    const service = await startService(dir.path, { ...ENV, SHUTDOWN_TIMEOUT_MS: '1' });
+    services.push(service);
+    const backlog = postBacklog(service.url, SECRET, backlogDeliveries(100), 32);
+    await eventually(async () => (backlog.acked().length >= 1000 || backlog.posted.length >= 1800 ? true : undefined), 120_000, '1000 acknowledged deliveries', 50);
+    const termAt = Date.now();
+    const code = await Promise.race([service.stop(), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000))]);
+    const exitMs = Date.now() - termAt;
+    backlog.stop();
+    await backlog.done;
+    const acked = backlog.acked();
+    const line = service.output().split('\n').find((l) => l.includes('"shutdown did not finish in time; exiting with work pending"'));
+    console.log(`[shutdown bound] exit ${String(code)} after ${exitMs} ms: ${line}`);
+    expect(code).toBe(1);
+    const { pending } = JSON.parse(line!) as { pending: string[] };
+    expect(pending.length).toBeGreaterThan(0);
+    expect(pending.at(-1)).toBe('log');
+
+    const again = await startService(dir.path, ENV);
+    services.push(again);
+    const result = await expectStoredOnce(dir.path, acked, 120_000, () => again.output().split('\n').slice(-30).join('\n'));
+    console.log(`[shutdown bound] after the restart: ${acked.length} acknowledged, ${result.stored} stored, ${result.lost} lost, ${result.duplicated} duplicated`);
+  });
 });
