@@ -3,8 +3,10 @@
  * mode, or Kafka when KAFKA_BROKERS is set); `ingest`, `process` and `warehouse` start one each
  * on Kafka. Every process serves /health and /metrics; only the ingest has webhook routes.
  * Shutdown drains in order: stop accepting (in-flight requests finish and are acknowledged),
- * stop the spool drainer, stop normalize after its batch, write the warehouse's buffered batch
- * and commit, close DuckDB and the log.
+ * stop the spool drainer, stop normalize after its batch, finish the warehouse's batch in hand
+ * and commit (a backlog stays in the log for the next start), publish what the facts outbox
+ * holds for a short while, close DuckDB and the log. Each step is logged with its duration;
+ * bin/commands/run.ts bounds the whole.
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
