@@ -3,8 +3,10 @@
  * mode, or Kafka when KAFKA_BROKERS is set); `ingest`, `process` and `warehouse` start one each
  * on Kafka. Every process serves /health and /metrics; only the ingest has webhook routes.
  * Shutdown drains in order: stop accepting (in-flight requests finish and are acknowledged),
- * stop the spool drainer, stop normalize after its batch, write the warehouse's buffered batch
- * and commit, close DuckDB and the log.
+ * stop the spool drainer, stop normalize after its batch, finish the warehouse's batch in hand
+ * and commit (a backlog stays in the log for the next start), publish what the facts outbox
+ * holds for a short while, close DuckDB and the log. Each step is logged with its duration;
+ * bin/commands/run.ts bounds the whole.
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -37,6 +39,11 @@ export interface Roles {
   warehouse: boolean;
 }
 
+interface Stopper {
+  name: string;
+  stop: () => Promise<void>;
+}
+
 export const ALL_ROLES: Roles = Object.freeze({ ingest: true, normalize: true, warehouse: true });
 
 export interface RunningPipeline {
@@ -45,7 +52,10 @@ export interface RunningPipeline {
   url: string;
   /** Rejects when a stage stops by itself. */
   failed: Promise<never>;
+  /** Stops in order (see the header); each step is logged. */
   stop(): Promise<void>;
+  /** The steps of stop() not finished yet, the one in progress first (for a shutdown that takes too long). */
+  pendingStops(): string[];
 }
 
 export async function startPipeline(config: Config, logger: Logger, roles: Roles = ALL_ROLES): Promise<RunningPipeline> {
@@ -56,9 +66,18 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
   const metrics = createMetrics();
   const topics = topicsFor(config.topicPrefix);
   const transport = await openTransport(config, logger);
-  const stoppers: Array<() => Promise<void>> = [() => transport.close()];
+  // Run in reverse order of registration: the last started stops first.
+  const stoppers: Stopper[] = [{ name: 'log', stop: () => transport.close() }];
+  const remaining: string[] = [];
   const stopAll = async () => {
-    for (const stop of stoppers.splice(0).reverse()) await stop();
+    const steps = stoppers.splice(0).reverse();
+    remaining.push(...steps.map((s) => s.name));
+    for (const { name, stop } of steps) {
+      const started = performance.now();
+      await stop();
+      remaining.shift();
+      logger.info({ step: name, ms: Math.round(performance.now() - started) }, 'shutdown step done');
+    }
   };
   const stages: Array<Promise<void>> = [];
   // What must be able to write for this process to be ready: the log the ingest acknowledges
@@ -67,21 +86,21 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
   try {
     await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes));
     const codec = new AvroCodec(transport.registry);
-    if (transport.log instanceof EmbeddedLog) stoppers.push(scheduleRetention(transport.log, config.logRetentionHours, logger));
+    if (transport.log instanceof EmbeddedLog) stoppers.push({ name: 'log retention', stop: scheduleRetention(transport.log, config.logRetentionHours, logger) });
     if (transport.log instanceof EmbeddedLog && roles.ingest) writers.push(transport.log);
 
     if (roles.warehouse) {
       const warehouse = await openWarehouseWhenFree({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
-      stoppers.push(() => warehouse.close());
+      stoppers.push({ name: 'warehouse (close DuckDB)', stop: () => warehouse.close() });
       if (!roles.ingest) writers.push(warehouse);
       const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });
-      stoppers.push(() => sink.stop());
-      stoppers.push(scheduleSweep(sink));
+      stoppers.push({ name: 'warehouse (batch in hand, commit, facts)', stop: () => sink.stop() });
+      stoppers.push({ name: 'idle sweep', stop: scheduleSweep(sink) });
       stages.push(sink.done);
     }
     if (roles.normalize) {
       const normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: secrets.piiKey, logger, metrics });
-      stoppers.push(() => normalizer.stop());
+      stoppers.push({ name: 'normalize', stop: () => normalizer.stop() });
       stages.push(normalizer.done);
     }
     let rawSink: RawSink | undefined;
@@ -89,12 +108,12 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       if (transport.log.kind === 'kafka') {
         // A frame holds one delivery's envelope; a header claiming far more than the body limit is corrupt.
         const spool = await Spool.open(join(config.dataDir, 'spool'), { logger, metrics, maxFrameBytes: Math.max(64 * 1024 * 1024, 2 * config.bodyLimitBytes) });
-        stoppers.push(() => spool.close());
+        stoppers.push({ name: 'spool', stop: () => spool.close() });
         const sink = await createSpoolingSink(transport.log, codec, topics, spool, logger, {
           ackTimeoutMs: config.kafkaAckTimeoutMs,
           onSpooled: (n) => metrics.ingestSpooled.inc(n),
         });
-        stoppers.push(() => sink.close());
+        stoppers.push({ name: 'spool drainer', stop: () => sink.close() });
         rawSink = sink;
       } else {
         rawSink = await createLogRawSink(transport.log, codec, topics);
@@ -106,7 +125,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       // Jifeline has no webhooks: the ingest pulls its feed (one puller per DATA_DIR).
       const puller = createJifelinePuller(jifeline, { sink: rawSink, logger });
       puller.start();
-      stoppers.push(() => puller.stop());
+      stoppers.push({ name: 'jifeline puller', stop: () => puller.stop() });
     }
 
     const apizee = roles.ingest ? apizeeReconcileOptions(config) : undefined;
@@ -115,7 +134,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       const reconciler = createApizeeReconciler(apizee, { sink: rawSink, logger });
       rawSink = reconciler.observe(rawSink);
       reconciler.start();
-      stoppers.push(() => reconciler.stop());
+      stoppers.push({ name: 'apizee reconciliation', stop: () => reconciler.stop() });
     }
 
     let accepting = true;
@@ -130,9 +149,12 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       apizeeHeader: secrets.apizeeHeader,
       ready: () => accepting && writers.every((w) => w.writable),
     });
-    stoppers.push(async () => {
-      accepting = false;
-      await app.close();
+    stoppers.push({
+      name: 'http',
+      stop: async () => {
+        accepting = false;
+        await app.close();
+      },
     });
     const url = await app.listen({ port: config.port, host: config.host });
     let stopping = false;
@@ -148,6 +170,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
         stopping = true;
         await stopAll();
       },
+      pendingStops: () => [...remaining],
     };
   } catch (err) {
     await stopAll().catch(() => undefined);

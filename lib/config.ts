@@ -56,6 +56,7 @@ const schema = z
     APIZEE_API_RECONCILE_LOOKBACK_HOURS: z.coerce.number().positive().default(24),
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
     KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
   })
   .superRefine((env, ctx) => {
@@ -95,6 +96,8 @@ export interface Config {
   readonly logRetentionHours: number;
   /** Kafka mode: how long the ingest waits for acks=all before it spools. */
   readonly kafkaAckTimeoutMs: number;
+  /** How long an orderly stop may take before the process logs what is pending and exits 1. */
+  readonly shutdownTimeoutMs: number;
   /** Replicas per new Kafka topic; unset: the broker's default.replication.factor. */
   readonly topicReplicationFactor: number | undefined;
   /** Jifeline Partner API puller; undefined when no client credentials are set. */
@@ -167,6 +170,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     idleHorizonHours: e.IDLE_HORIZON_HOURS,
     logRetentionHours: e.LOG_RETENTION_HOURS,
     kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     topicReplicationFactor: e.TOPIC_REPLICATION_FACTOR,
     jifeline: e.JIFELINE_CLIENT_ID
       ? {

@@ -1,8 +1,9 @@
 /**
  * The warehouse stage: consumes the raw archive, canonical events and dead letters, writes them
- * to DuckDB with the facts of every touched session and the offsets in one transaction, then
- * publishes the new facts to facts.v1. Offsets live in DuckDB and are sought on assignment, so
- * whatever the log's group position says, a restart resumes exactly after the last commit.
+ * to DuckDB with the facts of every touched session, their keys in the facts outbox and the
+ * offsets in one transaction; then the outbox is published to facts.v1 (facts-publisher.ts).
+ * Offsets live in DuckDB and are sought on assignment, so whatever the log's group position
+ * says, a restart resumes exactly after the last commit.
  */
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { AvroCodec, Deserializer } from '../lib/avro.js';
@@ -13,7 +14,8 @@ import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
 import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
-import { publishRetrying, recordRef } from './normalize.js';
+import { createFactsPublisher } from './facts-publisher.js';
+import { recordRef } from './normalize.js';
 import type { Warehouse, WarehouseBatch } from './warehouse/index.js';
 
 /** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
@@ -35,15 +37,21 @@ export interface WarehouseSinkDeps {
    * up to BODY_LIMIT_BYTES each, so a count alone does not bound the memory a batch takes.
    */
   maxBytes?: number;
+  /** How long stop() waits for the log to acknowledge the last facts (the rest stays in the outbox). */
+  factsGraceMs?: number;
 }
 
 export interface WarehouseSink {
   readonly consumer: Consumer;
-  /** Writes what is buffered, then stops consuming. */
+  /**
+   * Stops consuming, finishes and commits the batch being written (what is buffered behind it is
+   * read again at the next start), and publishes the outbox for a short while.
+   */
   stop(): Promise<void>;
   /**
    * Folds again the sessions the clock has made `abandoned` (Warehouse.sweepIdle), a chunk at a
-   * time between batches, and publishes their facts; a failure is logged and left to the next sweep.
+   * time between batches, and publishes their facts (through the outbox); a failure is logged and
+   * left to the next sweep.
    */
   sweep(): Promise<void>;
   /** Settles when the sink stops; rejects when a write failed. */
@@ -53,7 +61,7 @@ export interface WarehouseSink {
 export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<WarehouseSink> {
   const { log, codec, topics, warehouse, logger, metrics } = deps;
   const lingerMs = deps.lingerMs ?? 100;
-  const maxRecords = deps.maxRecords ?? 2000;
+  const maxRecords = deps.maxRecords ?? 5000;
   const maxBytes = deps.maxBytes ?? 32 * 1024 * 1024;
   const readers = {
     raw: codec.deserializer<RawWebhook>('RawWebhook'),
@@ -61,6 +69,9 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     dead: codec.deserializer<DeadLetter>('DeadLetter'),
   };
   const factWriter = await codec.serializer<SessionFact>(valueSubject(topics.facts), 'SessionFact');
+  const publisher = createFactsPublisher({ log, topic: topics.facts, warehouse, writer: factWriter, logger });
+  // What a previous process committed but facts.v1 did not acknowledge goes first.
+  publisher.kick();
   const rawTopics = new Set(topics.allRaw);
 
   let pending = emptyBatch();
@@ -68,22 +79,33 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
   let pendingBytes = 0;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
+  /** A write queued behind the one in progress (at most one: it takes whatever is buffered when it starts). */
+  let queued = 0;
   let failure: unknown;
   const stopping = new AbortController();
   let failed!: (err: unknown) => void;
   const failedPromise = new Promise<never>((_, reject) => (failed = reject));
   failedPromise.catch(() => undefined);
 
+  /**
+   * Queues a write of what is buffered. The batch is taken when its write starts, not when it is
+   * queued: what arrives while the previous batch is being written joins it, so batches grow
+   * with the backlog (up to maxRecords / maxBytes) and the fixed cost of a batch is shared.
+   */
   const flush = (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (pendingRecords === 0) return writing;
-    const batch = { ...pending, offsets: latestOffsets(pending.offsets) };
-    pending = emptyBatch();
-    pendingRecords = 0;
-    pendingBytes = 0;
+    if (pendingRecords === 0 || queued > 0) return writing;
+    queued += 1;
     writing = writing.then(async () => {
-      if (failure) return;
+      queued -= 1;
+      // Stopping: only the batch in hand is finished. What was not started is not committed, so
+      // its offsets are not either: the next start reads it again (offsets live in DuckDB).
+      if (failure || stopping.signal.aborted || pendingRecords === 0) return;
+      const batch = { ...pending, offsets: latestOffsets(pending.offsets) };
+      pending = emptyBatch();
+      pendingRecords = 0;
+      pendingBytes = 0;
       try {
         const result = await storeRetrying(warehouse, batch, stopping.signal, logger);
         metrics.warehouseBatches.inc();
@@ -91,16 +113,8 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
         metrics.warehouseRows.inc({ table: 'raw_webhooks' }, batch.raw.length);
         metrics.warehouseRows.inc({ table: 'dead_letters' }, batch.deadLetters.length);
         metrics.warehouseDuplicates.inc(result.duplicateEvents);
-        if (result.facts.length > 0) {
-          // The batch is committed: retry through a Kafka outage rather than lose these facts from facts.v1.
-          await publishRetrying(
-            log,
-            topics.facts,
-            result.facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })),
-            stopping.signal,
-            logger,
-          );
-        }
+        // Committed with their keys in the outbox: published beside the next batches, never lost.
+        if (result.facts.length > 0) publisher.kick();
         logger.debug({ raw: batch.raw.length, events: result.insertedEvents, duplicates: result.duplicateEvents, sessions: result.touchedSessions.length }, 'warehouse batch');
       } catch (err) {
         failure = err;
@@ -117,7 +131,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       try {
         const { facts, next } = await warehouse.sweepIdle({ after });
         if (facts.length > 0) {
-          await publishRetrying(log, topics.facts, facts.map((fact) => ({ key: Buffer.from(fact.session_key), value: factWriter.encode(fact) })), stopping.signal, logger);
+          publisher.kick();
           logger.info({ sessions: facts.length }, 'idle sessions folded again');
         }
         if (next !== undefined) void sweep(next); // the next chunk queues behind the batches waiting now
@@ -149,6 +163,8 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       pending.offsets.push({ topic: batch.topic, partition: batch.partition, next_offset: batch.records.at(-1)!.offset + 1 });
       pendingRecords += batch.records.length;
       for (const record of batch.records) pendingBytes += record.value.length;
+      // The consumer reads no further ahead than one batch being written and one filling: a
+      // backlog stays in the log, not in this process's memory (nor in what a stop must finish).
       if (pendingRecords >= maxRecords || pendingBytes >= maxBytes) await flush();
       else timer ??= setTimeout(() => void flush(), lingerMs);
       if (failure) throw failure;
@@ -162,9 +178,14 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     done,
     sweep: () => sweep(),
     async stop() {
+      // The batch being written is finished and committed; the records buffered or queued behind
+      // it are dropped uncommitted and read again at the next start.
       stopping.abort(new Error('the warehouse sink is stopping'));
+      clearTimeout(timer);
+      timer = undefined;
       await consumer.stop();
-      await flush();
+      await writing;
+      await publisher.stop(deps.factsGraceMs ?? 3000);
       if (failure) throw failure;
     },
   };

@@ -166,3 +166,14 @@ CREATE TABLE IF NOT EXISTS parquet_pending (
   batch_id    BIGINT NOT NULL,
   PRIMARY KEY (table_name, provider, "date", batch_id)
 );
+
+-- The facts still to publish to facts.v1 (the outbox): a session's key is put here in the
+-- transaction that changes its fact (batch, idle sweep, rebuild, replay), and removed once the
+-- log has acknowledged that fact. facts.v1 is compacted (the latest fact per session wins), so
+-- one row per session is enough: the publisher reads the fact as session_facts holds it then.
+-- seq tells a row that changed while its fact was being published from one that did not.
+CREATE SEQUENCE IF NOT EXISTS facts_outbox_seq START 1;
+CREATE TABLE IF NOT EXISTS facts_outbox (
+  session_key  VARCHAR NOT NULL PRIMARY KEY,
+  seq          BIGINT NOT NULL
+);

@@ -5,7 +5,8 @@ import { ALL_ROLES, startPipeline, type Roles } from '../pipeline.js';
 
 const AFTER = `
 Configuration comes from the environment and .env (see .env.example). Data goes to DATA_DIR (default ./data).
-Stop with Ctrl-C or SIGTERM: it stops accepting, finishes the batch in hand, commits, closes DuckDB and exits 0.`;
+Stop with Ctrl-C or SIGTERM: it stops accepting, finishes the batch in hand (not the backlog), commits, closes DuckDB
+and exits 0. A stop that has not finished within SHUTDOWN_TIMEOUT_MS (10 s) logs what is still pending and exits 1.`;
 
 export function registerRun(program: Command): void {
   program
@@ -42,6 +43,13 @@ async function serve(roles: Roles, kafkaOnly: boolean): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
+    // The hard bound: whatever hangs (a broker that does not answer, a stuck write), the process
+    // ends. What was committed is kept; what was not is read again at the next start.
+    const bound = setTimeout(() => {
+      logger.error({ pending: pipeline.pendingStops(), timeoutMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting with work pending');
+      logger.flush();
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
     try {
       await pipeline.stop();
       logger.info('stopped');
@@ -49,6 +57,7 @@ async function serve(roles: Roles, kafkaOnly: boolean): Promise<void> {
       logger.error({ err }, 'shutdown failed');
       code = 1;
     }
+    clearTimeout(bound);
     logger.flush();
     process.exit(code);
   };

@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
 import { foldSession } from '../sessionize.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
+import { enqueueFacts } from './outbox.js';
 import type { SessionCache } from './session-cache.js';
 import { DATASET_TABLES, tableSchema, type TableSchema } from './tables.js';
 import type { BatchResult, WarehouseBatch } from './types.js';
@@ -113,12 +114,13 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
 
 /**
  * Folds `sessions` again from their stored events alone (no batch brings new ones) and replaces
- * their facts and spans. The caller opens the transaction.
+ * their facts and spans. The caller opens the transaction. With `outbox: false` the caller puts
+ * in the facts outbox only the sessions whose fact it finds changed (the rebuild).
  */
-export async function refoldInTransaction(ctx: ApplyContext, sessions: string[], now: Micros): Promise<RefoldResult> {
+export async function refoldInTransaction(ctx: ApplyContext, sessions: string[], now: Micros, options: { outbox?: boolean } = {}): Promise<RefoldResult> {
   // Batch ids start at 1: excluding batch 0 reads every stored event.
   const { folded } = await foldSessions(ctx, 0, sessions, [], now);
-  await replaceSessions(ctx, folded);
+  await replaceSessions(ctx, folded, options.outbox ?? true);
   const done = new Set(folded.map((f) => f.fact.session_key));
   return { facts: folded.map((f) => f.fact), failed: sessions.filter((key) => !done.has(key)) };
 }
@@ -228,9 +230,10 @@ async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string
 /**
  * Delete + insert the facts and spans of the folded sessions. The partitions they leave and
  * the partitions they land in are both marked for export: a session whose started_at moved to
- * another day disappears from the old day's file.
+ * another day disappears from the old day's file. Their keys go to the facts outbox in the same
+ * transaction, so facts.v1 gets every committed fact even if the process dies right after.
  */
-async function replaceSessions(ctx: ApplyContext, folded: Folded[]): Promise<void> {
+async function replaceSessions(ctx: ApplyContext, folded: Folded[], outbox = true): Promise<void> {
   if (folded.length === 0) return;
   const { conn, tables } = ctx;
   const keys = [listValue(folded.map((f) => f.fact.session_key))];
@@ -249,6 +252,7 @@ async function replaceSessions(ctx: ApplyContext, folded: Folded[]): Promise<voi
   await insertRows(conn, tableSchema(tables, 'session_facts'), folded.map((f) => ({ ...f.fact })));
   await insertRows(conn, tableSchema(tables, 'participant_sessions'), folded.flatMap((f) => f.spans.map((s) => ({ ...s }))));
   await markPartitions();
+  if (outbox) await enqueueFacts(conn, folded.map((f) => f.fact.session_key));
 }
 
 function batchStats(

@@ -19,6 +19,7 @@ import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
+import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
 import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
 import { rebuild } from './rebuild.js';
@@ -28,6 +29,8 @@ import { sweepIdle } from './sweep.js';
 import { describeTables, warehouseDdl } from './tables.js';
 import type {
   BatchResult,
+  OutboxChunk,
+  OutboxMark,
   RebuildOptions,
   RebuildReport,
   ReplayOptions,
@@ -229,6 +232,18 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
         this.exportRetry.unref();
       }
     });
+  }
+
+  pendingFacts(limit = 500): Promise<OutboxChunk> {
+    return this.serial(() => readOutbox(this.conn, this.ctx.tables, limit));
+  }
+
+  factsPublished(marks: readonly OutboxMark[]): Promise<number> {
+    return this.serial(() => removeFromOutbox(this.conn, marks));
+  }
+
+  outboxSize(): Promise<number> {
+    return this.serial(() => outboxSize(this.conn));
   }
 
   async offsets(): Promise<Map<string, number>> {

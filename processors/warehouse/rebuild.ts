@@ -4,11 +4,14 @@
  * either as it was or rebuilt, with the Parquet partitions it touched marked pending; running it
  * again finishes the work. Then every facts and spans partition is written again (each file
  * replaced whole, DESIGN section 7), and a partition no session lands in any more is removed.
+ * The sessions whose fact came out different are put in the facts outbox with their chunk: the
+ * next running warehouse publishes them to facts.v1.
  */
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { queryRows } from '../../lib/duckdb.js';
 import type { Micros } from '../../lib/time.js';
 import { refoldInTransaction, type ApplyContext } from './apply.js';
+import { enqueueFacts } from './outbox.js';
 import type { WarehouseCore } from './core.js';
 import type { RebuildOptions, RebuildReport } from './types.js';
 
@@ -58,7 +61,14 @@ async function rebuildChunk(ctx: ApplyContext, keys: string[], now: Micros): Pro
   await conn.run(`DELETE FROM temp.rebuild_spans`);
   await conn.run(`INSERT INTO temp.rebuild_facts SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1))`, param, types);
   await conn.run(`INSERT INTO temp.rebuild_spans SELECT * FROM participant_sessions WHERE session_key IN (SELECT unnest($1))`, param, types);
-  const { failed } = await refoldInTransaction(ctx, keys, now);
+  const { failed } = await refoldInTransaction(ctx, keys, now, { outbox: false });
+  // Only the facts that came out different go to facts.v1 (through the outbox the next writer publishes).
+  const changedFacts = await conn.runAndReadAll(
+    `SELECT DISTINCT session_key FROM (SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1)) EXCEPT ALL SELECT * FROM temp.rebuild_facts)`,
+    param,
+    types,
+  );
+  await enqueueFacts(conn, changedFacts.getRows().map((row) => String(row[0])));
   const reader = await conn.runAndReadAll(
     `WITH f AS (SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1))),
           s AS (SELECT * FROM participant_sessions WHERE session_key IN (SELECT unnest($1)))

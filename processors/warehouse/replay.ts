@@ -4,6 +4,8 @@
  * the rows they already have (event_id), so replaying unchanged data changes nothing; what an
  * adapter fix now reads becomes events, and the dead letters it no longer produces are resolved in
  * the same transaction (apply.ts). Rerunning after an interrupt repeats only what is idempotent.
+ * The facts it changes go to the facts outbox like a batch's: the next running warehouse
+ * publishes them to facts.v1.
  */
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import type { DeadLetter, RawWebhook, SessionEvent } from '../../lib/canonical.js';

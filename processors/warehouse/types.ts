@@ -56,6 +56,18 @@ export interface SweepResult {
   next: string | undefined;
 }
 
+/** An outbox row as read: removed after the publish only if its seq is still the same. */
+export interface OutboxMark {
+  sessionKey: string;
+  seq: number;
+}
+
+/** Facts waiting in the outbox (in the order they changed) and the rows they came from. */
+export interface OutboxChunk {
+  facts: SessionFact[];
+  marks: OutboxMark[];
+}
+
 /** Called after each chunk of a long run. */
 export type OnProgress = (done: number, total: number) => void;
 
@@ -134,6 +146,15 @@ export interface Warehouse {
   rebuild(options?: RebuildOptions): Promise<RebuildReport>;
   /** Normalizes the raw archive again with `options.normalize` and stores what it yields, chunk by chunk. */
   replay(options: ReplayOptions): Promise<ReplayReport>;
+  /**
+   * Up to `limit` (default 500) facts of the outbox, older changes first: sessions whose fact changed (batch, sweep,
+   * rebuild, replay) and that facts.v1 has not acknowledged yet, with their current fact.
+   */
+  pendingFacts(limit?: number): Promise<OutboxChunk>;
+  /** Removes from the outbox what was published; a session changed meanwhile stays. Returns the rows removed. */
+  factsPublished(marks: readonly OutboxMark[]): Promise<number>;
+  /** Sessions in the outbox. */
+  outboxSize(): Promise<number>;
   /** Stored positions: `${topic}:${partition}` → next offset to read. */
   offsets(): Promise<Map<string, number>>;
   /** Settles once the Parquet exports queued so far are done (failures stay pending and are logged). */
