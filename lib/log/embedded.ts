@@ -1,130 +1,198 @@
 /**
- * The embedded log: Kafka's model (topics, partitions, offsets, consumer-group positions) in a
- * DuckDB file, for `npm start` with no other service. Publishes that arrive while a commit is
- * in flight are grouped into the next transaction, so many concurrent requests share one commit.
+ * The embedded log: Kafka's model (topics, partitions, offsets, consumer-group positions) stored
+ * as Kafka stores its own, for `npm start` with no other service (DESIGN section 2):
+ *
+ *   DATA_DIR/log/LOCK                                 the process that has it open (dir-lock.ts)
+ *   DATA_DIR/log/topics/<topic>/topic.json            partitions, compacted, maxMessageBytes
+ *   DATA_DIR/log/topics/<topic>/<partition>/<base>.log  append-only segments of CRC frames (frame.ts)
+ *   DATA_DIR/log/groups/<group>.json                  consumer positions (positions.ts)
+ *   DATA_DIR/log/registry.json                        the embedded schema registry
+ *   DATA_DIR/log/corrupt/                             bad stretches of segments, set aside at open
+ *
+ * Appends are group-committed: everything published while a write and fdatasync are in flight
+ * goes into the next, one write and one fdatasync per touched segment file; a publish resolves
+ * only after its fdatasync. A failed or short write (a full disk) cuts the files back to their
+ * last good size and refuses that group (LOG_UNAVAILABLE); the next publish tries again.
  */
-import { EventEmitter } from 'node:events';
-import { BIGINT, BLOB, INTEGER, LIST, VARCHAR, blobValue, listValue, type DuckDBValue } from '@duckdb/node-api';
+import { ftruncate, ftruncateSync, fdatasync, mkdirSync, readdirSync, readFileSync, write, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
+import { SerialQueue } from '../duckdb.js';
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
-import { SerialQueue, queryRows, type DuckDBConnection, type DuckDBInstance } from '../duckdb.js';
-import {
-  partitionFor,
-  type ConsumeOptions,
-  type Consumer,
-  type Log,
-  type LogRecord,
-  type OutgoingMessage,
-  type TopicPartition,
-  type TopicSpec,
-} from './types.js';
+import type { Logger } from '../logger.js';
+import { lockDir } from './dir-lock.js';
+import { EmbeddedConsumer } from './embedded-consumer.js';
+import { frameSize, type Frame } from './frame.js';
+import { Partition, type Damage, type ReadCursor } from './partition.js';
+import { GroupPositions } from './positions.js';
+import { partitionFor, type ConsumeOptions, type Consumer, type Log, type OutgoingMessage, type TopicPartition, type TopicSpec } from './types.js';
 
-const DDL = [
-  `CREATE TABLE IF NOT EXISTS log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`,
-];
+const writeP = promisify(write);
+const fdatasyncP = promisify(fdatasync);
+const ftruncateP = promisify(ftruncate);
+
+export interface EmbeddedLogOptions {
+  /** A segment is closed and a new one started past this size (Kafka's segment.bytes); 64 MiB. */
+  segmentBytes?: number;
+  /** Upper bound on the bytes of one group commit; 16 MiB. */
+  maxCommitBytes?: number;
+  /** Where damage found at open is reported (counts and places, never contents). */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+interface Topic {
+  spec: TopicSpec;
+  partitions: Partition[];
+}
 
 interface PendingPublish {
-  topic: string;
+  topic: Topic;
   messages: OutgoingMessage[];
+  partitions: number[];
+  bytes: number;
+}
+
+interface Append {
+  partition: Partition;
+  buf: Buffer;
+  frames: Array<[number, number, number, number]>;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
-
-/** What one consumer batch reads at most unless its group says otherwise (ConsumeOptions.maxBatchBytes). */
-const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
+/** Kafka's rule for topic names, which also keeps them safe as folder names. */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export class EmbeddedLog implements Log {
   readonly kind = 'embedded' as const;
-  private readonly topics = new Map<string, TopicSpec>();
-  private readonly next = new Map<string, number>();
-  private readonly writes = new SerialQueue();
-  private readonly appended = new EventEmitter();
-  private readonly group = new GroupCommit<PendingPublish>((publishes) => this.writes.run(() => this.append(publishes)));
-  private closed = false;
-  private roundRobin = 0;
+  private readonly topics = new Map<string, Topic>();
+  private readonly group: GroupCommit<PendingPublish>;
+  private readonly waiters = new Set<() => void>();
   private readonly activeGroups = new Set<string>();
   private readonly consumers = new Set<EmbeddedConsumer>();
-
-  private readonly reads = new SerialQueue();
+  private readonly maintenance = new SerialQueue();
+  private readonly segmentBytes: number;
+  private closed = false;
+  private roundRobin = 0;
 
   private constructor(
-    private readonly db: DuckDBInstance,
-    private readonly writer: DuckDBConnection,
-    private readonly reader: DuckDBConnection,
+    readonly dir: string,
+    private readonly positions: GroupPositions,
+    private readonly release: () => void,
+    options: EmbeddedLogOptions,
   ) {
-    this.appended.setMaxListeners(0);
+    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.group = new GroupCommit((publishes) => this.commit(publishes), { maxWeight: options.maxCommitBytes ?? 16 * 1024 * 1024, weigh: (p) => p.bytes });
   }
 
-  static async open(db: DuckDBInstance): Promise<EmbeddedLog> {
-    const writer = await db.connect();
-    for (const statement of DDL) await writer.run(statement);
-    const log = new EmbeddedLog(db, writer, await db.connect());
-    for (const row of await queryRows<{ topic: string; partitions: number; compacted: boolean }>(writer, 'SELECT * FROM log_topics')) {
-      log.topics.set(row.topic, { topic: row.topic, partitions: row.partitions, compacted: row.compacted });
+  /** Opens (or creates) the log in `dir`, checking every frame of every segment (recover.ts). */
+  static async open(dir: string, options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
+    mkdirSync(join(dir, 'topics'), { recursive: true });
+    const release = lockDir(dir);
+    try {
+      const log = new EmbeddedLog(dir, GroupPositions.load(join(dir, 'groups')), release, options);
+      const damage = damageReporter(dir, options.logger);
+      for (const name of readdirSync(join(dir, 'topics'))) {
+        const topicDir = join(dir, 'topics', name);
+        const meta = join(topicDir, 'topic.json');
+        if (!existsSync(meta)) continue; // a creation cut short before any publish
+        const spec = { topic: name, ...(JSON.parse(readFileSync(meta, 'utf8')) as Omit<TopicSpec, 'topic'>) };
+        const partitions = Array.from({ length: spec.partitions }, (_, p) => Partition.open(join(topicDir, String(p)), damage));
+        log.topics.set(name, { spec, partitions });
+      }
+      return log;
+    } catch (err) {
+      release();
+      throw err;
     }
-    const ends = await queryRows<{ topic: string; partition: number; next: bigint }>(
-      writer,
-      `SELECT topic, "partition", max("offset") + 1 AS next FROM log_messages GROUP BY ALL`,
-    );
-    for (const row of ends) log.next.set(tpKey(row.topic, row.partition), Number(row.next));
-    return log;
   }
 
   async createTopics(specs: TopicSpec[]): Promise<void> {
-    await this.writes.run(async () => {
-      for (const spec of specs) {
-        if (this.topics.has(spec.topic)) continue;
-        await this.writer.run('INSERT INTO log_topics VALUES ($1, $2, $3)', [spec.topic, spec.partitions, spec.compacted ?? false]);
-        this.topics.set(spec.topic, { ...spec });
+    if (this.closed) throw new SessionflowError('LOG_CLOSED');
+    for (const spec of specs) {
+      if (!TOPIC_NAME.test(spec.topic) || spec.topic === '.' || spec.topic === '..') throw new SessionflowError('CONFIG_INVALID', `not a valid topic name: ${spec.topic}`);
+      const topicDir = join(this.dir, 'topics', spec.topic);
+      const existing = this.topics.get(spec.topic);
+      // An existing topic keeps its partitions (keys would move); its limits follow the configuration.
+      const meta = { partitions: existing?.spec.partitions ?? spec.partitions, compacted: spec.compacted ?? false, ...(spec.maxMessageBytes && { maxMessageBytes: spec.maxMessageBytes }) };
+      if (existing) {
+        if (existing.spec.compacted === meta.compacted && existing.spec.maxMessageBytes === meta.maxMessageBytes) continue;
+        writeFileAtomicSync(join(topicDir, 'topic.json'), JSON.stringify(meta));
+        existing.spec = { topic: spec.topic, ...meta };
+        continue;
       }
-    });
+      const partitions = Array.from({ length: meta.partitions }, (_, p) => Partition.create(join(topicDir, String(p))));
+      writeFileAtomicSync(join(topicDir, 'topic.json'), JSON.stringify(meta));
+      fsyncDir(topicDir);
+      fsyncDir(join(this.dir, 'topics'));
+      this.topics.set(spec.topic, { spec: { topic: spec.topic, ...meta }, partitions });
+    }
   }
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.closed) return Promise.reject(new SessionflowError('LOG_CLOSED'));
-    if (!this.topics.has(topic)) return Promise.reject(new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`));
+    const t = this.topics.get(topic);
+    if (!t) return Promise.reject(new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`));
     if (messages.length === 0) return Promise.resolve();
-    // Group commit: everything published while the previous commit ran goes into one transaction.
-    return this.group.submit({ topic, messages });
+    const partitions = messages.map((m) => partitionFor(m.key, t.spec.partitions, this.roundRobin++));
+    const perPartition = new Map<number, number>();
+    let bytes = 0;
+    for (const [i, m] of messages.entries()) {
+      const size = frameSize(m.key, m.value);
+      bytes += size;
+      perPartition.set(partitions[i]!, (perPartition.get(partitions[i]!) ?? 0) + size);
+    }
+    // As Kafka refuses a record batch over the topic's max.message.bytes (one batch per partition).
+    const limit = t.spec.maxMessageBytes;
+    if (limit && [...perPartition.values()].some((n) => n > limit)) {
+      return Promise.reject(new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${topic} accepts (maxMessageBytes ${limit})`));
+    }
+    return this.group.submit({ topic: t, messages, partitions, bytes });
   }
 
-  private async append(group: PendingPublish[]): Promise<void> {
-    const topics: DuckDBValue[] = [];
-    const partitions: DuckDBValue[] = [];
-    const offsets: DuckDBValue[] = [];
-    const keys: DuckDBValue[] = [];
-    const values: DuckDBValue[] = [];
-    const stamps: DuckDBValue[] = [];
-    const assigned = new Map<string, number>();
-    const now = BigInt(Date.now());
-    for (const { topic, messages } of group) {
-      const spec = this.topics.get(topic)!;
-      for (const message of messages) {
-        const partition = partitionFor(message.key, spec.partitions, this.roundRobin++);
-        const key = tpKey(topic, partition);
-        const offset = assigned.get(key) ?? this.next.get(key) ?? 0;
-        assigned.set(key, offset + 1);
-        topics.push(topic);
-        partitions.push(partition);
-        offsets.push(BigInt(offset));
-        keys.push(message.key ? blobValue(message.key) : null);
-        values.push(blobValue(message.value));
-        stamps.push(now);
+  private async commit(group: PendingPublish[]): Promise<void> {
+    const byPartition = new Map<Partition, OutgoingMessage[]>();
+    for (const { topic, messages, partitions } of group) {
+      for (const [i, m] of messages.entries()) {
+        const partition = topic.partitions[partitions[i]!]!;
+        (byPartition.get(partition) ?? byPartition.set(partition, []).get(partition)!).push(m);
       }
     }
+    const now = Date.now();
+    await this.append([...byPartition].map(([partition, messages]) => ({ partition, ...partition.encode(messages, now) })));
+  }
+
+  /** Writes and fdatasyncs each partition's frames (concurrently); all or none become visible. */
+  private async append(appends: Append[]): Promise<void> {
     try {
-      await this.writer.run(
-        `INSERT INTO log_messages SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)`,
-        [listValue(topics), listValue(partitions), listValue(offsets), listValue(keys), listValue(values), listValue(stamps)],
-        { 1: LIST(VARCHAR), 2: LIST(INTEGER), 3: LIST(BIGINT), 4: LIST(BLOB), 5: LIST(BLOB), 6: LIST(BIGINT) },
-      );
+      for (const a of appends) {
+        if (a.partition.dirty) {
+          ftruncateSync(a.partition.active.fd!, a.partition.active.size);
+          a.partition.dirty = false;
+        }
+        const { size } = a.partition.active;
+        if (size > 0 && size + a.buf.length > this.segmentBytes) a.partition.roll();
+      }
     } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
+      throw new SessionflowError('LOG_UNAVAILABLE', 'could not prepare the embedded log for an append', { cause });
     }
-    for (const [key, next] of assigned) this.next.set(key, next);
-    this.appended.emit('append');
+    const results = await Promise.allSettled(appends.map((a) => writeDurably(a.partition.active.fd!, a.buf, a.partition.active.size)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Back to the last good size, so what was refused is never read nor found at the next open.
+      await Promise.all(
+        appends.map((a) =>
+          ftruncateP(a.partition.active.fd!, a.partition.active.size).then(
+            () => fdatasyncP(a.partition.active.fd!),
+            () => void (a.partition.dirty = true),
+          ).catch(() => undefined),
+        ),
+      );
+      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause: failed.reason });
+    }
+    for (const a of appends) a.partition.appended(a.frames);
+    for (const wake of [...this.waiters]) wake();
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
@@ -134,19 +202,15 @@ export class EmbeddedLog implements Log {
     }
     const assigned: TopicPartition[] = [];
     for (const topic of options.topics) {
-      const spec = this.topics.get(topic);
-      if (!spec) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
-      for (let partition = 0; partition < spec.partitions; partition++) assigned.push({ topic, partition });
+      const t = this.topics.get(topic);
+      if (!t) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
+      for (let partition = 0; partition < t.spec.partitions; partition++) assigned.push({ topic, partition });
     }
     const positions = new Map<string, number>();
-    for (const topic of options.topics) {
-      for (const [key, offset] of await this.committedOffsets(options.group, topic)) positions.set(key, offset);
-    }
-    if (options.seek) {
-      for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
-    }
+    for (const topic of options.topics) for (const [key, offset] of this.positions.of(options.group, topic)) positions.set(key, offset);
+    if (options.seek) for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
     this.activeGroups.add(options.group);
-    const consumer = new EmbeddedConsumer(this, await this.db.connect(), options, assigned, positions, () => {
+    const consumer = new EmbeddedConsumer(this, options, assigned, positions, () => {
       this.activeGroups.delete(options.group);
       this.consumers.delete(consumer);
     });
@@ -157,99 +221,89 @@ export class EmbeddedLog implements Log {
 
   /** @internal */
   endOffset(topic: string, partition: number): number {
-    return this.next.get(tpKey(topic, partition)) ?? 0;
+    return this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0;
   }
 
-  /** @internal */
-  async read(conn: DuckDBConnection, topic: string, partition: number, from: number, limit: number, maxBytes = DEFAULT_BATCH_BYTES): Promise<LogRecord[]> {
-    const rows = await queryRows<{ offset: bigint; key: Uint8Array | null; value: Uint8Array; ts: bigint }>(
-      conn,
-      `WITH page AS (
-         SELECT "offset", "key", "value", ts, sum(octet_length("value")) OVER (ORDER BY "offset") AS upto
-         FROM (SELECT * FROM log_messages WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4)
-       )
-       SELECT "offset", "key", "value", ts FROM page WHERE upto - octet_length("value") < $5 ORDER BY "offset"`,
-      [topic, partition, BigInt(from), limit, maxBytes],
-    );
-    return rows.map((row) => ({
-      topic,
-      partition,
-      offset: Number(row.offset),
-      key: row.key ? Buffer.from(row.key) : null,
-      value: Buffer.from(row.value),
-      timestamp: Number(row.ts),
-    }));
+  /** @internal Records of one partition from `from` on, within the bounds. */
+  read(topic: string, partition: number, from: number, maxRecords: number, maxBytes: number, cursor?: ReadCursor): { frames: Frame[]; cursor?: ReadCursor } {
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p) return { frames: [] };
+    try {
+      return p.read(from, maxRecords, maxBytes, cursor);
+    } catch (cause) {
+      throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${tpKey(topic, partition)} at offset ${from}`, { cause });
+    }
   }
 
   /** @internal */
   commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
-    return this.writes.run(async () => {
-      await this.writer.run('INSERT OR REPLACE INTO log_positions VALUES ($1, $2, $3, $4)', [group, topic, partition, BigInt(nextOffset)]);
+    return this.positions.commit(group, tpKey(topic, partition), nextOffset).catch((cause: unknown) => {
+      throw new SessionflowError('LOG_UNAVAILABLE', `could not store the position of ${group}`, { cause });
     });
   }
 
-  /** @internal Resolves on the next append, or after `ms`. */
+  /** @internal Resolves on the next append (or after `ms`, or on abort). */
   waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.appended.off('append', done);
+        this.waiters.delete(done);
         abort.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.appended.once('append', done);
+      this.waiters.add(done);
       abort.addEventListener('abort', done, { once: true });
     });
   }
 
   async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
-    const rows = await this.reads.run(() =>
-      queryRows<{ partition: number; next_offset: bigint }>(
-        this.reader,
-        `SELECT "partition", next_offset FROM log_positions WHERE grp = $1 AND topic = $2`,
-        [group, topic],
-      ),
-    );
-    return new Map(rows.map((row) => [tpKey(topic, row.partition), Number(row.next_offset)]));
+    return this.positions.of(group, topic);
   }
 
   async endOffsets(topic: string): Promise<Map<string, number>> {
-    const spec = this.topics.get(topic);
-    const result = new Map<string, number>();
-    for (let partition = 0; partition < (spec?.partitions ?? 0); partition++) result.set(tpKey(topic, partition), this.endOffset(topic, partition));
-    return result;
+    const t = this.topics.get(topic);
+    return new Map((t?.partitions ?? []).map((p, i) => [tpKey(topic, i), p.nextOffset]));
   }
 
   /**
-   * Retention, as Kafka's but safe for the embedded case where every consumer is known: removes
-   * messages older than `retentionMs` that every group with a position on their partition has
-   * already consumed, and on compacted topics every message a newer one with the same key
-   * replaces. The last message of a partition always stays, so offsets never go back.
-   * Returns how many messages went.
+   * Retention, as Kafka's but safe where every consumer is known: deletes whole closed segments
+   * older than `retentionMs` whose records every group with a position on that partition has
+   * consumed (none when no group has one), and compacts the closed segments of compacted topics
+   * (latest record per key). The active segment always stays, so offsets never go back.
+   * Returns how many records went.
    */
   prune(retentionMs: number): Promise<number> {
-    return this.writes.run(async () => {
-      const cutoff = BigInt(Date.now() - retentionMs);
-      const removed = await queryRows<{ n: bigint }>(
-        this.writer,
-        `WITH doomed AS (
-           SELECT m.topic, m."partition", m."offset" FROM log_messages m
-           JOIN log_topics t USING (topic)
-           WHERE m."offset" < (SELECT max(x."offset") FROM log_messages x WHERE x.topic = m.topic AND x."partition" = m."partition")
-             AND (
-               (m.ts < $1 AND m."offset" < (SELECT coalesce(min(p.next_offset), 0) FROM log_positions p WHERE p.topic = m.topic AND p."partition" = m."partition"))
-               OR (t.compacted AND m."key" IS NOT NULL AND EXISTS (
-                 SELECT 1 FROM log_messages y WHERE y.topic = m.topic AND y."partition" = m."partition" AND y."key" = m."key" AND y."offset" > m."offset"))
-             )
-         )
-         DELETE FROM log_messages d USING doomed
-         WHERE d.topic = doomed.topic AND d."partition" = doomed."partition" AND d."offset" = doomed."offset"
-         RETURNING 1 AS n`,
-        [cutoff],
-      );
-      return removed.length;
+    return this.maintenance.run(async () => {
+      if (this.closed) return 0;
+      const cutoff = Date.now() - retentionMs;
+      let removed = 0;
+      for (const [name, t] of this.topics) {
+        for (const [i, p] of t.partitions.entries()) {
+          const low = this.positions.lowest(tpKey(name, i));
+          if (low !== undefined) removed += p.deleteConsumed(low, cutoff);
+          if (t.spec.compacted && p.compactedAt !== p.nextOffset) {
+            const at = p.nextOffset;
+            removed += await p.compact();
+            p.compactedAt = at;
+          }
+        }
+      }
+      return removed;
     });
+  }
+
+  /**
+   * @internal For the migration of an older log: appends records with their own offsets and
+   * timestamps (ascending, past the partition's end), durably.
+   */
+  async importRecords(topic: string, partition: number, records: Array<Frame>): Promise<void> {
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
+    if (records.length === 0) return;
+    if (p.nextOffset === 0 && p.active.records === 0 && records[0]!.offset > 0) p.startAt(records[0]!.offset);
+    await this.group.idle();
+    await this.append([{ partition: p, ...p.encode(records, Date.now()) }]);
   }
 
   async close(): Promise<void> {
@@ -257,71 +311,42 @@ export class EmbeddedLog implements Log {
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.closed = true;
     await this.group.idle();
-    await this.writes.idle();
-    this.writer.closeSync();
-    this.reader.closeSync();
+    await this.maintenance.idle();
+    await this.positions.idle();
+    for (const t of this.topics.values()) for (const p of t.partitions) p.close();
+    this.release();
   }
 }
 
-class EmbeddedConsumer implements Consumer {
-  private readonly abort = new AbortController();
-  private resolveDone!: () => void;
-  private rejectDone!: (err: unknown) => void;
-  readonly done: Promise<void>;
-
-  constructor(
-    private readonly log: EmbeddedLog,
-    private readonly conn: DuckDBConnection,
-    private readonly options: ConsumeOptions,
-    private readonly assigned: TopicPartition[],
-    private readonly positions: Map<string, number>,
-    private readonly onStop: () => void,
-  ) {
-    this.done = new Promise((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
-    this.done.catch(() => undefined);
+/** One write of all of `buf` at `position` (a short write is continued; a full disk then fails), then fdatasync. */
+async function writeDurably(fd: number, buf: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten: n } = await writeP(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw Object.assign(new Error('no space left on device (a write took nothing)'), { code: 'ENOSPC' });
+    done += n;
   }
+  await fdatasyncP(fd);
+}
 
-  start(): void {
-    this.loop().then(
-      () => {
-        this.conn.closeSync();
-        this.onStop();
-        this.resolveDone();
-      },
-      (err: unknown) => {
-        this.conn.closeSync();
-        this.onStop();
-        this.rejectDone(err);
-      },
-    );
-  }
-
-  private async loop(): Promise<void> {
-    const limit = this.options.maxBatchSize ?? 500;
-    while (!this.abort.signal.aborted) {
-      let worked = false;
-      for (const { topic, partition } of this.assigned) {
-        if (this.abort.signal.aborted) break;
-        const key = tpKey(topic, partition);
-        const from = this.positions.get(key) ?? 0;
-        if (this.log.endOffset(topic, partition) <= from) continue;
-        const records = await this.log.read(this.conn, topic, partition, from, limit, this.options.maxBatchBytes);
-        if (records.length === 0) continue;
-        await this.options.eachBatch({ topic, partition, records });
-        const nextOffset = records[records.length - 1]!.offset + 1;
-        await this.log.commitPosition(this.options.group, topic, partition, nextOffset);
-        this.positions.set(key, nextOffset);
-        worked = true;
-      }
-      if (!worked) await this.log.waitForAppend(1000, this.abort.signal);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done.catch(() => undefined);
-  }
+/** Bad stretches found at open go to DATA_DIR/log/corrupt/, each under a name of its own. */
+function damageReporter(dir: string, logger: EmbeddedLogOptions['logger']): Damage {
+  const corrupt = join(dir, 'corrupt');
+  return {
+    setAside(segment, position, bytes) {
+      mkdirSync(corrupt, { recursive: true });
+      const name = `${segment.slice(join(dir, 'topics').length + 1).replaceAll('/', '_')}@${position}.${Date.now()}.bad`;
+      writeFileAtomicSync(join(corrupt, name), bytes);
+      fsyncDir(corrupt);
+    },
+    report({ segment, cutBytes, regions, asideBytes }) {
+      const where = segment.slice(dir.length + 1);
+      const fields = { segment: where, cutBytes, regions, asideBytes, ...(regions > 0 && { asideIn: corrupt }) };
+      const message =
+        regions > 0
+          ? 'embedded log: bad frames set aside at open; the frames after them are kept'
+          : 'embedded log: cut a torn tail at open (an append a crash interrupted, never acknowledged)';
+      if (logger) logger.warn(fields, message);
+      else process.emitWarning(`${message} ${JSON.stringify(fields)}`);
+    },
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * The log: topics of partitioned, offset-addressed messages with consumer-group positions.
- * Embedded mode keeps it in a DuckDB file (embedded.ts); Kafka mode is Apache Kafka. Both run
- * the same contract suite (test/lib/log-contract.ts).
+ * Embedded mode keeps it in segment files under DATA_DIR/log (embedded.ts); Kafka mode is Apache
+ * Kafka. Both run the same contract suite (test/lib/log-contract.ts).
  */
 
 export interface TopicSpec {
@@ -81,6 +81,11 @@ export interface Log {
   committedOffsets(group: string, topic: string): Promise<Map<string, number>>;
   /** Next offset to be written per partition (`${topic}:${partition}`). */
   endOffsets(topic: string): Promise<Map<string, number>>;
+  /**
+   * Retention the log runs itself (embedded mode; Kafka runs its own): removes consumed messages
+   * older than `retentionMs` and compacts compacted topics. Returns how many messages went.
+   */
+  prune?(retentionMs: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -1,51 +1,60 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDuckDB } from '../../lib/duckdb.js';
 import { EmbeddedLog } from '../../lib/log/embedded.js';
+import type { Log } from '../../lib/log/types.js';
 import { EmbeddedRegistry } from '../../lib/registry/embedded.js';
-import type { DuckDBInstance } from '../../lib/duckdb.js';
 import { logContract } from './log-contract.js';
 import { registryContract } from './registry-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionflow-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** One DuckDB file per suite; a "new client" closes nothing but opens new connections on it. */
-function harness<T extends { close(): Promise<void> }>(file: string, make: (db: DuckDBInstance) => Promise<T>) {
-  let db: Promise<DuckDBInstance> | undefined;
-  return {
-    async open(): Promise<T> {
-      db ??= openDuckDB(join(dir, file));
-      return make(await db);
-    },
-  };
+/** One folder per suite; a "new client" opens the same folder again (the one before is closed first). */
+logContract('embedded (segment files)', { open: () => EmbeddedLog.open(join(dir, 'log')) });
+registryContract('embedded (registry.json)', { open: () => EmbeddedRegistry.open(join(dir, 'registry')) });
+
+/** Every record of a topic partition, read by a group of its own. */
+export async function readAll(log: Log, topic: string, expected: number): Promise<string[]> {
+  const seen: string[] = [];
+  const consumer = await log.consume({ group: `read-${Math.random()}`, topics: [topic], eachBatch: async (b) => void seen.push(...b.records.map((r) => r.value.toString())) });
+  const deadline = Date.now() + 5000;
+  while (seen.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20)); // and nothing more comes
+  await consumer.stop();
+  return seen;
 }
 
-logContract('embedded (DuckDB)', harness('log.duckdb', (db) => EmbeddedLog.open(db)));
-registryContract('embedded (DuckDB)', harness('registry.duckdb', (db) => EmbeddedRegistry.open(db)));
-
 describe('embedded log retention', () => {
-  it('removes old messages every group has consumed, keeps the rest, and compacts keyed topics', async () => {
-    const db = await openDuckDB(join(dir, 'retention.duckdb'));
-    const log = await EmbeddedLog.open(db);
+  it('removes old segments every group has consumed, keeps the rest, and compacts keyed topics', async () => {
+    // Tiny segments: every append after the first in a segment starts a new one.
+    const log = await EmbeddedLog.open(join(dir, 'retention'), { segmentBytes: 1 });
     await log.createTopics([{ topic: 'raw', partitions: 1 }, { topic: 'facts', partitions: 1, compacted: true }]);
     await log.publish('raw', [1, 2, 3, 4].map((i) => ({ key: null, value: Buffer.from(`r${i}`) })));
-    await log.publish('facts', ['a', 'b', 'a', 'a'].map((k, i) => ({ key: Buffer.from(k), value: Buffer.from(`${k}${i}`) })));
+    for (const [i, k] of ['a', 'b', 'a', 'a'].entries()) await log.publish('facts', [{ key: Buffer.from(k), value: Buffer.from(`${k}${i}`) }]);
     const seen: string[] = [];
     const consumer = await log.consume({ group: 'g', topics: ['raw'], eachBatch: async (b) => void seen.push(...b.records.map((r) => r.value.toString())) });
     while (seen.length < 4) await new Promise((r) => setTimeout(r, 10));
     await consumer.stop();
-    await log.publish('raw', [{ key: null, value: Buffer.from('r5') }]); // not consumed yet
+    await log.publish('raw', [{ key: null, value: Buffer.from('r5') }]); // not consumed yet, in a segment of its own
+    const segments = (topic: string) => readdirSync(join(dir, 'retention', 'topics', topic, '0')).filter((n) => n.endsWith('.log'));
+    expect(segments('raw')).toHaveLength(2);
 
     expect(await log.prune(60_000)).toBe(2); // nothing is old yet: only the two replaced 'a' facts go
     expect(await log.prune(-1)).toBe(4); // r1..r4: consumed and past retention; r5 is unread
-    const rest = await log.read(await db.connect(), 'raw', 0, 0, 10);
-    expect(rest.map((r) => r.value.toString())).toEqual(['r5']);
-    const facts = await log.read(await db.connect(), 'facts', 0, 0, 10);
-    expect(facts.map((r) => r.value.toString())).toEqual(['b1', 'a3']);
+    expect(segments('raw')).toEqual(['00000000000000000004.log']);
+    expect(await readAll(log, 'raw', 1)).toEqual(['r5']);
+    expect(await readAll(log, 'facts', 2)).toEqual(['b1', 'a3']);
     expect(await log.endOffsets('raw')).toEqual(new Map([['raw:0', 5]]));
     await log.close();
+
+    // The same after a restart: offsets go on where they were.
+    const again = await EmbeddedLog.open(join(dir, 'retention'));
+    expect(await again.endOffsets('raw')).toEqual(new Map([['raw:0', 5]]));
+    expect(await readAll(again, 'facts', 2)).toEqual(['b1', 'a3']);
+    await again.publish('raw', [{ key: null, value: Buffer.from('r6') }]);
+    expect(await again.endOffsets('raw')).toEqual(new Map([['raw:0', 6]]));
+    await again.close();
   });
 });

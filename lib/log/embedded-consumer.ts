@@ -1,0 +1,87 @@
+/**
+ * A consumer of the embedded log: one per group per process, reading every partition of its
+ * topics in turn, one bounded batch at a time, and woken by appends (no polling delay).
+ */
+import { retry } from '../retry.js';
+import type { EmbeddedLog } from './embedded.js';
+import type { ReadCursor } from './partition.js';
+import type { ConsumeOptions, Consumer, LogRecord, TopicPartition } from './types.js';
+
+/** What one batch reads at most unless its group says otherwise (ConsumeOptions.maxBatchBytes). */
+const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
+const DEFAULT_BATCH_SIZE = 500;
+
+export class EmbeddedConsumer implements Consumer {
+  private readonly abort = new AbortController();
+  private readonly cursors = new Map<string, ReadCursor>();
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly log: EmbeddedLog,
+    private readonly options: ConsumeOptions,
+    private readonly assigned: TopicPartition[],
+    private readonly positions: Map<string, number>,
+    private readonly onStop: () => void,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => undefined);
+  }
+
+  start(): void {
+    this.loop().then(
+      () => {
+        this.onStop();
+        this.resolveDone();
+      },
+      (err: unknown) => {
+        this.onStop();
+        this.rejectDone(err);
+      },
+    );
+  }
+
+  private async loop(): Promise<void> {
+    const limit = this.options.maxBatchSize ?? DEFAULT_BATCH_SIZE;
+    const maxBytes = this.options.maxBatchBytes ?? DEFAULT_BATCH_BYTES;
+    while (!this.abort.signal.aborted) {
+      let worked = false;
+      for (const { topic, partition } of this.assigned) {
+        if (this.abort.signal.aborted) break;
+        const key = `${topic}:${partition}`;
+        const from = this.positions.get(key) ?? 0;
+        if (this.log.endOffset(topic, partition) <= from) continue;
+        const { frames, cursor } = this.log.read(topic, partition, from, limit, maxBytes, this.cursors.get(key));
+        if (frames.length === 0) continue;
+        const records: LogRecord[] = frames.map((f) => ({ topic, partition, offset: f.offset, key: f.key, value: f.value, timestamp: f.timestamp }));
+        await this.options.eachBatch({ topic, partition, records });
+        const nextOffset = records.at(-1)!.offset + 1;
+        await this.commit(topic, partition, nextOffset);
+        this.positions.set(key, nextOffset);
+        if (cursor) this.cursors.set(key, cursor);
+        worked = true;
+      }
+      // Nothing to read: checked without awaiting anything, so no append can slip in before the wait.
+      if (!worked) await this.log.waitForAppend(5000, this.abort.signal);
+    }
+  }
+
+  /** A position that cannot be stored (a full disk) is retried: the batch is handled, only its position is pending. */
+  private commit(topic: string, partition: number, nextOffset: number): Promise<void> {
+    return retry(() => this.log.commitPosition(this.options.group, topic, partition, nextOffset), {
+      initialMs: 100,
+      maxMs: 2000,
+      attempts: this.abort.signal.aborted ? 1 : Infinity,
+      signal: this.abort.signal,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done.catch(() => undefined);
+  }
+}
