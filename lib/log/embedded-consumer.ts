@@ -14,6 +14,7 @@ const DEFAULT_BATCH_SIZE = 500;
 export class EmbeddedConsumer implements Consumer {
   private readonly abort = new AbortController();
   private readonly cursors = new Map<string, ReadCursor>();
+  private lastCommit: { topic: string; partition: number; nextOffset: number; stored: Promise<void> } | undefined;
   private resolveDone!: () => void;
   private rejectDone!: (err: unknown) => void;
   readonly done: Promise<void>;
@@ -60,24 +61,28 @@ export class EmbeddedConsumer implements Consumer {
         const records: LogRecord[] = frames.map((f) => ({ topic, partition, offset: f.offset, key: f.key, value: f.value, timestamp: f.timestamp }));
         await this.options.eachBatch({ topic, partition, records });
         const nextOffset = records.at(-1)!.offset + 1;
-        await this.commit(topic, partition, nextOffset);
         this.positions.set(key, nextOffset);
+        // Stored in the background (commits meanwhile share one write): the next batch need not wait for it.
+        this.lastCommit = { topic, partition, nextOffset, stored: this.log.commitPosition(this.options.group, topic, partition, nextOffset) };
+        this.lastCommit.stored.catch(() => undefined);
         if (cursor) this.cursors.set(key, cursor);
         worked = true;
       }
       // Nothing to read: checked without awaiting anything, so no append can slip in before the wait.
       if (!worked) await this.log.waitForAppend(5000, this.abort.signal);
+      // A backlog and a handler that never waits on I/O must not keep the rest of the process waiting.
+      else await new Promise((resolve) => setImmediate(resolve));
     }
+    await this.positionsStored();
   }
 
-  /** A position that cannot be stored (a full disk) is retried: the batch is handled, only its position is pending. */
-  private commit(topic: string, partition: number, nextOffset: number): Promise<void> {
-    return retry(() => this.log.commitPosition(this.options.group, topic, partition, nextOffset), {
-      initialMs: 100,
-      maxMs: 2000,
-      attempts: this.abort.signal.aborted ? 1 : Infinity,
-      signal: this.abort.signal,
-    });
+  /** Before stopping: the last position is stored, retried a few times if the disk refused it. */
+  private async positionsStored(): Promise<void> {
+    const last = this.lastCommit;
+    if (!last) return;
+    await last.stored.catch(() =>
+      retry(() => this.log.commitPosition(this.options.group, last.topic, last.partition, last.nextOffset), { initialMs: 100, maxMs: 1000, attempts: 5 }),
+    );
   }
 
   async stop(): Promise<void> {
