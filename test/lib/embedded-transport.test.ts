@@ -58,3 +58,32 @@ describe('embedded log retention', () => {
     await again.close();
   });
 });
+
+describe('embedded log limits', () => {
+  it("refuses a publish over the topic's maxMessageBytes as Kafka does (BODY_TOO_LARGE), and takes one within it", async () => {
+    const log = await EmbeddedLog.open(join(dir, 'limits'));
+    await log.createTopics([{ topic: 'small', partitions: 1, maxMessageBytes: 1000 }]);
+    await expect(log.publish('small', [{ key: null, value: Buffer.alloc(1000) }])).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
+    await expect(log.publish('small', [1, 2, 3].map(() => ({ key: null, value: Buffer.alloc(400) })))).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
+    await log.publish('small', [{ key: null, value: Buffer.alloc(900) }]);
+    expect(await log.endOffsets('small')).toEqual(new Map([['small:0', 1]]));
+    await log.close();
+  });
+
+  it('reads batches bounded by maxBatchSize and by maxBatchBytes (the record that reaches the bound is the last)', async () => {
+    const log = await EmbeddedLog.open(join(dir, 'batches'));
+    await log.createTopics([{ topic: 'b', partitions: 1 }]);
+    await log.publish('b', Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.alloc(100, i) })));
+    const sizes = async (options: { maxBatchSize?: number; maxBatchBytes?: number }) => {
+      const batches: number[] = [];
+      const consumer = await log.consume({ group: `g-${Math.random()}`, topics: ['b'], ...options, eachBatch: async (batch) => void batches.push(batch.records.length) });
+      while (batches.reduce((a, b) => a + b, 0) < 10) await new Promise((r) => setTimeout(r, 5));
+      await consumer.stop();
+      return batches;
+    };
+    expect(await sizes({ maxBatchSize: 4 })).toEqual([4, 4, 2]);
+    expect(await sizes({ maxBatchBytes: 250 })).toEqual([3, 3, 3, 1]);
+    expect(await sizes({ maxBatchBytes: 50 })).toEqual(Array(10).fill(1));
+    await log.close();
+  });
+});
