@@ -58,7 +58,8 @@ export class EmbeddedConsumer implements Consumer {
         if (this.log.endOffset(topic, partition) <= from) continue;
         const { frames, cursor } = this.log.read(topic, partition, from, limit, maxBytes, this.cursors.get(key));
         if (frames.length === 0) continue;
-        const records: LogRecord[] = frames.map((f) => ({ topic, partition, offset: f.offset, key: f.key, value: f.value, timestamp: f.timestamp }));
+        // Copies: a record kept by a handler must not keep the whole chunk it was read in alive.
+        const records: LogRecord[] = frames.map((f) => ({ topic, partition, offset: f.offset, key: f.key && Buffer.from(f.key), value: Buffer.from(f.value), timestamp: f.timestamp }));
         await this.options.eachBatch({ topic, partition, records });
         const nextOffset = records.at(-1)!.offset + 1;
         this.positions.set(key, nextOffset);

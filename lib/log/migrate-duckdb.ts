@@ -14,7 +14,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
-import { openDuckDB, queryRows } from '../duckdb.js';
+import { openDuckDB, queryRows, type DuckDBConnection } from '../duckdb.js';
 import { SessionflowError } from '../errors.js';
 import { EmbeddedRegistry, type StoredSchema } from '../registry/embedded.js';
 import { EmbeddedLog, type EmbeddedLogOptions } from './embedded.js';
@@ -65,7 +65,7 @@ export async function migrateDuckDbLog(dataDir: string, logDir: string, options:
   return copied;
 }
 
-type Conn = Awaited<ReturnType<Awaited<ReturnType<typeof openDuckDB>>['connect']>>;
+type Conn = DuckDBConnection;
 
 async function copyLog(conn: Conn, log: EmbeddedLog, tables: Set<string>): Promise<{ messages: number; topics: number }> {
   const topics = await queryRows<{ topic: string; partitions: number; compacted: boolean }>(conn, 'SELECT topic, partitions, compacted FROM log_topics ORDER BY topic');
