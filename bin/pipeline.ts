@@ -14,7 +14,6 @@ import { AvroCodec } from '../lib/avro.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
-import { EmbeddedLog } from '../lib/log/embedded.js';
 import { openTransport } from '../lib/log/open.js';
 import { resolveSecrets, devSecretsPath } from '../lib/secrets.js';
 import { topicsFor } from '../lib/topics.js';
@@ -86,8 +85,10 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
   try {
     await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes));
     const codec = new AvroCodec(transport.registry);
-    if (transport.log instanceof EmbeddedLog) stoppers.push({ name: 'log retention', stop: scheduleRetention(transport.log, config.logRetentionHours, logger) });
-    if (transport.log instanceof EmbeddedLog && roles.ingest) writers.push(transport.log);
+    const prune = transport.log.prune?.bind(transport.log);
+    if (prune) stoppers.push({ name: 'log retention', stop: scheduleRetention(prune, config.logRetentionHours, logger) });
+    const log = transport.log;
+    if (roles.ingest && log.writable !== undefined) writers.push({ get writable() { return log.writable !== false; } });
 
     if (roles.warehouse) {
       const warehouse = await openWarehouseWhenFree({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
@@ -186,15 +187,15 @@ function scheduleSweep(sink: WarehouseSink): () => Promise<void> {
   return async () => clearInterval(timer);
 }
 
-/** Embedded mode: consumed log messages past retention are removed at start and every hour. */
-function scheduleRetention(log: EmbeddedLog, hours: number, logger: Logger): () => Promise<void> {
-  const prune = () =>
-    log.prune(hours * 3600_000).then(
+/** A log that runs its own retention (embedded mode): consumed messages past retention go, at start and every hour. */
+function scheduleRetention(prune: (retentionMs: number) => Promise<number>, hours: number, logger: Logger): () => Promise<void> {
+  const run = () =>
+    prune(hours * 3600_000).then(
       (removed) => removed > 0 && logger.info({ removed }, 'embedded log retention'),
       (err: unknown) => logger.warn({ err }, 'embedded log retention failed'),
     );
-  const first = setTimeout(() => void prune(), 10_000);
-  const timer = setInterval(() => void prune(), 3600_000);
+  const first = setTimeout(() => void run(), 10_000);
+  const timer = setInterval(() => void run(), 3600_000);
   first.unref();
   timer.unref();
   return async () => {

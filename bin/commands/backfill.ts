@@ -9,17 +9,21 @@ import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { createApizeeBackfill, isTicketId, type BackfillProgress } from '../../ingest/pull/apizee.js';
 import { apizeeApiOptions } from '../../ingest/pull/apizee-options.js';
 import { isLocked, lockHolderPid } from '../../processors/warehouse/standby.js';
+import { lockHolder } from '../../lib/log/dir-lock.js';
 import { createProgress } from '../../lib/progress.js';
 import { fail, loadConfigOrExit } from '../context.js';
 
-/** DuckDB's lock error (another process holds the file), read as the warehouse standby reads it. */
-export const isDuckDbLocked = isLocked;
+/**
+ * Another process has the embedded log open: its lock (DATA_DIR/log/LOCK), or DuckDB's lock on an
+ * older version's log.duckdb that is about to be migrated.
+ */
+export const isLogLocked = (err: unknown) => lockHolder(err) !== undefined || isLocked(err);
 
-/** What the backfill says when `sessionflow run` holds DATA_DIR/log.duckdb (embedded mode). */
+/** What the backfill says when `sessionflow run` holds the embedded log. */
 export function lockedLogMessage(dataDir: string, err?: unknown): string {
-  const pid = err === undefined ? undefined : lockHolderPid(err);
+  const pid = err === undefined ? undefined : (lockHolder(err) ?? lockHolderPid(err));
   return [
-    `${join(dataDir, 'log.duckdb')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, a running \`sessionflow run\`?: DuckDB lets one process open it at a time.`,
+    `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, a running \`sessionflow run\`?: the embedded log opens in one process at a time.`,
     'Stop the service, run the backfill, then start the service again: it normalizes what the backfill stored.',
     'A running service with APIZEE_API_TOKEN set already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
   ].join('\n  ');
@@ -41,7 +45,7 @@ Each event of GET /api/v3/tickets/{ticketId}/events is stored in raw.apizee.v1 a
 (source backfill), in the body the webhook would have delivered: an event both delivered and backfilled
 is one event downstream, so the backfill can be stopped (Ctrl-C) and run again at will.
 Needs APIZEE_API_TOKEN (see .env.example); at most APIZEE_API_REQUESTS_PER_MINUTE requests a minute (10).
-Embedded mode: DATA_DIR/log.duckdb opens in one process at a time, so stop \`sessionflow run\` first.`;
+Embedded mode: DATA_DIR/log opens in one process at a time, so stop \`sessionflow run\` first.`;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -74,7 +78,7 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
   try {
     transport = await openTransport(config, logger);
   } catch (err) {
-    if (isDuckDbLocked(err)) fail(lockedLogMessage(config.dataDir, err), 1);
+    if (isLogLocked(err)) fail(lockedLogMessage(config.dataDir, err), 1);
     throw err;
   }
   const stop = new AbortController();

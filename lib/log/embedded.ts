@@ -1,236 +1,233 @@
 /**
- * The embedded log: Kafka's model (topics, partitions, offsets, consumer-group positions) in a
- * DuckDB file, for `npm start` with no other service. Publishes that arrive while a commit is
- * in flight are grouped into the next transaction, so many concurrent requests share one commit.
+ * The embedded log: Kafka's model (topics, partitions, offsets, consumer-group positions) stored
+ * as Kafka stores its own, for `npm start` with no other service (DESIGN section 2):
  *
- * A full disk: a commit DuckDB cannot write is rolled back and the publish fails (the ingest
- * answers 503); `writable` turns false and a probe retries a tiny write with backoff until the
- * disk takes writes again. When DuckDB invalidated the instance instead (a checkpoint that could
- * not write), the file is opened again and the next offsets are read back from what it holds.
- * Consumers ride it out: their reads and position commits are retried, they do not stop.
+ *   DATA_DIR/log/LOCK                                 the process that has it open (dir-lock.ts)
+ *   DATA_DIR/log/topics/<topic>/topic.json            partitions, compacted, maxMessageBytes
+ *   DATA_DIR/log/topics/<topic>/<partition>/<base>.log  append-only segments of CRC frames (frame.ts)
+ *   DATA_DIR/log/groups/<group>.json                  consumer positions (positions.ts)
+ *   DATA_DIR/log/registry.json                        the embedded schema registry
+ *   DATA_DIR/log/corrupt/                             bad stretches of segments, set aside at open
+ *
+ * Appends are group-committed: everything published while a write and fdatasync are in flight
+ * goes into the next, one write and one fdatasync per touched segment file; a publish resolves
+ * only after its fdatasync. A failed or short write (a full disk) cuts the files back to their
+ * last good size and refuses that group (LOG_UNAVAILABLE); the next publish tries again.
  */
-import { EventEmitter } from 'node:events';
-import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { BIGINT, BLOB, INTEGER, LIST, VARCHAR, blobValue, listValue, type DuckDBValue } from '@duckdb/node-api';
+import { ftruncate, ftruncateSync, fdatasync, mkdirSync, readdirSync, readFileSync, statfs, write, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
+import { SerialQueue } from '../duckdb.js';
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
-import { SerialQueue, queryRows, storageFault, type DuckDBConnection, type DuckDBFile, type FileConnection } from '../duckdb.js';
 import type { Logger } from '../logger.js';
-import { bail, retry } from '../retry.js';
-import {
-  partitionFor,
-  type ConsumeOptions,
-  type Consumer,
-  type Log,
-  type LogRecord,
-  type OutgoingMessage,
-  type TopicPartition,
-  type TopicSpec,
-} from './types.js';
+import { lockDir } from './dir-lock.js';
+import { EmbeddedConsumer } from './embedded-consumer.js';
+import { frameSize, type Frame } from './frame.js';
+import { Partition, type Damage, type ReadCursor } from './partition.js';
+import { GroupPositions } from './positions.js';
+import { partitionFor, type ConsumeOptions, type Consumer, type Log, type OutgoingMessage, type TopicPartition, type TopicSpec } from './types.js';
 
-const DDL = [
-  `CREATE TABLE IF NOT EXISTS log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`,
-  // One row the write probe replaces while the disk is refusing writes.
-  `CREATE TABLE IF NOT EXISTS log_probe (id INTEGER PRIMARY KEY, probed_at BIGINT NOT NULL)`,
-];
+const writeP = promisify(write);
+const fdatasyncP = promisify(fdatasync);
+const ftruncateP = promisify(ftruncate);
 
-/** Backoff of the write probe and of consumers' retried reads and commits while the disk refuses writes. */
-const STORAGE_RETRY = { initialMs: 100, maxMs: 2000 };
+export interface EmbeddedLogOptions {
+  /** A segment is closed and a new one started past this size (Kafka's segment.bytes); 64 MiB. */
+  segmentBytes?: number;
+  /** Upper bound on the bytes of one group commit; 16 MiB. */
+  maxCommitBytes?: number;
+  /** Where damage found at open, and a disk that refuses writes, are reported (counts and places, never contents). */
+  logger?: Pick<Logger, 'warn'> & Partial<Pick<Logger, 'info'>>;
+}
 
-/** Free space the probe wants before it calls the log writable again (a checkpoint needs room too). */
-const MIN_FREE_BYTES = 1024 * 1024;
+interface Topic {
+  spec: TopicSpec;
+  partitions: Partition[];
+}
 
 interface PendingPublish {
-  topic: string;
+  topic: Topic;
   messages: OutgoingMessage[];
+  partitions: number[];
+  bytes: number;
+}
+
+interface Append {
+  partition: Partition;
+  buf: Buffer;
+  frames: Array<[number, number, number, number]>;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
-/** What one consumer batch reads at most unless its group says otherwise (ConsumeOptions.maxBatchBytes). */
-const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
+/** Free bytes the log's filesystem needs before a log that ran out of room takes deliveries again. */
+const ROOM_TO_RESUME = 8 * 1024 * 1024;
+/** Kafka's rule for topic names, which also keeps them safe as folder names. */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export class EmbeddedLog implements Log {
   readonly kind = 'embedded' as const;
-  private readonly topics = new Map<string, TopicSpec>();
-  private readonly next = new Map<string, number>();
-  private readonly writes = new SerialQueue();
-  private readonly appended = new EventEmitter();
-  private readonly group = new GroupCommit<PendingPublish>((publishes) => this.append(publishes));
-  private closed = false;
-  private roundRobin = 0;
+  private readonly topics = new Map<string, Topic>();
+  private readonly group: GroupCommit<PendingPublish>;
+  private readonly waiters = new Set<() => void>();
   private readonly activeGroups = new Set<string>();
   private readonly consumers = new Set<EmbeddedConsumer>();
-  private readonly closing = new AbortController();
-  /** A write failed for want of disk; cleared by the probe once the disk takes writes again. */
-  private failing = false;
-  /** DuckDB invalidated the instance: the file is opened again before the next write. */
-  private needsReopen = false;
-  private recovering: Promise<void> | undefined;
-
-  private readonly reads = new SerialQueue();
+  private readonly maintenance = new SerialQueue();
+  private readonly segmentBytes: number;
+  private closed = false;
+  private roundRobin = 0;
+  /** Set when the disk refused an append; cleared by the next append that works. */
+  private refused: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly file: DuckDBFile,
-    private readonly writer: FileConnection,
-    private readonly reader: FileConnection,
-    private readonly logger: Logger | undefined,
+    readonly dir: string,
+    private readonly positions: GroupPositions,
+    private readonly release: () => void,
+    private readonly options: EmbeddedLogOptions,
   ) {
-    this.appended.setMaxListeners(0);
+    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.group = new GroupCommit((publishes) => this.commit(publishes), { maxWeight: options.maxCommitBytes ?? 16 * 1024 * 1024, weigh: (p) => p.bytes });
   }
 
-  static async open(file: DuckDBFile, logger?: Logger): Promise<EmbeddedLog> {
-    const writer = await file.connect();
-    await writer.use(async (conn) => {
-      for (const statement of DDL) await conn.run(statement);
-    });
-    const log = new EmbeddedLog(file, writer, await file.connect(), logger);
-    await log.loadState();
-    return log;
-  }
-
-  /** Topics and next offsets as the file holds them (at open, and after a reopen). */
-  private async loadState(): Promise<void> {
-    await this.writer.use(async (conn) => {
-      const topics = await queryRows<{ topic: string; partitions: number; compacted: boolean }>(conn, 'SELECT * FROM log_topics');
-      const ends = await queryRows<{ topic: string; partition: number; next: bigint }>(
-        conn,
-        `SELECT topic, "partition", max("offset") + 1 AS next FROM log_messages GROUP BY ALL`,
-      );
-      for (const row of topics) this.topics.set(row.topic, { ...this.topics.get(row.topic), topic: row.topic, partitions: row.partitions, compacted: row.compacted });
-      this.next.clear();
-      for (const row of ends) this.next.set(tpKey(row.topic, row.partition), Number(row.next));
-    });
-  }
-
-  /** False while the disk refuses our writes (publishes fail; the ingest is not ready). */
-  get writable(): boolean {
-    return !this.failing;
-  }
-
-  /**
-   * Runs a write in the writer's queue. A failure for want of disk marks the log not writable and
-   * starts the probe; an invalidated instance is opened again (and the offsets read back) first
-   * thing in the next write.
-   */
-  private write<T>(work: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.writes.run(async () => {
-      try {
-        if (this.needsReopen) {
-          await this.file.reopen();
-          this.needsReopen = false;
-          await this.loadState();
-          this.logger?.info({ file: this.file.path }, 'embedded log opened again after DuckDB invalidated it');
-        }
-        return await this.writer.use(work);
-      } catch (err) {
-        this.noteFault(err);
-        throw err;
+  /** Opens (or creates) the log in `dir`, checking every frame of every segment (recover.ts). */
+  static async open(dir: string, options: EmbeddedLogOptions = {}): Promise<EmbeddedLog> {
+    mkdirSync(join(dir, 'topics'), { recursive: true });
+    const release = lockDir(dir);
+    try {
+      const log = new EmbeddedLog(dir, GroupPositions.load(join(dir, 'groups')), release, options);
+      const damage = damageReporter(dir, options.logger);
+      for (const name of readdirSync(join(dir, 'topics'))) {
+        const topicDir = join(dir, 'topics', name);
+        const meta = join(topicDir, 'topic.json');
+        if (!existsSync(meta)) continue; // a creation cut short before any publish
+        const spec = { topic: name, ...(JSON.parse(readFileSync(meta, 'utf8')) as Omit<TopicSpec, 'topic'>) };
+        const partitions = Array.from({ length: spec.partitions }, (_, p) => Partition.open(join(topicDir, String(p)), damage));
+        log.topics.set(name, { spec, partitions });
       }
-    });
-  }
-
-  /**
-   * @internal A statement failed: when the disk is the reason, the log is not writable until the
-   * probe commits a write with MIN_FREE_BYTES to spare. Only the probe says so: a small write that
-   * fits in the last page of the WAL proves nothing about the next delivery.
-   */
-  noteFault(err: unknown): void {
-    const fault = storageFault(err);
-    if (!fault || this.closed) return;
-    if (fault === 'invalidated') this.needsReopen = true;
-    if (!this.failing) this.logger?.warn({ err: String(err), fault }, 'embedded log cannot write; not ready until the disk takes writes again');
-    this.failing = true;
-    this.startProbe();
-  }
-
-  private startProbe(): void {
-    this.recovering ??= retry(() => this.probe(), { ...STORAGE_RETRY, signal: this.closing.signal })
-      .then(
-        () => this.logger?.info('embedded log: the disk takes writes again'),
-        () => undefined,
-      )
-      .finally(() => {
-        this.recovering = undefined;
-        // A write failed again after the probe's own: probe again.
-        if (this.failing && !this.closed) this.startProbe();
-      });
-  }
-
-  private async probe(): Promise<void> {
-    const { bavail, bsize } = await statfs(dirname(this.file.path));
-    const free = Number(bavail) * Number(bsize);
-    if (free < MIN_FREE_BYTES) throw new SessionflowError('STORAGE_UNAVAILABLE', `${free} bytes free`);
-    await this.write(async (conn) => {
-      await conn.run('INSERT OR REPLACE INTO log_probe VALUES (1, $1)', [BigInt(Date.now())]);
-      // In the writer's queue: no other write's outcome comes between this one and the flag.
-      this.failing = false;
-    });
+      return log;
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   async createTopics(specs: TopicSpec[]): Promise<void> {
-    await this.write(async (conn) => {
-      for (const spec of specs) {
-        if (this.topics.has(spec.topic)) continue;
-        await conn.run('INSERT INTO log_topics VALUES ($1, $2, $3)', [spec.topic, spec.partitions, spec.compacted ?? false]);
-        this.topics.set(spec.topic, { ...spec });
+    if (this.closed) throw new SessionflowError('LOG_CLOSED');
+    for (const spec of specs) {
+      if (!TOPIC_NAME.test(spec.topic) || spec.topic === '.' || spec.topic === '..') throw new SessionflowError('CONFIG_INVALID', `not a valid topic name: ${spec.topic}`);
+      const topicDir = join(this.dir, 'topics', spec.topic);
+      const existing = this.topics.get(spec.topic);
+      // An existing topic keeps its partitions (keys would move); its limits follow the configuration.
+      const meta = { partitions: existing?.spec.partitions ?? spec.partitions, compacted: spec.compacted ?? false, ...(spec.maxMessageBytes && { maxMessageBytes: spec.maxMessageBytes }) };
+      if (existing) {
+        if (existing.spec.compacted === meta.compacted && existing.spec.maxMessageBytes === meta.maxMessageBytes) continue;
+        writeFileAtomicSync(join(topicDir, 'topic.json'), JSON.stringify(meta));
+        existing.spec = { topic: spec.topic, ...meta };
+        continue;
       }
-    });
+      const partitions = Array.from({ length: meta.partitions }, (_, p) => Partition.create(join(topicDir, String(p))));
+      writeFileAtomicSync(join(topicDir, 'topic.json'), JSON.stringify(meta));
+      fsyncDir(topicDir);
+      fsyncDir(join(this.dir, 'topics'));
+      this.topics.set(spec.topic, { spec: { topic: spec.topic, ...meta }, partitions });
+    }
   }
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.closed) return Promise.reject(new SessionflowError('LOG_CLOSED'));
-    if (!this.topics.has(topic)) return Promise.reject(new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`));
+    const t = this.topics.get(topic);
+    if (!t) return Promise.reject(new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`));
     if (messages.length === 0) return Promise.resolve();
-    // Group commit: everything published while the previous commit ran goes into one transaction.
-    return this.group.submit({ topic, messages });
-  }
-
-  private async append(group: PendingPublish[]): Promise<void> {
-    try {
-      await this.write(() => this.appendNow(group));
-    } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause });
+    const partitions = messages.map((m) => partitionFor(m.key, t.spec.partitions, this.roundRobin++));
+    const perPartition = new Map<number, number>();
+    let bytes = 0;
+    for (const [i, m] of messages.entries()) {
+      const size = frameSize(m.key, m.value);
+      bytes += size;
+      perPartition.set(partitions[i]!, (perPartition.get(partitions[i]!) ?? 0) + size);
     }
+    // As Kafka refuses a record batch over the topic's max.message.bytes (one batch per partition).
+    const limit = t.spec.maxMessageBytes;
+    if (limit && [...perPartition.values()].some((n) => n > limit)) {
+      return Promise.reject(new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${topic} accepts (maxMessageBytes ${limit})`));
+    }
+    return this.group.submit({ topic: t, messages, partitions, bytes });
   }
 
-  /** Inside write(): offsets are assigned from what the file holds, also right after a reopen. */
-  private async appendNow(group: PendingPublish[]): Promise<void> {
-    const topics: DuckDBValue[] = [];
-    const partitions: DuckDBValue[] = [];
-    const offsets: DuckDBValue[] = [];
-    const keys: DuckDBValue[] = [];
-    const values: DuckDBValue[] = [];
-    const stamps: DuckDBValue[] = [];
-    const assigned = new Map<string, number>();
-    const now = BigInt(Date.now());
-    for (const { topic, messages } of group) {
-      const spec = this.topics.get(topic)!;
-      for (const message of messages) {
-        const partition = partitionFor(message.key, spec.partitions, this.roundRobin++);
-        const key = tpKey(topic, partition);
-        const offset = assigned.get(key) ?? this.next.get(key) ?? 0;
-        assigned.set(key, offset + 1);
-        topics.push(topic);
-        partitions.push(partition);
-        offsets.push(BigInt(offset));
-        keys.push(message.key ? blobValue(message.key) : null);
-        values.push(blobValue(message.value));
-        stamps.push(now);
+  private async commit(group: PendingPublish[]): Promise<void> {
+    const byPartition = new Map<Partition, OutgoingMessage[]>();
+    for (const { topic, messages, partitions } of group) {
+      for (const [i, m] of messages.entries()) {
+        const partition = topic.partitions[partitions[i]!]!;
+        (byPartition.get(partition) ?? byPartition.set(partition, []).get(partition)!).push(m);
       }
     }
-    await this.writer.use((conn) =>
-      conn.run(
-        `INSERT INTO log_messages SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)`,
-        [listValue(topics), listValue(partitions), listValue(offsets), listValue(keys), listValue(values), listValue(stamps)],
-        { 1: LIST(VARCHAR), 2: LIST(INTEGER), 3: LIST(BIGINT), 4: LIST(BLOB), 5: LIST(BLOB), 6: LIST(BIGINT) },
-      ),
-    );
-    for (const [key, next] of assigned) this.next.set(key, next);
-    this.appended.emit('append');
+    const now = Date.now();
+    await this.append([...byPartition].map(([partition, messages]) => ({ partition, ...partition.encode(messages, now) })));
+  }
+
+  /** Writes and fdatasyncs each partition's frames (concurrently); all or none become visible. */
+  private async append(appends: Append[]): Promise<void> {
+    try {
+      for (const a of appends) {
+        if (a.partition.dirty) {
+          ftruncateSync(a.partition.active.fd!, a.partition.active.size);
+          a.partition.dirty = false;
+        }
+        const { size } = a.partition.active;
+        if (size > 0 && size + a.buf.length > this.segmentBytes) a.partition.roll();
+      }
+    } catch (cause) {
+      throw new SessionflowError('LOG_UNAVAILABLE', 'could not prepare the embedded log for an append', { cause });
+    }
+    const results = await Promise.allSettled(appends.map((a) => writeDurably(a.partition.active.fd!, a.buf, a.partition.active.size)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Back to the last good size, so what was refused is never read nor found at the next open.
+      await Promise.all(
+        appends.map((a) =>
+          ftruncateP(a.partition.active.fd!, a.partition.active.size).then(
+            () => fdatasyncP(a.partition.active.fd!),
+            () => void (a.partition.dirty = true),
+          ).catch(() => undefined),
+        ),
+      );
+      this.watchForRoom();
+      throw new SessionflowError('LOG_UNAVAILABLE', 'could not append to the embedded log', { cause: failed.reason });
+    }
+    this.roomAgain();
+    for (const a of appends) a.partition.appended(a.frames);
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  get writable(): boolean {
+    return this.refused === undefined;
+  }
+
+  /**
+   * After a refused append: not writable until the log's filesystem has ROOM_TO_RESUME free
+   * again (looked at every second), so the ingest answers 503 meanwhile rather than try each
+   * delivery against a full disk. A write that works in the meantime clears it too.
+   */
+  private watchForRoom(): void {
+    if (this.refused || this.closed) return;
+    this.options.logger?.warn({ dir: this.dir }, 'embedded log: the disk refused a write; deliveries get 503 until it has room again');
+    const look = () =>
+      statfs(this.dir, (err, stats) => {
+        if (!this.refused) return;
+        if (!err && Number(stats.bavail) * Number(stats.bsize) >= ROOM_TO_RESUME) this.roomAgain();
+        else this.refused = setTimeout(look, 1000).unref();
+      });
+    this.refused = setTimeout(look, 1000).unref();
+  }
+
+  private roomAgain(): void {
+    if (!this.refused) return;
+    clearTimeout(this.refused);
+    this.refused = undefined;
+    this.options.logger?.info?.({ dir: this.dir }, 'embedded log: the disk takes writes again');
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
@@ -240,19 +237,15 @@ export class EmbeddedLog implements Log {
     }
     const assigned: TopicPartition[] = [];
     for (const topic of options.topics) {
-      const spec = this.topics.get(topic);
-      if (!spec) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
-      for (let partition = 0; partition < spec.partitions; partition++) assigned.push({ topic, partition });
+      const t = this.topics.get(topic);
+      if (!t) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
+      for (let partition = 0; partition < t.spec.partitions; partition++) assigned.push({ topic, partition });
     }
     const positions = new Map<string, number>();
-    for (const topic of options.topics) {
-      for (const [key, offset] of await this.committedOffsets(options.group, topic)) positions.set(key, offset);
-    }
-    if (options.seek) {
-      for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
-    }
+    for (const topic of options.topics) for (const [key, offset] of this.positions.of(options.group, topic)) positions.set(key, offset);
+    if (options.seek) for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
     this.activeGroups.add(options.group);
-    const consumer = new EmbeddedConsumer(this, await this.file.connect(), options, assigned, positions, () => {
+    const consumer = new EmbeddedConsumer(this, options, assigned, positions, () => {
       this.activeGroups.delete(options.group);
       this.consumers.delete(consumer);
     });
@@ -263,198 +256,133 @@ export class EmbeddedLog implements Log {
 
   /** @internal */
   endOffset(topic: string, partition: number): number {
-    return this.next.get(tpKey(topic, partition)) ?? 0;
+    return this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0;
   }
 
-  /** @internal */
-  async read(conn: DuckDBConnection, topic: string, partition: number, from: number, limit: number, maxBytes = DEFAULT_BATCH_BYTES): Promise<LogRecord[]> {
-    const rows = await queryRows<{ offset: bigint; key: Uint8Array | null; value: Uint8Array; ts: bigint }>(
-      conn,
-      `WITH page AS (
-         SELECT "offset", "key", "value", ts, sum(octet_length("value")) OVER (ORDER BY "offset") AS upto
-         FROM (SELECT * FROM log_messages WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4)
-       )
-       SELECT "offset", "key", "value", ts FROM page WHERE upto - octet_length("value") < $5 ORDER BY "offset"`,
-      [topic, partition, BigInt(from), limit, maxBytes],
-    );
-    return rows.map((row) => ({
-      topic,
-      partition,
-      offset: Number(row.offset),
-      key: row.key ? Buffer.from(row.key) : null,
-      value: Buffer.from(row.value),
-      timestamp: Number(row.ts),
-    }));
+  /** @internal Records of one partition from `from` on, within the bounds. */
+  read(topic: string, partition: number, from: number, maxRecords: number, maxBytes: number, cursor?: ReadCursor): { frames: Frame[]; cursor?: ReadCursor } {
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p) return { frames: [] };
+    try {
+      return p.read(from, maxRecords, maxBytes, cursor);
+    } catch (cause) {
+      throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${tpKey(topic, partition)} at offset ${from}`, { cause });
+    }
   }
 
   /** @internal */
   commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
-    return this.write(async (conn) => {
-      await conn.run('INSERT OR REPLACE INTO log_positions VALUES ($1, $2, $3, $4)', [group, topic, partition, BigInt(nextOffset)]);
+    return this.positions.commit(group, tpKey(topic, partition), nextOffset).catch((cause: unknown) => {
+      throw new SessionflowError('LOG_UNAVAILABLE', `could not store the position of ${group}`, { cause });
     });
   }
 
-  /** @internal Retries `work` while the disk is the reason it fails (a consumer's read or commit), until `signal` aborts. */
-  retryStorage<T>(work: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    return retry(
-      async () => {
-        try {
-          return await work();
-        } catch (err) {
-          if (!storageFault(err) || signal.aborted) bail(err);
-          this.noteFault(err);
-          throw err;
-        }
-      },
-      { ...STORAGE_RETRY, signal },
-    );
-  }
-
-  /** @internal Resolves on the next append, or after `ms`. */
+  /** @internal Resolves on the next append (or after `ms`, or on abort). */
   waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.appended.off('append', done);
+        this.waiters.delete(done);
         abort.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.appended.once('append', done);
+      this.waiters.add(done);
       abort.addEventListener('abort', done, { once: true });
     });
   }
 
   async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
-    const rows = await this.reads.run(() =>
-      this.reader.use((conn) =>
-        queryRows<{ partition: number; next_offset: bigint }>(conn, `SELECT "partition", next_offset FROM log_positions WHERE grp = $1 AND topic = $2`, [group, topic]),
-      ),
-    );
-    return new Map(rows.map((row) => [tpKey(topic, row.partition), Number(row.next_offset)]));
+    return this.positions.of(group, topic);
   }
 
   async endOffsets(topic: string): Promise<Map<string, number>> {
-    const spec = this.topics.get(topic);
-    const result = new Map<string, number>();
-    for (let partition = 0; partition < (spec?.partitions ?? 0); partition++) result.set(tpKey(topic, partition), this.endOffset(topic, partition));
-    return result;
+    const t = this.topics.get(topic);
+    return new Map((t?.partitions ?? []).map((p, i) => [tpKey(topic, i), p.nextOffset]));
   }
 
   /**
-   * Retention, as Kafka's but safe for the embedded case where every consumer is known: removes
-   * messages older than `retentionMs` that every group with a position on their partition has
-   * already consumed, and on compacted topics every message a newer one with the same key
-   * replaces. The last message of a partition always stays, so offsets never go back.
-   * Returns how many messages went.
+   * Retention, as Kafka's but safe where every consumer is known: deletes whole closed segments
+   * older than `retentionMs` whose records every group with a position on that partition has
+   * consumed (none when no group has one), and compacts the closed segments of compacted topics
+   * (latest record per key). The active segment always stays, so offsets never go back.
+   * Returns how many records went.
    */
   prune(retentionMs: number): Promise<number> {
-    return this.write(async (conn) => {
-      const cutoff = BigInt(Date.now() - retentionMs);
-      const removed = await queryRows<{ n: bigint }>(
-        conn,
-        `WITH doomed AS (
-           SELECT m.topic, m."partition", m."offset" FROM log_messages m
-           JOIN log_topics t USING (topic)
-           WHERE m."offset" < (SELECT max(x."offset") FROM log_messages x WHERE x.topic = m.topic AND x."partition" = m."partition")
-             AND (
-               (m.ts < $1 AND m."offset" < (SELECT coalesce(min(p.next_offset), 0) FROM log_positions p WHERE p.topic = m.topic AND p."partition" = m."partition"))
-               OR (t.compacted AND m."key" IS NOT NULL AND EXISTS (
-                 SELECT 1 FROM log_messages y WHERE y.topic = m.topic AND y."partition" = m."partition" AND y."key" = m."key" AND y."offset" > m."offset"))
-             )
-         )
-         DELETE FROM log_messages d USING doomed
-         WHERE d.topic = doomed.topic AND d."partition" = doomed."partition" AND d."offset" = doomed."offset"
-         RETURNING 1 AS n`,
-        [cutoff],
-      );
-      return removed.length;
+    return this.maintenance.run(async () => {
+      if (this.closed) return 0;
+      const cutoff = Date.now() - retentionMs;
+      let removed = 0;
+      for (const [name, t] of this.topics) {
+        for (const [i, p] of t.partitions.entries()) {
+          const low = this.positions.lowest(tpKey(name, i));
+          if (low !== undefined) removed += p.deleteConsumed(low, cutoff);
+          if (t.spec.compacted && p.compactedAt !== p.nextOffset) {
+            const at = p.nextOffset;
+            removed += await p.compact();
+            p.compactedAt = at;
+          }
+        }
+      }
+      return removed;
     });
+  }
+
+  /**
+   * @internal For the migration of an older log: appends records with their own offsets and
+   * timestamps (ascending, past the partition's end), durably.
+   */
+  async importRecords(topic: string, partition: number, records: Array<Frame>): Promise<void> {
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
+    if (records.length === 0) return;
+    if (p.nextOffset === 0 && p.active.records === 0 && records[0]!.offset > 0) p.startAt(records[0]!.offset);
+    await this.group.idle();
+    await this.append([{ partition: p, ...p.encode(records, Date.now()) }]);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.closed = true;
-    this.closing.abort(new SessionflowError('LOG_CLOSED'));
-    await this.recovering;
+    clearTimeout(this.refused);
     await this.group.idle();
-    await this.writes.idle();
-    this.writer.closeSync();
-    this.reader.closeSync();
+    await this.maintenance.idle();
+    await this.positions.idle();
+    for (const t of this.topics.values()) for (const p of t.partitions) p.close();
+    this.release();
   }
 }
 
-/** Rethrows `err` unless the consumer is stopping (then undefined: the loop ends). */
-function stopped(signal: AbortSignal): (err: unknown) => undefined {
-  return (err) => {
-    if (signal.aborted) return undefined;
-    throw err;
+/** One write of all of `buf` at `position` (a short write is continued; a full disk then fails), then fdatasync. */
+async function writeDurably(fd: number, buf: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten: n } = await writeP(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw Object.assign(new Error('no space left on device (a write took nothing)'), { code: 'ENOSPC' });
+    done += n;
+  }
+  await fdatasyncP(fd);
+}
+
+/** Bad stretches found at open go to DATA_DIR/log/corrupt/, each under a name of its own. */
+function damageReporter(dir: string, logger: EmbeddedLogOptions['logger']): Damage {
+  const corrupt = join(dir, 'corrupt');
+  return {
+    setAside(segment, position, bytes) {
+      mkdirSync(corrupt, { recursive: true });
+      const name = `${segment.slice(join(dir, 'topics').length + 1).replaceAll('/', '_')}@${position}.${Date.now()}.bad`;
+      writeFileAtomicSync(join(corrupt, name), bytes);
+      fsyncDir(corrupt);
+    },
+    report({ segment, cutBytes, regions, asideBytes }) {
+      const where = segment.slice(dir.length + 1);
+      const fields = { segment: where, cutBytes, regions, asideBytes, ...(regions > 0 && { asideIn: corrupt }) };
+      const message =
+        regions > 0
+          ? 'embedded log: bad frames set aside at open; the frames after them are kept'
+          : 'embedded log: cut a torn tail at open (an append a crash interrupted, never acknowledged)';
+      if (logger) logger.warn(fields, message);
+      else process.emitWarning(`${message} ${JSON.stringify(fields)}`);
+    },
   };
-}
-
-class EmbeddedConsumer implements Consumer {
-  private readonly abort = new AbortController();
-  private resolveDone!: () => void;
-  private rejectDone!: (err: unknown) => void;
-  readonly done: Promise<void>;
-
-  constructor(
-    private readonly log: EmbeddedLog,
-    private readonly conn: FileConnection,
-    private readonly options: ConsumeOptions,
-    private readonly assigned: TopicPartition[],
-    private readonly positions: Map<string, number>,
-    private readonly onStop: () => void,
-  ) {
-    this.done = new Promise((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
-    this.done.catch(() => undefined);
-  }
-
-  start(): void {
-    this.loop().then(
-      () => {
-        this.conn.closeSync();
-        this.onStop();
-        this.resolveDone();
-      },
-      (err: unknown) => {
-        this.conn.closeSync();
-        this.onStop();
-        this.rejectDone(err);
-      },
-    );
-  }
-
-  private async loop(): Promise<void> {
-    const limit = this.options.maxBatchSize ?? 500;
-    const signal = this.abort.signal;
-    while (!signal.aborted) {
-      let worked = false;
-      for (const { topic, partition } of this.assigned) {
-        if (signal.aborted) break;
-        const key = tpKey(topic, partition);
-        const from = this.positions.get(key) ?? 0;
-        if (this.log.endOffset(topic, partition) <= from) continue;
-        // A full disk does not stop a consumer: reads and the position commit are retried.
-        const records = await this.log.retryStorage(() => this.conn.use((conn) => this.log.read(conn, topic, partition, from, limit, this.options.maxBatchBytes)), signal).catch(stopped(signal));
-        if (!records || records.length === 0) continue;
-        await this.options.eachBatch({ topic, partition, records });
-        const nextOffset = records[records.length - 1]!.offset + 1;
-        // Stopped before the commit: the batch is handled again after a restart (stages are idempotent).
-        if ((await this.log.retryStorage(() => this.log.commitPosition(this.options.group, topic, partition, nextOffset), signal).then(() => true, stopped(signal))) !== true) break;
-        this.positions.set(key, nextOffset);
-        worked = true;
-      }
-      if (!worked) await this.log.waitForAppend(1000, signal);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done.catch(() => undefined);
-  }
 }

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { DuckDBFile } from '../duckdb.js';
 import type { Logger } from '../logger.js';
 import { ConfluentRegistry } from '../registry/confluent.js';
 import { EmbeddedRegistry } from '../registry/embedded.js';
 import type { Registry } from '../registry/types.js';
 import { EmbeddedLog } from './embedded.js';
 import { KafkaLog } from './kafka.js';
+import { migrateDuckDbLog } from './migrate-duckdb.js';
 import type { Log } from './types.js';
 
 export interface Transport {
@@ -15,18 +15,22 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** The embedded log and registry, both in DATA_DIR/log.duckdb (opened again together when DuckDB invalidates it). */
+/**
+ * The embedded log and registry, both in DATA_DIR/log/ (an older version's DATA_DIR/log.duckdb
+ * is migrated into it once, at the first open).
+ */
 export async function openEmbeddedTransport(dataDir: string, logger?: Logger): Promise<Transport> {
-  const db = await DuckDBFile.open(join(dataDir, 'log.duckdb'));
-  const log = await EmbeddedLog.open(db, logger);
-  const registry = await EmbeddedRegistry.open(db);
+  const dir = join(dataDir, 'log');
+  const migrated = await migrateDuckDbLog(dataDir, dir, { ...(logger && { logger }) });
+  if (migrated) logger?.info(migrated, 'embedded log: migrated DATA_DIR/log.duckdb into DATA_DIR/log (the old file is kept as log.duckdb.migrated)');
+  const log = await EmbeddedLog.open(dir, { ...(logger && { logger }) });
+  const registry = await EmbeddedRegistry.open(dir);
   return {
     log,
     registry,
     async close() {
       await log.close();
       await registry.close();
-      db.closeSync();
     },
   };
 }

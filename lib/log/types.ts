@@ -1,7 +1,7 @@
 /**
  * The log: topics of partitioned, offset-addressed messages with consumer-group positions.
- * Embedded mode keeps it in a DuckDB file (embedded.ts); Kafka mode is Apache Kafka. Both run
- * the same contract suite (test/lib/log-contract.ts).
+ * Embedded mode keeps it in segment files under DATA_DIR/log (embedded.ts); Kafka mode is Apache
+ * Kafka. Both run the same contract suite (test/lib/log-contract.ts).
  */
 
 export interface TopicSpec {
@@ -92,6 +92,17 @@ export interface Log {
   committedOffsets(group: string, topic: string): Promise<Map<string, number>>;
   /** Next offset to be written per partition (`${topic}:${partition}`). */
   endOffsets(topic: string): Promise<Map<string, number>>;
+  /**
+   * Retention the log runs itself (embedded mode; Kafka runs its own): removes consumed messages
+   * older than `retentionMs` and compacts compacted topics. Returns how many messages went.
+   */
+  prune?(retentionMs: number): Promise<number>;
+  /**
+   * Whether a publish can be stored right now, for logs that can tell (embedded: false after its
+   * disk refused a write, until it has room again). The ingest answers 503 and /health/ready says
+   * not ready meanwhile, instead of acknowledging what it cannot store.
+   */
+  readonly writable?: boolean;
   close(): Promise<void>;
 }
 

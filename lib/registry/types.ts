@@ -1,6 +1,6 @@
 /**
  * Schema registry: Avro schemas by subject (`<topic>-value`) with numeric ids, as the
- * Confluent wire format needs. Embedded mode keeps them in the log's DuckDB file; Kafka mode
+ * Confluent wire format needs. Embedded mode keeps them in DATA_DIR/log/registry.json; Kafka mode
  * uses a Confluent-compatible registry. Both run test/lib/registry-contract.ts.
  */
 export interface Registry {

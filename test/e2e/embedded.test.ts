@@ -2,8 +2,15 @@
  * The embedded mode end to end: the built CLI as a real process, Zoom webhooks over HTTP,
  * facts read back from the Parquet dataset the way an analyst would.
  */
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AvroCodec } from '../../lib/avro.js';
+import type { RawWebhook } from '../../lib/canonical.js';
+import { openDuckDB } from '../../lib/duckdb.js';
+import { EmbeddedRegistry } from '../../lib/registry/embedded.js';
 import { microsToIso, nowMicros } from '../../lib/time.js';
+import { topicsFor, valueSubject } from '../../lib/topics.js';
+import { wrap } from '../../ingest/envelope.js';
 import { plannedZoomSession, zoomHeaders, type ZoomDelivery } from '../../bin/demo-zoom.js';
 import { eventually, startService, type Service } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -90,6 +97,81 @@ describe('embedded mode, end to end over HTTP', () => {
     const row = await eventually(async () => (await query(dir.path, `select * from session_events where ingest_id = '${ingest_id}'`))[0], 20_000, 'the event after restart');
     expect(row).toMatchObject({ type: 'session.started', session_key: `zoom:${session.sessionId}` });
     expect(await query(dir.path, `select * from raw_webhooks where ingest_id = '${ingest_id}'`)).toHaveLength(1);
+  });
+
+  it('loses no acknowledged delivery when killed -9 in the middle of a burst of concurrent deliveries, and stores each exactly once', async () => {
+    service = await startService(dir.path, { ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
+    const target = service;
+    const start = nowMicros() - 3600e6;
+    const deliveries = Array.from({ length: 60 }, (_, i) => plannedZoomSession(start + i * 1e6).deliveries).flat();
+    const acked: string[] = [];
+    const killAfter = Math.floor(deliveries.length / 3);
+    let [next, killed] = [0, false];
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < deliveries.length) {
+          const delivery = deliveries[next++]!;
+          try {
+            const response = await post(target, delivery);
+            if (response.status === 200) acked.push(((await response.json()) as { ingest_id: string }).ingest_id);
+          } catch {
+            // the process is gone: not acknowledged
+          }
+          if (!killed && acked.length >= killAfter) {
+            killed = true;
+            void target.kill9();
+          }
+        }
+      }),
+    );
+    await target.exited;
+    expect(killed).toBe(true);
+    expect(acked.length).toBeGreaterThanOrEqual(killAfter);
+    expect(acked.length).toBeLessThan(deliveries.length); // killed before the burst was over
+
+    service = await startService(dir.path, { ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
+    const ids = acked.map((id) => `'${id}'`).join(',');
+    const stored = await eventually(async () => {
+      const rows = await query(dir.path, `select ingest_id, count(*) as n from raw_webhooks where ingest_id in (${ids}) group by ingest_id`);
+      return rows.length === acked.length ? rows : undefined;
+    }, 30_000, 'every acknowledged delivery in raw_webhooks');
+    expect(stored.filter((row) => Number(row.n) !== 1)).toEqual([]);
+  });
+
+  it('migrates a log.duckdb of an older version at start: its unconsumed deliveries are processed, its consumed ones are not again', async () => {
+    // What an older version left: raw.zoom.v1 in log.duckdb, normalize past its first delivery.
+    const topics = topicsFor('sessionflow.');
+    const registry = await EmbeddedRegistry.open(join(dir.path, 'old-registry'));
+    await registry.register('unrelated-value', { type: 'string' }); // so RawWebhook's id is not the one a fresh registry would give it
+    const serializer = await new AvroCodec(registry).serializer<RawWebhook>(valueSubject(topics.raw('zoom')), 'RawWebhook');
+    const [consumed, unconsumed] = [plannedZoomSession(nowMicros() - 7200e6), plannedZoomSession(nowMicros() - 3600e6)];
+    const raws = [consumed, unconsumed].map((s, i) =>
+      wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: `old-${i}`, headers: { 'content-type': 'application/json' }, body: Buffer.from(s.deliveries[0]!.body) }),
+    );
+    const db = await openDuckDB(join(dir.path, 'log.duckdb'));
+    const conn = await db.connect();
+    await conn.run(`CREATE TABLE log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`);
+    await conn.run(`CREATE TABLE log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`);
+    await conn.run(`CREATE TABLE log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`);
+    await conn.run(`CREATE TABLE registry_schemas (id INTEGER NOT NULL, subject VARCHAR NOT NULL, version INTEGER NOT NULL, schema VARCHAR NOT NULL, PRIMARY KEY (subject, version))`);
+    await conn.run(`INSERT INTO log_topics VALUES ($1, 3, false)`, [topics.raw('zoom')]);
+    for (const [offset, raw] of raws.entries()) {
+      await conn.run(`INSERT INTO log_messages VALUES ($1, 0, $2, NULL, from_hex($3), $4)`, [topics.raw('zoom'), offset, serializer.encode(raw).toString('hex'), Date.now()]);
+    }
+    await conn.run(`INSERT INTO log_positions VALUES ($1, $2, 0, 1)`, [topics.group('normalize'), topics.raw('zoom')]);
+    for (const [i, subject] of ['unrelated-value', valueSubject(topics.raw('zoom'))].entries()) {
+      await conn.run(`INSERT INTO registry_schemas VALUES ($1, $2, 1, $3)`, [i + 1, subject, await registry.lookup(i + 1)]);
+    }
+    conn.closeSync();
+    db.closeSync();
+
+    service = await startService(dir.path, { ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
+    expect(service.output()).toContain('migrated DATA_DIR/log.duckdb');
+    const row = await eventually(async () => (await query(dir.path, `select * from session_events where ingest_id = '${raws[1]!.ingest_id}'`))[0], 30_000, 'the unconsumed delivery normalized');
+    expect(row).toMatchObject({ type: 'session.started', session_key: `zoom:${unconsumed.sessionId}` });
+    // The raw archive has both (the warehouse had no position); normalize did not take the consumed one again.
+    await eventually(async () => (Number((await query(dir.path, `select count(*) as n from raw_webhooks where ingest_id in ('${raws[0]!.ingest_id}', '${raws[1]!.ingest_id}')`))[0]!.n) === 2 ? true : undefined), 30_000, 'both in the raw archive');
+    expect(await query(dir.path, `select * from session_events where ingest_id = '${raws[0]!.ingest_id}'`)).toHaveLength(0);
   });
 
   it('drains on SIGTERM and exits 0, and the next start goes on from there', async () => {

@@ -15,7 +15,7 @@ import { createLogRawSink, type RawSink } from '../../ingest/raw-sink.js';
 import { slidingWindowBudget } from '../../ingest/pull/apizee-budget.js';
 import { apizeeApiOptions, apizeeReconcileOptions } from '../../ingest/pull/apizee-options.js';
 import { APIZEE_STATE_FILE, createApizeeReconciler, nextDue, type ApizeeReconcileOptions, type ApizeeReconciler } from '../../ingest/pull/apizee-reconcile.js';
-import { isDuckDbLocked, lockedLogMessage } from '../../bin/commands/backfill.js';
+import { isLogLocked, lockedLogMessage } from '../../bin/commands/backfill.js';
 import { tempDir } from '../helpers/tmp.js';
 import { FakeApizee, TOKEN, type WebhookBody } from './apizee-fake.js';
 
@@ -211,24 +211,35 @@ describe('backfill while the service holds the embedded log', () => {
     dir.remove();
   });
 
-  it("recognises DuckDB's lock error and says what to do", async () => {
-    const file = join(dir.path, 'log.duckdb');
-    const script = `import('@duckdb/node-api').then(async ({ DuckDBInstance }) => { await DuckDBInstance.create(${JSON.stringify(file)}); process.stdout.write('held\\n'); setInterval(() => {}, 1000); })`;
+  it('recognises that another process has the embedded log open, and says what to do', async () => {
+    const lock = join(dir.path, 'log', 'LOCK');
+    // A real second process holding the log: the built code, as `sessionflow run` would.
+    const open = join(projectRoot(), 'dist/lib/log/open.js');
+    const script = `import(${JSON.stringify(open)}).then(async ({ openEmbeddedTransport }) => { await openEmbeddedTransport(${JSON.stringify(dir.path)}); process.stdout.write('held\\n'); setInterval(() => {}, 1000); })`;
     holder = spawn(process.execPath, ['-e', script], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     holder.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor(() => out.includes('held') && existsSync(file), 'another process to hold log.duckdb', 20_000);
+    await waitFor(() => out.includes('held') && existsSync(lock), 'another process to hold the log', 20_000);
 
     const err = await openEmbeddedTransport(dir.path).then(
       (t) => t.close().then(() => undefined),
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(Error);
-    expect(isDuckDbLocked(err)).toBe(true);
-    expect(isDuckDbLocked(new Error('IO Error: No space left on device'))).toBe(false);
+    expect(isLogLocked(err)).toBe(true);
+    expect(isLogLocked(new Error('IO Error: No space left on device'))).toBe(false);
     const text = lockedLogMessage(dir.path, err);
-    expect(text).toContain(`${file} is in use by another process (PID ${holder.pid})`);
+    expect(text).toContain(`${join(dir.path, 'log')} is in use by another process (PID ${holder.pid})`);
     expect(text).toMatch(/Stop the service, run the backfill, then start the service again/);
+
+    // Once the holder is gone (kill -9 leaves its LOCK behind), the log opens again.
+    const exited = new Promise((resolve) => holder!.once('exit', resolve));
+    holder.kill('SIGKILL');
+    await exited;
+    holder = undefined;
+    expect(existsSync(lock)).toBe(true);
+    const transport = await openEmbeddedTransport(dir.path);
+    await transport.close();
   });
 });
 

@@ -1,0 +1,75 @@
+/**
+ * One process at a time opens the embedded log: a `LOCK` file holding the owner's PID and its
+ * start time (Linux /proc), created exclusively. A lock left by a process that is gone (kill -9)
+ * is taken over; one held by a live process is refused with its PID, as DuckDB refused a second
+ * opener of log.duckdb.
+ */
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { SessionflowError } from '../errors.js';
+import { writeFileAtomicSync } from '../atomic-file.js';
+
+const held = new Set<string>();
+
+function startTime(pid: number): string | undefined {
+  try {
+    // Field 22 of /proc/<pid>/stat, after the command in parentheses (which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number, started: string | undefined): boolean {
+  if (pid === process.pid) return false; // our own earlier life (a restarted container gets the same PID)
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const now = startTime(pid);
+  return started === undefined || now === undefined || now === started; // another process reusing the PID is not the owner
+}
+
+/** Takes the lock of `dir`; returns its release. */
+export function lockDir(dir: string): () => void {
+  const path = join(dir, 'LOCK');
+  if (held.has(path)) throw new SessionflowError('LOG_UNAVAILABLE', `${dir} is already open in this process (PID ${process.pid})`);
+  const mine = JSON.stringify({ pid: process.pid, started: startTime(process.pid) });
+  try {
+    const fd = openSync(path, 'wx');
+    writeSync(fd, mine);
+    closeSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    let owner: { pid?: number; started?: string } = {};
+    try {
+      owner = JSON.parse(readFileSync(path, 'utf8')) as typeof owner;
+    } catch {
+      // empty or torn: its writer died while writing it
+    }
+    if (typeof owner.pid === 'number' && alive(owner.pid, owner.started)) {
+      throw new SessionflowError('LOG_UNAVAILABLE', `${dir} is in use by another process (PID ${owner.pid}), a running \`sessionflow run\`?`);
+    }
+    writeFileAtomicSync(path, mine);
+  }
+  held.add(path);
+  return () => {
+    held.delete(path);
+    try {
+      if (readFileSync(path, 'utf8') === mine) rmSync(path, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
+
+/** The PID named by a lock refusal, along the cause chain. */
+export function lockHolder(err: unknown): number | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const pid = /in use by another process \(PID (\d+)\)/.exec(e.message)?.[1];
+    if (pid !== undefined) return Number(pid);
+  }
+  return undefined;
+}
