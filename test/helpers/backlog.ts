@@ -6,6 +6,12 @@
 import { expect } from 'vitest';
 import { plannedZoomSession, zoomHeaders, type PlannedSession, type ZoomDelivery } from '../../bin/demo-zoom.js';
 import { nowMicros } from '../../lib/time.js';
+import { AvroCodec } from '../../lib/avro.js';
+import { openEmbeddedTransport } from '../../lib/log/open.js';
+import { topicsFor } from '../../lib/topics.js';
+import { wrap } from '../../ingest/envelope.js';
+import { createZoomReceiver } from '../../ingest/providers/zoom.js';
+import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { queryDataset } from './data.js';
 import { eventually } from './service.js';
 
@@ -55,6 +61,34 @@ export function postBacklog(url: string, secret: string, deliveries: ZoomDeliver
   const done = Promise.all(Array.from({ length: concurrency }, sender)).then(() => undefined);
   const acked = () => posted.filter((p) => typeof p.status === 'number' && p.status >= 200 && p.status < 300 && p.ingestId);
   return { posted, acked, done, stop: () => void (stopped = true) };
+}
+
+/**
+ * A backlog no warehouse can have caught up with: the deliveries stored in DATA_DIR's embedded
+ * log by the ingest's own receiver, envelope and sink (as `sessionflow run` would after its 2xx),
+ * before the service starts. Returns them as acknowledged.
+ */
+export async function prefillEmbeddedBacklog(dataDir: string, secret: string, deliveries: ZoomDelivery[]): Promise<Posted[]> {
+  const transport = await openEmbeddedTransport(dataDir);
+  try {
+    const topics = topicsFor('sessionflow.');
+    await transport.log.createTopics(topics.specs(3, 1024 * 1024)); // the defaults `run` creates them with
+    const sink = await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics);
+    const receiver = createZoomReceiver([secret]);
+    return await Promise.all(
+      deliveries.map(async (delivery) => {
+        const headers = Object.fromEntries(Object.entries(zoomHeaders(secret, delivery.body)).map(([k, v]) => [k.toLowerCase(), v]));
+        const body = Buffer.from(delivery.body);
+        const receivedAt = nowMicros();
+        const verified = receiver.verify({ headers, body }, receivedAt);
+        const raw = wrap({ provider: 'zoom', source: 'webhook', receivedAt, dedupKey: verified.dedupKey, headers, body });
+        await sink.write(raw, verified.sessionKey);
+        return { delivery, status: 200, ingestId: raw.ingest_id };
+      }),
+    );
+  } finally {
+    await transport.close();
+  }
 }
 
 /** Rows the Parquet dataset of `dataDir` shows now: what the warehouse has written so far. */
