@@ -36,9 +36,10 @@ kafkaDescribe('Kafka mode, SIGTERM under a backlog', () => {
   it('`run` exits 0 within 10 s with the warehouse far behind; the restart stores every acknowledged delivery once', { timeout: 240_000 }, async () => {
     const env = kafkaEnv(randomPrefix(), { KAFKA_ACK_TIMEOUT_MS: '2000' });
     const dataDir = fleet.dataDir('sessionflow-kafka-shutdown-');
-    // The backlog: every delivery of 300 sessions acknowledged by an ingest alone, before `run` starts.
+    // The backlog: every delivery of 1,000 sessions (18,000) acknowledged by an ingest alone, before
+    // `run` starts: more than it can store between joining the consumer group and the SIGTERM.
     const ingest = await fleet.start('ingest', fleet.dataDir('sessionflow-kafka-shutdown-ingest-'), env);
-    const backlog = postBacklog(ingest.url, SECRET, backlogDeliveries(300), 32);
+    const backlog = postBacklog(ingest.url, SECRET, backlogDeliveries(1000), 32);
     await backlog.done;
     expect((await terminate(ingest)).code).toBe(0);
     const acked = backlog.acked();
