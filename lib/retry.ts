@@ -2,6 +2,8 @@
  * Retry with exponential backoff and full jitter, capped; `bail` for errors that must not be
  * retried. The one place retries live (the spool drainer, pollers).
  */
+import { isSessionflowError, type ErrorCode } from './errors.js';
+
 export interface RetryOptions {
   /** First delay, ms. */
   initialMs?: number;
@@ -57,4 +59,20 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Retries `work` while it fails with one of `codes` (the log unavailable, a full disk: what an
+ * outage looks like) until it works or `options.signal` aborts; any other error is thrown at
+ * once. A stage rides out an outage this way instead of stopping its process.
+ */
+export function retryThrough<T>(codes: readonly ErrorCode[], work: () => Promise<T>, options: RetryOptions): Promise<T> {
+  return retry(async () => {
+    try {
+      return await work();
+    } catch (err) {
+      if (!codes.some((code) => isSessionflowError(err, code)) || options.signal?.aborted) bail(err);
+      throw err;
+    }
+  }, options);
 }

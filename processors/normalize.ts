@@ -10,7 +10,7 @@ import { loadSchema, type AvroCodec, type Deserializer, type Serializer } from '
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, OutgoingMessage } from '../lib/log/types.js';
-import { bail, retry } from '../lib/retry.js';
+import { retryThrough } from '../lib/retry.js';
 import { nowMicros } from '../lib/time.js';
 import { EVENT_MAX_BYTES, valueSubject, type Topics } from '../lib/topics.js';
 import { adapterFor } from './adapters/index.js';
@@ -80,22 +80,12 @@ export const recordRef = (record: LogRecord) => `${record.topic}:${record.partit
  * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
  */
 export function publishRetrying(log: Log, topic: string, messages: OutgoingMessage[], signal: AbortSignal, logger: Logger): Promise<void> {
-  return retry(
-    async () => {
-      try {
-        await log.publish(topic, messages);
-      } catch (err) {
-        if (!isSessionflowError(err, 'LOG_UNAVAILABLE') || signal.aborted) bail(err);
-        throw err;
-      }
-    },
-    {
-      initialMs: 200,
-      maxMs: 5000,
-      signal,
-      onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
-    },
-  );
+  return retryThrough(['LOG_UNAVAILABLE'], () => log.publish(topic, messages), {
+    initialMs: 200,
+    maxMs: 5000,
+    signal,
+    onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
+  });
 }
 
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {

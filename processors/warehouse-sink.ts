@@ -8,7 +8,7 @@
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { AvroCodec, Deserializer } from '../lib/avro.js';
 import { isSessionflowError, type ErrorCode } from '../lib/errors.js';
-import { bail, retry } from '../lib/retry.js';
+import { retryThrough } from '../lib/retry.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
@@ -198,22 +198,12 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
  * commit together or not at all, and what it stores is keyed (DESIGN section 8).
  */
 function storeRetrying(warehouse: Warehouse, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
-  return retry(
-    async () => {
-      try {
-        return await warehouse.applyBatch(batch);
-      } catch (err) {
-        if (!isSessionflowError(err, 'STORAGE_UNAVAILABLE') || signal.aborted) bail(err);
-        throw err;
-      }
-    },
-    {
-      initialMs: 100,
-      maxMs: 5000,
-      signal,
-      onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs }, 'warehouse batch not stored: the disk refuses writes; retrying'),
-    },
-  );
+  return retryThrough(['STORAGE_UNAVAILABLE'], () => warehouse.applyBatch(batch), {
+    initialMs: 100,
+    maxMs: 5000,
+    signal,
+    onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs }, 'warehouse batch not stored: the disk refuses writes; retrying'),
+  });
 }
 
 /** One row per partition: the furthest offset buffered. */
