@@ -39,6 +39,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes,
     return503OnClosing: true,
+    // Two info lines per webhook cost the ingest a tenth of its time under load and say nothing
+    // the metrics do not: each request is logged at debug (below), refusals and failures at warn/error.
+    disableRequestLogging: true,
   });
 
   // The raw body, byte for byte: signatures are computed over it and the archive keeps it.
@@ -60,6 +63,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.routeOptions.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
     const provider = (request.params as { provider?: string } | undefined)?.provider;
     if (provider && request.routeOptions.url === '/webhooks/:provider') {
       deps.metrics.ingestRequests.inc({ provider: providerLabel(provider), status: String(reply.statusCode) });

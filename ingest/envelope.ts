@@ -1,4 +1,4 @@
-import { ulid } from 'ulidx';
+import { newUlid } from '../lib/ids.js';
 import type { RawSource, RawWebhook } from '../lib/canonical.js';
 import { KEPT_HEADERS } from '../lib/headers.js';
 import type { Micros } from '../lib/time.js';
@@ -22,7 +22,7 @@ export function wrap(input: {
 }): RawWebhook {
   const contentType = input.headers['content-type'];
   return {
-    ingest_id: ulid(Math.floor(input.receivedAt / 1000)),
+    ingest_id: newUlid(Math.floor(input.receivedAt / 1000)),
     provider: input.provider,
     received_at: input.receivedAt,
     source: input.source,

@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomFillSync } from 'node:crypto';
+import { monotonicFactory } from 'ulidx';
 import type { Micros } from './time.js';
 
 /**
@@ -38,3 +39,26 @@ export function participantKey(piiKey: string, provider: string, identifier: str
 export function contentKey(...parts: Array<string | number | null | undefined>): string {
   return createHash('sha256').update(parts.map((p) => (p === null || p === undefined ? '' : String(p))).join('\u001f')).digest('hex').slice(0, 32);
 }
+
+/**
+ * Random numbers in [0, 1) for ULIDs, from a pool of crypto-random bytes refilled 4 KiB at a
+ * time. ulidx's own source asks the OS for one byte per character (16 calls per id), which cost
+ * the ingest a tenth of its CPU. A byte gives one of 256 values; a ULID character takes 5 bits of
+ * it (byte >> 3), so every character stays uniform.
+ */
+const pool = Buffer.alloc(4096);
+let pooled = pool.length;
+function pooledRandom(): number {
+  if (pooled === pool.length) {
+    randomFillSync(pool);
+    pooled = 0;
+  }
+  return pool[pooled++]! / 256;
+}
+
+/**
+ * A ULID for `timeMs`: ids made in the same millisecond still sort in the order they were made
+ * (ulidx's monotonic factory), so ingest ids follow arrival order.
+ */
+export const newUlid: (timeMs?: number) => string = monotonicFactory(pooledRandom);
+
