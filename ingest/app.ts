@@ -2,7 +2,7 @@
  * The ingest service: verify, wrap, write, answer. `buildApp` is kept apart from the code that
  * listens, so tests call `app.inject()`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { isSessionflowError, SessionflowError, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
@@ -41,7 +41,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     // Two info lines per webhook cost the ingest a tenth of its time under load and say nothing
     // the metrics do not: each request is logged at debug (below), refusals and failures at warn/error.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   // The raw body, byte for byte: signatures are computed over it and the archive keeps it.

@@ -4,9 +4,9 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 
 export type { DuckDBConnection, DuckDBInstance, DuckDBValue };
 
-export async function openDuckDB(path: string): Promise<DuckDBInstance> {
+export async function openDuckDB(path: string, options: { threads?: number } = {}): Promise<DuckDBInstance> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return DuckDBInstance.create(path);
+  return DuckDBInstance.create(path, options.threads ? { threads: String(options.threads) } : undefined);
 }
 
 /** Runs a query and returns its rows as plain JS objects (BIGINT → bigint, BLOB → Uint8Array). */

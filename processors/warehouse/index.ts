@@ -47,11 +47,18 @@ export { openDataset, type Dataset } from './query.js';
 /** The events of recently touched sessions the writer keeps (session-cache.ts): 256 MiB by its estimate. */
 const DEFAULT_SESSION_CACHE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * DuckDB threads of the writer. Its batches are a few thousand rows, too small to gain from more,
+ * and on a small machine every other core is the ingest's: with DuckDB's default (one thread
+ * per core) a batch or an export took both cores and the acknowledgement waited behind it.
+ */
+const WAREHOUSE_THREADS = 1;
+
 /** How often, at most, committed batches are exported to Parquet: facts readable within about a second of the ack. */
 const DEFAULT_EXPORT_INTERVAL_MS = 250;
 
 export async function createWarehouse(options: WarehouseOptions): Promise<Warehouse> {
-  const db = await openDuckDB(join(options.dataDir, 'warehouse.duckdb'));
+  const db = await openDuckDB(join(options.dataDir, 'warehouse.duckdb'), { threads: WAREHOUSE_THREADS });
   let conn: DuckDBConnection | undefined;
   try {
     conn = await db.connect();
@@ -182,7 +189,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
         // an invalidated instance (or one closed by a reopen that failed) is dropped either way
       }
     }
-    this.db = await openDuckDB(this.path);
+    this.db = await openDuckDB(this.path, { threads: WAREHOUSE_THREADS });
     this.conn = await this.db.connect();
     await createStaging(this.conn, this.ctx.tables.values());
     this.ctx.conn = this.conn;
