@@ -15,6 +15,7 @@ import { plannedZoomSession, zoomHeaders, type ZoomDelivery } from '../../bin/de
 import { eventually, startService, type Service } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
 import { queryDataset as query, shuffled } from '../helpers/data.js';
+import { OLD_LOG_DDL } from '../helpers/old-log.js';
 
 const SECRET = 'e2e-zoom-secret-token';
 
@@ -150,10 +151,7 @@ describe('embedded mode, end to end over HTTP', () => {
     );
     const db = await openDuckDB(join(dir.path, 'log.duckdb'));
     const conn = await db.connect();
-    await conn.run(`CREATE TABLE log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`);
-    await conn.run(`CREATE TABLE log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`);
-    await conn.run(`CREATE TABLE log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`);
-    await conn.run(`CREATE TABLE registry_schemas (id INTEGER NOT NULL, subject VARCHAR NOT NULL, version INTEGER NOT NULL, schema VARCHAR NOT NULL, PRIMARY KEY (subject, version))`);
+    for (const statement of OLD_LOG_DDL) await conn.run(statement);
     await conn.run(`INSERT INTO log_topics VALUES ($1, 3, false)`, [topics.raw('zoom')]);
     for (const [offset, raw] of raws.entries()) {
       await conn.run(`INSERT INTO log_messages VALUES ($1, 0, $2, NULL, from_hex($3), $4)`, [topics.raw('zoom'), offset, serializer.encode(raw).toString('hex'), Date.now()]);

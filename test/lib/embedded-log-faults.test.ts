@@ -20,6 +20,7 @@ import { createZoomReceiver, zoomSignature } from '../../ingest/providers/zoom.j
 import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { mountSmallFs, type SmallFs } from '../helpers/small-fs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { OLD_LOG_DDL } from '../helpers/old-log.js';
 
 /** Every record of a topic, read by a group of its own, once `expected` have come (and a moment more). */
 async function readAll(log: Log, topic: string, expected: number): Promise<LogRecord[]> {
@@ -194,10 +195,7 @@ describe('an embedded log of an older version (log.duckdb)', () => {
     const db = await openDuckDB(join(dir.path, 'log.duckdb'));
     const conn = await db.connect();
     // The tables of the earlier embedded log, as it created them.
-    await conn.run(`CREATE TABLE log_topics (topic VARCHAR PRIMARY KEY, partitions INTEGER NOT NULL, compacted BOOLEAN NOT NULL)`);
-    await conn.run(`CREATE TABLE log_messages (topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, "offset" BIGINT NOT NULL, "key" BLOB, "value" BLOB NOT NULL, ts BIGINT NOT NULL)`);
-    await conn.run(`CREATE TABLE log_positions (grp VARCHAR NOT NULL, topic VARCHAR NOT NULL, "partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (grp, topic, "partition"))`);
-    await conn.run(`CREATE TABLE registry_schemas (id INTEGER NOT NULL, subject VARCHAR NOT NULL, version INTEGER NOT NULL, schema VARCHAR NOT NULL, PRIMARY KEY (subject, version))`);
+    for (const statement of OLD_LOG_DDL) await conn.run(statement);
     await conn.run(`INSERT INTO log_topics VALUES ('raw', 2, false), ('facts', 1, true)`);
     // raw:0 had offsets 0..1 pruned by retention; raw:1 is whole; facts:0 was compacted.
     await conn.run(`INSERT INTO log_messages VALUES
