@@ -199,7 +199,11 @@ export class EmbeddedLog implements Log {
     }
     this.roomAgain();
     for (const a of appends) a.partition.appended(a.frames);
-    for (const wake of [...this.waiters]) wake();
+    // Consumers are woken after the publishers' continuations: a delivery's 2xx goes out before
+    // normalize and the warehouse start on it in the same process.
+    setImmediate(() => {
+      for (const wake of [...this.waiters]) wake();
+    });
   }
 
   get writable(): boolean {
