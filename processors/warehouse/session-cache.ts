@@ -45,24 +45,6 @@ export class SessionCache {
     this.staged.clear();
   }
 
-  /** Forgets sessions whose stored events changed other than through a batch (erase, rebuild). */
-  forget(keys?: Iterable<string>): void {
-    if (!keys) {
-      this.sessions.clear();
-      this.total = 0;
-      return;
-    }
-    for (const key of keys) this.remove(key);
-  }
-
-  get bytes(): number {
-    return this.total;
-  }
-
-  get size(): number {
-    return this.sessions.size;
-  }
-
   private put(key: string, events: readonly SessionEvent[]): void {
     const previous = this.sessions.get(key);
     this.remove(key);
