@@ -20,11 +20,20 @@ export interface GroupCommitOptions<T> {
   maxWeight?: number | ((item: T) => number);
   /** An item's weight, e.g. its bytes: memory and request sizes are bounded by bytes, not counts. */
   weigh?: (item: T) => number;
+  /**
+   * A commit starts no sooner than this after the previous one started (0 by default): what is
+   * submitted meanwhile shares it. For commits whose cost, not their latency, matters (consumer
+   * positions). `idle()` starts a waiting commit at once.
+   */
+  minIntervalMs?: number;
 }
 
 export class GroupCommit<T> {
   private pending: Entry<T>[] = [];
   private running: Promise<void> | undefined;
+  private lastStart = -Infinity;
+  /** Ends the pause before the next commit (set while one is pausing). */
+  private hurry: (() => void) | undefined;
 
   constructor(
     private readonly commit: (items: T[]) => Promise<void>,
@@ -41,12 +50,31 @@ export class GroupCommit<T> {
 
   /** Settles when everything submitted so far has been committed (or refused). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running) {
+      this.hurry?.();
+      await this.running;
+    }
+  }
+
+  /** Waits out what is left of minIntervalMs since the previous commit started, unless hurried. */
+  private pause(): Promise<void> | undefined {
+    const wait = this.lastStart + (this.options.minIntervalMs ?? 0) - performance.now();
+    if (wait <= 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.hurry = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (this.hurry = undefined));
   }
 
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {
+        const pause = this.pause();
+        if (pause) await pause;
+        this.lastStart = performance.now();
         let [weight, take, cap] = [0, 0, Infinity];
         for (; take < this.pending.length; take++) {
           const next = this.pending[take]!;

@@ -14,7 +14,7 @@
  * only after its fdatasync. A failed or short write (a full disk) cuts the files back to their
  * last good size and refuses that group (LOG_UNAVAILABLE); the next publish tries again.
  */
-import { ftruncate, ftruncateSync, fdatasync, mkdirSync, readdirSync, readFileSync, statfs, write, existsSync } from 'node:fs';
+import { ftruncate, ftruncateSync, fdatasync, mkdirSync, readdirSync, readFileSync, statfs, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
@@ -29,7 +29,6 @@ import { Partition, type Damage, type ReadCursor } from './partition.js';
 import { GroupPositions } from './positions.js';
 import { partitionFor, type ConsumeOptions, type Consumer, type Log, type OutgoingMessage, type TopicPartition, type TopicSpec } from './types.js';
 
-const writeP = promisify(write);
 const fdatasyncP = promisify(fdatasync);
 const ftruncateP = promisify(ftruncate);
 
@@ -358,10 +357,14 @@ export class EmbeddedLog implements Log {
   }
 }
 
-/** One write of all of `buf` at `position` (a short write is continued; a full disk then fails), then fdatasync. */
+/**
+ * All of `buf` at `position` (a short write is continued; a full disk then fails), then fdatasync.
+ * The write goes to the page cache on this thread: that takes microseconds, less than handing it
+ * to the thread pool costs this thread. Only the fdatasync, which waits for the disk, goes there.
+ */
 async function writeDurably(fd: number, buf: Buffer, position: number): Promise<void> {
   for (let done = 0; done < buf.length; ) {
-    const { bytesWritten: n } = await writeP(fd, buf, done, buf.length - done, position + done);
+    const n = writeSync(fd, buf, done, buf.length - done, position + done);
     if (n === 0) throw Object.assign(new Error('no space left on device (a write took nothing)'), { code: 'ENOSPC' });
     done += n;
   }
