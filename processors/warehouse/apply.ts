@@ -29,6 +29,31 @@ export interface ApplyContext {
   idleHorizonMicros: number | undefined;
   /** The stored events of recently touched sessions; staged here, kept when the transaction commits. */
   cache: SessionCache;
+  /**
+   * Sessions with stored events and no fact (their fold threw): read at open (unfoldedSessions),
+   * added to when a fold throws, never removed before the next open (one too many is only a read).
+   */
+  unfolded: Set<string>;
+}
+
+/** The sessions that have events but no fact: what a batch must read back although session_facts does not know them. */
+export async function unfoldedSessions(conn: DuckDBConnection): Promise<Set<string>> {
+  const reader = await conn.runAndReadAll(
+    `SELECT DISTINCT e.session_key FROM session_events e
+     WHERE e.session_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM session_facts f WHERE f.session_key = e.session_key)`,
+  );
+  return new Set(reader.getRows().map(([key]) => String(key)));
+}
+
+/**
+ * Of `keys`, those with events stored: the ones session_facts has (a lookup on its primary key)
+ * and the unfolded ones. A batch's other sessions are new, and reading session_events for them,
+ * which has no index on session_key, would scan the whole table to find nothing.
+ */
+async function storedSessions(ctx: ApplyContext, keys: string[]): Promise<string[]> {
+  const reader = await ctx.conn.runAndReadAll('SELECT session_key FROM session_facts WHERE session_key IN (SELECT unnest($1))', [listValue(keys)], [KEYS]);
+  const known = new Set(reader.getRows().map(([key]) => String(key)));
+  return keys.filter((key) => known.has(key) || ctx.unfolded.has(key));
 }
 
 const KEYS = LIST(VARCHAR);
@@ -203,10 +228,12 @@ async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string
     if (list) list.push(event);
     else bySession.set(event.session_key!, [event]);
   };
-  if (missing.length > 0) {
+  // A batch reads back only sessions that have events stored; a refold (batch 0) reads them all.
+  const stored = missing.length > 0 && batchId > 0 ? await storedSessions(ctx, missing) : missing;
+  if (stored.length > 0) {
     const reader = await ctx.conn.runAndReadAll(
       `${EVENT_SELECT} WHERE session_key IN (SELECT unnest($1)) AND batch_id <> $2`,
-      [listValue(missing), batchId],
+      [listValue(stored), batchId],
       [KEYS, INTEGER],
     );
     for (const row of reader.getRowObjectsJS() as unknown as StoredEvent[]) add(eventFromRow(row));
@@ -217,6 +244,7 @@ async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string
     try {
       folded.push(foldSession(bySession.get(key) ?? [], { idleHorizonMicros: ctx.idleHorizonMicros, nowMicros: now }));
     } catch (err) {
+      ctx.unfolded.add(key);
       ctx.logger.error({ err, session_key: key }, 'could not fold session facts');
       const message = `could not fold the facts of session ${key}: ${err instanceof Error ? err.message : String(err)}`;
       const deliveries = distinctBy(newEvents.filter((e) => e.session_key === key), (e) => e.ingest_id);

@@ -18,7 +18,7 @@ import { SessionflowError } from '../../lib/errors.js';
 import { SerialQueue, inTransaction, openDuckDB, queryRows, storageFault, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
 import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
-import { applyInTransaction, type ApplyContext } from './apply.js';
+import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
 import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
 import { ParquetExporter, type ExportRun } from './export.js';
@@ -79,7 +79,14 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
       db,
       conn,
       exporter,
-      { conn, tables, logger: options.logger, idleHorizonMicros: options.idleHorizonMicros, cache: new SessionCache(options.sessionCacheBytes ?? DEFAULT_SESSION_CACHE_BYTES) },
+      {
+        conn,
+        tables,
+        logger: options.logger,
+        idleHorizonMicros: options.idleHorizonMicros,
+        cache: new SessionCache(options.sessionCacheBytes ?? DEFAULT_SESSION_CACHE_BYTES),
+        unfolded: await unfoldedSessions(conn),
+      },
       options.clock ?? nowMicros,
       options.exportIntervalMs ?? DEFAULT_EXPORT_INTERVAL_MS,
     );

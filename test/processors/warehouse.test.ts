@@ -307,6 +307,14 @@ describe('warehouse with a fold that throws', () => {
     expect(dead).toEqual([{ n: 6, stage: 'warehouse', code: 'WAREHOUSE_FAILED', m: 'could not fold the facts of session zoom:s1: fold bug' }]);
     expect(await datasetRows('SELECT count(*) AS n FROM session_events')).toEqual([{ n: 6 }]);
     expect(await datasetRows('SELECT count(*) AS n FROM session_facts')).toEqual([{ n: 0 }]);
+
+    // Once the fold works again (a fixed version, a new process), the session's next event folds all seven.
+    await w.close();
+    const fixed = await createWarehouse({ dataDir, logger, clock: () => CLOCK });
+    open.push(fixed);
+    const again = await fixed.applyBatch(batch({ events: [event('zoom:s1', 'participant.joined', '2024-05-02T10:30:00Z', { key: 'late', role: 'guest' })] }));
+    expect(again.facts).toHaveLength(1);
+    expect(again.facts[0]).toMatchObject({ session_key: 'zoom:s1', events: 7 });
   });
 });
 
