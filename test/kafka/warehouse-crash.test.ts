@@ -13,7 +13,8 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
   const fleet = new Fleet();
   cleanUpAfterEach(fleet);
 
-  it('the warehouse process killed with SIGKILL mid-batch and restarted: no event lost, none counted twice', async () => {
+  // Its own waits add up to more than the suite's 60 s (a consumer group hands the partitions over in seconds).
+  it('the warehouse process killed with SIGKILL mid-batch and restarted: no event lost, none counted twice', { timeout: 150_000 }, async () => {
     const prefix = randomPrefix();
     const env = kafkaEnv(prefix, { KAFKA_ACK_TIMEOUT_MS: '500' });
     const warehouseDir = fleet.dataDir('sessionflow-kafka-warehouse-');
