@@ -16,7 +16,7 @@ import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import { createFactsPublisher } from './facts-publisher.js';
 import { recordRef } from './normalize.js';
-import type { WarehouseBatch, WarehouseWriter } from './warehouse/index.js';
+import type { Warehouse, WarehouseBatch } from './warehouse/index.js';
 
 /** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
 export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
@@ -25,7 +25,7 @@ export interface WarehouseSinkDeps {
   log: Log;
   codec: AvroCodec;
   topics: Topics;
-  warehouse: WarehouseWriter;
+  warehouse: Warehouse;
   logger: Logger;
   metrics: Metrics;
   /** Flush at most this long after the first record of a batch arrived. */
@@ -197,7 +197,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
  * process. Any other failure is thrown at once. A retry is safe: the batch and its offsets
  * commit together or not at all, and what it stores is keyed (DESIGN section 8).
  */
-function storeRetrying(warehouse: WarehouseWriter, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
+function storeRetrying(warehouse: Warehouse, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
   return retryThrough(['STORAGE_UNAVAILABLE'], () => warehouse.applyBatch(batch), {
     initialMs: 100,
     maxMs: 5000,

@@ -3,15 +3,12 @@
  *
  * parquet_pending lists the partitions committed batches touched; an entry is deleted only
  * once its file is in place, so an export that failed or never ran (crash) runs again later.
- * The exporter has a connection of its own and runs beside the writer: it reads committed data
- * only, and deletes exactly the entries it read. Every entry is a new row (newExportMark in
- * apply.ts), so a partition the writer marks again meanwhile keeps its entry for the next run.
  * A run writes each pending partition once, however many batches touched it since the last
  * run. Exports are idempotent: a rewrite writes the partition as it is now; an append writes
  * the new batches' rows under a name that says which batches it holds (files.ts), so doing it
- * twice replaces the same file. A batch_id of 0 or below on an append-only table (a replay
- * removed resolved dead letters) writes the partition's files again from the table, as one file
- * over the same batches.
+ * twice replaces the same file. batch_id 0 on an append-only table (a replay removed resolved
+ * dead letters) writes the partition's files again from the table, as one file over the same
+ * batches.
  *
  * Compaction (append-only tables) keeps a partition to a few files of geometrically growing
  * size (see compact). For the short time between a merged file's rename and the removal of its
@@ -37,11 +34,7 @@ import {
   repairPartition,
   tempPath,
 } from './files.js';
-import { newExportMark } from './apply.js';
 import { DATASET_TABLES, datasetTable, parquetColumns, tableSchema, type DatasetTable, type TableSchema } from './tables.js';
-
-/** The order a run writes the tables in (a stable sort keeps each table's batches in order). */
-const EXPORT_ORDER = ['session_facts', 'participant_sessions', 'session_events', 'dead_letters', 'raw_webhooks'];
 
 interface Pending {
   table_name: string;
@@ -89,8 +82,6 @@ export class ParquetExporter {
       `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
        ORDER BY batch_id, table_name, provider, "date"`,
     )).getRowObjectsJS() as unknown as Pending[];
-    // The facts first: they are what a reader waits for; events, archive and dead letters follow.
-    pending.sort((a, b) => EXPORT_ORDER.indexOf(a.table_name) - EXPORT_ORDER.indexOf(b.table_name));
     const partitions = new Map<string, { table: DatasetTable; entry: Pending; dir: string; batches: number[] }>();
     for (const entry of pending) {
       const table = datasetTable(entry.table_name);
@@ -105,16 +96,15 @@ export class ParquetExporter {
       try {
         if (table.mode === 'rewrite') await this.rewrite(table, entry, dir);
         else {
-          // A mark of 0 or below: rows left the table (a replay resolved dead letters); the files are derived again first.
-          if (batches[0]! <= 0) await this.rederive(table, entry, dir);
+          // batch 0: rows left the table (a replay resolved dead letters); the files are derived again first.
+          if (batches[0] === 0) await this.rederive(table, entry, dir);
           const added = batches.filter((b) => b > 0);
           if (added.length > 0) await this.append(table, entry, dir, { first: added[0]!, last: added.at(-1)! });
           appended.set(dir, table);
         }
-        // The entries this run read, and only those: one the writer added meanwhile stays for the next run.
         await this.conn.run(
-          `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id IN (${batches.join(', ')})`,
-          [entry.table_name, entry.provider, entry.date],
+          `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id <= $4`,
+          [entry.table_name, entry.provider, entry.date, BigInt(batches.at(-1)!)],
         );
         run.exported += 1;
       } catch (err) {
@@ -141,19 +131,17 @@ export class ParquetExporter {
 
   /**
    * Marks every facts and spans partition for a rewrite: those the warehouse has rows for, and
-   * those on disk (a partition no session lands in any more is removed by its rewrite). On the
-   * writer's connection, in its queue.
+   * those on disk (a partition no session lands in any more is removed by its rewrite).
    */
-  async markAllRewritten(conn: DuckDBConnection): Promise<void> {
-    const mark = await newExportMark(conn);
+  async markAllRewritten(): Promise<void> {
     for (const table of DATASET_TABLES.filter((t) => t.mode === 'rewrite')) {
-      await conn.run(
-        `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, ${mark} FROM (${table.source})`,
+      await this.conn.run(
+        `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, 0 FROM (${table.source})`,
       );
       for (const dir of await partitionDirs(this.dataDir, table.name)) {
         const partition = parsePartitionDir(dir);
         if (!partition) continue;
-        await conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), ${mark})`, [table.name, partition.provider, partition.date]);
+        await this.conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), 0)`, [table.name, partition.provider, partition.date]);
       }
     }
   }

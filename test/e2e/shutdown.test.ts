@@ -54,7 +54,7 @@ describe('embedded mode, SIGTERM under a backlog', () => {
     console.log(`[shutdown embedded] after the restart: ${acked.length} acknowledged, ${result.stored} stored, ${result.lost} lost, ${result.duplicated} duplicated, ${result.extra} stored but not acknowledged; caught up in ${((Date.now() - restartedAt) / 1000).toFixed(1)} s`);
   });
 
-  it('past SHUTDOWN_TIMEOUT_MS logs the steps still pending and ends by SIGKILL; the restart still stores every acknowledged delivery once', { timeout: 180_000 }, async () => {
+  it('past SHUTDOWN_TIMEOUT_MS logs the steps still pending and exits 1; the restart still stores every acknowledged delivery once', { timeout: 180_000 }, async () => {
     const dir = tempDir('sessionflow-shutdown-bound-');
     dirs.push(dir);
     // A bound no orderly stop meets: the hard exit happens in the middle of the stop.
@@ -68,10 +68,9 @@ describe('embedded mode, SIGTERM under a backlog', () => {
     backlog.stop();
     await backlog.done;
     const acked = backlog.acked();
-    const line = service.output().split('\n').find((l) => l.includes('"shutdown did not finish in time; ending the process (SIGKILL) with work pending"'));
-    console.log(`[shutdown bound] exit ${String(code)} (${String(service.proc.signalCode)}) after ${exitMs} ms: ${line}`);
-    expect(code).toBe(null);
-    expect(service.proc.signalCode).toBe('SIGKILL');
+    const line = service.output().split('\n').find((l) => l.includes('"shutdown did not finish in time; exiting with work pending"'));
+    console.log(`[shutdown bound] exit ${String(code)} after ${exitMs} ms: ${line}`);
+    expect(code).toBe(1);
     const { pending } = JSON.parse(line!) as { pending: string[] };
     expect(pending.length).toBeGreaterThan(0);
     expect(pending.at(-1)).toBe('log');
