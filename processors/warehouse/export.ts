@@ -16,6 +16,7 @@
  * (openDataset retries that query once); a crash in that window is repaired at the next open
  * from the file names (files.ts).
  */
+import { BIGINT, LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sqlString, storageFault, type DuckDBConnection } from '../../lib/duckdb.js';
@@ -90,6 +91,9 @@ export class ParquetExporter {
       unit.batches.push(Number(entry.batch_id));
     }
     const appended = new Map<string, DatasetTable>();
+    // The partitions whose files are in place: their pending rows go in one statement after the
+    // loop. A run cut short leaves them all pending, and they are written again, alike.
+    const written: Pending[] = [];
     let done = 0;
     for (const { table, entry, dir, batches } of partitions.values()) {
       onProgress?.(done++, partitions.size);
@@ -102,10 +106,7 @@ export class ParquetExporter {
           if (added.length > 0) await this.append(table, entry, dir, { first: added[0]!, last: added.at(-1)! });
           appended.set(dir, table);
         }
-        await this.conn.run(
-          `DELETE FROM parquet_pending WHERE table_name = $1 AND provider = $2 AND "date" = CAST($3 AS DATE) AND batch_id <= $4`,
-          [entry.table_name, entry.provider, entry.date, BigInt(batches.at(-1)!)],
-        );
+        written.push({ ...entry, batch_id: BigInt(batches.at(-1)!) });
         run.exported += 1;
       } catch (err) {
         // DuckDB gave up on the instance: nothing more runs on it until the warehouse opens it again.
@@ -114,6 +115,7 @@ export class ParquetExporter {
         this.logger.error({ err, table: table.name, provider: entry.provider, date: entry.date }, 'Parquet export failed; will retry');
       }
     }
+    if (written.length > 0) await this.exported(written);
     for (const [dir, table] of appended) {
       try {
         if (await this.compact(table, dir)) run.compacted += 1;
@@ -127,6 +129,25 @@ export class ParquetExporter {
       this.logger.debug({ ...run, ms: Math.round(performance.now() - started) }, 'Parquet export');
     }
     return run;
+  }
+
+  /**
+   * Removes the pending rows of partitions whose files are in place, up to the batch each export
+   * covered: one statement for the whole run (a statement costs the writer more than its rows do).
+   */
+  private async exported(entries: readonly Pending[]): Promise<void> {
+    await this.conn.run(
+      `DELETE FROM parquet_pending p
+       USING (SELECT unnest($1) AS table_name, unnest($2) AS provider, CAST(unnest($3) AS DATE) AS "date", unnest($4) AS batch_id) AS x
+       WHERE p.table_name = x.table_name AND p.provider = x.provider AND p."date" = x."date" AND p.batch_id <= x.batch_id`,
+      [
+        listValue(entries.map((e) => e.table_name)),
+        listValue(entries.map((e) => e.provider)),
+        listValue(entries.map((e) => e.date)),
+        listValue(entries.map((e) => e.batch_id)),
+      ],
+      [LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR), LIST(BIGINT)],
+    );
   }
 
   /**
