@@ -16,7 +16,7 @@ import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import { createFactsPublisher } from './facts-publisher.js';
 import { recordRef } from './normalize.js';
-import type { Warehouse, WarehouseBatch } from './warehouse/index.js';
+import type { WarehouseBatch, WarehouseWriter } from './warehouse/index.js';
 
 /** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
 export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
@@ -25,7 +25,7 @@ export interface WarehouseSinkDeps {
   log: Log;
   codec: AvroCodec;
   topics: Topics;
-  warehouse: Warehouse;
+  warehouse: WarehouseWriter;
   logger: Logger;
   metrics: Metrics;
   /** Flush at most this long after the first record of a batch arrived. */
@@ -159,7 +159,14 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     },
     eachBatch: async (batch: MessageBatch) => {
       if (failure) throw failure;
-      await decodeInto(pending, batch, rawTopics, topics, readers);
+      // Decoded apart, then added in one synchronous step: a decode can wait on the registry, and
+      // a write that starts meanwhile takes `pending` with it. Records decoded into a batch
+      // already taken would be lost while their offsets went on to be committed.
+      const decoded = emptyBatch();
+      await decodeInto(decoded, batch, rawTopics, topics, readers);
+      pending.raw.push(...decoded.raw);
+      pending.events.push(...decoded.events);
+      pending.deadLetters.push(...decoded.deadLetters);
       pending.offsets.push({ topic: batch.topic, partition: batch.partition, next_offset: batch.records.at(-1)!.offset + 1 });
       pendingRecords += batch.records.length;
       for (const record of batch.records) pendingBytes += record.value.length;
@@ -197,7 +204,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
  * process. Any other failure is thrown at once. A retry is safe: the batch and its offsets
  * commit together or not at all, and what it stores is keyed (DESIGN section 8).
  */
-function storeRetrying(warehouse: Warehouse, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
+function storeRetrying(warehouse: WarehouseWriter, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
   return retryThrough(['STORAGE_UNAVAILABLE'], () => warehouse.applyBatch(batch), {
     initialMs: 100,
     maxMs: 5000,

@@ -1,16 +1,19 @@
 /** The warehouse stage's batching: what bounds a batch besides its linger time. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../lib/avro.js';
-import type { RawWebhook } from '../../lib/canonical.js';
+import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import { createLogger } from '../../lib/logger.js';
+import type { Registry } from '../../lib/registry/types.js';
 import { createMetrics } from '../../lib/metrics.js';
 import { nowMicros } from '../../lib/time.js';
 import { topicsFor, valueSubject } from '../../lib/topics.js';
 import { wrap } from '../../ingest/envelope.js';
 import { startWarehouseSink } from '../../processors/warehouse-sink.js';
 import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { queryDataset } from '../helpers/data.js';
 import { tempDir } from '../helpers/tmp.js';
+import { event } from './warehouse-support.js';
 
 const topics = topicsFor('sessionflow.');
 
@@ -50,5 +53,34 @@ describe('warehouse batches', () => {
     } finally {
       await sink.stop();
     }
+  });
+
+  it('lose no record when a batch is written while the next records are still being decoded (a slow registry)', async () => {
+    // The registry answers each schema lookup after 50 ms, as one across a network may: the
+    // linger (1 ms) ends while the events are being decoded, and the raw records go first.
+    const registry = transport.registry;
+    const slow: Registry = {
+      register: (subject, schema) => registry.register(subject, schema),
+      lookup: async (id) => (await new Promise((r) => setTimeout(r, 50)), registry.lookup(id)),
+      close: () => registry.close(),
+    };
+    const codec = new AvroCodec(slow);
+    const rawWriter = await codec.serializer<RawWebhook>(valueSubject(topics.raw('zoom')), 'RawWebhook');
+    const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
+    const body = Buffer.from(JSON.stringify({ event: 'session.started' }));
+    await transport.log.publish(topics.raw('zoom'), [{ key: null, value: rawWriter.encode(wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: {}, body })) }]);
+    const events = ['10:00:00', '10:00:05', '10:00:10'].map((t, i) => event('zoom:s1', i === 0 ? 'session.started' : 'participant.joined', `2024-05-02T${t}Z`, i === 0 ? undefined : { key: `p${i}`, role: 'guest' }));
+    await transport.log.publish(topics.events, events.map((e) => ({ key: null, value: eventWriter.encode(e) })));
+    const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger: createLogger('silent'), metrics: createMetrics(), lingerMs: 1 });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (((await warehouse.offsets()).get(`${topics.events}:0`) ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect((await warehouse.offsets()).get(`${topics.events}:0`)).toBe(3);
+    } finally {
+      await sink.stop();
+    }
+    await warehouse.flush();
+    expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM session_events')).toEqual([{ n: 3 }]);
+    expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM raw_webhooks')).toEqual([{ n: 1 }]);
   });
 });
