@@ -30,7 +30,7 @@ import { Spool } from '../ingest/spool.js';
 import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
 import { startWarehouseSink, type WarehouseSink } from '../processors/warehouse-sink.js';
-import { openWarehouseWhenFree } from '../processors/warehouse/standby.js';
+import { openWarehouseThread } from '../processors/warehouse/thread.js';
 
 export interface Roles {
   ingest: boolean;
@@ -91,7 +91,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     if (roles.ingest && log.writable !== undefined) writers.push({ get writable() { return log.writable !== false; } });
 
     if (roles.warehouse) {
-      const warehouse = await openWarehouseWhenFree({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
+      const warehouse = await openWarehouseThread({ dataDir: config.dataDir, logLevel: config.logLevel, idleHorizonMicros: config.idleHorizonHours * 3600e6 }, logger);
       stoppers.push({ name: 'warehouse (close DuckDB)', stop: () => warehouse.close() });
       if (!roles.ingest) writers.push(warehouse);
       const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });

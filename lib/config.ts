@@ -96,7 +96,7 @@ export interface Config {
   readonly logRetentionHours: number;
   /** Kafka mode: how long the ingest waits for acks=all before it spools. */
   readonly kafkaAckTimeoutMs: number;
-  /** How long an orderly stop may take before the process logs what is pending and exits 1. */
+  /** How long an orderly stop may take before the process logs what is pending and ends itself with SIGKILL. */
   readonly shutdownTimeoutMs: number;
   /** Replicas per new Kafka topic; unset: the broker's default.replication.factor. */
   readonly topicReplicationFactor: number | undefined;

@@ -32,3 +32,16 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     (destination as pino.DestinationStream | undefined) ?? pino.destination({ fd: 1, sync: false }),
   );
 }
+
+/**
+ * Writes what the logger still buffers before the process ends abruptly (a kill of itself):
+ * `logger.flush()` only waits for the write in progress.
+ */
+export function flushLoggerSync(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // a closed or broken stdout: nothing more can be written anyway
+  }
+}

@@ -9,12 +9,12 @@ import type { Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import type { Log } from '../lib/log/types.js';
 import { publishRetrying } from './normalize.js';
-import type { Warehouse } from './warehouse/index.js';
+import type { WarehouseWriter } from './warehouse/index.js';
 
 export interface FactsPublisherDeps {
   log: Log;
   topic: string;
-  warehouse: Warehouse;
+  warehouse: WarehouseWriter;
   writer: Serializer<SessionFact>;
   logger: Logger;
   /** Facts per publish (default 500). */

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../lib/logger.js';
+import { createLogger, flushLoggerSync } from '../../lib/logger.js';
 import { fail, loadConfigOrExit } from '../context.js';
 import { ALL_ROLES, startPipeline, type Roles } from '../pipeline.js';
 
 const AFTER = `
 Configuration comes from the environment and .env (see .env.example). Data goes to DATA_DIR (default ./data).
 Stop with Ctrl-C or SIGTERM: it stops accepting, finishes the batch in hand (not the backlog), commits, closes DuckDB
-and exits 0. A stop that has not finished within SHUTDOWN_TIMEOUT_MS (10 s) logs what is still pending and exits 1.`;
+and exits 0. A stop that has not finished within SHUTDOWN_TIMEOUT_MS (10 s) logs what is still pending and ends the process with SIGKILL.`;
 
 export function registerRun(program: Command): void {
   program
@@ -44,11 +44,13 @@ async function serve(roles: Roles, kafkaOnly: boolean): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'draining');
     // The hard bound: whatever hangs (a broker that does not answer, a stuck write), the process
-    // ends. What was committed is kept; what was not is read again at the next start.
+    // ends, as kill -9 would end it: what was committed is kept, what was not is read again at
+    // the next start. SIGKILL rather than exit(1): an exit tears the warehouse thread down, and
+    // DuckDB aborts the process when that happens in the middle of one of its calls.
     const bound = setTimeout(() => {
-      logger.error({ pending: pipeline.pendingStops(), timeoutMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting with work pending');
-      logger.flush();
-      process.exit(1);
+      logger.error({ pending: pipeline.pendingStops(), timeoutMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time; ending the process (SIGKILL) with work pending');
+      flushLoggerSync(logger);
+      process.kill(process.pid, 'SIGKILL');
     }, config.shutdownTimeoutMs);
     try {
       await pipeline.stop();

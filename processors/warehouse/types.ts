@@ -131,7 +131,11 @@ export interface ReplayReport {
   lastReceivedAt: Micros | undefined;
 }
 
-export interface Warehouse {
+/**
+ * What the streaming pipeline needs of the warehouse: the writer, in the caller's thread
+ * (createWarehouse) or in a worker thread of its own (thread.ts).
+ */
+export interface WarehouseWriter {
   /** False while the disk refuses the warehouse's writes (batches are retried, not lost). */
   readonly writable: boolean;
   /** Stores the batch and its offsets in one transaction, then exports the Parquet it touched. */
@@ -142,10 +146,6 @@ export interface Warehouse {
    * than the horizon becomes `abandoned` (and back, when the horizon grew). Then exports them.
    */
   sweepIdle(options?: { after?: string; limit?: number }): Promise<SweepResult>;
-  /** Folds every session again from session_events, chunk by chunk, then rewrites every facts and spans partition. */
-  rebuild(options?: RebuildOptions): Promise<RebuildReport>;
-  /** Normalizes the raw archive again with `options.normalize` and stores what it yields, chunk by chunk. */
-  replay(options: ReplayOptions): Promise<ReplayReport>;
   /**
    * Up to `limit` (default 500) facts of the outbox, older changes first: sessions whose fact changed (batch, sweep,
    * rebuild, replay) and that facts.v1 has not acknowledged yet, with their current fact.
@@ -161,4 +161,12 @@ export interface Warehouse {
   flush(): Promise<void>;
   /** Waits for the export in progress, then closes DuckDB. */
   close(): Promise<void>;
+}
+
+/** The writer and the maintenance runs, which work on the file in the caller's thread. */
+export interface Warehouse extends WarehouseWriter {
+  /** Folds every session again from session_events, chunk by chunk, then rewrites every facts and spans partition. */
+  rebuild(options?: RebuildOptions): Promise<RebuildReport>;
+  /** Normalizes the raw archive again with `options.normalize` and stores what it yields, chunk by chunk. */
+  replay(options: ReplayOptions): Promise<ReplayReport>;
 }

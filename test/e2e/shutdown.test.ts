@@ -22,12 +22,13 @@ describe('embedded mode, SIGTERM under a backlog', () => {
   it('exits 0 within 10 s with the warehouse far behind, and the restart stores every acknowledged delivery once', { timeout: 180_000 }, async () => {
     const dir = tempDir('sessionflow-shutdown-');
     dirs.push(dir);
-    // 11,000 deliveries already in the log when the service starts, and more arriving over HTTP.
-    const stored = await prefillEmbeddedBacklog(dir.path, SECRET, backlogDeliveries(600));
+    // 22,000 deliveries already in the log when the service starts (more than its writer stores
+    // in the seconds before the first HTTP deliveries are acknowledged), and more arriving over HTTP.
+    const stored = await prefillEmbeddedBacklog(dir.path, SECRET, backlogDeliveries(1200));
     const service = await startService(dir.path, ENV);
     services.push(service);
     const backlog = postBacklog(service.url, SECRET, backlogDeliveries(50), 16);
-    await eventually(async () => (backlog.acked().length >= 20 ? true : undefined), 60_000, '20 acknowledged deliveries over HTTP', 10);
+    await eventually(async () => (backlog.acked().length >= 5 ? true : undefined), 60_000, '5 acknowledged deliveries over HTTP', 10);
     const ackedAtTerm = stored.length + backlog.acked().length;
     const behind = await storedCounts(dir.path);
     const termAt = Date.now();
@@ -54,7 +55,7 @@ describe('embedded mode, SIGTERM under a backlog', () => {
     console.log(`[shutdown embedded] after the restart: ${acked.length} acknowledged, ${result.stored} stored, ${result.lost} lost, ${result.duplicated} duplicated, ${result.extra} stored but not acknowledged; caught up in ${((Date.now() - restartedAt) / 1000).toFixed(1)} s`);
   });
 
-  it('past SHUTDOWN_TIMEOUT_MS logs the steps still pending and exits 1; the restart still stores every acknowledged delivery once', { timeout: 180_000 }, async () => {
+  it('past SHUTDOWN_TIMEOUT_MS logs the steps still pending and ends by SIGKILL; the restart still stores every acknowledged delivery once', { timeout: 180_000 }, async () => {
     const dir = tempDir('sessionflow-shutdown-bound-');
     dirs.push(dir);
     // A bound no orderly stop meets: the hard exit happens in the middle of the stop.
@@ -68,9 +69,10 @@ describe('embedded mode, SIGTERM under a backlog', () => {
     backlog.stop();
     await backlog.done;
     const acked = backlog.acked();
-    const line = service.output().split('\n').find((l) => l.includes('"shutdown did not finish in time; exiting with work pending"'));
-    console.log(`[shutdown bound] exit ${String(code)} after ${exitMs} ms: ${line}`);
-    expect(code).toBe(1);
+    const line = service.output().split('\n').find((l) => l.includes('"shutdown did not finish in time; ending the process (SIGKILL) with work pending"'));
+    console.log(`[shutdown bound] exit ${String(code)} (${String(service.proc.signalCode)}) after ${exitMs} ms: ${line}`);
+    expect(code).toBe(null);
+    expect(service.proc.signalCode).toBe('SIGKILL');
     const { pending } = JSON.parse(line!) as { pending: string[] };
     expect(pending.length).toBeGreaterThan(0);
     expect(pending.at(-1)).toBe('log');
