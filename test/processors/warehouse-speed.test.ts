@@ -109,6 +109,15 @@ describe('the Parquet export', () => {
     expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM session_events')).toEqual([{ n: 30 }]);
   });
 
+  it('writes the facts first, then the spans, then the events and raw archive', async () => {
+    await w.applyBatch(batch({ events: trickle(5, 6).flat() }));
+    await w.flush();
+    const written = (table: string, file: string) => statSync(join(dir.path, `parquet/${table}/provider=zoom/date=2024-05-02`, file)).mtimeMs;
+    const [events] = await listDataFiles(eventsDir());
+    expect(written('session_facts', 'data.parquet')).toBeLessThanOrEqual(written('participant_sessions', 'data.parquet'));
+    expect(written('participant_sessions', 'data.parquet')).toBeLessThanOrEqual(written('session_events', events!.name));
+  });
+
   it('keeps a partition to a few files without rewriting its large old file', { timeout: 90_000 }, async () => {
     const rounds = trickle(3000, 1).concat(trickle(2, 45).slice(1)); // one big first run, then a long trickle
     await w.applyBatch(batch({ events: rounds[0]! }));
