@@ -157,11 +157,8 @@ CREATE TABLE IF NOT EXISTS warehouse_batches (
 
 -- Parquet partitions still to write, inserted in the batch's own transaction and deleted once
 -- the file is in place, so a crash or a failed write between commit and export is repaired at
--- the next open. session_facts and participant_sessions partitions are rewritten whole; an
--- append-only table's partition gets batch batch_id's rows as one more file, or, for a batch_id
--- of 0 or below, its files derived again (rows left it). Every row is new: a batch marks with
--- its own id, anything else with a fresh number from warehouse_batch_ids, so the exporter,
--- which runs beside the writer, deletes exactly the rows it exported.
+-- the next open. batch_id 0: rewrite the whole partition (session_facts, participant_sessions);
+-- otherwise add that batch's rows as one more file (append-only tables).
 CREATE TABLE IF NOT EXISTS parquet_pending (
   table_name  VARCHAR NOT NULL,
   provider    VARCHAR NOT NULL,

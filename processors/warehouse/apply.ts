@@ -104,9 +104,9 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
     }),
     true,
   );
-  const resolved = batch.renormalized?.length ? await resolveDeadLetters(ctx, batch.renormalized, deadLetters, batchId) : new Map<string, number>();
+  const resolved = batch.renormalized?.length ? await resolveDeadLetters(ctx, batch.renormalized, deadLetters) : new Map<string, number>();
 
-  await replaceSessions(ctx, folded, batchId);
+  await replaceSessions(ctx, folded);
   const appended: Record<string, number> = { raw_webhooks: rawStored.size, session_events: eventsStored.size, dead_letters: deadStored.size };
   for (const table of DATASET_TABLES.filter((t) => t.mode === 'append' && appended[t.name]! > 0)) {
     await conn.run(
@@ -145,20 +145,9 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
 export async function refoldInTransaction(ctx: ApplyContext, sessions: string[], now: Micros, options: { outbox?: boolean } = {}): Promise<RefoldResult> {
   // Batch ids start at 1: excluding batch 0 reads every stored event.
   const { folded } = await foldSessions(ctx, 0, sessions, [], now);
-  if (folded.length > 0) await replaceSessions(ctx, folded, await newExportMark(ctx.conn), options.outbox ?? true);
+  await replaceSessions(ctx, folded, options.outbox ?? true);
   const done = new Set(folded.map((f) => f.fact.session_key));
   return { facts: folded.map((f) => f.fact), failed: sessions.filter((key) => !done.has(key)) };
-}
-
-/**
- * A number for parquet_pending rows that no export has read: the exporter runs beside the writer
- * and deletes exactly the rows it read (export.ts), so a partition marked again meanwhile gets a
- * row of its own and is exported again. A batch marks with its own id; refolds and maintenance
- * draw one from the same sequence. Negative: the partition's files are derived again (rows left).
- */
-export async function newExportMark(conn: DuckDBConnection): Promise<number> {
-  const [row] = (await conn.runAndReadAll(`SELECT nextval('warehouse_batch_ids')`)).getRows();
-  return Number(row![0]);
 }
 
 /** A dead letter's identity as one string, built alike here and in SQL (chr(31), chr(30)). */
@@ -170,9 +159,9 @@ const NO_FIELD = '\u001e';
  * letters that the current adapters no longer produce are removed, in the transaction that stores
  * what the deliveries yield now: at every instant a delivery is in session_events or in
  * dead_letters (DESIGN section 8), and its body stays in raw_webhooks. The dead_letters partitions
- * they leave are re-derived from the table (a negative mark, export.ts). Returns the count per provider.
+ * they leave are re-derived from the table (batch_id 0, export.ts). Returns the count per provider.
  */
-async function resolveDeadLetters(ctx: ApplyContext, ingestIds: readonly string[], current: readonly DeadLetter[], batchId: number): Promise<Map<string, number>> {
+async function resolveDeadLetters(ctx: ApplyContext, ingestIds: readonly string[], current: readonly DeadLetter[]): Promise<Map<string, number>> {
   const keep = current
     .filter((d) => d.stage === 'normalize')
     .map((d) => [d.ingest_id, d.error_code, d.field_path ?? NO_FIELD].join(KEY_SEPARATOR));
@@ -180,7 +169,7 @@ async function resolveDeadLetters(ctx: ApplyContext, ingestIds: readonly string[
     AND NOT list_contains($2, concat_ws(chr(31), ingest_id, error_code, coalesce(field_path, chr(30))))`;
   const params = [listValue([...ingestIds]), listValue(keep)];
   await ctx.conn.run(
-    `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT 'dead_letters', provider, CAST(received_at AS DATE), ${-batchId}
+    `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT 'dead_letters', provider, CAST(received_at AS DATE), 0
      FROM dead_letters WHERE ${where}`,
     params,
     [KEYS, KEYS],
@@ -271,16 +260,15 @@ async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string
  * the partitions they land in are both marked for export: a session whose started_at moved to
  * another day disappears from the old day's file. Their keys go to the facts outbox in the same
  * transaction, so facts.v1 gets every committed fact even if the process dies right after.
- * `mark` is the parquet_pending number (newExportMark).
  */
-async function replaceSessions(ctx: ApplyContext, folded: Folded[], mark: number, outbox = true): Promise<void> {
+async function replaceSessions(ctx: ApplyContext, folded: Folded[], outbox = true): Promise<void> {
   if (folded.length === 0) return;
   const { conn, tables } = ctx;
   const keys = [listValue(folded.map((f) => f.fact.session_key))];
   const markPartitions = () =>
     conn.run(
       `INSERT OR IGNORE INTO parquet_pending
-       SELECT DISTINCT t.table_name, f.provider, CAST(coalesce(f.started_at, f.first_event_at) AS DATE), ${mark}
+       SELECT DISTINCT t.table_name, f.provider, CAST(coalesce(f.started_at, f.first_event_at) AS DATE), 0
        FROM session_facts f CROSS JOIN (VALUES ('session_facts'), ('participant_sessions')) AS t(table_name)
        WHERE f.session_key IN (SELECT unnest($1))`,
       keys,

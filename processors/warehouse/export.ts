@@ -3,15 +3,12 @@
  *
  * parquet_pending lists the partitions committed batches touched; an entry is deleted only
  * once its file is in place, so an export that failed or never ran (crash) runs again later.
- * The exporter has a connection of its own and runs beside the writer: it reads committed data
- * only, and deletes exactly the entries it read. Every entry is a new row (newExportMark in
- * apply.ts), so a partition the writer marks again meanwhile keeps its entry for the next run.
  * A run writes each pending partition once, however many batches touched it since the last
  * run. Exports are idempotent: a rewrite writes the partition as it is now; an append writes
  * the new batches' rows under a name that says which batches it holds (files.ts), so doing it
- * twice replaces the same file. A batch_id of 0 or below on an append-only table (a replay
- * removed resolved dead letters) writes the partition's files again from the table, as one file
- * over the same batches.
+ * twice replaces the same file. batch_id 0 on an append-only table (a replay removed resolved
+ * dead letters) writes the partition's files again from the table, as one file over the same
+ * batches.
  *
  * Compaction (append-only tables) keeps a partition to a few files of geometrically growing
  * size (see compact). For the short time between a merged file's rename and the removal of its
@@ -38,7 +35,6 @@ import {
   repairPartition,
   tempPath,
 } from './files.js';
-import { newExportMark } from './apply.js';
 import { DATASET_TABLES, datasetTable, parquetColumns, tableSchema, type DatasetTable, type TableSchema } from './tables.js';
 
 interface Pending {
@@ -97,7 +93,7 @@ export class ParquetExporter {
       unit.batches.push(Number(entry.batch_id));
     }
     const appended = new Map<string, DatasetTable>();
-    // The entries of the partitions whose files are in place: deleted in one statement after the
+    // The partitions whose files are in place: their pending rows go in one statement after the
     // loop. A run cut short leaves them all pending, and they are written again, alike.
     const written: Pending[] = [];
     let done = 0;
@@ -106,14 +102,13 @@ export class ParquetExporter {
       try {
         if (table.mode === 'rewrite') await this.rewrite(table, entry, dir);
         else {
-          // A mark of 0 or below: rows left the table (a replay resolved dead letters); the files are derived again first.
-          if (batches[0]! <= 0) await this.rederive(table, entry, dir);
+          // batch 0: rows left the table (a replay resolved dead letters); the files are derived again first.
+          if (batches[0] === 0) await this.rederive(table, entry, dir);
           const added = batches.filter((b) => b > 0);
           if (added.length > 0) await this.append(table, entry, dir, { first: added[0]!, last: added.at(-1)! });
           appended.set(dir, table);
         }
-        // The entries this run read, and only those: one the writer added meanwhile stays for the next run.
-        for (const batch of batches) written.push({ ...entry, batch_id: BigInt(batch) });
+        written.push({ ...entry, batch_id: BigInt(batches.at(-1)!) });
         run.exported += 1;
       } catch (err) {
         // DuckDB gave up on the instance: nothing more runs on it until the warehouse opens it again.
@@ -139,14 +134,14 @@ export class ParquetExporter {
   }
 
   /**
-   * Removes exactly these pending rows (those the run read, of partitions whose files are in
-   * place): one statement for the whole run (a statement costs more than its rows do).
+   * Removes the pending rows of partitions whose files are in place, up to the batch each export
+   * covered: one statement for the whole run (a statement costs the writer more than its rows do).
    */
   private async exported(entries: readonly Pending[]): Promise<void> {
     await this.conn.run(
       `DELETE FROM parquet_pending p
        USING (SELECT unnest($1) AS table_name, unnest($2) AS provider, CAST(unnest($3) AS DATE) AS "date", unnest($4) AS batch_id) AS x
-       WHERE p.table_name = x.table_name AND p.provider = x.provider AND p."date" = x."date" AND p.batch_id = x.batch_id`,
+       WHERE p.table_name = x.table_name AND p.provider = x.provider AND p."date" = x."date" AND p.batch_id <= x.batch_id`,
       [
         listValue(entries.map((e) => e.table_name)),
         listValue(entries.map((e) => e.provider)),
@@ -159,19 +154,17 @@ export class ParquetExporter {
 
   /**
    * Marks every facts and spans partition for a rewrite: those the warehouse has rows for, and
-   * those on disk (a partition no session lands in any more is removed by its rewrite). On the
-   * writer's connection, in its queue.
+   * those on disk (a partition no session lands in any more is removed by its rewrite).
    */
-  async markAllRewritten(conn: DuckDBConnection): Promise<void> {
-    const mark = await newExportMark(conn);
+  async markAllRewritten(): Promise<void> {
     for (const table of DATASET_TABLES.filter((t) => t.mode === 'rewrite')) {
-      await conn.run(
-        `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, ${mark} FROM (${table.source})`,
+      await this.conn.run(
+        `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, 0 FROM (${table.source})`,
       );
       for (const dir of await partitionDirs(this.dataDir, table.name)) {
         const partition = parsePartitionDir(dir);
         if (!partition) continue;
-        await conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), ${mark})`, [table.name, partition.provider, partition.date]);
+        await this.conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), 0)`, [table.name, partition.provider, partition.date]);
       }
     }
   }

@@ -2,11 +2,10 @@
  * The warehouse sink (DESIGN sections 6-8): stores each batch in DATA_DIR/warehouse.duckdb in
  * one transaction with its offsets, then brings the Parquet dataset up to date.
  *
- * Two connections, each with its queue. The writer's runs batches and reads one at a time; the
- * idle sweep, the rebuild and the replay run their chunks in it too (sweep.ts, rebuild.ts,
- * replay.ts). The exporter's runs the Parquet exports beside it: an export reads committed
- * batches only, and the next batch does not wait for it, so a batch and the export of the one
- * before share the time. Use `createWarehouse`, one per DATA_DIR.
+ * One connection and one queue: batches, exports and reads run one at a time, so an export
+ * always sees committed batches and nothing else. The export of a batch runs after applyBatch
+ * has returned; the next batch waits for it. The idle sweep, the rebuild and the replay run their
+ * chunks in the same queue (sweep.ts, rebuild.ts, replay.ts). Use `createWarehouse`, one per DATA_DIR.
  *
  * A full disk: a batch DuckDB cannot commit fails with STORAGE_UNAVAILABLE (the sink retries it),
  * an export that cannot write is retried on a timer with backoff. When DuckDB invalidated the
@@ -21,7 +20,7 @@ import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
 import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
-import { ParquetExporter, type ExportRun } from './export.js';
+import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
 import { rebuild } from './rebuild.js';
 import { replay } from './replay.js';
@@ -30,7 +29,6 @@ import { sweepIdle } from './sweep.js';
 import { describeTables, warehouseDdl } from './tables.js';
 import type {
   BatchResult,
-  OnProgress,
   OutboxChunk,
   OutboxMark,
   RebuildOptions,
@@ -62,14 +60,12 @@ const DEFAULT_EXPORT_INTERVAL_MS = 250;
 export async function createWarehouse(options: WarehouseOptions): Promise<Warehouse> {
   const db = await openDuckDB(join(options.dataDir, 'warehouse.duckdb'), { threads: WAREHOUSE_THREADS });
   let conn: DuckDBConnection | undefined;
-  let exportConn: DuckDBConnection | undefined;
   try {
     conn = await db.connect();
-    exportConn = await db.connect();
     await conn.run(await warehouseDdl());
     const tables = await describeTables(conn);
     await createStaging(conn, tables.values());
-    const exporter = new ParquetExporter(exportConn, options.dataDir, options.logger, tables);
+    const exporter = new ParquetExporter(conn, options.dataDir, options.logger, tables);
     // Exports a crash or a failure left behind are done before the first new batch.
     await exporter.repair();
     const run = await exporter.exportPending();
@@ -91,7 +87,6 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
       options.exportIntervalMs ?? DEFAULT_EXPORT_INTERVAL_MS,
     );
   } catch (cause) {
-    exportConn?.closeSync();
     conn?.closeSync();
     db.closeSync();
     throw new SessionflowError('WAREHOUSE_FAILED', `cannot open the warehouse in ${options.dataDir}`, { cause });
@@ -100,7 +95,6 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
 
 class DuckDBWarehouse implements Warehouse, WarehouseCore {
   private readonly queue = new SerialQueue();
-  private readonly exports = new SerialQueue();
   private exportQueued = false;
   private exportTimer: NodeJS.Timeout | undefined;
   private lastExport = -Infinity;
@@ -193,14 +187,9 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     }
   }
 
-  /**
-   * Closes the invalidated instance and opens the file again; the TEMP staging tables are made
-   * anew. The export in progress ends first: it fails on the invalidated instance, and the
-   * exports after it wait for the reopen (runExport).
-   */
+  /** Closes the invalidated instance and opens the file again; the TEMP staging tables are made anew. */
   private async reopen(): Promise<void> {
-    await this.exports.idle();
-    for (const close of [() => this.exporter.conn.closeSync(), () => this.conn.closeSync(), () => this.db.closeSync()]) {
+    for (const close of [() => this.conn.closeSync(), () => this.db.closeSync()]) {
       try {
         close();
       } catch {
@@ -211,7 +200,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     this.conn = await this.db.connect();
     await createStaging(this.conn, this.ctx.tables.values());
     this.ctx.conn = this.conn;
-    this.exporter.conn = await this.db.connect();
+    this.exporter.conn = this.conn;
     this.needsReopen = false;
     this.ctx.logger.info({ file: this.path }, 'warehouse opened again after DuckDB invalidated it');
   }
@@ -234,42 +223,15 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     else this.exportTimer = setTimeout(() => this.queueExport(), wait);
   }
 
-  exportPending(onProgress?: OnProgress): Promise<ExportRun> {
-    if (this.closed) return Promise.reject(new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed'));
-    return this.exports.run(() => this.runExport(onProgress));
-  }
-
-  /**
-   * One export run, in the exporter's queue. After DuckDB invalidated the instance it leaves the
-   * reopen to the writer's queue (never beside a batch) and fails, to be retried.
-   */
-  private async runExport(onProgress?: OnProgress): Promise<ExportRun> {
-    if (this.needsReopen) {
-      void this.serial(async () => undefined).catch(() => undefined);
-      throw new SessionflowError('STORAGE_UNAVAILABLE', 'the warehouse is being opened again');
-    }
-    try {
-      return await this.exporter.exportPending(onProgress);
-    } catch (err) {
-      const fault = storageFault(err);
-      if (fault) {
-        if (!this.failing) this.ctx.logger.warn({ err: String(err), fault }, 'warehouse cannot write; retrying until the disk takes writes again');
-        this.failing = true;
-        if (fault === 'invalidated') this.needsReopen = true;
-      }
-      throw err;
-    }
-  }
-
   private queueExport(): void {
     this.exportTimer = undefined;
     this.exportQueued = true;
-    void this.exports.run(async () => {
+    void this.queue.run(async () => {
       this.exportQueued = false;
       this.lastExport = performance.now();
       let failed: boolean;
       try {
-        failed = (await this.runExport()).failed > 0;
+        failed = (await this.guarded(() => this.exporter.exportPending())).failed > 0;
       } catch (err) {
         failed = true;
         this.ctx.logger.error({ err }, 'Parquet export failed; pending partitions are retried');
@@ -306,9 +268,8 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   }
 
   async flush(): Promise<void> {
-    await this.queue.idle();
     if (!this.closed) this.scheduleExport(true);
-    await this.exports.idle();
+    await this.queue.idle();
   }
 
   async close(): Promise<void> {
@@ -321,8 +282,6 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
       this.queueExport();
     }
     await this.queue.idle();
-    await this.exports.idle();
-    this.exporter.conn.closeSync();
     this.conn.closeSync();
     this.db.closeSync();
   }

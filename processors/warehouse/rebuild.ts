@@ -10,7 +10,7 @@
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { queryRows } from '../../lib/duckdb.js';
 import type { Micros } from '../../lib/time.js';
-import { newExportMark, refoldInTransaction, type ApplyContext } from './apply.js';
+import { refoldInTransaction, type ApplyContext } from './apply.js';
 import { enqueueFacts } from './outbox.js';
 import type { WarehouseCore } from './core.js';
 import type { RebuildOptions, RebuildReport } from './types.js';
@@ -41,8 +41,8 @@ export async function rebuild(core: WarehouseCore, options: RebuildOptions = {})
   report.interrupted = report.rebuilt < keys.length;
   if (report.failed.length > 0) ctx.logger.error({ sessions: report.failed.slice(0, 10), failed: report.failed.length }, 'rebuild: some folds failed; those sessions keep their facts');
   // Interrupted: only what the committed chunks touched is exported; the rerun does the rest.
-  if (!report.interrupted) await core.serial(() => core.exporter.markAllRewritten(core.ctx.conn));
-  const run = await core.exportPending(options.onExportProgress);
+  if (!report.interrupted) await core.serial(() => core.exporter.markAllRewritten());
+  const run = await core.serial(() => core.exporter.exportPending(options.onExportProgress));
   report.exported = run.exported;
   return report;
 }
@@ -87,10 +87,9 @@ async function rebuildChunk(ctx: ApplyContext, keys: string[], now: Micros): Pro
 async function removeOrphans(ctx: ApplyContext): Promise<number> {
   const { conn } = ctx;
   const orphan = `NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_key = f.session_key)`;
-  const mark = await newExportMark(conn);
   await conn.run(
     `INSERT OR IGNORE INTO parquet_pending
-     SELECT DISTINCT t.table_name, f.provider, ${SESSION_DATE}, ${mark}
+     SELECT DISTINCT t.table_name, f.provider, ${SESSION_DATE}, 0
      FROM session_facts f CROSS JOIN (VALUES ('session_facts'), ('participant_sessions')) AS t(table_name) WHERE ${orphan}`,
   );
   await conn.run(

@@ -135,24 +135,4 @@ describe('the Parquet export', () => {
     expect(files.length).toBeLessThanOrEqual(17);
     expect(await queryDataset(dir.path, 'SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([{ n: 3000 + 44 * 2, d: 3000 + 44 * 2 }]);
   });
-
-  it('runs beside the writer, and a partition marked again during an export is exported again', { timeout: 90_000 }, async () => {
-    const busy = tempDir('sessionflow-export-');
-    dirs.push(busy);
-    // No interval: an export starts as soon as the one before ends, so batches commit during exports.
-    const writer = await createWarehouse({ dataDir: busy.path, logger, clock: () => CLOCK, exportIntervalMs: 0 });
-    const rounds = trickle(20, 40);
-    for (const events of rounds) await writer.applyBatch(batch({ events }));
-    await writer.flush();
-    await writer.close();
-    const parquet = await queryDataset(busy.path, 'SELECT session_key, events FROM session_facts ORDER BY session_key');
-    expect(parquet).toEqual((await factsOf(busy.path)).map((f) => ({ session_key: f.session_key, events: Number(f.events) })));
-    expect(parquet.every((f) => f.events === 40)).toBe(true);
-    expect(await queryDataset(busy.path, 'SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([{ n: 800, d: 800 }]);
-  });
-
-  const dirs: Array<ReturnType<typeof tempDir>> = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) d.remove();
-  });
 });
