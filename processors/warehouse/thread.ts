@@ -81,7 +81,7 @@ class WarehouseThread implements WarehouseWriter {
   readonly opened: Promise<void>;
   private readonly calls = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
   private nextId = 0;
-  private state = { writable: true };
+  private isWritable = true;
   private broken: Error | undefined;
   private readonly exited: Promise<void>;
 
@@ -100,7 +100,7 @@ class WarehouseThread implements WarehouseWriter {
           return refuse(rebuiltError(reply.error));
         case 'result':
         case 'error': {
-          this.state.writable = reply.writable;
+          this.isWritable = reply.writable;
           const call = this.calls.get(reply.id);
           this.calls.delete(reply.id);
           if (reply.kind === 'result') call?.resolve(reply.value);
@@ -136,7 +136,7 @@ class WarehouseThread implements WarehouseWriter {
   }
 
   get writable(): boolean {
-    return this.state.writable;
+    return this.isWritable;
   }
 
   applyBatch(batch: WarehouseBatch): Promise<BatchResult> {
