@@ -152,7 +152,7 @@ function breakdownTable(r: Results, settings: Settings): string[] {
 export function renderResults(r: Results, settings: Settings): string {
   const cpu = cpus();
   const lines = [
-    `## sessionflow benchmark${settings.smoke ? ' — SMOKE RUN (short lengths, small seed: not figures to quote)' : ''}`,
+    `## sessionflow benchmark${settings.smoke ? ' — SMOKE RUN (short lengths, small seed: not figures to quote)' : ''}${settings.profileDir ? ' — PROFILED (node --cpu-prof: not figures to quote)' : ''}`,
     '',
     `- date: ${r.startedAt.toISOString()}; node ${process.version}; ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'})`,
     `- settings: BENCH_SECONDS=${settings.seconds} BENCH_WARMUP_SECONDS=${settings.warmupSeconds} BENCH_CONNECTIONS=${settings.connections} BENCH_RATE=${settings.rate} BENCH_FRESH_SECONDS=${settings.freshSeconds} BENCH_MARKER_MS=${settings.markerMs} BENCH_REST_COUNT=${settings.restCount} BENCH_REST_GAP_MS=${settings.restGapMs} BENCH_SEED_EVENTS=${settings.seedEvents} BENCH_SEED_SESSIONS=${settings.seedSessions} BENCH_SEED_DAYS=${settings.seedDays} BENCH_SEED_RAW=${settings.seedRaw ? 1 : 0}`,

@@ -13,7 +13,7 @@ import { countFiles, FileSampler, openDataset, type FileCounts } from './dataset
 import type { LoadResult } from './load.js';
 import { atRest, freshness, settle, sustained, type FreshnessResult, type SustainedResult } from './phases.js';
 import type { SeedResult, SeedSpec } from './seed.js';
-import { CREDENTIALS, PII_KEY, productEnv, type Settings } from './settings.js';
+import { CREDENTIALS, PII_KEY, productEnv, productNodeArgs, type Settings } from './settings.js';
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
@@ -34,7 +34,7 @@ export function dataDir(label: string): { path: string; remove(): void } {
 type Command = 'run' | 'ingest' | 'process' | 'warehouse';
 
 export function startProduct(command: Command, dir: string, extra: Record<string, string> = {}, name: string = command): Promise<Server> {
-  return startServer({ name, args: [distPath('bin/sessionflow.js'), command], env: productEnv(dir, extra), cwd: dir, startTimeoutMs: 120_000 });
+  return startServer({ name, args: [...productNodeArgs(name), distPath('bin/sessionflow.js'), command], env: productEnv(dir, extra), cwd: dir, startTimeoutMs: 120_000 });
 }
 
 export interface EmbeddedResult {

@@ -51,6 +51,8 @@ export interface Settings {
   mix: MixOptions;
   sections: Set<Section>;
   out: string;
+  /** A folder for a CPU profile of every thread of the product processes (node --cpu-prof): slows them, so not figures to quote. */
+  profileDir: string | undefined;
   /** Marks the results as a smoke run (short lengths, not figures to quote). */
   smoke: boolean;
   kafka: { brokers: string; registryUrl: string } | undefined;
@@ -79,6 +81,7 @@ export function readSettings(): Settings {
     mix: { zoomOpen: num('BENCH_ZOOM_OPEN', 500), mluviiOpen: num('BENCH_MLUVII_OPEN', 40), apizeeOpen: num('BENCH_APIZEE_OPEN', 20) },
     sections: sections(),
     out: process.env.BENCH_OUT ?? join(projectRoot(), 'bench', 'results.md'),
+    profileDir: process.env.BENCH_PROFILE_DIR || undefined,
     smoke,
     kafka: brokers && registryUrl ? { brokers, registryUrl } : undefined,
   });
@@ -108,4 +111,10 @@ export function productEnv(dataDir: string, extra: Record<string, string> = {}):
     PII_KEY,
     ...extra,
   };
+}
+
+/** Node's own flags for a product process: with BENCH_PROFILE_DIR, a CPU profile of each of its threads in <dir>/<name>, written when it stops. */
+export function productNodeArgs(name: string): string[] {
+  const dir = readSettings().profileDir;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`] : [];
 }
