@@ -5,7 +5,8 @@
 -- Layout: <table>/provider=<provider>/date=<YYYY-MM-DD>/*.parquet. The files do not repeat the
 -- partition columns; `provider` and `date` come from the folder names. `date` is the UTC date of
 -- started_at (else first_event_at) for session_facts and participant_sessions, of occurred_at for
--- session_events, of received_at for raw_webhooks and dead_letters: filter on it to read fewer files.
+-- session_events, of received_at for dead_letters: filter on it to read fewer files.
+-- No view here serves a raw body: the raw archive is in DATA_DIR/restricted (sql/restricted.sql).
 -- Timestamps are stored as UTC instants (TIMESTAMPTZ); openDataset sets TimeZone to UTC.
 -- When a table has no file yet, openDataset swaps its read_parquet(...) for an empty relation
 -- with the same columns.
@@ -35,11 +36,6 @@ SELECT event_id, ingest_id, provider, account_id, session_key, session_id, sessi
        reason, state, scope, bytes, count, score, attributes,
        "date"
 FROM read_parquet('{{dataset}}/session_events/*/*/*.parquet', hive_partitioning = true, union_by_name = true, hive_types = {'provider': 'VARCHAR', 'date': 'DATE'});
-
-CREATE OR REPLACE VIEW raw_webhooks AS
-SELECT ingest_id, provider, received_at, source, dedup_key, headers, content_type, body,
-       "date"
-FROM read_parquet('{{dataset}}/raw_webhooks/*/*/*.parquet', hive_partitioning = true, union_by_name = true, hive_types = {'provider': 'VARCHAR', 'date': 'DATE'});
 
 CREATE OR REPLACE VIEW dead_letters AS
 SELECT ingest_id, provider, stage, error_code, message, field_path, provider_type, received_at, failed_at,

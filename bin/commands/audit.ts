@@ -11,7 +11,7 @@
  *   no_events      the adapter reads it and yields no event and no failure (today only Zoom's
  *                  endpoint.url_validation, which the ingest answers and never archives);
  *   unexplained    none of these: must be 0.
- * Reads the Parquet dataset through openDataset, so it works while `sessionflow run` holds
+ * Reads the Parquet dataset and the raw archive of DATA_DIR/restricted through openDataset, so it works while `sessionflow run` holds
  * warehouse.duckdb. Only the deliveries the first four SQL checks leave over are normalized again.
  */
 import type { Command } from 'commander';
@@ -179,7 +179,7 @@ export function registerAudit(program: Command): void {
     .action(async (options: { format: string }) => {
       if (!['table', 'csv', 'json'].includes(options.format)) fail('--format must be table, csv or json', 2);
       const config = loadConfigOrExit();
-      const dataset = await openDataset(config.dataDir);
+      const dataset = await openDataset(config.dataDir, { restricted: true });
       let code: number;
       try {
         const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey);

@@ -11,6 +11,7 @@ interface SqlOptions {
   days?: string;
   initFile?: string;
   viewsDb?: string;
+  restricted?: boolean;
 }
 
 export function registerSql(program: Command): void {
@@ -23,10 +24,11 @@ export function registerSql(program: Command): void {
     .option('--days <n>', `the period reports cover: the last n UTC dates, today included (default ${DEFAULT_DAYS}); sets the DuckDB variable days`)
     .option('--init-file <path>', 'write the views over this DATA_DIR as an SQL file for duckdb -init or a BI tool\'s init SQL, and exit')
     .option('--views-db <path>', 'write a DuckDB database holding only those views, for Metabase, Superset or DBeaver, and exit')
+    .option('--restricted', 'also the raw archive of DATA_DIR/restricted (raw_webhooks: bodies as received, with personal data), for operators looking into a delivery')
     .addHelpText(
       'after',
       () =>
-        '\nTables: session_facts, participant_sessions, session_events, raw_webhooks, dead_letters (columns: sql/README.md).\n' +
+        '\nTables: session_facts, participant_sessions, session_events, dead_letters; with --restricted also raw_webhooks (columns: sql/README.md).\n' +
         'Example: npx sessionflow sql "select provider, count(*), avg(duration_seconds) from session_facts group by 1"\n\n' +
         reportHelp() +
         '\nExample: npx sessionflow sql --report last_7_days   (or: npx sessionflow sql sql/reports/consent.sql --days 7)\n' +
@@ -36,17 +38,22 @@ export function registerSql(program: Command): void {
       if (!['table', 'csv', 'json'].includes(options.format)) fail('--format must be table, csv or json', 2);
       const days = options.days === undefined ? undefined : Number(options.days);
       if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 36_600)) fail('--days must be a whole number of days from 1', 2);
+      if (options.restricted && (options.initFile !== undefined || options.viewsDb !== undefined)) {
+        fail('--restricted is for queries run here: the views for BI tools never serve raw bodies', 2);
+      }
       const config = loadConfigOrExit();
       if (options.initFile !== undefined || options.viewsDb !== undefined) {
         return writeViews(config.dataDir, options);
       }
       const text = queryText(query, options.report);
-      const dataset = await openDataset(config.dataDir);
+      const dataset = await openDataset(config.dataDir, { restricted: options.restricted === true });
       try {
         const result = await dataset.query((days === undefined ? '' : daysStatement(days)) + text);
         process.stdout.write(render(result.columns, result.rows, options.format));
       } catch (err) {
-        fail((err as Error).message);
+        const message = (err as Error).message;
+        const restricted = !options.restricted && /raw_webhooks does not exist/.test(message);
+        fail(restricted ? `${message}\nThe raw archive holds personal data and is not among the analysts' views: sessionflow sql --restricted (operators only).` : message);
       } finally {
         await dataset.close();
       }

@@ -3,7 +3,8 @@
  * Metabase and Superset through their DuckDB drivers, dbt-duckdb, Evidence): as an SQL file to
  * run at connect (`sessionflow sql --init-file`) or as a small DuckDB database that holds only
  * the views (`sessionflow sql --views-db`). Either reads the Parquet files at query time, so it
- * stays current while the pipeline writes; neither ever opens warehouse.duckdb.
+ * stays current while the pipeline writes; neither ever opens warehouse.duckdb. Neither serves
+ * the raw archive (sql/restricted.sql): what BI reads holds no raw body.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { queryRows, sqlString } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs } from '../../processors/warehouse/files.js';
-import { DATASET_TABLES, quoteIdent, warehouseDdl } from '../../processors/warehouse/tables.js';
+import { ANALYST_TABLES, quoteIdent, warehouseDdl } from '../../processors/warehouse/tables.js';
 
 const READ_PARQUET = /read_parquet\('\{\{dataset\}\}\/(\w+)\/[^']*'[^)]*\)/g;
 /** The view a views database made by us always has; anything else is not ours to overwrite. */
@@ -46,7 +47,7 @@ async function emptyRelations(): Promise<Map<string, string>> {
       `SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY table_name, ordinal_position`,
     );
     const relations = new Map<string, string>();
-    for (const table of DATASET_TABLES) {
+    for (const table of ANALYST_TABLES) {
       const columns = rows
         .filter((r) => r.table_name === table.name && r.column_name !== 'provider' && r.column_name !== 'batch_id')
         .map((r) => `CAST(NULL AS ${r.data_type === 'TIMESTAMP' ? 'TIMESTAMPTZ' : r.data_type}) AS ${quoteIdent(r.column_name)}`);
@@ -63,7 +64,7 @@ async function emptyRelations(): Promise<Map<string, string>> {
 export async function viewsSql(dataDir: string): Promise<ViewsSql> {
   const dataset = resolve(datasetDir(dataDir)).replaceAll('\\', '/');
   const empty: string[] = [];
-  for (const table of DATASET_TABLES) if (!(await hasFiles(dataDir, table.name))) empty.push(table.name);
+  for (const table of ANALYST_TABLES) if (!(await hasFiles(dataDir, table.name))) empty.push(table.name);
   const stand = empty.length > 0 ? await emptyRelations() : new Map<string, string>();
   const template = await readFile(sqlPath('views.sql'), 'utf8');
   const sql = template

@@ -1,5 +1,8 @@
 /**
- * The Parquet dataset on disk: DATA_DIR/parquet/<table>/provider=<p>/date=<YYYY-MM-DD>/.
+ * The Parquet dataset on disk: DATA_DIR/parquet/<table>/provider=<p>/date=<YYYY-MM-DD>/, and the
+ * raw archive beside it in DATA_DIR/restricted/raw_webhooks/ in the same layout (DESIGN section 9:
+ * the bodies hold personal data, so they are kept apart from what BI reads, in a folder only the
+ * service's user may open).
  *
  * File names carry what a file holds, so a crash at any point can be repaired from the names:
  * - `data.parquet`: the whole partition of a rewritten table (session_facts, participant_sessions);
@@ -8,15 +11,56 @@
  * Files are written as `.<name>.tmp` (hidden, and not `*.parquet`, so readers' globs skip it),
  * synced, then renamed into place: a reader sees a file whole or not at all.
  */
-import { open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { datasetTable } from './tables.js';
 
 export const REWRITE_FILE = 'data.parquet';
 
 export const datasetDir = (dataDir: string): string => join(dataDir, 'parquet');
 
+export const restrictedDir = (dataDir: string): string => join(dataDir, 'restricted');
+
+/** Owner only: read, write, list. */
+const RESTRICTED_MODE = 0o700;
+
+/** Where a dataset table's partitions are: under parquet/, or restricted/ for the raw archive. */
+export function tableDir(dataDir: string, table: string): string {
+  return join(datasetTable(table).restricted ? restrictedDir(dataDir) : datasetDir(dataDir), table);
+}
+
 export function partitionDir(dataDir: string, table: string, provider: string, date: string): string {
-  return join(datasetDir(dataDir), table, `provider=${encodeURIComponent(provider)}`, `date=${date}`);
+  return join(tableDir(dataDir, table), `provider=${encodeURIComponent(provider)}`, `date=${date}`);
+}
+
+/**
+ * Makes DATA_DIR/restricted, open to the service's user alone, and moves there a raw archive that
+ * an earlier version exported into the dataset BI reads (parquet/raw_webhooks). Returns whether
+ * it moved one. A rename on one filesystem: readers see the files in one place or the other.
+ */
+export async function prepareRestricted(dataDir: string): Promise<boolean> {
+  const root = restrictedDir(dataDir);
+  await mkdir(root, { recursive: true, mode: RESTRICTED_MODE });
+  await chmod(root, RESTRICTED_MODE);
+  const old = join(datasetDir(dataDir), 'raw_webhooks');
+  if (!(await exists(old))) return false;
+  const target = tableDir(dataDir, 'raw_webhooks');
+  // Both there: the restricted copy is the one exports went to since; the old one only repeats it.
+  if (await exists(target)) await rm(old, { recursive: true, force: true });
+  else await rename(old, target);
+  await syncPath(datasetDir(dataDir));
+  await syncPath(root);
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 const pad = (n: number) => String(n).padStart(12, '0');
@@ -77,7 +121,7 @@ export function parsePartitionDir(dir: string): { provider: string; date: string
 
 /** Every `<table>/provider=*\/date=*` folder there is. */
 export async function partitionDirs(dataDir: string, table: string): Promise<string[]> {
-  const root = join(datasetDir(dataDir), table);
+  const root = tableDir(dataDir, table);
   const dirs: string[] = [];
   for (const provider of await names(root)) {
     if (!provider.startsWith('provider=')) continue;

@@ -19,6 +19,7 @@ import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
+import { prepareRestricted } from './files.js';
 import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
 import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
@@ -66,6 +67,9 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
     const tables = await describeTables(conn);
     await createStaging(conn, tables.values());
     const exporter = new ParquetExporter(conn, options.dataDir, options.logger, tables);
+    if (await prepareRestricted(options.dataDir)) {
+      options.logger.warn({ from: 'parquet/raw_webhooks', to: 'restricted/raw_webhooks' }, 'moved the raw archive out of the dataset BI reads');
+    }
     // Exports a crash or a failure left behind are done before the first new batch.
     await exporter.repair();
     const run = await exporter.exportPending();

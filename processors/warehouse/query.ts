@@ -1,14 +1,15 @@
 /**
  * Read-only SQL over the Parquet dataset: an in-memory DuckDB with the views of sql/views.sql,
  * named like the warehouse tables. This is what `sessionflow sql` and BI-style readers use while
- * the pipeline runs; it never opens warehouse.duckdb, which the writer holds.
+ * the pipeline runs; it never opens warehouse.duckdb, which the writer holds. With `restricted`
+ * it also has the raw archive of DATA_DIR/restricted (sql/restricted.sql), for audit and operators.
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { SerialQueue, type DuckDBConnection } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
-import { datasetDir, partitionDirs } from './files.js';
-import { DATASET_TABLES, describeTables, parquetColumns, tableSchema, warehouseDdl } from './tables.js';
+import { datasetDir, partitionDirs, restrictedDir } from './files.js';
+import { ANALYST_TABLES, DATASET_TABLES, describeTables, parquetColumns, tableSchema, warehouseDdl, type DatasetTable } from './tables.js';
 
 export interface Dataset {
   /** Runs one query; values come back JSON-ready (BIGINT and timestamps as exact strings). */
@@ -18,7 +19,7 @@ export interface Dataset {
 
 /** Where the warehouse DDL is loaded to give tables without files their empty, typed view. */
 const DDL_SCHEMA = 'sessionflow_ddl';
-const READ_PARQUET = /read_parquet\('\{\{dataset\}\}\/(\w+)\/[^']*'[^)]*\)/g;
+const READ_PARQUET = /read_parquet\('\{\{(?:dataset|restricted)\}\}\/(\w+)\/[^']*'[^)]*\)/g;
 /** What a reader sees when a compaction or a rewrite removed a file it had just listed. */
 const FILE_VANISHED = /IO Error|No files found|No such file|Cannot open file|Could not open/i;
 
@@ -29,7 +30,12 @@ async function hasFiles(dataDir: string, table: string): Promise<boolean> {
   return false;
 }
 
-export async function openDataset(dataDir: string): Promise<Dataset> {
+export interface DatasetOptions {
+  /** Also the raw archive (raw_webhooks, bodies as received): for audit and operators, never for BI. */
+  restricted?: boolean;
+}
+
+export async function openDataset(dataDir: string, options: DatasetOptions = {}): Promise<Dataset> {
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
@@ -37,7 +43,9 @@ export async function openDataset(dataDir: string): Promise<Dataset> {
     await conn.run(`CREATE SCHEMA ${DDL_SCHEMA}; USE memory.${DDL_SCHEMA};`);
     await conn.run(await warehouseDdl());
     await conn.run('USE memory.main');
-    const views = new DatasetViews(conn, dataDir, await readFile(sqlPath('views.sql'), 'utf8'));
+    const files = options.restricted ? ['views.sql', 'restricted.sql'] : ['views.sql'];
+    const template = (await Promise.all(files.map((file) => readFile(sqlPath(file), 'utf8')))).join('\n');
+    const views = new DatasetViews(conn, dataDir, template, options.restricted ? DATASET_TABLES : ANALYST_TABLES);
     await views.create();
     return new DuckDBDataset(db, conn, views);
   } catch (err) {
@@ -55,20 +63,21 @@ class DatasetViews {
     private readonly conn: DuckDBConnection,
     private readonly dataDir: string,
     private readonly template: string,
+    private readonly tables: readonly DatasetTable[],
   ) {}
 
   async create(): Promise<void> {
     const empty = new Set<string>();
-    for (const table of DATASET_TABLES) if (!(await hasFiles(this.dataDir, table.name))) empty.add(table.name);
+    for (const table of this.tables) if (!(await hasFiles(this.dataDir, table.name))) empty.add(table.name);
     const ddl = await describeTables(this.conn, DDL_SCHEMA);
-    const dataset = datasetDir(this.dataDir).replaceAll('\\', '/').replaceAll("'", "''");
+    const literal = (path: string) => path.replaceAll('\\', '/').replaceAll("'", "''");
     const sql = this.template.replace(READ_PARQUET, (call, table: string) => {
       if (!empty.has(table)) return call;
       // The same columns and types as the files would give: what the export writes, plus the partition.
       const columns = parquetColumns(tableSchema(ddl, table));
       return `(SELECT ${columns.join(', ')}, CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS DATE) AS "date" FROM ${DDL_SCHEMA}.${table} WHERE false)`;
     });
-    await this.conn.run(sql.replaceAll('{{dataset}}', dataset));
+    await this.conn.run(sql.replaceAll('{{dataset}}', literal(datasetDir(this.dataDir))).replaceAll('{{restricted}}', literal(restrictedDir(this.dataDir))));
     this.empty = empty;
   }
 

@@ -76,6 +76,11 @@ export interface DatasetTable {
   source: string;
   /** Row order inside a file, so equal data gives equal files. */
   orderBy: string;
+  /**
+   * In DATA_DIR/restricted, not in the dataset BI reads (DESIGN section 9): the raw archive, whose
+   * bodies hold personal data, kept for replay and audit.
+   */
+  restricted: boolean;
 }
 
 /** The date of a session: of started_at, else of its first event (a session always has one). */
@@ -87,6 +92,7 @@ export const DATASET_TABLES: readonly DatasetTable[] = [
     mode: 'rewrite',
     source: `SELECT f.*, ${SESSION_DATE} AS part_date FROM session_facts f`,
     orderBy: 'session_key',
+    restricted: false,
   },
   {
     name: 'participant_sessions',
@@ -94,26 +100,33 @@ export const DATASET_TABLES: readonly DatasetTable[] = [
     source: `SELECT p.*, f.provider, ${SESSION_DATE} AS part_date
              FROM participant_sessions p JOIN session_facts f ON f.session_key = p.session_key`,
     orderBy: 'session_key, joined_at, participant_key, left_at',
+    restricted: false,
   },
   {
     name: 'session_events',
     mode: 'append',
     source: 'SELECT *, CAST(occurred_at AS DATE) AS part_date FROM session_events',
     orderBy: 'occurred_at, event_id',
+    restricted: false,
   },
   {
     name: 'raw_webhooks',
     mode: 'append',
     source: 'SELECT *, CAST(received_at AS DATE) AS part_date FROM raw_webhooks',
     orderBy: 'received_at, ingest_id',
+    restricted: true,
   },
   {
     name: 'dead_letters',
     mode: 'append',
     source: 'SELECT *, CAST(received_at AS DATE) AS part_date FROM dead_letters',
     orderBy: 'received_at, ingest_id, stage, error_code, field_path',
+    restricted: false,
   },
 ];
+
+/** The tables of the dataset analysts and BI tools read: no raw body, no personal value (DESIGN section 9). */
+export const ANALYST_TABLES: readonly DatasetTable[] = DATASET_TABLES.filter((t) => !t.restricted);
 
 export function datasetTable(name: string): DatasetTable {
   const table = DATASET_TABLES.find((t) => t.name === name);

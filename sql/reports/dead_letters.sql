@@ -4,7 +4,8 @@
 -- Period: the last 30 days (UTC), or --days N, by the UTC date the delivery was received.
 -- stage: decode (our envelope unreadable), normalize (the provider body did not fit), warehouse.
 -- error_code: see "Error codes" in the README. Each dead letter keeps its ingest_id: the delivery
--- itself is in raw_webhooks (SELECT body FROM raw_webhooks WHERE ingest_id = '...').
+-- itself is in the restricted raw archive, for operators:
+-- sessionflow sql --restricted "SELECT decode(body) FROM raw_webhooks WHERE ingest_id = '...'".
 SELECT
   provider,
   stage,

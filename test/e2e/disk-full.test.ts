@@ -157,7 +157,7 @@ describe('a full disk (embedded mode), end to end over HTTP', () => {
     const deliveries = sessions.flatMap((s) => s.deliveries);
     const acked = new Set(deliveries.flatMap((d) => (d.ingestId ? [d.ingestId] : [])));
     const raw = await eventually(async () => {
-      const rows = await query(fs.path, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`);
+      const rows = await query(fs.path, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
       return rows.filter((r) => acked.has(String(r.ingest_id))).length === acked.size ? rows : undefined;
     }, 30_000, 'every acknowledged delivery in raw_webhooks');
     const stored = raw.filter((r) => acked.has(String(r.ingest_id)));

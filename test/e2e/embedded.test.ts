@@ -66,7 +66,7 @@ describe('embedded mode, end to end over HTTP', () => {
 
     // Every delivery is archived, redeliveries included; the archive is its own topic, so it may trail the facts.
     const raw = await eventually(async () => {
-      const rows = await query(dir.path, `select count(*) as n, count(distinct dedup_key) as keys from raw_webhooks where provider = 'zoom'`);
+      const rows = await query(dir.path, `select count(*) as n, count(distinct dedup_key) as keys from raw_webhooks where provider = 'zoom'`, { restricted: true });
       return rows[0]!.n === deliveries.length ? rows[0]! : undefined;
     }, 20_000, 'every delivery in raw_webhooks');
     expect(raw.keys).toBe(session.deliveries.length);
@@ -81,7 +81,7 @@ describe('embedded mode, end to end over HTTP', () => {
     const letter = await eventually(async () => (await query(dir.path, `select * from dead_letters where ingest_id = '${ingest_id}'`))[0], 20_000, 'the dead letter');
     expect(letter).toMatchObject({ provider: 'zoom', stage: 'normalize', error_code: 'FIELD_INVALID', field_path: 'payload.object.user.join_time' });
     // The raw archive is its own topic and may trail the dead letter.
-    const raw = await eventually(async () => (await query(dir.path, `select body from raw_webhooks where ingest_id = '${ingest_id}'`))[0], 20_000, 'the raw delivery');
+    const raw = await eventually(async () => (await query(dir.path, `select body from raw_webhooks where ingest_id = '${ingest_id}'`, { restricted: true }))[0], 20_000, 'the raw delivery');
     expect(Buffer.from(raw.body as Uint8Array).toString()).toBe(body);
   });
 
@@ -97,7 +97,7 @@ describe('embedded mode, end to end over HTTP', () => {
     service = await startService(dir.path, { ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
     const row = await eventually(async () => (await query(dir.path, `select * from session_events where ingest_id = '${ingest_id}'`))[0], 20_000, 'the event after restart');
     expect(row).toMatchObject({ type: 'session.started', session_key: `zoom:${session.sessionId}` });
-    expect(await query(dir.path, `select * from raw_webhooks where ingest_id = '${ingest_id}'`)).toHaveLength(1);
+    expect(await query(dir.path, `select * from raw_webhooks where ingest_id = '${ingest_id}'`, { restricted: true })).toHaveLength(1);
   });
 
   it('loses no acknowledged delivery when killed -9 in the middle of a burst of concurrent deliveries, and stores each exactly once', async () => {
@@ -133,7 +133,7 @@ describe('embedded mode, end to end over HTTP', () => {
     service = await startService(dir.path, { ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
     const ids = acked.map((id) => `'${id}'`).join(',');
     const stored = await eventually(async () => {
-      const rows = await query(dir.path, `select ingest_id, count(*) as n from raw_webhooks where ingest_id in (${ids}) group by ingest_id`);
+      const rows = await query(dir.path, `select ingest_id, count(*) as n from raw_webhooks where ingest_id in (${ids}) group by ingest_id`, { restricted: true });
       return rows.length === acked.length ? rows : undefined;
     }, 30_000, 'every acknowledged delivery in raw_webhooks');
     expect(stored.filter((row) => Number(row.n) !== 1)).toEqual([]);
@@ -168,7 +168,7 @@ describe('embedded mode, end to end over HTTP', () => {
     const row = await eventually(async () => (await query(dir.path, `select * from session_events where ingest_id = '${raws[1]!.ingest_id}'`))[0], 30_000, 'the unconsumed delivery normalized');
     expect(row).toMatchObject({ type: 'session.started', session_key: `zoom:${unconsumed.sessionId}` });
     // The raw archive has both (the warehouse had no position); normalize did not take the consumed one again.
-    await eventually(async () => (Number((await query(dir.path, `select count(*) as n from raw_webhooks where ingest_id in ('${raws[0]!.ingest_id}', '${raws[1]!.ingest_id}')`))[0]!.n) === 2 ? true : undefined), 30_000, 'both in the raw archive');
+    await eventually(async () => (Number((await query(dir.path, `select count(*) as n from raw_webhooks where ingest_id in ('${raws[0]!.ingest_id}', '${raws[1]!.ingest_id}')`, { restricted: true }))[0]!.n) === 2 ? true : undefined), 30_000, 'both in the raw archive');
     expect(await query(dir.path, `select * from session_events where ingest_id = '${raws[0]!.ingest_id}'`)).toHaveLength(0);
   });
 

@@ -1,9 +1,12 @@
 /**
  * Apizee and mluvii end to end: the built CLI as a real process, each provider's planned session
  * (bin/demo-apizee.ts, bin/demo-mluvii.ts) posted over HTTP with its credentials, shuffled and
- * twice, read back from the Parquet dataset the way an analyst would. And `sessionflow demo`
+ * twice, read back from the Parquet dataset the way an analyst would, with no personal value in
+ * any of its files (the bodies are in the restricted raw archive). And `sessionflow demo`
  * against the running service, as a newcomer would run it.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apizeeHeaders, plannedApizeeSession, type PlannedFacts } from '../../bin/demo-apizee.js';
 import { mluviiHeaders, plannedMluviiSession } from '../../bin/demo-mluvii.js';
@@ -86,7 +89,7 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
       const sent = deliveries.map((d) => hex(d.body)).sort();
       let archived: string[] = [];
       const raw = await eventually(async () => {
-        const rows = await query(dir.path, `select body, cast(headers as varchar) as headers from raw_webhooks where provider = '${provider}'`);
+        const rows = await query(dir.path, `select body, cast(headers as varchar) as headers from raw_webhooks where provider = '${provider}'`, { restricted: true });
         archived = rows.map((r) => hex(r.body as Uint8Array)).sort();
         return archived.length === sent.length && archived.every((b, i) => b === sent[i]) ? rows : undefined;
       }, WAIT_MS, 'every delivery in raw_webhooks').catch((err: Error) => {
@@ -124,6 +127,19 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
       expect(text).toContain(key.toLowerCase());
       expect(text).toContain(attribute);
       expect(session.personal.filter((value) => text.includes(value.toLowerCase()))).toEqual([]);
+
+      // Nor does any file of the dataset BI reads, whatever its table: each Parquet file under
+      // DATA_DIR/parquet read whole (they are ZSTD: a byte search would find nothing either way).
+      // The bodies that hold these values are in the raw archive apart, DATA_DIR/restricted.
+      const files = readdirSync(join(dir.path, 'parquet'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'));
+      expect(files.some((f) => f.startsWith('raw_webhooks'))).toBe(false);
+      const list = files.map((f) => `'${join(dir.path, 'parquet', f)}'`).join(', ');
+      const everything = await query(dir.path, `select cast(t as varchar) as line from read_parquet([${list}], union_by_name = true, hive_partitioning = false) t`);
+      const dataset = everything.map((l) => String(l.line)).join('\n').toLowerCase();
+      expect(dataset).toContain(key.toLowerCase());
+      expect(session.personal.filter((value) => dataset.includes(value.toLowerCase()))).toEqual([]);
+      await expect(query(dir.path, 'select count(*) from raw_webhooks')).rejects.toThrow(/raw_webhooks does not exist/);
+      expect(statSync(join(dir.path, 'restricted')).mode & 0o777).toBe(0o700);
     },
     120_000,
   );

@@ -93,7 +93,7 @@ export async function prefillEmbeddedBacklog(dataDir: string, secret: string, de
 
 /** Rows the Parquet dataset of `dataDir` shows now: what the warehouse has written so far. */
 export async function storedCounts(dataDir: string): Promise<{ raw: number; events: number }> {
-  const [row] = await queryDataset(dataDir, `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`);
+  const [row] = await queryDataset(dataDir, `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`, { restricted: true });
   return { raw: Number(row!.raw), events: Number(row!.events) };
 }
 
@@ -111,7 +111,7 @@ export async function expectStoredOnce(dataDir: string, acked: Posted[], timeout
   } catch (err) {
     throw new Error(`${String(err)}\n${explain()}`);
   }
-  const raw = await queryDataset(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`);
+  const raw = await queryDataset(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
   const perRaw = new Map(raw.map((r) => [String(r.ingest_id), Number(r.n)]));
   const events = await queryDataset(dataDir, `select ingest_id, count(*) as n, count(distinct event_id) as ids from session_events group by ingest_id`);
   const perEvents = new Map(events.map((e) => [String(e.ingest_id), Number(e.n)]));

@@ -1,8 +1,11 @@
-import { openDataset } from '../../processors/warehouse/query.js';
+import { openDataset, type DatasetOptions } from '../../processors/warehouse/query.js';
 
-/** Rows of one query on the Parquet dataset of `dataDir` (the views `sessionflow sql` uses), as objects. */
-export async function queryDataset(dataDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const dataset = await openDataset(dataDir);
+/**
+ * Rows of one query on the Parquet dataset of `dataDir` (the views `sessionflow sql` uses), as
+ * objects; `{ restricted: true }` adds the raw archive (raw_webhooks), as `sessionflow sql --restricted`.
+ */
+export async function queryDataset(dataDir: string, sql: string, options: DatasetOptions = {}): Promise<Record<string, unknown>[]> {
+  const dataset = await openDataset(dataDir, options);
   try {
     const { columns, rows } = await dataset.query(sql);
     return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));

@@ -94,7 +94,7 @@ kafkaDescribe('Kafka mode, broker outage', () => {
     const totalEvents = [...expectedEvents.values()].reduce((a, b) => a + b, 0);
     const counts = await waitFor(
       async () => {
-        const [row] = await query(dataDir, `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`);
+        const [row] = await query(dataDir, `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`, { restricted: true });
         return row!.raw === acked.length && row!.events === totalEvents ? row : undefined;
       },
       45_000,
@@ -103,7 +103,7 @@ kafkaDescribe('Kafka mode, broker outage', () => {
       250,
     );
     const completeMs = Date.now() - backAt;
-    const raw = await query(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`);
+    const raw = await query(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
     expect(raw.filter((r) => r.n !== 1)).toEqual([]);
     expect(new Set(raw.map((r) => r.ingest_id))).toEqual(new Set(expectedEvents.keys()));
     const events = await query(dataDir, `select ingest_id, count(*) as n, count(distinct event_id) as ids from session_events group by ingest_id`);

@@ -55,7 +55,7 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
 
     // Every delivery archived, redeliveries included (the raw topic may trail the facts).
     const raw = await eventually(async () => {
-      const [row] = await query(dataDir, `select count(*) as n, count(distinct ingest_id) as ids, count(distinct dedup_key) as keys from raw_webhooks`);
+      const [row] = await query(dataDir, `select count(*) as n, count(distinct ingest_id) as ids, count(distinct dedup_key) as keys from raw_webhooks`, { restricted: true });
       return row!.n === deliveries.length ? row : undefined;
     }, 20_000, 'every delivery in raw_webhooks');
     expect(raw).toEqual({ n: deliveries.length, ids: deliveries.length, keys: session.deliveries.length });
@@ -94,7 +94,7 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     expect((await post(service.url, { event: 'session.started', body: padTo(limit + 1) })).status).toBe(413);
 
     const row = await waitFor(
-      async () => (await query(dataDir, `select octet_length(body) as size from raw_webhooks where ingest_id = '${ingest_id}'`))[0],
+      async () => (await query(dataDir, `select octet_length(body) as size from raw_webhooks where ingest_id = '${ingest_id}'`, { restricted: true }))[0],
       30_000,
       'the delivery at the limit in raw_webhooks',
       () => fleet.output(),

@@ -50,7 +50,7 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
     const expectedEvents = acked.reduce((sum, s) => sum + eventsOf(s.delivery), 0);
     const counts = await waitFor(
       async () => {
-        const [row] = await query(warehouseDir, `select (select count(*) from session_events) as events, (select count(*) from raw_webhooks) as raw`);
+        const [row] = await query(warehouseDir, `select (select count(*) from session_events) as events, (select count(*) from raw_webhooks) as raw`, { restricted: true });
         return row!.events === expectedEvents && row!.raw === acked.length ? row : undefined;
       },
       45_000,
@@ -63,7 +63,7 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
     // Exactly the distinct events, one archive row per delivery.
     const [events] = await query(warehouseDir, `select count(*) as n, count(distinct event_id) as ids from session_events`);
     expect(events).toEqual({ n: expectedEvents, ids: expectedEvents });
-    const raw = await query(warehouseDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`);
+    const raw = await query(warehouseDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
     expect(raw.filter((r) => r.n !== 1)).toEqual([]);
     expect(new Set(raw.map((r) => r.ingest_id))).toEqual(new Set(acked.map((s) => s.ingestId)));
     const perDelivery = await query(warehouseDir, `select ingest_id, count(*) as n from session_events group by ingest_id`);

@@ -63,7 +63,7 @@ async function store(deliveries: ReturnType<typeof delivery>[]): Promise<void> {
 }
 
 async function audit(): Promise<AuditResult> {
-  const dataset = await openDataset(dir.path);
+  const dataset = await openDataset(dir.path, { restricted: true });
   try {
     return await auditDataset(dataset, () => PII_KEY);
   } finally {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach } from 'vitest';
 import type { CanonicalType, RawWebhook, SessionEvent } from '../../lib/canonical.js';
@@ -14,6 +14,7 @@ import { openDuckDB, queryRows } from '../../lib/duckdb.js';
 import { createLogger } from '../../lib/logger.js';
 import { parseIsoMicros, type Micros } from '../../lib/time.js';
 import { createWarehouse, type Warehouse, type WarehouseBatch } from '../../processors/warehouse/index.js';
+import { tableDir } from '../../processors/warehouse/files.js';
 export { queryDataset as datasetRows } from '../helpers/data.js';
 
 export const at = (iso: string): number => parseIsoMicros(iso)!;
@@ -125,11 +126,11 @@ function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]));
 }
 
-/** The dataset's files (relative path → sha256 of the bytes) of some tables. */
+/** The files (path from the table's folder's parent → sha256 of the bytes) of some tables, the raw archive's included. */
 export function parquetFiles(dataDir: string, tables: readonly string[]): Record<string, string> {
-  const root = join(dataDir, 'parquet');
   const files: Record<string, string> = {};
   for (const table of tables) {
+    const root = dirname(tableDir(dataDir, table));
     for (const file of walk(join(root, table)).sort()) files[relative(root, file)] = createHash('sha256').update(readFileSync(file)).digest('hex');
   }
   return files;
@@ -138,7 +139,7 @@ export function parquetFiles(dataDir: string, tables: readonly string[]): Record
 /** Every row of every Parquet file of a table, per file, as JSON text. */
 export async function parquetRows(dataDir: string, table: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  const root = join(dataDir, 'parquet');
+  const root = dirname(tableDir(dataDir, table));
   const db = await openDuckDB(':memory:');
   const conn = await db.connect();
   try {

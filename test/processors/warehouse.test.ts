@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -205,7 +205,7 @@ describe('warehouse', () => {
     }));
     await w.applyBatch(batch({ deadLetters: [dead] })); // a replayed dead letter is not stored twice
     await w.flush();
-    const files = walk(join(dataDir, 'parquet'));
+    const files = [...walk(join(dataDir, 'parquet')), ...walk(join(dataDir, 'restricted'))];
     expect(files.length).toBe(6);
     for (const file of files) {
       expect(file.endsWith('.parquet') && !file.split('/').pop()!.startsWith('.')).toBe(true);
@@ -230,6 +230,7 @@ describe('warehouse', () => {
 
     // The crash: committed, but no Parquet written (bookkeeping as the batch left it), and a half-written file.
     rmSync(join(dataDir, 'parquet'), { recursive: true });
+    rmSync(join(dataDir, 'restricted', 'raw_webhooks'), { recursive: true });
     await onWarehouse(async (sql) => {
       await sql(`INSERT INTO parquet_pending SELECT DISTINCT 'session_events', provider, CAST(occurred_at AS DATE), batch_id FROM session_events`);
       await sql(`INSERT INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), batch_id FROM raw_webhooks`);
@@ -243,10 +244,31 @@ describe('warehouse', () => {
     expect(await datasetFacts()).toEqual(expected);
     expect(await datasetRows('SELECT count(*) AS n FROM session_events')).toEqual([{ n: 12 }]);
     expect(await datasetRows('SELECT count(*) AS n FROM participant_sessions')).toEqual([{ n: 4 }]);
-    expect(await datasetRows('SELECT count(*) AS n FROM raw_webhooks')).toEqual([{ n: 1 }]);
+    expect(await queryDataset(dataDir, 'SELECT count(*) AS n FROM raw_webhooks', { restricted: true })).toEqual([{ n: 1 }]);
     expect(walk(join(dataDir, 'parquet')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     await closeAll();
     await onWarehouse(async (sql) => expect(await sql('SELECT count(*)::INT AS n FROM parquet_pending')).toEqual([{ n: 0 }]));
+  });
+
+  it('keeps the raw archive out of the dataset BI reads, and moves there one an earlier version exported into it', async () => {
+    const w = await warehouse();
+    await w.applyBatch(batch({ events: meeting('zoom:s1', '2024-05-02'), raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('{"email":"jana@example.com"}'))] }));
+    await w.flush();
+    expect(existsSync(join(dataDir, 'parquet', 'raw_webhooks'))).toBe(false);
+    const archive = walk(join(dataDir, 'restricted', 'raw_webhooks')).map((f) => relative(join(dataDir, 'restricted'), f));
+    expect(archive).toEqual(['raw_webhooks/provider=zoom/date=2024-05-02/b-000000000001.parquet']);
+    expect(statSync(join(dataDir, 'restricted')).mode & 0o777).toBe(0o700);
+    await closeAll();
+
+    // As an earlier version left it: the archive inside the dataset, the folder open to all.
+    renameSync(join(dataDir, 'restricted', 'raw_webhooks'), join(dataDir, 'parquet', 'raw_webhooks'));
+    chmodSync(join(dataDir, 'restricted'), 0o755);
+    await warehouse();
+    expect(existsSync(join(dataDir, 'parquet', 'raw_webhooks'))).toBe(false);
+    expect(walk(join(dataDir, 'restricted', 'raw_webhooks')).map((f) => relative(join(dataDir, 'restricted'), f))).toEqual(archive);
+    expect(statSync(join(dataDir, 'restricted')).mode & 0o777).toBe(0o700);
+    expect(await queryDataset(dataDir, `SELECT decode(body) AS body FROM raw_webhooks`, { restricted: true })).toEqual([{ body: '{"email":"jana@example.com"}' }]);
+    await expect(datasetRows('SELECT count(*) FROM raw_webhooks')).rejects.toThrow(/raw_webhooks does not exist/);
   });
 
   it('compacts an append-only partition into few files with every row', async () => {
@@ -278,7 +300,7 @@ describe('warehouse', () => {
     await w.applyBatch(batch({ raw: bodies.map((body, i) => raw(`r${i}`, 'zoom', '2024-05-02T10:00:00Z', body)) }));
     await w.applyBatch(batch({ raw: [raw('r0', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('redelivered'))] }));
     await w.flush();
-    const rows = await datasetRows(`SELECT ingest_id, hex(body) AS body, headers['x-zm-request-timestamp'] AS ts FROM raw_webhooks ORDER BY ingest_id`);
+    const rows = await queryDataset(dataDir, `SELECT ingest_id, hex(body) AS body, headers['x-zm-request-timestamp'] AS ts FROM raw_webhooks ORDER BY ingest_id`, { restricted: true });
     expect(rows).toEqual(bodies.map((body, i) => ({ ingest_id: `r${i}`, body: body.toString('hex').toUpperCase(), ts: '1714644000' })));
   });
 });
@@ -320,7 +342,7 @@ describe('warehouse with a fold that throws', () => {
 
 describe('openDataset', () => {
   it('has every view, empty and typed, before any file exists, and sees files written later', async () => {
-    const dataset = await openDataset(dataDir);
+    const dataset = await openDataset(dataDir, { restricted: true });
     try {
       const tables = ['session_facts', 'participant_sessions', 'session_events', 'raw_webhooks', 'dead_letters'];
       const describe = async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
 import { buildDataset, type Built } from './dataset.js';
 import { rowsOf } from './support.js';
+import { tableDir } from '../../processors/warehouse/files.js';
 
 const TABLES = ['session_facts', 'participant_sessions', 'session_events', 'raw_webhooks', 'dead_letters'] as const;
 const dir = tempDir('sessionflow-parquet-');
@@ -22,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => dir.remove());
 
 function parquetFiles(table: string): string[] {
-  const root = join(dir.path, 'parquet', table);
+  const root = tableDir(dir.path, table);
   return readdirSync(root, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.parquet'))
     .sort()
@@ -33,7 +34,7 @@ function parquetFiles(table: string): string[] {
 async function hyparquetRows(table: string): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
   for (const path of parquetFiles(table)) {
-    const [provider, date] = relative(join(dir.path, 'parquet', table), path).split(sep);
+    const [provider, date] = relative(tableDir(dir.path, table), path).split(sep);
     const file = await asyncBufferFromFile(path);
     const read = await parquetReadObjects({ file, compressors, parsers: { timestampFromMicroseconds: (micros: bigint) => micros } });
     for (const row of read) rows.push({ ...row, provider: decodeURIComponent(provider!.replace('provider=', '')), date: date!.replace('date=', '') });
@@ -41,9 +42,9 @@ async function hyparquetRows(table: string): Promise<Record<string, unknown>[]> 
   return rows;
 }
 
-/** The same columns from DuckDB's views, timestamps as epoch microseconds. */
+/** The same columns from DuckDB's views (the raw archive's too), timestamps as epoch microseconds. */
 function duckdbRows(sql: string): Promise<Record<string, unknown>[]> {
-  return rowsOf(dir.path, sql);
+  return rowsOf(dir.path, sql, { restricted: true });
 }
 
 const micros = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));

@@ -2,7 +2,7 @@
  * Every report of sql/reports/ on the dataset of dataset.ts, by number; `sessionflow sql
  * --report`, the report list in --help, and the views files for outside tools.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,22 @@ describe('sessionflow sql', () => {
     expect(unknown.stderr).toMatch(/no report nope; the reports are: consent, dead_letters/);
   }, CLI_TIMEOUT);
 
+  it('serves the raw archive only to --restricted, never into the views for BI tools', async () => {
+    const analyst = await cli(['sql', 'select count(*) from raw_webhooks'], dir.path, dir.path);
+    expect(analyst.code).toBe(1);
+    expect(analyst.stderr).toMatch(/raw_webhooks does not exist[\s\S]*not among the analysts' views: sessionflow sql --restricted/);
+    const operator = await cli(['sql', '--restricted', 'select count(*) as n from raw_webhooks', '--format', 'json'], dir.path, dir.path);
+    expect(operator.code, operator.stderr).toBe(0);
+    expect(JSON.parse(operator.stdout)).toEqual({ n: built.rows.raw_webhooks });
+    const views = await cli(['sql', '--restricted', '--init-file', join(dir.path, 'never.sql')], dir.path, dir.path);
+    expect(views.code).toBe(2);
+    expect(views.stderr).toMatch(/never serve raw bodies/);
+    expect(existsSync(join(dir.path, 'never.sql'))).toBe(false);
+    // The archive's files are apart from the dataset, in a folder only the service's user opens.
+    expect(existsSync(join(dir.path, 'parquet', 'raw_webhooks'))).toBe(false);
+    expect(statSync(join(dir.path, 'restricted')).mode & 0o777).toBe(0o700);
+  }, CLI_TIMEOUT);
+
   it('lists the reports in --help', async () => {
     const help = await cli(['sql', '--help'], dir.path, dir.path);
     for (const r of listReports()) expect(help.stdout).toContain(`${r.name.padEnd(16)}  ${r.title}`);
@@ -153,6 +169,8 @@ describe('sessionflow sql', () => {
       expect(made.stdout).not.toMatch(/no Parquet file yet/);
       expect(readFileSync(init, 'utf8')).toContain(`read_parquet('${dir.path}/parquet/session_facts/*/*/*.parquet'`);
       expect(readdirSync(out.path).sort()).toEqual(['views.duckdb', 'views.sql']);
+      // What BI tools get serves no raw body: the raw archive is not among the views.
+      expect(readFileSync(init, 'utf8')).not.toMatch(/VIEW raw_webhooks|\/restricted\//);
 
       // A client of its own opens the views file read-only, as Metabase or DBeaver would.
       const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
@@ -161,6 +179,7 @@ describe('sessionflow sql', () => {
       expect(await count('SELECT count(*) FROM session_facts')).toBe(built.rows.session_facts);
       expect(await count('SELECT count(*) FROM dead_letters')).toBe(built.rows.dead_letters);
       expect(await count(`SELECT count(*) FROM (${readFileSync(sqlPath('reports', 'last_7_days.sql'), 'utf8').replace(/;\s*$/, '')})`)).toBe(4);
+      await expect(conn.runAndReadAll('SELECT count(*) FROM raw_webhooks')).rejects.toThrow(/raw_webhooks does not exist/);
       conn.closeSync();
       instance.closeSync();
 
@@ -179,7 +198,7 @@ describe('sessionflow sql', () => {
     try {
       const init = join(empty.path, 'views.sql');
       const made = await cli(['sql', '--init-file', init], empty.path, empty.path);
-      expect(made.stdout).toMatch(/no Parquet file yet for session_facts, participant_sessions, session_events, raw_webhooks, dead_letters/);
+      expect(made.stdout).toMatch(/no Parquet file yet for session_facts, participant_sessions, session_events, dead_letters:/);
       const instance = await DuckDBInstance.create(':memory:');
       const conn = await instance.connect();
       await conn.run(readFileSync(init, 'utf8'));
