@@ -91,7 +91,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     if (roles.ingest && log.writable !== undefined) writers.push({ get writable() { return log.writable !== false; } });
 
     if (roles.warehouse) {
-      const warehouse = await openWarehouseThread({ dataDir: config.dataDir, logLevel: config.logLevel, idleHorizonMicros: config.idleHorizonHours * 3600e6 }, logger);
+      const warehouse = await openWarehouseThread({ dataDir: config.dataDir, logLevel: config.logLevel, secretHeaders: [config.secrets.apizeeHeader], idleHorizonMicros: config.idleHorizonHours * 3600e6 }, logger);
       stoppers.push({ name: 'warehouse (close DuckDB)', stop: () => warehouse.close() });
       if (!roles.ingest) writers.push(warehouse);
       const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AvroCodec } from '../../lib/avro.js';
 import type { Config } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
 import { openTransport, type Transport } from '../../lib/log/open.js';
 import { topicsFor } from '../../lib/topics.js';
 import { createLogRawSink } from '../../ingest/raw-sink.js';
@@ -11,7 +10,7 @@ import { apizeeApiOptions } from '../../ingest/pull/apizee-options.js';
 import { isLocked, lockHolderPid } from '../../processors/warehouse/standby.js';
 import { lockHolder } from '../../lib/log/dir-lock.js';
 import { createProgress } from '../../lib/progress.js';
-import { fail, loadConfigOrExit } from '../context.js';
+import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 
 /**
  * Another process has the embedded log open: its lock (DATA_DIR/log/LOCK), or DuckDB's lock on an
@@ -73,7 +72,7 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
   const apiOptions = apizeeApiOptions(config) ?? fail('set APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com) to read Apizee tickets; see .env.example', 2);
   const tty = process.stderr.isTTY === true;
   // On a terminal the progress line says what the info logs would; warnings and errors still show.
-  const logger = createLogger(tty && ['info', 'debug', 'trace'].includes(config.logLevel) ? 'warn' : config.logLevel);
+  const logger = loggerFor(config, tty && ['info', 'debug', 'trace'].includes(config.logLevel) ? 'warn' : config.logLevel);
   let transport: Transport;
   try {
     transport = await openTransport(config, logger);

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { AvroCodec } from '../../lib/avro.js';
-import { createLogger } from '../../lib/logger.js';
 import { openTransport } from '../../lib/log/open.js';
 import { topicsFor } from '../../lib/topics.js';
 import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { createJifelinePuller } from '../../ingest/pull/jifeline.js';
 import { jifelinePullOptions } from '../../ingest/pull/options.js';
-import { fail, loadConfigOrExit } from '../context.js';
+import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 
 export function registerPoll(program: Command): void {
   program
@@ -19,7 +18,7 @@ export function registerPoll(program: Command): void {
       if (provider !== 'jifeline') fail(`no poller for ${provider} (known: jifeline)`, 2);
       const config = loadConfigOrExit();
       const pullOptions = jifelinePullOptions(config) ?? fail('set JIFELINE_CLIENT_ID and JIFELINE_CLIENT_SECRET to pull Jifeline', 2);
-      const logger = createLogger(config.logLevel);
+      const logger = loggerFor(config);
       const topics = topicsFor(config.topicPrefix);
       const transport = await openTransport(config, logger);
       await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes));

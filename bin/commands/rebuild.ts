@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { createLogger, type Logger } from '../../lib/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { createProgress, formatDuration, interruptOnSignals } from '../../lib/progress.js';
 import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
 import { inUseMessage } from '../../processors/warehouse/standby.js';
 import type { Config } from '../../lib/config.js';
-import { fail, loadConfigOrExit } from '../context.js';
+import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 
 const AFTER = `
 Works on DATA_DIR/warehouse.duckdb itself: stop sessionflow run/warehouse first.
@@ -20,7 +20,7 @@ export function registerRebuild(program: Command): void {
     .action(async (options: { chunk: string }) => {
       const chunkSize = positiveInteger(options.chunk, '--chunk');
       const config = loadConfigOrExit();
-      const logger = createLogger(config.logLevel);
+      const logger = loggerFor(config);
       const warehouse = await openOffline(config, logger);
       const interrupt = interruptOnSignals('rebuild: stopping after the chunk in hand (Ctrl-C again to quit at once)…');
       const sessions = createProgress({ label: 'rebuild', unit: 'sessions' });

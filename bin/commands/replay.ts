@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { PROVIDERS } from '../../lib/canonical.js';
-import { createLogger } from '../../lib/logger.js';
 import { createProgress, formatDuration, interruptOnSignals } from '../../lib/progress.js';
 import { resolveSecrets } from '../../lib/secrets.js';
 import { microsToIso, parseIsoMicros, type Micros } from '../../lib/time.js';
 import { normalizeRaw } from '../../processors/normalize.js';
-import { fail, loadConfigOrExit } from '../context.js';
+import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 import { openOffline, positiveInteger } from './rebuild.js';
 
 const AFTER = `
@@ -35,7 +34,7 @@ export function registerReplay(program: Command): void {
       if (from !== undefined && to !== undefined && from >= to) fail('--from must be before --to', 2);
       const chunkSize = positiveInteger(options.chunk, '--chunk');
       const config = loadConfigOrExit();
-      const logger = createLogger(config.logLevel);
+      const logger = loggerFor(config);
       const { piiKey } = resolveSecrets(config);
       const warehouse = await openOffline(config, logger);
       const interrupt = interruptOnSignals('replay: stopping after the chunk in hand (Ctrl-C again to quit at once)…');

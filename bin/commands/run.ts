@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { createLogger, flushLoggerSync } from '../../lib/logger.js';
-import { fail, loadConfigOrExit } from '../context.js';
+import { flushLoggerSync } from '../../lib/logger.js';
+import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 import { ALL_ROLES, startPipeline, type Roles } from '../pipeline.js';
 
 const AFTER = `
@@ -36,7 +36,7 @@ async function serve(roles: Roles, kafkaOnly: boolean): Promise<void> {
   if (kafkaOnly && !config.kafka) {
     fail('this command runs one stage on Kafka: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (npm run stack:up starts a local pair), or use `sessionflow run` for the embedded mode', 2);
   }
-  const logger = createLogger(config.logLevel);
+  const logger = loggerFor(config);
   const pipeline = await startPipeline(config, logger, roles);
   let stopping = false;
   const shutdown = async (signal: string, code: number) => {

@@ -13,7 +13,7 @@ import type { WarehouseBatch, WarehouseWriter } from './types.js';
 const port = parentPort;
 if (!port) throw new Error('thread-main.js runs as the warehouse worker thread (processors/warehouse/thread.ts)');
 const options = workerData as ThreadOptions;
-const logger = createLogger(options.logLevel);
+const logger = createLogger(options.logLevel, undefined, { secretHeaders: options.secretHeaders });
 const post = (reply: Reply) => port.postMessage(reply);
 
 let warehouse: WarehouseWriter;

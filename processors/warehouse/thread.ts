@@ -24,6 +24,8 @@ import type { BatchResult, OutboxChunk, OutboxMark, SweepResult, WarehouseBatch,
 export interface ThreadOptions {
   dataDir: string;
   logLevel: string;
+  /** The deployment's secret header names, censored in the thread's log as in the process's. */
+  secretHeaders?: string[];
   idleHorizonMicros?: number;
   sessionCacheBytes?: number;
   exportIntervalMs?: number;
