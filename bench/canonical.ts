@@ -11,7 +11,7 @@ import { createApizeeReceiver } from '../ingest/providers/apizee.js';
 import { createMluviiReceiver } from '../ingest/providers/mluvii.js';
 import type { Receiver } from '../ingest/providers/types.js';
 import { createZoomReceiver } from '../ingest/providers/zoom.js';
-import { normalizeRaw } from '../processors/normalize.js';
+import { normalizeRaw, type NormalizeOptions } from '../processors/normalize.js';
 import { headersFor, type Credentials, type Provider } from './stream.js';
 
 export interface Canonicalizer {
@@ -19,7 +19,8 @@ export interface Canonicalizer {
   toRows(provider: Provider, body: string, receivedAt: Micros): { raw: RawWebhook; events: SessionEvent[]; failures: number };
 }
 
-export function createCanonicalizer(credentials: Credentials, piiKey: string): Canonicalizer {
+/** `options` as the product under test is configured (its defaults unless the bench sets them). */
+export function createCanonicalizer(credentials: Credentials, piiKey: string, options: NormalizeOptions = {}): Canonicalizer {
   const receivers: Record<Provider, Receiver> = {
     zoom: createZoomReceiver([credentials.zoomSecret]),
     apizee: createApizeeReceiver([credentials.apizeeSecret]),
@@ -31,7 +32,7 @@ export function createCanonicalizer(credentials: Credentials, piiKey: string): C
       const headers = headersFor(provider, body, credentials, Math.floor(receivedAt / 1000));
       const verified = receivers[provider].verify({ headers, body: bytes }, receivedAt);
       const raw = wrap({ provider, source: 'webhook', receivedAt, dedupKey: verified.dedupKey, headers, body: bytes });
-      const { events, failures } = normalizeRaw(raw, piiKey);
+      const { events, failures } = normalizeRaw(raw, piiKey, options);
       return { raw, events, failures: failures.length };
     },
   };

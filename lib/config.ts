@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { SessionflowError } from './errors.js';
 import { KEPT_HEADERS } from './headers.js';
+import { DEFAULT_SESSION_NAMES, SESSION_NAME_MODES, type SessionNames } from './ids.js';
 
 /** "new,old": two values accepted at once so a secret can be rotated without downtime. */
 const secretList = z
@@ -38,6 +39,7 @@ const schema = z
     MLUVII_WEBHOOK_USER: optionalText,
     MLUVII_WEBHOOK_PASSWORD: secretList,
     PII_KEY: optionalText,
+    SESSION_NAMES: z.enum(SESSION_NAME_MODES).default(DEFAULT_SESSION_NAMES),
     IDLE_HORIZON_HOURS: z.coerce.number().positive().default(24),
     JIFELINE_CLIENT_ID: optionalText,
     JIFELINE_CLIENT_SECRET: optionalText,
@@ -92,6 +94,11 @@ export interface Config {
   readonly topicPartitions: number;
   readonly bodyLimitBytes: number;
   readonly idleHorizonHours: number;
+  /**
+   * What becomes of Zoom's session names, free text the app chose: `hash` a pseudonym keyed with
+   * PII_KEY (the default: the text may name a person), `keep` as sent, `drop` null.
+   */
+  readonly sessionNames: SessionNames;
   /** Embedded log: consumed messages older than this are removed. */
   readonly logRetentionHours: number;
   /** Kafka mode: how long the ingest waits for acks=all before it spools. */
@@ -168,6 +175,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     topicPartitions: e.TOPIC_PARTITIONS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idleHorizonHours: e.IDLE_HORIZON_HOURS,
+    sessionNames: e.SESSION_NAMES,
     logRetentionHours: e.LOG_RETENTION_HOURS,
     kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

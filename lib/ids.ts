@@ -35,6 +35,30 @@ export function participantKey(piiKey: string, provider: string, identifier: str
   return createHmac('sha256', piiKey).update(`${provider}\u001f${identifier}`).digest('hex').slice(0, 32);
 }
 
+/**
+ * What becomes of a session name that is free text the app chose ("Support call with Jana Novak"):
+ * `hash` a keyed pseudonym (sessionNameKey), `keep` the text as sent, `drop` null.
+ */
+export const SESSION_NAME_MODES = ['hash', 'keep', 'drop'] as const;
+export type SessionNames = (typeof SESSION_NAME_MODES)[number];
+/** Free text may name a person, and a pseudonym still groups sessions of the same name. */
+export const DEFAULT_SESSION_NAMES: SessionNames = 'hash';
+
+/**
+ * Keyed pseudonym of a session name: `name:` + HMAC-SHA256(PII_KEY, provider + name), hex, 32
+ * chars. Equal names give equal keys, so reports still group by name, but the text cannot be read
+ * back. The input is labelled, so a name and a participant id of the same text get different keys.
+ */
+export function sessionNameKey(piiKey: string, provider: string, name: string): string {
+  return `name:${createHmac('sha256', piiKey).update(`session_name\u001f${provider}\u001f${name}`).digest('hex').slice(0, 32)}`;
+}
+
+/** A session name as SESSION_NAMES says to store it. */
+export function sessionNameAs(mode: SessionNames, piiKey: string, provider: string, name: string | null): string | null {
+  if (name === null || mode === 'drop') return null;
+  return mode === 'keep' ? name : sessionNameKey(piiKey, provider, name);
+}
+
 /** A short stable hash for dedup keys derived from a body's content. */
 export function contentKey(...parts: Array<string | number | null | undefined>): string {
   return createHash('sha256').update(parts.map((p) => (p === null || p === undefined ? '' : String(p))).join('\u001f')).digest('hex').slice(0, 32);

@@ -6,6 +6,7 @@
  */
 import type { DeadLetter, RawWebhook, SessionEvent } from '../lib/canonical.js';
 import { ERRORS, isSessionflowError } from '../lib/errors.js';
+import type { SessionNames } from '../lib/ids.js';
 import { loadSchema, type AvroCodec, type Deserializer, type Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
@@ -24,18 +25,26 @@ export interface NormalizerDeps {
   codec: AvroCodec;
   topics: Topics;
   piiKey: string;
+  /** SESSION_NAMES (Config.sessionNames). */
+  sessionNames: SessionNames;
   logger: Logger;
   metrics: Metrics;
 }
 
+/** How events are made beyond the PII key; each option absent takes its setting's default. */
+export interface NormalizeOptions {
+  /** SESSION_NAMES: what becomes of free-text session names (Zoom's); default `hash`. */
+  sessionNames?: SessionNames;
+}
+
 /** Normalizes one RawWebhook with its provider's adapter; an adapter that throws is a dead letter, not a crash. */
-export function normalizeRaw(raw: RawWebhook, piiKey: string): NormalizeResult {
+export function normalizeRaw(raw: RawWebhook, piiKey: string, options: NormalizeOptions = {}): NormalizeResult {
   const adapter = adapterFor(raw.provider);
   if (!adapter) {
     return { events: [], failures: [{ code: 'UNKNOWN_PROVIDER', message: `no adapter for ${raw.provider}`, field_path: null, provider_type: null }] };
   }
   try {
-    return adapter.normalize(raw, { piiKey });
+    return adapter.normalize(raw, { piiKey, ...options });
   } catch (err) {
     return {
       events: [],
@@ -89,7 +98,7 @@ export function publishRetrying(log: Log, topic: string, messages: OutgoingMessa
 }
 
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
-  const { log, codec, topics, piiKey, logger, metrics } = deps;
+  const { log, codec, topics, piiKey, sessionNames, logger, metrics } = deps;
   const stopping = new AbortController();
   const rawReader = codec.deserializer<RawWebhook>('RawWebhook');
   const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
@@ -113,7 +122,7 @@ export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
           metrics.normalized.inc({ provider: providerLabel(raw.provider), outcome: 'dead_letter' });
           continue;
         }
-        const result = normalizeRaw(raw, piiKey);
+        const result = normalizeRaw(raw, piiKey, { sessionNames });
         const failures = [...result.failures];
         for (const event of result.events) {
           const encoded = encodeEvent(event);

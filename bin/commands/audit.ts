@@ -17,7 +17,7 @@
 import type { Command } from 'commander';
 import type { RawSource, RawWebhook } from '../../lib/canonical.js';
 import { resolveSecrets } from '../../lib/secrets.js';
-import { normalizeRaw } from '../../processors/normalize.js';
+import { normalizeRaw, type NormalizeOptions } from '../../processors/normalize.js';
 import { openDataset, type Dataset } from '../../processors/warehouse/query.js';
 import { fail, loadConfigOrExit } from '../context.js';
 import { render } from './sql.js';
@@ -87,8 +87,11 @@ ORDER BY r.received_at, r.ingest_id`;
 
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** The audit over an open dataset. `piiKey` is asked for only when some delivery needs normalizing again. */
-export async function auditDataset(dataset: Dataset, piiKey: () => string): Promise<AuditResult> {
+/**
+ * The audit over an open dataset. `piiKey` is asked for only when some delivery needs normalizing
+ * again; `options` are the pipeline's, so the events made again are the ones it made.
+ */
+export async function auditDataset(dataset: Dataset, piiKey: () => string, options: NormalizeOptions = {}): Promise<AuditResult> {
   const counts = await dataset.query(COUNTS);
   const rows = new Map<string, AuditRow>();
   for (const [provider, archived, with_events, dead_lettered, duplicates, events, provider_other, dead_letter_rows] of counts.rows.map((r) => r.map((v, i) => (i === 0 ? String(v) : Number(v))))) {
@@ -110,7 +113,7 @@ export async function auditDataset(dataset: Dataset, piiKey: () => string): Prom
   const leftOver = (await dataset.query(LEFT_OVER)).rows.map(rawOf);
   if (leftOver.length > 0) {
     const key = piiKey();
-    const results = leftOver.map((raw) => ({ raw, result: normalizeRaw(raw, key) }));
+    const results = leftOver.map((raw) => ({ raw, result: normalizeRaw(raw, key, options) }));
     const ids = [...new Set(results.flatMap(({ result }) => result.events.map((e) => e.event_id)))];
     const stored = new Set<string>();
     for (let i = 0; i < ids.length; i += 1000) {
@@ -182,7 +185,7 @@ export function registerAudit(program: Command): void {
       const dataset = await openDataset(config.dataDir, { restricted: true });
       let code: number;
       try {
-        const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey);
+        const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey, { sessionNames: config.sessionNames });
         const verdict = auditVerdict(result);
         process.stdout.write(render([...AUDIT_COLUMNS], result.rows.map((r) => AUDIT_COLUMNS.map((c) => r[c])), options.format));
         (options.format === 'table' ? process.stdout : process.stderr).write(verdict.line + '\n');

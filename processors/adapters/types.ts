@@ -1,9 +1,15 @@
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import type { ErrorCode } from '../../lib/errors.js';
+import type { SessionNames } from '../../lib/ids.js';
 
 export interface AdapterContext {
   /** Key for participant pseudonyms (lib/ids.ts participantKey). */
   piiKey: string;
+  /**
+   * SESSION_NAMES: what an adapter whose session names are free text (Zoom) stores of them;
+   * absent: DEFAULT_SESSION_NAMES. Names that are ids (Jifeline's ticket number) are not free text.
+   */
+  sessionNames?: SessionNames;
 }
 
 /** A body (or part of one) that could not be read: becomes a DeadLetter. */

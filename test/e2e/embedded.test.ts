@@ -64,6 +64,14 @@ describe('embedded mode, end to end over HTTP', () => {
     expect(byType['quality.alert']).toBe(2);
     expect(Object.values(byType).every((n) => n <= 4)).toBe(true);
 
+    // SESSION_NAMES unset: the app's session name (free text) is stored as its keyed pseudonym, on
+    // every event and the fact alike, and the text itself nowhere.
+    const sessionName = (JSON.parse(session.deliveries[0]!.body) as { payload: { object: { session_name: string } } }).payload.object.session_name;
+    const names = await query(dir.path, `select distinct session_name from session_events where session_key = '${key}'`);
+    expect(names.map((n) => n.session_name)).toEqual([fact.name]);
+    expect(fact.name).toMatch(/^name:[0-9a-f]{32}$/);
+    expect(await query(dir.path, `select count(*) as n from session_events where session_name = '${sessionName}'`)).toEqual([{ n: 0 }]);
+
     // Every delivery is archived, redeliveries included; the archive is its own topic, so it may trail the facts.
     const raw = await eventually(async () => {
       const rows = await query(dir.path, `select count(*) as n, count(distinct dedup_key) as keys from raw_webhooks where provider = 'zoom'`, { restricted: true });

@@ -82,7 +82,7 @@ describe('normalize against poison', () => {
     await transport.log.publish(topics.raw('apizee'), [{ key: null, value: unknownSchema }]);
     const goodApizee = await publishRaw('apizee', apizeeConsent);
 
-    normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: 'k', logger: createLogger('silent'), metrics: createMetrics() });
+    normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: 'k', sessionNames: 'hash', logger: createLogger('silent'), metrics: createMetrics() });
     const letters = await readAll<DeadLetter>(topics.deadLetters, 'DeadLetter', 4);
     const events = await readAll<SessionEvent>(topics.events, 'SessionEvent', 3);
 

@@ -6,7 +6,7 @@
  * check the body against its family's Avro schema → occurred_at → family details → events.
  */
 import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { eventId } from '../../../lib/ids.js';
+import { DEFAULT_SESSION_NAMES, eventId, sessionNameAs } from '../../../lib/ids.js';
 import { epochToMicros, parseIsoMicros, type Micros } from '../../../lib/time.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type ZoomBody } from './details.js';
@@ -28,8 +28,14 @@ interface Envelope {
   occurred_at: Micros;
 }
 
-
-
+/**
+ * session_name is free text the app chose ("Support call with Jana Novak"): it may name a person,
+ * so it is stored as SESSION_NAMES says, a keyed pseudonym by default. event_id does not read it,
+ * so an event keeps its id whatever the setting.
+ */
+function sessionName(ctx: AdapterContext, text: string | null): string | null {
+  return sessionNameAs(ctx.sessionNames ?? DEFAULT_SESSION_NAMES, ctx.piiKey, PROVIDER, text);
+}
 
 function valueAt(root: unknown, path: readonly string[]): unknown {
   let here = root;
@@ -98,7 +104,7 @@ function stringAt(root: unknown, path: readonly string[]): string | null {
 }
 
 /** A type the table does not know: kept as provider.other, its session read where it has the usual shape. */
-function otherEvent(raw: RawWebhook, body: Record<string, unknown>, event: string): NormalizeResult {
+function otherEvent(raw: RawWebhook, body: Record<string, unknown>, event: string, ctx: AdapterContext): NormalizeResult {
   const shape = checkShape('Envelope', body, event);
   if (shape) return failed(shape);
   const ts = eventTs(body as { event: string; event_ts: number });
@@ -106,7 +112,7 @@ function otherEvent(raw: RawWebhook, body: Record<string, unknown>, event: strin
   const envelope: Envelope = {
     account_id: stringAt(body, ['payload', 'account_id']),
     session_id: stringAt(body, ['payload', 'object', 'session_id']),
-    session_name: stringAt(body, ['payload', 'object', 'session_name']),
+    session_name: sessionName(ctx, stringAt(body, ['payload', 'object', 'session_name'])),
     provider_type: event,
     occurred_at: ts.value,
   };
@@ -122,7 +128,7 @@ export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeRe
   if (event.value === URL_VALIDATION) return { events: [], failures: [] };
 
   const mapping = ZOOM_EVENT_TYPES.get(event.value);
-  if (mapping === undefined) return otherEvent(raw, parsed.value, event.value);
+  if (mapping === undefined) return otherEvent(raw, parsed.value, event.value, ctx);
 
   const shape = checkShape(ZOOM_SCHEMA_OF[mapping.family], parsed.value, event.value);
   if (shape) return failed(shape);
@@ -138,7 +144,7 @@ export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeRe
   const envelope: Envelope = {
     account_id: blankToNull(body.payload.account_id),
     session_id: sessionId,
-    session_name: blankToNull(body.payload.object.session_name),
+    session_name: sessionName(ctx, blankToNull(body.payload.object.session_name)),
     provider_type: event.value,
     occurred_at: occurred.value,
   };
