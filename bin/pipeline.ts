@@ -31,6 +31,9 @@ import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
 import { startWarehouseSink, type WarehouseSink } from '../processors/warehouse-sink.js';
 import { openWarehouseThread } from '../processors/warehouse/thread.js';
+import type { ErasureOrder, ErasureResult } from '../processors/warehouse/index.js';
+import { bridgeInbox, logMatcher, writeAnswer } from '../processors/erasure-requests.js';
+import type { Log } from '../lib/log/types.js';
 
 export interface Roles {
   ingest: boolean;
@@ -88,13 +91,29 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     const prune = transport.log.prune?.bind(transport.log);
     if (prune) stoppers.push({ name: 'log retention', stop: scheduleRetention(prune, config.logRetentionHours, logger) });
     const log = transport.log;
+    // `sessionflow erase` in another process cannot open the embedded log: it leaves its request in
+    // DATA_DIR/erase-requests, and the process that holds the log passes it on.
+    if (log.kind === 'embedded') stoppers.push({ name: 'erase requests', stop: bridgeInbox(config.dataDir, { log, codec, topics, logger }) });
     if (roles.ingest && log.writable !== undefined) writers.push({ get writable() { return log.writable !== false; } });
 
     if (roles.warehouse) {
-      const warehouse = await openWarehouseThread({ dataDir: config.dataDir, logLevel: config.logLevel, secretHeaders: [config.secrets.apizeeHeader], idleHorizonMicros: config.idleHorizonHours * 3600e6 }, logger);
+      const warehouse = await openWarehouseThread(
+        { dataDir: config.dataDir, logLevel: config.logLevel, secretHeaders: [config.secrets.apizeeHeader], idleHorizonMicros: config.idleHorizonHours * 3600e6, piiKey: secrets.piiKey },
+        logger,
+      );
       stoppers.push({ name: 'warehouse (close DuckDB)', stop: () => warehouse.close() });
       if (!roles.ingest) writers.push(warehouse);
-      const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics });
+      const sink = await startWarehouseSink({
+        log: transport.log,
+        codec,
+        topics,
+        warehouse,
+        logger,
+        metrics,
+        piiKey: secrets.piiKey,
+        onErasure: (order, outcome) => answerErasure(config, transport.log, logger, order, outcome),
+        onRefused: (ingestIds) => eraseRefused(transport.log, logger, ingestIds),
+      });
       stoppers.push({ name: 'warehouse (batch in hand, commit, facts)', stop: () => sink.stop() });
       stoppers.push({ name: 'idle sweep', stop: scheduleSweep(sink) });
       stages.push(sink.done);
@@ -202,4 +221,43 @@ function scheduleRetention(prune: (retentionMs: number) => Promise<number>, hour
     clearTimeout(first);
     clearInterval(timer);
   };
+}
+
+/**
+ * After the warehouse erased (or refused) a request: erases the embedded log's copies, then writes
+ * the answer `sessionflow erase` waits for. Kafka's topics cannot be erased: the answer says so.
+ */
+async function answerErasure(config: Config, log: Log, logger: Logger, order: ErasureOrder, outcome: ErasureResult | { error: string }): Promise<void> {
+  const kept: string[] = [];
+  let logRecords: number | null = null;
+  if ('error' in outcome) {
+    await writeAnswer(config.dataDir, { request_id: order.requestId, dry_run: order.dryRun, error: outcome.error, log_records: null, kept });
+    return;
+  }
+  if (!order.dryRun && log.erase) {
+    try {
+      logRecords = await log.erase(logMatcher(order.subjects, outcome));
+    } catch (err) {
+      logger.error({ err, request_id: order.requestId }, 'erase: the embedded log could not be erased');
+      kept.push('the embedded log could not be erased (see the service log); run the request again');
+    }
+  } else if (!order.dryRun) {
+    kept.push(
+      `Kafka's raw topics keep the deliveries until their retention.ms (RAW_RETENTION_DAYS=${config.rawRetentionDays}); ` +
+        'events.v1 and deadletter.v1 until theirs; the spool of an ingest holds deliveries only until Kafka takes them',
+    );
+  }
+  const { ingestIds: _ids, pairs: _pairs, participants: _participants, sessions: _sessions, ...counts } = outcome;
+  await writeAnswer(config.dataDir, { request_id: order.requestId, dry_run: order.dryRun, result: counts, log_records: logRecords, kept });
+}
+
+/** The log's copies of deliveries the warehouse refused as erased (a redelivery), in embedded mode. */
+async function eraseRefused(log: Log, logger: Logger, ingestIds: string[]): Promise<void> {
+  if (!log.erase) return;
+  const none = { emails: [], phones: [], participants: [], sessions: [] };
+  try {
+    await log.erase(logMatcher(none, { ingestIds, pairs: [], participants: [], sessions: [] }));
+  } catch (err) {
+    logger.error({ err }, 'erase: the embedded log copies of refused redeliveries could not be erased');
+  }
 }

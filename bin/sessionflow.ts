@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAudit } from './commands/audit.js';
 import { registerBackfill } from './commands/backfill.js';
 import { registerDemo } from './commands/demo.js';
+import { registerErase } from './commands/erase.js';
 import { registerPoll } from './commands/poll.js';
 import { registerRebuild } from './commands/rebuild.js';
 import { registerReplay } from './commands/replay.js';
@@ -25,5 +26,6 @@ registerRebuild(program);
 registerReplay(program);
 registerReport(program);
 registerAudit(program);
+registerErase(program);
 
 await program.parseAsync(process.argv);

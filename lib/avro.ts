@@ -25,7 +25,7 @@ export function isAvroLong(value: unknown): value is number {
 const MAGIC = 0;
 
 /** Our record schemas by name (schemas/<Name>.avsc). */
-export const RECORD_SCHEMAS = ['RawWebhook', 'SessionEvent', 'SessionFact', 'DeadLetter'] as const;
+export const RECORD_SCHEMAS = ['RawWebhook', 'SessionEvent', 'SessionFact', 'DeadLetter', 'ErasureRequest'] as const;
 export type RecordName = (typeof RECORD_SCHEMAS)[number];
 
 const parsed = new Map<string, { json: object; type: AvroType }>();

@@ -57,6 +57,7 @@ const schema = z
     APIZEE_API_RECONCILE_INTERVAL_MINUTES: z.coerce.number().min(0).default(15),
     APIZEE_API_RECONCILE_LOOKBACK_HOURS: z.coerce.number().positive().default(24),
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
+    RAW_RETENTION_DAYS: z.coerce.number().positive().default(30),
     KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
@@ -101,6 +102,11 @@ export interface Config {
   readonly sessionNames: SessionNames;
   /** Embedded log: consumed messages older than this are removed. */
   readonly logRetentionHours: number;
+  /**
+   * Raw bodies (personal data) are kept this long for replay and audit, then removed from the
+   * warehouse, the restricted dataset and the embedded log; Kafka's raw topics get it as retention.ms.
+   */
+  readonly rawRetentionDays: number;
   /** Kafka mode: how long the ingest waits for acks=all before it spools. */
   readonly kafkaAckTimeoutMs: number;
   /** How long an orderly stop may take before the process logs what is pending and ends itself with SIGKILL. */
@@ -177,6 +183,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     idleHorizonHours: e.IDLE_HORIZON_HOURS,
     sessionNames: e.SESSION_NAMES,
     logRetentionHours: e.LOG_RETENTION_HOURS,
+    rawRetentionDays: e.RAW_RETENTION_DAYS,
     kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     topicReplicationFactor: e.TOPIC_REPLICATION_FACTOR,

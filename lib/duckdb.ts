@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 
 export type { DuckDBConnection, DuckDBInstance, DuckDBValue };
 
@@ -14,8 +14,10 @@ export async function queryRows<T = Record<string, unknown>>(
   conn: DuckDBConnection,
   sql: string,
   params?: DuckDBValue[] | Record<string, DuckDBValue>,
+  /** Types of the parameters DuckDB cannot infer (lists). */
+  types?: DuckDBType[],
 ): Promise<T[]> {
-  const reader = await conn.runAndReadAll(sql, params as DuckDBValue[] | undefined);
+  const reader = await conn.runAndReadAll(sql, params as DuckDBValue[] | undefined, types);
   return reader.getRowObjectsJS() as T[];
 }
 

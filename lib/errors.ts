@@ -27,6 +27,8 @@ export const ERRORS = {
   SCHEMA_NOT_FOUND: { message: 'schema id is not in the registry', retriable: false },
   EVENT_INVALID: { message: 'a canonical event does not fit the SessionEvent schema', retriable: false },
   EVENT_TOO_LARGE: { message: 'a canonical event is larger than events.v1 accepts', retriable: false },
+  // erasure (DESIGN section 9): a request the writer cannot carry out, recorded as refused
+  ERASURE_INVALID: { message: 'the erasure request cannot be carried out', retriable: false },
   // infrastructure
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },

@@ -8,6 +8,8 @@ export interface Topics {
   readonly events: string;
   readonly facts: string;
   readonly deadLetters: string;
+  /** Erasure requests on their way to the warehouse writer (lib/erasure.ts): one partition, so they apply in order. */
+  readonly erasures: string;
   /** The topics with their settings; raw topics take a webhook of `rawBodyLimit` bytes plus its envelope. */
   specs(partitions: number, rawBodyLimit?: number): TopicSpec[];
   /**
@@ -33,6 +35,7 @@ export function topicsFor(prefix: string): Topics {
   const events = `${prefix}events.v1`;
   const facts = `${prefix}facts.v1`;
   const deadLetters = `${prefix}deadletter.v1`;
+  const erasures = `${prefix}erasures.v1`;
   const allRaw = PROVIDERS.map(raw);
   return {
     raw,
@@ -40,12 +43,14 @@ export function topicsFor(prefix: string): Topics {
     events,
     facts,
     deadLetters,
+    erasures,
     group: (stage) => (prefix === DEFAULT_TOPIC_PREFIX ? `sessionflow-${stage}` : `${prefix}sessionflow-${stage}`),
     specs: (partitions, rawBodyLimit) => [
       ...allRaw.map((topic) => ({ topic, partitions, ...(rawBodyLimit && { maxMessageBytes: rawBodyLimit + 64 * 1024 }) })),
       { topic: events, partitions, maxMessageBytes: EVENT_MAX_BYTES },
       { topic: facts, partitions, compacted: true },
       { topic: deadLetters, partitions },
+      { topic: erasures, partitions: 1 },
     ],
   };
 }

@@ -6,8 +6,9 @@
  * says, a restart resumes exactly after the last commit.
  */
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
+import { openSubjects, subjectHashes, type ErasureRequest } from '../lib/erasure.js';
 import type { AvroCodec, Deserializer } from '../lib/avro.js';
-import { isSessionflowError, type ErrorCode } from '../lib/errors.js';
+import { SessionflowError, isSessionflowError, type ErrorCode } from '../lib/errors.js';
 import { retryThrough } from '../lib/retry.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -16,7 +17,7 @@ import { nowMicros } from '../lib/time.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import { createFactsPublisher } from './facts-publisher.js';
 import { recordRef } from './normalize.js';
-import type { WarehouseBatch, WarehouseWriter } from './warehouse/index.js';
+import type { ErasureOrder, ErasureResult, WarehouseBatch, WarehouseWriter } from './warehouse/index.js';
 
 /** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
 export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
@@ -39,6 +40,15 @@ export interface WarehouseSinkDeps {
   maxBytes?: number;
   /** How long stop() waits for the log to acknowledge the last facts (the rest stays in the outbox). */
   factsGraceMs?: number;
+  /** PII_KEY, which opens erasure requests; without it a request is refused. */
+  piiKey?: string;
+  /**
+   * Called after each erasure request, with what the warehouse erased or why it refused: the
+   * pipeline erases the log's copies and writes the answer (processors/erasure-requests.ts).
+   */
+  onErasure?: (order: ErasureOrder, outcome: ErasureResult | { error: string }) => Promise<void>;
+  /** Called with the deliveries a batch dropped as erased (by ingest_id): the pipeline erases the log's copies. */
+  onRefused?: (ingestIds: string[]) => Promise<void>;
 }
 
 export interface WarehouseSink {
@@ -67,6 +77,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     raw: codec.deserializer<RawWebhook>('RawWebhook'),
     event: codec.deserializer<SessionEvent>('SessionEvent'),
     dead: codec.deserializer<DeadLetter>('DeadLetter'),
+    erasure: codec.deserializer<ErasureRequest>('ErasureRequest'),
   };
   const factWriter = await codec.serializer<SessionFact>(valueSubject(topics.facts), 'SessionFact');
   const publisher = createFactsPublisher({ log, topic: topics.facts, warehouse, writer: factWriter, logger });
@@ -115,6 +126,10 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
         metrics.warehouseDuplicates.inc(result.duplicateEvents);
         // Committed with their keys in the outbox: published beside the next batches, never lost.
         if (result.facts.length > 0) publisher.kick();
+        if (result.refusedDeliveries.length > 0) {
+          logger.info({ deliveries: result.refusedDeliveries.length }, 'erase: redeliveries of erased data dropped');
+          await deps.onRefused?.(result.refusedDeliveries);
+        }
         logger.debug({ raw: batch.raw.length, events: result.insertedEvents, duplicates: result.duplicateEvents, sessions: result.touchedSessions.length }, 'warehouse batch');
       } catch (err) {
         failure = err;
@@ -142,10 +157,49 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     return writing;
   };
 
+  /** Each erasure request of the batch, one after the other; a refused one is answered, not retried. */
+  const eraseEach = async (batch: MessageBatch): Promise<void> => {
+    for (const record of batch.records) {
+      const offsets = [{ topic: batch.topic, partition: batch.partition, next_offset: record.offset + 1 }];
+      let order: ErasureOrder;
+      try {
+        const request = await readers.erasure.decode(record.value);
+        if (deps.piiKey === undefined) throw new SessionflowError('ERASURE_INVALID', 'this process has no PII_KEY');
+        const subjects = openSubjects(deps.piiKey, request.subjects);
+        order = { requestId: request.request_id, requestedAt: request.requested_at, dryRun: request.dry_run, subjects, subjectHashes: subjectHashes(deps.piiKey, subjects), offsets };
+      } catch (err) {
+        if (!isSessionflowError(err) || err.retriable) throw err;
+        const requestId = record.key?.toString() ?? `offset-${record.offset}`;
+        logger.error({ request_id: requestId, err: err.message }, 'erase: request refused');
+        await deps.onErasure?.({ requestId, requestedAt: 0, dryRun: false, subjects: { emails: [], phones: [], participants: [], sessions: [] }, subjectHashes: [], offsets }, { error: err.message });
+        continue;
+      }
+      try {
+        const result = await retryThrough(['STORAGE_UNAVAILABLE'], () => warehouse.erase(order), {
+          initialMs: 100,
+          maxMs: 5000,
+          signal: stopping.signal,
+          onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs }, 'erase not stored: the disk refuses writes; retrying'),
+        });
+        publisher.kick();
+        await deps.onErasure?.(order, result);
+      } catch (err) {
+        if (isSessionflowError(err, 'ERASURE_INVALID')) {
+          await deps.onErasure?.(order, { error: err.message });
+          continue;
+        }
+        failure = err;
+        logger.error({ err }, 'erase failed');
+        failed(err);
+        return;
+      }
+    }
+  };
+
   const offsetsAtStart = await warehouse.offsets();
   const consumer = await log.consume({
     group: topics.group('warehouse'),
-    topics: [...topics.allRaw, topics.events, topics.deadLetters],
+    topics: [...topics.allRaw, topics.events, topics.deadLetters, topics.erasures],
     maxBatchSize: maxRecords,
     maxBatchBytes: maxBytes,
     seek: async (assigned) => {
@@ -159,6 +213,14 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
     },
     eachBatch: async (batch: MessageBatch) => {
       if (failure) throw failure;
+      if (batch.topic === topics.erasures) {
+        // After every batch buffered before it, and before any that comes after.
+        void flush();
+        writing = writing.then(() => (failure || stopping.signal.aborted ? undefined : eraseEach(batch)));
+        await writing;
+        if (failure) throw failure;
+        return;
+      }
       // Decoded apart, then added in one synchronous step: a decode can wait on the registry, and
       // a write that starts meanwhile takes `pending` with it. Records decoded into a batch
       // already taken would be lost while their offsets went on to be committed.
@@ -232,7 +294,7 @@ async function decodeInto(
   batch: MessageBatch,
   rawTopics: Set<string>,
   topics: Topics,
-  readers: { raw: Deserializer<RawWebhook>; event: Deserializer<SessionEvent>; dead: Deserializer<DeadLetter> },
+  readers: { raw: Deserializer<RawWebhook>; event: Deserializer<SessionEvent>; dead: Deserializer<DeadLetter>; erasure: Deserializer<ErasureRequest> },
 ): Promise<void> {
   for (const record of batch.records) {
     try {

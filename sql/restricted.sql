@@ -11,3 +11,10 @@ CREATE OR REPLACE VIEW raw_webhooks AS
 SELECT ingest_id, provider, received_at, source, dedup_key, headers, content_type, body,
        "date"
 FROM read_parquet('{{restricted}}/raw_webhooks/*/*/*.parquet', hive_partitioning = true, union_by_name = true, hive_types = {'provider': 'VARCHAR', 'date': 'DATE'});
+
+-- The erasure record (sql/README.md): what sessionflow erase and raw retention removed, as counts
+-- and keyed hashes, never the personal value. `date` is of erased_at.
+CREATE OR REPLACE VIEW erasures AS
+SELECT erasure_id, provider, reason, requested_at, erased_at, subjects, deliveries, events, dead_letters,
+       sessions_refolded, sessions_removed, partitions, "date"
+FROM read_parquet('{{restricted}}/erasures/*/*/*.parquet', hive_partitioning = true, union_by_name = true, hive_types = {'provider': 'VARCHAR', 'date': 'DATE'});

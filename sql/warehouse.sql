@@ -177,3 +177,36 @@ CREATE TABLE IF NOT EXISTS facts_outbox (
   session_key  VARCHAR NOT NULL PRIMARY KEY,
   seq          BIGINT NOT NULL
 );
+
+-- The erasure record (DESIGN section 9): what `sessionflow erase`, raw retention and the refusal of
+-- erased deliveries removed, when, and how many rows and Parquet partitions, one row per provider
+-- (provider `none` when an erase found nothing). It never holds a personal value: `subjects` lists
+-- keyed hashes (HMAC-SHA256 with PII_KEY) of what was asked, such as `email:<hash>`.
+-- reason: erase (sessionflow erase), retention (RAW_RETENTION_DAYS removed bodies), redelivery
+-- (a delivery or event of an erased person arrived again and was dropped).
+CREATE TABLE IF NOT EXISTS erasures (
+  erasure_id         VARCHAR NOT NULL,
+  provider           VARCHAR NOT NULL,
+  reason             VARCHAR NOT NULL,
+  requested_at       TIMESTAMP,
+  erased_at          TIMESTAMP NOT NULL,
+  subjects           VARCHAR,
+  deliveries         BIGINT NOT NULL,
+  events             BIGINT NOT NULL,
+  dead_letters       BIGINT NOT NULL,
+  sessions_refolded  BIGINT NOT NULL,
+  sessions_removed   BIGINT NOT NULL,
+  partitions         BIGINT NOT NULL,
+  batch_id           BIGINT NOT NULL
+);
+
+-- What an erasure keeps so that the person does not come back: a later event of an erased
+-- session, participant, or participant in a session (pair: session_key, chr(31), participant_key) is
+-- dropped, and so is a later delivery whose body or dedup key hashes (HMAC with PII_KEY) to one
+-- erased (kind body, dedup). No personal value: keys are pseudonyms, the rest keyed hashes.
+CREATE TABLE IF NOT EXISTS erased_keys (
+  kind        VARCHAR NOT NULL,
+  "key"       VARCHAR NOT NULL,
+  erasure_id  VARCHAR NOT NULL,
+  PRIMARY KEY (kind, "key")
+);

@@ -11,6 +11,9 @@
  *   no_events      the adapter reads it and yields no event and no failure (today only Zoom's
  *                  endpoint.url_validation, which the ingest answers and never archives);
  *   unexplained    none of these: must be 0.
+ * Deliveries that left the archive are counted apart, from the erasure record: `erased` (removed by
+ * sessionflow erase), `expired` (bodies past RAW_RETENTION_DAYS) and `refused_erased` (a later
+ * redelivery of something erased, dropped on arrival).
  * Reads the Parquet dataset and the raw archive of DATA_DIR/restricted through openDataset, so it works while `sessionflow run` holds
  * warehouse.duckdb. Only the deliveries the first four SQL checks leave over are normalized again.
  */
@@ -33,6 +36,9 @@ export const AUDIT_COLUMNS = [
   'events',
   'provider_other',
   'dead_letter_rows',
+  'erased',
+  'expired',
+  'refused_erased',
 ] as const;
 
 export type AuditRow = { provider: string } & Record<Exclude<(typeof AUDIT_COLUMNS)[number], 'provider'>, number>;
@@ -71,10 +77,15 @@ raw AS (SELECT provider, count(*) AS archived,
 events AS (SELECT provider, count(*) AS events, count(*) FILTER (WHERE type = 'provider.other') AS provider_other
            FROM session_events GROUP BY provider),
 dead AS (SELECT provider, count(*) AS dead_letter_rows FROM dead_letters GROUP BY provider),
-providers AS (SELECT provider FROM raw UNION SELECT provider FROM events UNION SELECT provider FROM dead)
+gone AS (SELECT provider, sum(deliveries) FILTER (WHERE reason = 'erase') AS erased,
+                sum(deliveries) FILTER (WHERE reason = 'retention') AS expired,
+                sum(deliveries) FILTER (WHERE reason = 'redelivery') AS refused_erased
+         FROM erasures WHERE provider <> 'none' GROUP BY provider),
+providers AS (SELECT provider FROM raw UNION SELECT provider FROM events UNION SELECT provider FROM dead UNION SELECT provider FROM gone)
 SELECT p.provider, coalesce(archived, 0), coalesce(with_events, 0), coalesce(dead_lettered, 0), coalesce(duplicates, 0),
-       coalesce(events, 0), coalesce(provider_other, 0), coalesce(dead_letter_rows, 0)
-FROM providers p LEFT JOIN raw USING (provider) LEFT JOIN events USING (provider) LEFT JOIN dead USING (provider)
+       coalesce(events, 0), coalesce(provider_other, 0), coalesce(dead_letter_rows, 0),
+       coalesce(erased, 0), coalesce(expired, 0), coalesce(refused_erased, 0)
+FROM providers p LEFT JOIN raw USING (provider) LEFT JOIN events USING (provider) LEFT JOIN dead USING (provider) LEFT JOIN gone USING (provider)
 ORDER BY p.provider`;
 
 const LEFT_OVER = `
@@ -94,7 +105,9 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 export async function auditDataset(dataset: Dataset, piiKey: () => string, options: NormalizeOptions = {}): Promise<AuditResult> {
   const counts = await dataset.query(COUNTS);
   const rows = new Map<string, AuditRow>();
-  for (const [provider, archived, with_events, dead_lettered, duplicates, events, provider_other, dead_letter_rows] of counts.rows.map((r) => r.map((v, i) => (i === 0 ? String(v) : Number(v))))) {
+  for (const [provider, archived, with_events, dead_lettered, duplicates, events, provider_other, dead_letter_rows, erased, expired, refused_erased] of counts.rows.map((r) =>
+    r.map((v, i) => (i === 0 ? String(v) : Number(v))),
+  )) {
     rows.set(provider as string, {
       provider: provider as string,
       archived: archived as number,
@@ -106,6 +119,9 @@ export async function auditDataset(dataset: Dataset, piiKey: () => string, optio
       events: events as number,
       provider_other: provider_other as number,
       dead_letter_rows: dead_letter_rows as number,
+      erased: erased as number,
+      expired: expired as number,
+      refused_erased: refused_erased as number,
     });
   }
 
@@ -133,7 +149,21 @@ export async function auditDataset(dataset: Dataset, piiKey: () => string, optio
   }
 
   const list = [...rows.values()];
-  const total: AuditRow = { provider: 'total', archived: 0, with_events: 0, dead_lettered: 0, duplicates: 0, no_events: 0, unexplained: 0, events: 0, provider_other: 0, dead_letter_rows: 0 };
+  const total: AuditRow = {
+    provider: 'total',
+    archived: 0,
+    with_events: 0,
+    dead_lettered: 0,
+    duplicates: 0,
+    no_events: 0,
+    unexplained: 0,
+    events: 0,
+    provider_other: 0,
+    dead_letter_rows: 0,
+    erased: 0,
+    expired: 0,
+    refused_erased: 0,
+  };
   for (const row of list) for (const column of AUDIT_COLUMNS) if (column !== 'provider') total[column] += row[column];
   return { rows: [...list, total], unexplained };
 }
@@ -159,7 +189,10 @@ export function auditVerdict(result: AuditResult): { line: string; code: 0 | 1 }
     return {
       line:
         `audit: OK, all ${total.archived} archived deliveries accounted for: ${total.with_events} with events, ` +
-        `${total.dead_lettered} dead-lettered, ${total.duplicates} duplicates, ${total.no_events} without events`,
+        `${total.dead_lettered} dead-lettered, ${total.duplicates} duplicates, ${total.no_events} without events` +
+        (total.erased + total.expired + total.refused_erased > 0
+          ? `; apart: ${total.erased} erased, ${total.expired} expired, ${total.refused_erased} redeliveries of erased data refused`
+          : ''),
       code: 0,
     };
   }
@@ -176,6 +209,8 @@ export function registerAudit(program: Command): void {
     .addHelpText(
       'after',
       '\nPer provider and in total: archived = with_events + dead_lettered + duplicates + no_events + unexplained.\n' +
+        'Deliveries no longer archived are counted apart: erased (sessionflow erase), expired (RAW_RETENTION_DAYS),\n' +
+        'refused_erased (a redelivery of erased data, dropped on arrival).\n' +
         'Exit code 0 when unexplained is 0 everywhere, 1 otherwise. With csv or json the verdict goes to stderr.\n' +
         'A batch the pipeline is exporting this very second can show as unexplained: run it again.',
     )

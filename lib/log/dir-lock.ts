@@ -32,6 +32,16 @@ function alive(pid: number, started: string | undefined): boolean {
   return started === undefined || now === undefined || now === started; // another process reusing the PID is not the owner
 }
 
+/** The PID of the live process holding `dir`'s lock, if one does (another command can then only hand it work). */
+export function liveHolder(dir: string): number | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8')) as { pid?: number; started?: string };
+    return typeof owner.pid === 'number' && alive(owner.pid, owner.started) ? owner.pid : undefined;
+  } catch {
+    return undefined; // no lock, or one torn by a writer that died
+  }
+}
+
 /** Takes the lock of `dir`; returns its release. */
 export function lockDir(dir: string): () => void {
   const path = join(dir, 'LOCK');

@@ -332,6 +332,23 @@ export class EmbeddedLog implements Log {
   }
 
   /**
+   * Erases in place every record `match` picks, in every topic (sessionflow erase, DESIGN section
+   * 9): see Partition.erase. Runs between group commits; returns how many records went.
+   */
+  erase(match: (topic: string, frame: { key: Buffer | null; value: Buffer }) => boolean): Promise<number> {
+    return this.maintenance.run(async () => {
+      if (this.closed) throw new SessionflowError('LOG_CLOSED');
+      let erased = 0;
+      try {
+        for (const [name, t] of this.topics) for (const p of t.partitions) erased += p.erase((frame) => match(name, frame));
+      } catch (cause) {
+        throw new SessionflowError('LOG_UNAVAILABLE', 'could not erase records of the embedded log', { cause });
+      }
+      return erased;
+    });
+  }
+
+  /**
    * @internal For the migration of an older log: appends records with their own offsets and
    * timestamps (ascending, past the partition's end), durably.
    */

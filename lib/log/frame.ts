@@ -12,6 +12,11 @@ import { crc32 } from 'node:zlib';
 export const FRAME_HEADER = 4 + 4 + 1 + 8 + 8 + 4;
 const BODY_MIN = FRAME_HEADER - 8;
 const MAGIC = 1;
+/**
+ * An erased frame (sessionflow erase): the same length, offset and timestamp, the key and value
+ * zeroed and the CRC made anew. Reads skip it, as Kafka's readers skip a compacted-away offset.
+ */
+const ERASED = 2;
 const TWO_32 = 0x1_0000_0000;
 
 export interface Frame {
@@ -19,6 +24,8 @@ export interface Frame {
   timestamp: number;
   key: Buffer | null;
   value: Buffer;
+  /** The frame was erased in place: its key and value are zeros, and reads skip it. */
+  erased?: true;
 }
 
 export const frameSize = (key: Buffer | null, value: Buffer) => FRAME_HEADER + (key?.length ?? 0) + value.length;
@@ -63,7 +70,7 @@ export function parseFrame(buf: Buffer, at: number, limit = buf.length): Parsed 
   if (length < BODY_MIN) return { ok: false, incomplete: false };
   if (limit - at - 8 < length) return { ok: false, incomplete: true, need: 8 + length };
   const body = at + 8;
-  if (buf[body] !== MAGIC) return { ok: false, incomplete: false };
+  if (buf[body] !== MAGIC && buf[body] !== ERASED) return { ok: false, incomplete: false };
   const end = body + length;
   if (crc32(buf.subarray(body, end)) !== buf.readUInt32BE(at + 4)) return { ok: false, incomplete: false };
   const keyLength = buf.readInt32BE(body + 17);
@@ -78,6 +85,17 @@ export function parseFrame(buf: Buffer, at: number, limit = buf.length): Parsed 
       timestamp: readU64(buf, body + 9),
       key: keyLength >= 0 ? buf.subarray(keyAt, valueAt) : null,
       value: buf.subarray(valueAt, end),
+      ...(buf[body] === ERASED && { erased: true as const }),
     },
   };
+}
+
+/** Erases the whole frame that starts at `at` of `buf` (parsed as good) in place; returns where it ends. */
+export function eraseFrame(buf: Buffer, at: number): number {
+  const body = at + 8;
+  const end = body + buf.readUInt32BE(at);
+  buf[body] = ERASED;
+  buf.fill(0, body + 21, end);
+  buf.writeUInt32BE(crc32(buf.subarray(body, end)), at + 4);
+  return end;
 }

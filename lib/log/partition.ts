@@ -3,10 +3,10 @@
  * Appends are written and fdatasync'd by the log's group commit (embedded.ts); here are the
  * segments, reads by offset, and what retention does to closed segments.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../atomic-file.js';
-import { frameSize, writeFrame, type Frame } from './frame.js';
+import { eraseFrame, frameSize, parseFrame, writeFrame, type Frame } from './frame.js';
 import { recoverSegment, removeLeftovers } from './recover.js';
 import { SEGMENT_FILE, Segment, segmentName } from './segment.js';
 
@@ -200,6 +200,45 @@ export class Partition {
     }
     if (removed > 0) fsyncDir(this.dir);
     return removed;
+  }
+
+  /**
+   * Erases in place every record `match` picks (sessionflow erase), in closed and active segments
+   * alike: each becomes an erased frame of the same length (frame.ts), so offsets, positions and
+   * the segment index stay as they were, and the bytes are gone once this returns (fdatasync).
+   * Synchronous: no read or append of this process interleaves. Returns records erased.
+   */
+  erase(match: (frame: Frame) => boolean): number {
+    let erased = 0;
+    for (const segment of this.segments) {
+      if (segment.records === 0) continue;
+      const own = segment.fd;
+      const fd = own ?? openSync(segment.path, 'r+');
+      try {
+        const buf = Buffer.allocUnsafe(segment.size);
+        for (let got = 0; got < buf.length; ) {
+          const n = readSync(fd, buf, got, buf.length - got, got);
+          if (n === 0) throw new Error(`${segment.path} is shorter than its ${segment.size} good bytes`);
+          got += n;
+        }
+        let changed = false;
+        for (let at = 0; at < buf.length; ) {
+          const parsed = parseFrame(buf, at);
+          if (!parsed.ok) throw new Error(`${segment.path}: no readable frame at byte ${at}`);
+          if (!parsed.frame.erased && match(parsed.frame)) {
+            eraseFrame(buf, at);
+            writeSync(fd, buf, at, parsed.end - at, at);
+            changed = true;
+            erased += 1;
+          }
+          at = parsed.end;
+        }
+        if (changed) fdatasyncSync(fd);
+      } finally {
+        if (own === undefined) closeSync(fd);
+      }
+    }
+    return erased;
   }
 
   close(): void {

@@ -91,7 +91,7 @@ export class Segment {
         let used = 0;
         while (parsed.ok) {
           used = parsed.end;
-          if (parsed.frame.offset >= offset) {
+          if (parsed.frame.offset >= offset && !parsed.frame.erased) {
             frames.push(parsed.frame);
             bytes += parsed.frame.value.length;
             if (frames.length >= maxRecords || bytes >= maxBytes) break;

@@ -98,6 +98,11 @@ export interface Log {
    */
   prune?(retentionMs: number): Promise<number>;
   /**
+   * Erases the records `match` picks, in place (embedded mode, sessionflow erase); Kafka cannot,
+   * and its raw topics keep bodies until their retention.ms. Returns how many records went.
+   */
+  erase?(match: (topic: string, frame: { key: Buffer | null; value: Buffer }) => boolean): Promise<number>;
+  /**
    * Whether a publish can be stored right now, for logs that can tell (embedded: false after its
    * disk refused a write, until it has room again). The ingest answers 503 and /health/ready says
    * not ready meanwhile, instead of acknowledging what it cannot store.

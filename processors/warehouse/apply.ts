@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
 import { foldSession } from '../sessionize.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
+import { droppedByErasure, nextBatchId, recordErasures, type ErasedKeys } from './erase.js';
 import { enqueueFacts } from './outbox.js';
 import type { SessionCache } from './session-cache.js';
 import { DATASET_TABLES, tableSchema, type TableSchema } from './tables.js';
@@ -34,6 +35,12 @@ export interface ApplyContext {
    * added to when a fold throws, never removed before the next open (one too many is only a read).
    */
   unfolded: Set<string>;
+  /** What erasures keep out (erase.ts); a batch drops what they cover. */
+  erased: ErasedKeys;
+  /** Deliveries dropped lately as erased, whose dead letters may come in a later batch. */
+  droppedDeliveries: Set<string>;
+  /** PII_KEY, for the keyed hashes erasures keep of removed deliveries; without it they are not recognised again. */
+  piiKey: string | undefined;
 }
 
 /** The sessions that have events but no fact: what a batch must read back although session_facts does not know them. */
@@ -71,10 +78,31 @@ function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
 
 const deadLetterKey = (d: DeadLetter) => JSON.stringify([d.ingest_id, d.stage, d.error_code, d.field_path]);
 
-export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatch, now: Micros): Promise<BatchResult> {
+export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatch, now: Micros): Promise<BatchResult> {
   const { conn, tables } = ctx;
-  const [idRow] = (await conn.runAndReadAll(`SELECT nextval('warehouse_batch_ids')`)).getRows();
-  const batchId = Number(idRow![0]);
+  const batchId = await nextBatchId(conn);
+  // What an erased person would bring back is dropped, and counted in the erasure record.
+  const dropped = droppedByErasure(ctx.erased, ctx.piiKey, given, ctx.droppedDeliveries);
+  const batch = { ...given, raw: dropped.raw, events: dropped.events, deadLetters: dropped.deadLetters };
+  await recordErasures(
+    ctx,
+    batchId,
+    [...dropped.counts].map(([provider, n]) => ({
+      erasure_id: `batch-${batchId}`,
+      provider,
+      reason: 'redelivery',
+      requested_at: null,
+      erased_at: now,
+      subjects: null,
+      deliveries: n.deliveries,
+      events: n.events,
+      dead_letters: n.deadLetters,
+      sessions_refolded: 0,
+      sessions_removed: 0,
+      partitions: 0,
+      batch_id: batchId,
+    })),
+  );
 
   const raw = distinctBy(batch.raw, (r) => r.ingest_id);
   const rawStored = await returnedKeys(
@@ -115,13 +143,7 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
     );
   }
 
-  const offsets = new Map(batch.offsets.map((o) => [`${o.topic}:${o.partition}`, o])); // the last one wins
-  await insertRows(
-    conn,
-    tableSchema(tables, 'pipeline_offsets'),
-    [...offsets.values()].map((o) => ({ topic: o.topic, partition: o.partition, next_offset: o.next_offset, updated_at: now })),
-    { tail: `ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at` },
-  );
+  await storeOffsets(ctx, batch.offsets, now);
 
   await insertRows(conn, tableSchema(tables, 'warehouse_batches'), batchStats(batchId, now, batch, rawStored, eventsStored, deadStored, resolved));
 
@@ -134,7 +156,19 @@ export async function applyInTransaction(ctx: ApplyContext, batch: WarehouseBatc
     facts,
     insertedDeadLetters: total(deadStored),
     resolvedDeadLetters: total(resolved),
+    refusedDeliveries: dropped.refused,
   };
+}
+
+/** The log positions a batch accounts for, stored in its transaction (the last one per partition wins). */
+export async function storeOffsets(ctx: ApplyContext, offsets: WarehouseBatch['offsets'], now: Micros): Promise<void> {
+  const latest = new Map(offsets.map((o) => [`${o.topic}:${o.partition}`, o]));
+  await insertRows(
+    ctx.conn,
+    tableSchema(ctx.tables, 'pipeline_offsets'),
+    [...latest.values()].map((o) => ({ topic: o.topic, partition: o.partition, next_offset: o.next_offset, updated_at: now })),
+    { tail: `ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at` },
+  );
 }
 
 /**

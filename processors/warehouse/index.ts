@@ -12,22 +12,25 @@
  * instance (a checkpoint that could not write), the file is opened again before the next
  * statement: it holds the batches that committed and nothing else, offsets included.
  */
-import { join } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
-import { SerialQueue, inTransaction, openDuckDB, queryRows, storageFault, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import { SerialQueue, inTransaction, openDuckDB, queryRows, sqlString, storageFault, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
 import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
-import { prepareRestricted } from './files.js';
+import { eraseInTransaction, loadErasedKeys, type ErasedKeys, type ErasureOrder, type ErasureResult } from './erase.js';
+import { prepareRestricted, syncPath } from './files.js';
 import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
 import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
 import { rebuild } from './rebuild.js';
 import { replay } from './replay.js';
+import { expireRawInTransaction } from './retention.js';
 import { SessionCache } from './session-cache.js';
 import { sweepIdle } from './sweep.js';
-import { describeTables, warehouseDdl } from './tables.js';
+import { describeTables, quoteIdent, warehouseDdl } from './tables.js';
 import type {
   BatchResult,
   OutboxChunk,
@@ -58,7 +61,16 @@ const WAREHOUSE_THREADS = 1;
 /** How often, at most, committed batches are exported to Parquet: facts readable within about a second of the ack. */
 const DEFAULT_EXPORT_INTERVAL_MS = 250;
 
+const compactPath = (path: string) => `${path}.compact`;
+
+/** A copy compactFile did not finish (a crash): the file it was to replace is whole. */
+async function removeCompactLeftover(path: string): Promise<void> {
+  await rm(compactPath(path), { force: true });
+  await rm(`${compactPath(path)}.wal`, { force: true });
+}
+
 export async function createWarehouse(options: WarehouseOptions): Promise<Warehouse> {
+  await removeCompactLeftover(join(options.dataDir, 'warehouse.duckdb'));
   const db = await openDuckDB(join(options.dataDir, 'warehouse.duckdb'), { threads: WAREHOUSE_THREADS });
   let conn: DuckDBConnection | undefined;
   try {
@@ -86,6 +98,9 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
         idleHorizonMicros: options.idleHorizonMicros,
         cache: new SessionCache(options.sessionCacheBytes ?? DEFAULT_SESSION_CACHE_BYTES),
         unfolded: await unfoldedSessions(conn),
+        erased: await loadErasedKeys(conn),
+        droppedDeliveries: new Set(),
+        piiKey: options.piiKey,
       },
       options.clock ?? nowMicros,
       options.exportIntervalMs ?? DEFAULT_EXPORT_INTERVAL_MS,
@@ -140,6 +155,49 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     return result;
   }
 
+  /**
+   * Erases what `order` names (erase.ts) in one transaction with its offset, or for a dry run
+   * counts it and changes nothing. Answers once the Parquet dataset no longer holds them and the
+   * warehouse file has been written anew without them (compactFile).
+   */
+  async erase(order: ErasureOrder): Promise<ErasureResult> {
+    const piiKey = this.ctx.piiKey;
+    if (piiKey === undefined) throw new SessionflowError('ERASURE_INVALID', 'the warehouse was opened without PII_KEY');
+    const now = this.clock();
+    const outcome = order.dryRun
+      ? await this.serial(async () => {
+          await this.conn.run('BEGIN TRANSACTION');
+          try {
+            return await eraseInTransaction(this.ctx, order, piiKey, now);
+          } finally {
+            await this.conn.run('ROLLBACK');
+            this.ctx.cache.rollback();
+          }
+        })
+      : await this.transaction(() => eraseInTransaction(this.ctx, order, piiKey, now));
+    for (const kind of Object.keys(outcome.erased) as Array<keyof ErasedKeys>) for (const key of outcome.erased[kind]) this.ctx.erased[kind].add(key);
+    if (!order.dryRun) {
+      await this.flush();
+      await this.serial(() => this.compactFile());
+    }
+    this.ctx.logger.info({ request_id: order.requestId, dry_run: order.dryRun, deliveries: outcome.result.deliveries, events: outcome.result.events, sessions_refolded: outcome.result.sessions_refolded, sessions_removed: outcome.result.sessions_removed, partitions: outcome.result.partitions }, order.dryRun ? 'erase: dry run counted' : 'erase: done');
+    return outcome.result;
+  }
+
+  /**
+   * Removes the bodies of deliveries received before `cutoff` (retention.ts), then rewrites their
+   * restricted Parquet partitions and the warehouse file without them. Returns deliveries removed
+   * per provider.
+   */
+  async expireRaw(cutoff: Micros): Promise<Record<string, number>> {
+    const removed = await this.transaction(() => expireRawInTransaction(this.ctx, cutoff, this.clock()));
+    if (removed.size > 0) {
+      await this.flush();
+      await this.serial(() => this.compactFile());
+    }
+    return Object.fromEntries(removed);
+  }
+
   rebuild(options?: RebuildOptions): Promise<RebuildReport> {
     return rebuild(this, options);
   }
@@ -191,6 +249,34 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     }
   }
 
+  /**
+   * Writes the warehouse file anew, from what its tables hold now, and swaps it in. A DELETE frees
+   * DuckDB's blocks but does not clear them: the removed rows' bytes stay in the file until the
+   * blocks are reused. After an erasure they must not (DESIGN section 9), so the live data is
+   * copied to a new file (COPY FROM DATABASE: tables, keys and sequences), which is fsync'd and
+   * renamed over the old one. Batches wait meanwhile; the ingest goes on acknowledging into the
+   * log. A crash before the rename leaves the old file whole, and the copy is removed at open.
+   */
+  private async compactFile(): Promise<void> {
+    const fresh = compactPath(this.path);
+    await removeCompactLeftover(this.path);
+    const [[name]] = (await this.conn.runAndReadAll('SELECT current_database()')).getRows() as [[string]];
+    await this.conn.run('CHECKPOINT');
+    await this.conn.run(`ATTACH ${sqlString(fresh)} AS sessionflow_compact`);
+    try {
+      await this.conn.run(`COPY FROM DATABASE ${quoteIdent(name)} TO sessionflow_compact`);
+    } finally {
+      await this.conn.run('DETACH sessionflow_compact');
+    }
+    this.conn.closeSync();
+    this.db.closeSync();
+    this.needsReopen = true;
+    await syncPath(fresh);
+    await rename(fresh, this.path);
+    await syncPath(dirname(this.path));
+    await this.reopen();
+  }
+
   /** Closes the invalidated instance and opens the file again; the TEMP staging tables are made anew. */
   private async reopen(): Promise<void> {
     for (const close of [() => this.conn.closeSync(), () => this.db.closeSync()]) {
@@ -206,7 +292,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     this.ctx.conn = this.conn;
     this.exporter.conn = this.conn;
     this.needsReopen = false;
-    this.ctx.logger.info({ file: this.path }, 'warehouse opened again after DuckDB invalidated it');
+    this.ctx.logger.info({ file: this.path }, 'warehouse file opened again');
   }
 
   /**

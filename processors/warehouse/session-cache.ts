@@ -41,6 +41,14 @@ export class SessionCache {
     this.staged.clear();
   }
 
+  /** Drops what is held of these sessions (an erasure removed some of their events): read from the table next time. */
+  forget(keys: readonly string[]): void {
+    for (const key of keys) {
+      this.remove(key);
+      this.staged.delete(key);
+    }
+  }
+
   rollback(): void {
     this.staged.clear();
   }

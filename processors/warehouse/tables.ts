@@ -123,6 +123,14 @@ export const DATASET_TABLES: readonly DatasetTable[] = [
     orderBy: 'received_at, ingest_id, stage, error_code, field_path',
     restricted: false,
   },
+  {
+    // No personal value, but a record for whoever answers erasure requests, read by audit.
+    name: 'erasures',
+    mode: 'append',
+    source: 'SELECT *, CAST(erased_at AS DATE) AS part_date FROM erasures',
+    orderBy: 'erased_at, erasure_id, reason',
+    restricted: true,
+  },
 ];
 
 /** The tables of the dataset analysts and BI tools read: no raw body, no personal value (DESIGN section 9). */

@@ -40,6 +40,10 @@ function dispatch(call: Call): Promise<unknown> {
       return warehouse.applyBatch(asBuffers(arg));
     case 'sweepIdle':
       return warehouse.sweepIdle(arg);
+    case 'erase':
+      return warehouse.erase(arg);
+    case 'expireRaw':
+      return warehouse.expireRaw(arg);
     case 'pendingFacts':
       return warehouse.pendingFacts(arg);
     case 'factsPublished':

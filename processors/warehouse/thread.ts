@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { ERRORS, SessionflowError, isSessionflowError, type ErrorCode } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { projectRoot } from '../../lib/paths.js';
-import type { BatchResult, OutboxChunk, OutboxMark, SweepResult, WarehouseBatch, WarehouseWriter } from './types.js';
+import type { BatchResult, ErasureOrder, ErasureResult, OutboxChunk, OutboxMark, SweepResult, WarehouseBatch, WarehouseWriter } from './types.js';
 
 /** What the worker is started with (workerData): plain values only. */
 export interface ThreadOptions {
@@ -29,6 +29,7 @@ export interface ThreadOptions {
   idleHorizonMicros?: number;
   sessionCacheBytes?: number;
   exportIntervalMs?: number;
+  piiKey?: string;
 }
 
 type Method = Exclude<keyof WarehouseWriter, 'writable'>;
@@ -147,6 +148,14 @@ class WarehouseThread implements WarehouseWriter {
 
   sweepIdle(options?: { after?: string; limit?: number }): Promise<SweepResult> {
     return this.call('sweepIdle', options);
+  }
+
+  erase(order: ErasureOrder): Promise<ErasureResult> {
+    return this.call('erase', order);
+  }
+
+  expireRaw(cutoff: number): Promise<Record<string, number>> {
+    return this.call('expireRaw', cutoff);
   }
 
   pendingFacts(limit?: number): Promise<OutboxChunk> {

@@ -2,6 +2,9 @@ import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../../li
 import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
 import type { NormalizeResult } from '../adapters/types.js';
+import type { ErasureOrder, ErasureResult } from './erase.js';
+
+export type { ErasureOrder, ErasureResult } from './erase.js';
 
 export interface WarehouseOptions {
   /** DATA_DIR: the warehouse is DATA_DIR/warehouse.duckdb, the dataset DATA_DIR/parquet/. */
@@ -18,6 +21,8 @@ export interface WarehouseOptions {
   sessionCacheBytes?: number;
   /** At most one Parquet export run per this many milliseconds after commits (250 by default). */
   exportIntervalMs?: number;
+  /** PII_KEY: erasures keep keyed hashes of what they removed, to recognise it when it comes again. Needed to erase. */
+  piiKey?: string;
 }
 
 /** What one consumer poll brings: the rows to store and the log positions they account for. */
@@ -47,6 +52,8 @@ export interface BatchResult {
   insertedDeadLetters: number;
   /** Dead letters of `renormalized` deliveries that the current adapters no longer produce. */
   resolvedDeadLetters: number;
+  /** Deliveries dropped because an erasure covers them (a redelivery of erased data), by ingest_id. */
+  refusedDeliveries: string[];
 }
 
 export interface SweepResult {
@@ -146,6 +153,17 @@ export interface WarehouseWriter {
    * than the horizon becomes `abandoned` (and back, when the horizon grew). Then exports them.
    */
   sweepIdle(options?: { after?: string; limit?: number }): Promise<SweepResult>;
+  /**
+   * Erases people (erase.ts) in one transaction with the request's offset, then brings the Parquet
+   * dataset up to date before it answers. A dry run counts and changes nothing.
+   */
+  erase(order: ErasureOrder): Promise<ErasureResult>;
+  /**
+   * Raw retention: removes the bodies of deliveries received before `cutoff` (epoch micros) from
+   * the raw archive, its Parquet files and the warehouse file; events and facts stay. Returns
+   * deliveries removed per provider.
+   */
+  expireRaw(cutoff: Micros): Promise<Record<string, number>>;
   /**
    * Up to `limit` (default 500) facts of the outbox, older changes first: sessions whose fact changed (batch, sweep,
    * rebuild, replay) and that facts.v1 has not acknowledged yet, with their current fact.
