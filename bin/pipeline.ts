@@ -26,12 +26,12 @@ import { createJifelinePuller } from '../ingest/pull/jifeline.js';
 import { jifelinePullOptions } from '../ingest/pull/options.js';
 import { apizeeReconcileOptions } from '../ingest/pull/apizee-options.js';
 import { createApizeeReconciler } from '../ingest/pull/apizee-reconcile.js';
-import { Spool } from '../ingest/spool.js';
+import { Spool, expireSetAside } from '../ingest/spool.js';
 import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
 import { startWarehouseSink, type WarehouseSink } from '../processors/warehouse-sink.js';
 import { openWarehouseThread } from '../processors/warehouse/thread.js';
-import type { ErasureOrder, ErasureResult } from '../processors/warehouse/index.js';
+import type { ErasureOrder, ErasureResult, WarehouseWriter } from '../processors/warehouse/index.js';
 import { bridgeInbox, logMatcher, writeAnswer } from '../processors/erasure-requests.js';
 import type { Log } from '../lib/log/types.js';
 
@@ -86,7 +86,9 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
   // after (embedded mode; a full disk), or the warehouse of a warehouse-only process.
   const writers: Array<{ readonly writable: boolean }> = [];
   try {
-    await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes));
+    const rawRetentionMs = config.rawRetentionDays * 86_400_000;
+    await transport.log.createTopics(topics.specs(config.topicPartitions, config.bodyLimitBytes, rawRetentionMs));
+    let retainedWarehouse: WarehouseWriter | undefined;
     const codec = new AvroCodec(transport.registry);
     const prune = transport.log.prune?.bind(transport.log);
     if (prune) stoppers.push({ name: 'log retention', stop: scheduleRetention(prune, config.logRetentionHours, logger) });
@@ -116,6 +118,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       });
       stoppers.push({ name: 'warehouse (batch in hand, commit, facts)', stop: () => sink.stop() });
       stoppers.push({ name: 'idle sweep', stop: scheduleSweep(sink) });
+      retainedWarehouse = warehouse;
       stages.push(sink.done);
     }
     if (roles.normalize) {
@@ -139,6 +142,16 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
         rawSink = await createLogRawSink(transport.log, codec, topics);
       }
     }
+
+    stoppers.push({
+      name: 'raw retention',
+      stop: scheduleRawRetention(rawRetentionMs, logger, {
+        warehouse: retainedWarehouse,
+        log: transport.log,
+        rawTopics: topics.allRaw,
+        spoolDir: roles.ingest && transport.log.kind === 'kafka' ? join(config.dataDir, 'spool') : undefined,
+      }),
+    });
 
     const jifeline = roles.ingest ? jifelinePullOptions(config) : undefined;
     if (jifeline && rawSink) {
@@ -204,6 +217,45 @@ function scheduleSweep(sink: WarehouseSink): () => Promise<void> {
   const timer = setInterval(() => void sink.sweep(), 5 * 60_000);
   timer.unref();
   return async () => clearInterval(timer);
+}
+
+/**
+ * Raw retention (RAW_RETENTION_DAYS): bodies older than the retention leave the warehouse and the
+ * restricted dataset, the embedded log's raw topics (records every consumer has read) and what the
+ * spool set aside. Kafka's raw topics do it themselves (retention.ms). Runs soon after start, then
+ * every thirtieth of the retention, at most daily; logs what it removed.
+ */
+function scheduleRawRetention(
+  retentionMs: number,
+  logger: Logger,
+  parts: { warehouse: WarehouseWriter | undefined; log: Log; rawTopics: readonly string[]; spoolDir: string | undefined },
+): () => Promise<void> {
+  const every = Math.min(86_400_000, Math.max(5_000, retentionMs / 30));
+  let running: Promise<void> = Promise.resolve();
+  const run = () =>
+    (running = running.then(async () => {
+      const cutoffMs = Date.now() - retentionMs;
+      try {
+        const deliveries = parts.warehouse ? await parts.warehouse.expireRaw(cutoffMs * 1000) : {};
+        const logRecords = parts.log.expire ? await parts.log.expire(parts.rawTopics, cutoffMs) : 0;
+        const spoolFiles = parts.spoolDir ? await expireSetAside(parts.spoolDir, cutoffMs) : 0;
+        const total = Object.values(deliveries).reduce((a, b) => a + b, 0);
+        if (total + logRecords + spoolFiles > 0) {
+          logger.info({ deliveries, logRecords, spoolFiles, receivedBefore: new Date(cutoffMs).toISOString() }, 'raw retention: removed the bodies past RAW_RETENTION_DAYS');
+        }
+      } catch (err) {
+        logger.warn({ err }, 'raw retention failed; the next run retries');
+      }
+    }));
+  const first = setTimeout(() => void run(), Math.min(every, 10_000));
+  const timer = setInterval(() => void run(), every);
+  first.unref();
+  timer.unref();
+  return async () => {
+    clearTimeout(first);
+    clearInterval(timer);
+    await running;
+  };
 }
 
 /** A log that runs its own retention (embedded mode): consumed messages past retention go, at start and every hour. */

@@ -12,7 +12,7 @@
  * resumes at the next whole frame: nothing after them is lost. The position is saved before the
  * file is emptied, and a position past the end (a crash in between) means all was drained.
  */
-import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ulid } from 'ulidx';
@@ -249,4 +249,30 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Raw retention (RAW_RETENTION_DAYS) for what the spool set aside: bad stretches (`bad-*.bin`) and
+ * deliveries too large for their topic (`too-large/*.avro`) hold bodies, and are removed once
+ * older than `cutoffMs` (by mtime). The spool file itself holds only what Kafka has not taken yet.
+ * Returns how many files went.
+ */
+export async function expireSetAside(dir: string, cutoffMs: number): Promise<number> {
+  const candidates: string[] = [];
+  const list = async (folder: string, keep: (name: string) => boolean) => {
+    try {
+      for (const name of await readdir(folder)) if (keep(name)) candidates.push(join(folder, name));
+    } catch {
+      // no such folder: nothing was set aside there
+    }
+  };
+  await list(dir, (name) => name.startsWith('bad-') && name.endsWith('.bin'));
+  await list(join(dir, 'too-large'), (name) => name.endsWith('.avro'));
+  let removed = 0;
+  for (const path of candidates) {
+    if ((await stat(path)).mtimeMs >= cutoffMs) continue;
+    await rm(path, { force: true });
+    removed += 1;
+  }
+  return removed;
 }

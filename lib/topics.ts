@@ -10,8 +10,11 @@ export interface Topics {
   readonly deadLetters: string;
   /** Erasure requests on their way to the warehouse writer (lib/erasure.ts): one partition, so they apply in order. */
   readonly erasures: string;
-  /** The topics with their settings; raw topics take a webhook of `rawBodyLimit` bytes plus its envelope. */
-  specs(partitions: number, rawBodyLimit?: number): TopicSpec[];
+  /**
+   * The topics with their settings; raw topics take a webhook of `rawBodyLimit` bytes plus its
+   * envelope, and keep it `rawRetentionMs` (RAW_RETENTION_DAYS) when given.
+   */
+  specs(partitions: number, rawBodyLimit?: number, rawRetentionMs?: number): TopicSpec[];
   /**
    * A stage's consumer group: `sessionflow-<stage>` under the default prefix, `<prefix>sessionflow-<stage>`
    * under another, so pipelines with different prefixes on one cluster never share a group (the
@@ -45,8 +48,13 @@ export function topicsFor(prefix: string): Topics {
     deadLetters,
     erasures,
     group: (stage) => (prefix === DEFAULT_TOPIC_PREFIX ? `sessionflow-${stage}` : `${prefix}sessionflow-${stage}`),
-    specs: (partitions, rawBodyLimit) => [
-      ...allRaw.map((topic) => ({ topic, partitions, ...(rawBodyLimit && { maxMessageBytes: rawBodyLimit + 64 * 1024 }) })),
+    specs: (partitions, rawBodyLimit, rawRetentionMs) => [
+      ...allRaw.map((topic) => ({
+        topic,
+        partitions,
+        ...(rawBodyLimit && { maxMessageBytes: rawBodyLimit + 64 * 1024 }),
+        ...(rawRetentionMs && { retentionMs: rawRetentionMs }),
+      })),
       { topic: events, partitions, maxMessageBytes: EVENT_MAX_BYTES },
       { topic: facts, partitions, compacted: true },
       { topic: deadLetters, partitions },

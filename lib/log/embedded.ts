@@ -348,6 +348,21 @@ export class EmbeddedLog implements Log {
     });
   }
 
+  expire(topics: readonly string[], cutoffMs: number): Promise<number> {
+    return this.maintenance.run(async () => {
+      if (this.closed) return 0;
+      let expired = 0;
+      for (const name of topics) {
+        for (const [i, p] of (this.topics.get(name)?.partitions ?? []).entries()) {
+          const low = this.positions.lowest(tpKey(name, i));
+          if (low === undefined) continue; // nobody has read it: what is not consumed stays
+          expired += p.erase((frame) => frame.offset < low && frame.timestamp < cutoffMs);
+        }
+      }
+      return expired;
+    });
+  }
+
   /**
    * @internal For the migration of an older log: appends records with their own offsets and
    * timestamps (ascending, past the partition's end), durably.

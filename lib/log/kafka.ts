@@ -62,6 +62,7 @@ export function topicConfig(spec: TopicSpec, replicationFactor: number): ITopicC
     configEntries: [
       ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
       ...(spec.maxMessageBytes ? [{ name: 'max.message.bytes', value: String(spec.maxMessageBytes) }] : []),
+      ...(spec.retentionMs ? [{ name: 'retention.ms', value: String(Math.round(spec.retentionMs)) }] : []),
       ...(replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : []),
     ],
   };
@@ -131,6 +132,17 @@ export class KafkaLog implements Log {
         topics: specs.map((spec) => topicConfig(spec, this.options.replicationFactor ?? -1)),
       }) // resolves false, not an error, for topics that exist already
       .catch(failWith(`could not create topics ${specs.map((s) => s.topic).join(', ')}`));
+    // A topic that existed already takes the retention of today's configuration (raw topics:
+    // RAW_RETENTION_DAYS). kafkajs alters a topic's configuration whole: every entry we set goes again.
+    const retained = specs.filter((spec) => spec.retentionMs !== undefined);
+    if (retained.length > 0) {
+      await this.admin
+        .alterConfigs({
+          validateOnly: false,
+          resources: retained.map((spec) => ({ type: TOPIC_RESOURCE, name: spec.topic, configEntries: topicConfig(spec, this.options.replicationFactor ?? -1).configEntries ?? [] })),
+        })
+        .catch(failWith(`could not set retention.ms on ${retained.map((s) => s.topic).join(', ')}`));
+    }
     for (const spec of specs) this.knownTopics.add(spec.topic);
   }
 

@@ -11,6 +11,11 @@ export interface TopicSpec {
   compacted?: boolean;
   /** Largest message the topic takes (Kafka max.message.bytes); raw topics carry whole webhook bodies. */
   maxMessageBytes?: number;
+  /**
+   * How long records are kept (Kafka retention.ms): raw topics carry bodies with personal data,
+   * kept for RAW_RETENTION_DAYS. The embedded log applies it with `expire`.
+   */
+  retentionMs?: number;
 }
 
 export interface OutgoingMessage {
@@ -102,6 +107,11 @@ export interface Log {
    * and its raw topics keep bodies until their retention.ms. Returns how many records went.
    */
   erase?(match: (topic: string, frame: { key: Buffer | null; value: Buffer }) => boolean): Promise<number>;
+  /**
+   * Raw retention the log runs itself (embedded mode; Kafka applies retention.ms): erases in place
+   * the records of `topics` older than `cutoffMs` that every consumer has read. Returns how many.
+   */
+  expire?(topics: readonly string[], cutoffMs: number): Promise<number>;
   /**
    * Whether a publish can be stored right now, for logs that can tell (embedded: false after its
    * disk refused a write, until it has room again). The ingest answers 503 and /health/ready says

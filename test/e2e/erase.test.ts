@@ -215,4 +215,53 @@ describe('sessionflow erase, end to end over HTTP', () => {
     });
     expect(found).toEqual([]);
   }, 180_000);
+
+  it('RAW_RETENTION_DAYS removes old bodies from the warehouse, the restricted dataset and the log, keeps events and facts, and logs it', async () => {
+    // 0.0002 days is 17.28 s: the retention runs every 5 s (its shortest period).
+    service = await startService(dir.path, { ...ENV, RAW_RETENTION_DAYS: '0.0002' });
+    const start = nowMicros() - 3 * 3600e6;
+    const apizee = plannedApizeeSession(start);
+    const mluvii = plannedMluviiSession(start);
+    const deliveries: Delivery[] = [
+      ...apizee.deliveries.map((d) => ({ provider: 'apizee' as const, body: d.body })),
+      ...mluvii.deliveries.map((d) => ({ provider: 'mluvii' as const, body: d.body })),
+    ];
+    const personal = [...apizee.personal, ...mluvii.personal].filter((v) => v.includes('@') || /^\+?\d[\d ]{6,}$/.test(v));
+    expect(personal.length).toBeGreaterThanOrEqual(4);
+    for (const delivery of deliveries) {
+      const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, { method: 'POST', headers: headersFor(delivery), body: delivery.body });
+      expect(response.status).toBe(200);
+    }
+    const sessions = [apizee, mluvii].map((s) => `'${s.sessionKey}'`).join(', ');
+    const stored = await eventually(async () => {
+      const [raw] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
+      const facts = await query(dir.path, `select session_key, events from session_facts where session_key in (${sessions}) order by session_key`);
+      return raw!.n === deliveries.length && facts.length === 2 ? facts : undefined;
+    }, WAIT_MS, 'every delivery archived and both facts');
+    const events = await query(dir.path, 'select count(*) as n from session_events');
+
+    // The bodies go once they are older than the retention; what was made of them stays.
+    await eventually(async () => {
+      const [raw] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
+      return raw!.n === 0 ? raw : undefined;
+    }, WAIT_MS, 'the raw archive emptied by retention');
+    const [expired] = await query(dir.path, `select sum(deliveries) as n from erasures where reason = 'retention'`, { restricted: true });
+    expect(Number(expired!.n)).toBe(deliveries.length);
+    expect(await query(dir.path, `select session_key, events from session_facts where session_key in (${sessions}) order by session_key`)).toEqual(stored);
+    expect(await query(dir.path, 'select count(*) as n from session_events')).toEqual(events);
+    await eventually(async () => (service!.output().includes('raw retention: removed the bodies past RAW_RETENTION_DAYS') ? true : undefined), WAIT_MS, 'the retention logged');
+
+    const audit = await runCli(['audit'], { DATA_DIR: dir.path, ...ENV }, dir.path);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    expect(audit.stdout).toContain(`apart: 0 erased, ${deliveries.length} expired`);
+
+    // The log's raw records (consumed, and as old) are erased too: no file holds the bodies' e-mails and phones.
+    await eventually(async () => (service!.output().match(/"logRecords":[1-9]/) ? true : undefined), WAIT_MS, 'the log records expired');
+    expect(await service.stop()).toBe(0);
+    const found = filesUnder(dir.path).flatMap((file) => {
+      const bytes = readFileSync(file);
+      return personal.filter((v) => bytes.includes(v)).map((v) => `${file.slice(dir.path.length)}: ${v}`);
+    });
+    expect(found).toEqual([]);
+  }, 180_000);
 });
