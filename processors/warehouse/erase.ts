@@ -10,7 +10,8 @@
  *   Events of those deliveries that name no participant (a session start) hold nothing of anyone
  *   and stay, so the session keeps its times.
  *
- * Raw archive: a delivery that names the person is removed whole, not redacted. A body names a
+ * Raw archive: a delivery that names the person, or gave an event about them, is removed whole,
+ * not redacted. A body names a
  * person in many fields (name, address, geolocation, free text, OCR) and a request gives one value;
  * redacting that value would leave the rest of them. Replay cannot bring the delivery back, and
  * what it gave other people is kept in session_events.

@@ -12,8 +12,8 @@ import type { SessionFact } from '../../lib/canonical.js';
 import { ConfluentRegistry } from '../../lib/registry/confluent.js';
 import { microsToIso, nowMicros } from '../../lib/time.js';
 import { topicsFor } from '../../lib/topics.js';
-import { eventually } from '../helpers/service.js';
-import { Fleet, cleanUpAfterEach, kafkaDescribe, kafkaEnv, need, post, query, randomPrefix, readTopics, shuffled, waitFor } from './support.js';
+import { eventually, runCli } from '../helpers/service.js';
+import { Fleet, cleanUpAfterEach, kafkaClient, kafkaDescribe, kafkaEnv, need, post, query, randomPrefix, readTopics, shuffled, waitFor } from './support.js';
 
 kafkaDescribe('Kafka mode, end to end over HTTP', () => {
   const fleet = new Fleet();
@@ -104,5 +104,46 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     expect(existsSync(join(dataDir, 'spool', 'spool.log')) ? statSync(join(dataDir, 'spool', 'spool.log')).size : 0).toBe(0);
     const [event] = await query(dataDir, `select type from session_events where ingest_id = '${ingest_id}'`);
     expect(event).toEqual({ type: 'session.started' });
+  });
+
+  it('sessionflow erase goes through the erasures topic to the warehouse writer, and says what Kafka keeps; raw topics get retention.ms', async () => {
+    const prefix = randomPrefix();
+    const dataDir = fleet.dataDir();
+    const env = kafkaEnv(prefix, { RAW_RETENTION_DAYS: '7' });
+    const service = await fleet.start('run', dataDir, env);
+    const session = plannedZoomSession(nowMicros() - 3 * 3600e6);
+    const email = 'erase.kafka@example.eu';
+    // The app keys one guest by their e-mail (Video SDK apps set user_key themselves).
+    const deliveries = session.deliveries.map((d) => ({ ...d, body: d.body.replaceAll('"user_key":"cust-301"', `"user_key":"${email}"`) }));
+    expect(deliveries.filter((d) => d.body.includes(email)).length).toBe(4);
+    for (const delivery of deliveries) expect((await post(service.url, delivery)).status).toBe(200);
+    const key = `zoom:${session.sessionId}`;
+    await waitFor(async () => (await query(dataDir, `select * from session_facts where session_key = '${key}' and participants = 3 and recording_files = 2`))[0], 30_000, 'the fact', () => fleet.output());
+    await waitFor(async () => {
+      const [row] = await query(dataDir, 'select count(*) as n from raw_webhooks', { restricted: true });
+      return row!.n === deliveries.length ? row : undefined;
+    }, 30_000, 'every delivery archived', () => fleet.output());
+
+    const erase = await runCli(['erase', '--email', email], { ...env, DATA_DIR: dataDir }, dataDir, 60_000);
+    expect(erase.code, erase.stdout + erase.stderr).toBe(0);
+    expect(erase.stderr).toContain('is on the erasures topic');
+    expect(erase.stdout).toMatch(/deliveries removed from the raw archive\s+4\n/);
+    expect(erase.stdout).toContain("not erased: Kafka's raw topics keep the deliveries until their retention.ms (RAW_RETENTION_DAYS=7)");
+    const [fact] = await query(dataDir, `select participants from session_facts where session_key = '${key}'`);
+    expect(fact).toEqual({ participants: 2 });
+    const raw = await query(dataDir, 'select body from raw_webhooks', { restricted: true });
+    expect(raw).toHaveLength(deliveries.length - 4);
+    expect(raw.some((r) => Buffer.from(r.body as Uint8Array).includes(email))).toBe(false);
+
+    const admin = kafkaClient().admin();
+    await admin.connect();
+    try {
+      const topics = topicsFor(prefix);
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topics.raw('zoom'), configNames: ['retention.ms', 'max.message.bytes'] }] });
+      const entries = Object.fromEntries(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+      expect(entries).toEqual({ 'retention.ms': String(7 * 86_400_000), 'max.message.bytes': String(1024 * 1024 + 64 * 1024) });
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
