@@ -134,6 +134,21 @@ export function phoneMatches(a: string, b: string): boolean {
   return short.length >= MIN_PHONE_DIGITS && long.endsWith(short);
 }
 
+/**
+ * Whether `text` holds `email` as a whole address: ana@example.eu is not in hana@example.eu nor in
+ * ana@example.eu.org, but is in "mailto:ana@example.eu." and in "<ana@example.eu>".
+ */
+function containsEmail(text: string, email: string): boolean {
+  for (let at = text.indexOf(email); at >= 0; at = text.indexOf(email, at + 1)) {
+    const before = text[at - 1] ?? '';
+    const after = text.slice(at + email.length, at + email.length + 2);
+    if (/[a-z0-9._%+-]/.test(before)) continue;
+    if (/^[a-z0-9-]/.test(after) || /^\.[a-z0-9]/.test(after)) continue;
+    return true;
+  }
+  return false;
+}
+
 /** Finds whether stored bytes (a body, a log message) name one of the e-mails or phone numbers. */
 export class PersonMatcher {
   constructor(private readonly subjects: Pick<ErasureSubjects, 'emails' | 'phones'>) {}
@@ -145,7 +160,7 @@ export class PersonMatcher {
   matches(bytes: Buffer): boolean {
     if (this.empty) return false;
     const text = searchableText(bytes);
-    if (this.subjects.emails.some((email) => text.includes(email))) return true;
+    if (this.subjects.emails.some((email) => containsEmail(text, email))) return true;
     if (this.subjects.phones.length === 0) return false;
     for (const [candidate] of text.matchAll(PHONE_LIKE)) {
       const digits = phoneDigits(candidate);
