@@ -109,6 +109,9 @@ describe('sessionflow audit', () => {
       events,
       provider_other: 0,
       dead_letter_rows: 1,
+      erased: 0,
+      expired: 0,
+      refused_erased: 0,
     });
     const m = row(result, 'mluvii');
     expect(m).toMatchObject({ archived: 2, with_events: 1, dead_lettered: 0, duplicates: 1, no_events: 0, unexplained: 0, dead_letter_rows: 0 });
