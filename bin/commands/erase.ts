@@ -97,7 +97,9 @@ async function carryOut(config: Config, request: ErasureRequest, waitMs: number)
     return waitForAnswer(config, request.request_id, waitMs, 'is the pipeline still running?');
   }
   say(`the pipeline is not running: starting the warehouse writer for request ${request.request_id}…`);
-  const pipeline = await startPipeline({ ...config, port: 0, host: '127.0.0.1' }, loggerFor(config, 'error'), { ingest: false, normalize: false, warehouse: true });
+  // Its log would drown the answer: errors only (the warehouse thread takes the level from the config).
+  const quiet = { ...config, port: 0, host: '127.0.0.1', logLevel: 'error' };
+  const pipeline = await startPipeline(quiet, loggerFor(quiet), { ingest: false, normalize: false, warehouse: true });
   try {
     return await waitForAnswer(config, request.request_id, waitMs, 'see the log above');
   } finally {

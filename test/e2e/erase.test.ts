@@ -165,6 +165,12 @@ describe('sessionflow erase, end to end over HTTP', () => {
     const othersBefore = await factsOf(otherSessions);
     const personBefore = await factsOf(personSessions);
 
+    // A request sealed with another PII_KEY is refused, and nothing changes.
+    const wrongKey = await runCli(['erase', '--email', EMAIL], { DATA_DIR: dir.path, ...ENV, PII_KEY: 'another-pii-key-0123456789' }, dir.path, WAIT_MS);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toMatch(/refused: the erasure request cannot be carried out: the request cannot be opened with this PII_KEY/);
+    expect(await factsOf(personSessions)).toEqual(personBefore);
+
     const erase = await runCli(['erase', '--email', 'Erase.Me+GDPR@example.eu', '--phone', '+420777123456'], { DATA_DIR: dir.path, ...ENV }, dir.path, WAIT_MS);
     expect(erase.code, erase.stderr).toBe(0);
     expect(erase.stdout).toMatch(/^erased; request \w+/);
@@ -214,6 +220,14 @@ describe('sessionflow erase, end to end over HTTP', () => {
       return NEEDLES.filter((n) => bytes.includes(n) || bytes.includes(n.toUpperCase())).map((n) => `${file.slice(dir.path.length)}: ${n}`);
     });
     expect(found).toEqual([]);
+
+    // With nothing running, the command starts the writer itself.
+    const offline = await runCli(['erase', '--session', otherSessions[0]!], { DATA_DIR: dir.path, ...ENV }, dir.path, WAIT_MS);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stderr).toContain('the pipeline is not running: starting the warehouse writer');
+    expect(offline.stdout).toMatch(/sessions removed\s+1\n/);
+    expect(offline.stdout).not.toContain('"level"');
+    expect(await factsOf(otherSessions)).toEqual(othersBefore.filter((f) => f.session_key !== otherSessions[0]));
   }, 180_000);
 
   it('RAW_RETENTION_DAYS removes old bodies from the warehouse, the restricted dataset and the log, keeps events and facts, and logs it', async () => {
