@@ -69,9 +69,9 @@ export interface Attendance {
 
 /**
  * Pairs each participant's joins and leaves. A leave that closes nothing is the start of the
- * story when the participant has no earlier join or span (it left before we heard it join:
- * the span starts at started_at); otherwise it is stale and ignored (Zoom redelivers old
- * leaves; a second leave after the participant already left adds nothing). A join while the
+ * story when the participant has no join at all (it left before we heard it join: the span
+ * starts at started_at); otherwise it is stale and ignored (Zoom redelivers old leaves; a leave
+ * older than the latest join, or a second leave after the participant already left, adds nothing). A join while the
  * participant is already present adds nothing either. `participant.concluded` closes a join
  * still open: mluvii sends SessionOperatorConcluded instead of SessionOperatorLeft to every
  * operator but one (one forwarded away concludes without having "left").
@@ -84,9 +84,12 @@ export function attendance(events: readonly SessionEvent[]): Attendance {
   const counted = new Set<SessionEvent>();
   for (const [key, own] of groupBy(moves, (e) => e.participant!.key)) {
     const kept: Presence[] = [];
+    // A leave older than the participant's latest join is stale (DESIGN section 6): a leave that
+    // closes nothing starts the story only for a participant we never heard join at all.
+    const joinedEver = own.some((e) => e.type === 'participant.joined');
     for (const { event, effect } of walkToggles(own, (e) => (e.type === 'participant.joined' ? 'open' : 'close'))) {
       if (effect === 'opened') kept.push({ kind: 'join', event });
-      else if (effect === 'closed' || (effect === 'stray' && kept.length === 0 && event.type === 'participant.left')) {
+      else if (effect === 'closed' || (effect === 'stray' && !joinedEver && kept.length === 0 && event.type === 'participant.left')) {
         kept.push({ kind: 'leave', event });
         counted.add(event);
       }

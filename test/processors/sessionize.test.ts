@@ -311,6 +311,20 @@ describe('foldSession: participants and spans', () => {
     expect(after.fact.end_reason).toBe('left again');
   });
 
+  it('ignores a leave with no join before it when the participant has a newer join (DESIGN section 6: stale)', () => {
+    const user = guest(1);
+    // The join of 09:50 never reached us; Zoom redelivers the old 10:05 leave, and the participant joined again at 10:06.
+    const { spans, fact } = fold([
+      ev('session.started', '10:00'),
+      ev('participant.left', '10:05', { who: user, reason: 'old leave' }),
+      ev('participant.joined', '10:06', { who: user }),
+      ev('participant.left', '10:20', { who: user, reason: 'left' }),
+      ev('session.ended', '10:30'),
+    ]);
+    expect(spans.map((s) => [s.joined_at, s.left_at, s.leave_reason])).toEqual([[t('10:06'), t('10:20'), 'left']]);
+    expect(fact.participant_seconds).toBe(14 * 60);
+  });
+
   it('pairs a late-arriving leave with the join before it, not with a later join', () => {
     const user = guest(1);
     const { spans } = fold([
