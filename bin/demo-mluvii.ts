@@ -148,7 +148,7 @@ export function plannedMluviiSession(startMicros: Micros, tenantId = 318): Plann
   // - hold 150.25 → 195.75; audio/video 120 → 300; after-call work: the second operator left at
   //   905.965191 and concluded at 1068.838056 (162.872865 s); the first never left: none.
   // - one forward (SessionForwarded; its timeline twin SessionActivitySessionForwarded is not
-  //   counted again), two messages (welcome, HeroCard), one file; 19 bodies, 19 events.
+  //   counted again), one message (welcome; the HeroCard is a form, not a message), one file; 19 bodies, 19 events.
   return {
     sessionKey: `mluvii:${sessionId}`,
     sessionId,
@@ -184,7 +184,7 @@ export function plannedMluviiSession(startMicros: Micros, tenantId = 318): Plann
       media_captures: 0,
       ocr_scans: 0,
       files_shared: 1,
-      messages: 2,
+      messages: 1,
       forwards: 1,
       alerts: 0,
       survey_score: null,

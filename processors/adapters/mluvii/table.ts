@@ -93,9 +93,12 @@ const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   ['SessionActivityWelcomeMessage', activity('message.sent', 'welcome')],
   ['SessionActivityExternalMessage', activity('message.sent', 'external')],
   ['SessionActivityLastFarewellMessage', activity('message.sent', 'farewell')],
-  ['SessionActivityChatToMail', activity('message.sent', 'chat_to_mail')],
-  ['SessionActivityPreviewUrl', activity('message.sent', 'preview_url')],
-  ['SessionActivityHeroCard', activity('message.sent', 'hero_card')],
+  // Not chat messages, so not in `messages`: a HeroCard is a form put to the client; ChatToMail
+  // e-mails the transcript of what was said; a PreviewUrl is the preview of a link in a message
+  // that is its own activity (originalActivityId). The last two change nothing a fact counts.
+  ['SessionActivityChatToMail', activity('session.updated', 'chat_to_mail')],
+  ['SessionActivityPreviewUrl', activity('session.updated', 'preview_url')],
+  ['SessionActivityHeroCard', activity('form.sent', 'hero_card')],
   ['SessionActivityHeroCardSubmission', row('form.submitted', 'hero_card_submission', 'time', 'submitter', 'hero_card')],
   ['SessionActivityCallScript', activity('form.sent', 'call_script')],
   ['SessionActivityCallScriptSubmission', activity('form.submitted', 'call_script')],

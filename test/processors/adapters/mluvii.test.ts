@@ -12,6 +12,7 @@ import { mluviiSchemaJson } from '../../../processors/adapters/mluvii/schemas.js
 import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { TIME_RANGE } from '../../../lib/time.js';
+import { foldSession } from '../../../processors/sessionize.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/mluvii');
@@ -41,6 +42,17 @@ describe('mluvii adapter: golden fixtures (the documented examples)', () => {
     const result = normalize(fixtureBody(type));
     expect(result).toStrictEqual({ events: readJson<SessionEvent[]>(`${type}.expected.json`), failures: [] });
     for (const event of result.events) expect(sessionEventType.isValid(event)).toBe(true);
+  });
+});
+
+describe('mluvii facts: what counts as a message', () => {
+  it('counts chat messages only: a HeroCard is a form sent, a transcript e-mailed or a link preview is no message', () => {
+    const events = ['SessionActivityWelcomeMessage', 'SessionActivityHeroCard', 'SessionActivityChatToMail', 'SessionActivityPreviewUrl']
+      .flatMap((type) => normalize(fixture(type)).events)
+      .map((e) => ({ ...e, session_key: 'mluvii:1', session_id: '1' }));
+    expect(events.map((e) => e.type)).toEqual(['message.sent', 'form.sent', 'session.updated', 'session.updated']);
+    const { fact } = foldSession(events, { idleHorizonMicros: undefined, nowMicros: RECEIVED_AT });
+    expect(fact).toMatchObject({ messages: 1, unknown_events: 0 });
   });
 });
 
