@@ -173,7 +173,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     let accepting = true;
     const app = buildApp({
       receivers: roles.ingest
-        ? [createZoomReceiver(secrets.zoom), createApizeeReceiver(secrets.apizee, secrets.apizeeHeader), createMluviiReceiver(secrets.mluvii)]
+        ? [createZoomReceiver(secrets.zoom, { toleranceMinutes: config.zoomToleranceMinutes }), createApizeeReceiver(secrets.apizee, secrets.apizeeHeader), createMluviiReceiver(secrets.mluvii)]
         : [],
       sink: rawSink ?? { write: () => Promise.reject(new Error('this process does not ingest')) },
       logger,

@@ -58,6 +58,7 @@ const schema = z
     APIZEE_API_RECONCILE_LOOKBACK_HOURS: z.coerce.number().positive().default(24),
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
     RAW_RETENTION_DAYS: z.coerce.number().positive().default(30),
+    ZOOM_TIMESTAMP_TOLERANCE_MINUTES: z.coerce.number().positive().max(1440).default(90),
     KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
@@ -107,6 +108,8 @@ export interface Config {
    * warehouse, the restricted dataset and the embedded log; Kafka's raw topics get it as retention.ms.
    */
   readonly rawRetentionDays: number;
+  /** How old a Zoom request's signed timestamp may be: its retries (5, 20, 60 minutes) may carry the original. */
+  readonly zoomToleranceMinutes: number;
   /** Kafka mode: how long the ingest waits for acks=all before it spools. */
   readonly kafkaAckTimeoutMs: number;
   /** How long an orderly stop may take before the process logs what is pending and ends itself with SIGKILL. */
@@ -184,6 +187,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     sessionNames: e.SESSION_NAMES,
     logRetentionHours: e.LOG_RETENTION_HOURS,
     rawRetentionDays: e.RAW_RETENTION_DAYS,
+    zoomToleranceMinutes: e.ZOOM_TIMESTAMP_TOLERANCE_MINUTES,
     kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     topicReplicationFactor: e.TOPIC_REPLICATION_FACTOR,

@@ -4,8 +4,12 @@
  *   `x-zm-signature: v0=` + hex(HMAC-SHA256(secret token, "v0:" + timestamp + ":" + raw body));
  * - `endpoint.url_validation` must be answered with
  *   {"plainToken": "<same>", "encryptedToken": hex(HMAC-SHA256(secret token, plainToken))}.
- * Zoom documents no tolerance for the timestamp; we refuse more than 5 minutes of skew (our
- * choice, as Stripe and Svix do), in seconds or milliseconds.
+ * Zoom documents no tolerance for the timestamp. Its retries (after 5, 20 and 60 minutes) may
+ * carry the original one, so a window of minutes, as Stripe and Svix use, refuses every retry
+ * and those events are lost. A retry inside a longer window costs a raw row, not a wrong fact:
+ * redeliveries collapse on event_id. So a request may be ZOOM_TIMESTAMP_TOLERANCE_MINUTES old
+ * (90 by default: the last retry and some clock skew), and at most 5 minutes ahead of our clock.
+ * Seconds or milliseconds.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
@@ -13,7 +17,9 @@ import { contentKey } from '../../lib/ids.js';
 import { epochToMicros, type Micros } from '../../lib/time.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
-export const ZOOM_TOLERANCE_MICROS = 5 * 60 * 1_000_000;
+/** How far ahead of our clock a request's timestamp may be (clock skew). */
+const AHEAD_MICROS = 5 * 60 * 1_000_000;
+export const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
 
 export function zoomSignature(secret: string, timestamp: string, body: Buffer | string): string {
   return 'v0=' + createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex');
@@ -30,7 +36,8 @@ function signatureMatches(expected: string, given: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function createZoomReceiver(secrets: readonly string[]): Receiver {
+export function createZoomReceiver(secrets: readonly string[], options: { toleranceMinutes?: number } = {}): Receiver {
+  const behindMicros = (options.toleranceMinutes ?? DEFAULT_ZOOM_TOLERANCE_MINUTES) * 60 * 1_000_000;
   return {
     provider: 'zoom',
     verify(request: IncomingRequest, now: Micros): Verified {
@@ -39,7 +46,8 @@ export function createZoomReceiver(secrets: readonly string[]): Receiver {
       const signature = header(request, 'x-zm-signature');
       if (!timestamp || !signature) throw new SessionflowError('AUTH_MISSING', 'x-zm-request-timestamp and x-zm-signature are required');
       if (!/^\d{1,16}$/.test(timestamp)) throw new SessionflowError('AUTH_INVALID', 'x-zm-request-timestamp is not an epoch number');
-      if (Math.abs(now - epochToMicros(Number(timestamp))) > ZOOM_TOLERANCE_MICROS) throw new SessionflowError('TIMESTAMP_STALE');
+      const age = now - epochToMicros(Number(timestamp));
+      if (age > behindMicros || -age > AHEAD_MICROS) throw new SessionflowError('TIMESTAMP_STALE');
       const secret = secrets.find((s) => signatureMatches(zoomSignature(s, timestamp, request.body), signature));
       if (!secret) throw new SessionflowError('AUTH_INVALID', 'x-zm-signature does not match');
 

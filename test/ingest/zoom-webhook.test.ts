@@ -109,7 +109,7 @@ describe('POST /webhooks/zoom', () => {
     ['a wrong-length signature', { 'x-zm-signature': 'v0=abc' }, 'AUTH_INVALID'],
     ['a signature over other bytes', { 'x-zm-signature': zoomSignature(SECRET, String(Math.floor(NOW_MS / 1000)), joined + ' ') }, 'AUTH_INVALID'],
     ['no signature', { 'x-zm-signature': undefined }, 'AUTH_MISSING'],
-    ['a timestamp 6 minutes old (seconds)', signed(joined, { timestamp: String(Math.floor(NOW_MS / 1000) - 360) }), 'TIMESTAMP_STALE'],
+    ['a timestamp 91 minutes old (seconds)', signed(joined, { timestamp: String(Math.floor(NOW_MS / 1000) - 91 * 60) }), 'TIMESTAMP_STALE'],
     ['a timestamp 6 minutes ahead (milliseconds)', signed(joined, { timestamp: String(NOW_MS + 360_000) }), 'TIMESTAMP_STALE'],
     ['a timestamp that is not a number', { 'x-zm-request-timestamp': 'yesterday' }, 'AUTH_INVALID'],
   ])('refuses %s with 401 and stores nothing', async (_name, override, code) => {
@@ -119,6 +119,21 @@ describe('POST /webhooks/zoom', () => {
     expect(response.statusCode).toBe(401);
     expect(response.json().error).toBe(code);
     expect(await stored()).toHaveLength(0);
+  });
+
+  it("accepts Zoom's last retry, 60 minutes later, when it carries the original timestamp (within ZOOM_TIMESTAMP_TOLERANCE_MINUTES, 90 by default)", async () => {
+    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: signed(joined, { timestamp: String(NOW_MS - 60 * 60_000 - 5_000) }), payload: joined });
+    expect(response.statusCode).toBe(200);
+    expect(await stored()).toHaveLength(1);
+  });
+
+  it('takes the window from the setting: older than it is refused, within it accepted; never more than 5 minutes ahead', () => {
+    const receiver = createZoomReceiver([SECRET], { toleranceMinutes: 10 });
+    const verify = (timestamp: string) => () => receiver.verify({ headers: signed(joined, { timestamp }), body: Buffer.from(joined) }, NOW_MS * 1000);
+    expect(verify(String(NOW_MS - 9 * 60_000))).not.toThrow();
+    expect(verify(String(NOW_MS - 11 * 60_000))).toThrow(/outside the accepted window/);
+    expect(verify(String(NOW_MS + 4 * 60_000))).not.toThrow();
+    expect(verify(String(NOW_MS + 6 * 60_000))).toThrow(/outside the accepted window/);
   });
 
   it('accepts a timestamp in milliseconds within 5 minutes', async () => {
