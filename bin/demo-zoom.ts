@@ -19,6 +19,11 @@ export interface PlannedSession {
   expected: {
     duration_seconds: number;
     participants: number;
+    /** The host (named by the callouts' host_id) and the two guests. */
+    agents: number;
+    guests: number;
+    /** From the start to the host's join. */
+    wait_seconds: number;
     peak_concurrent: number;
     participant_seconds: number;
     recordings: number;
@@ -70,6 +75,11 @@ export function plannedZoomSession(startMicros: number, accountId = 'acc_demo_7H
   joined('g1', 270);
   recording('session.recording_paused', 300, 180);
   push('session.sharing_ended', 360, { id: sessionId, user: { id: users.host.id, name: users.host.name, user_key: users.host.user_key, sharing_details: { content: 'application', date_time: iso(360) } } });
+  // The host phones a colleague, who does not pick up. Zoom's callout events name the host (host_id):
+  // the only place its user events' host is said, so the fold makes Dana the host from here.
+  const callee = { invitee_name: 'Petr Dvořák', phone_number: 420604112233, from_number: 12092592000 };
+  push('session.user_phone_callout_ringing', 380, { user_key: users.host.user_key, host_id: users.host.id, participant: callee });
+  push('session.user_phone_callout_missed', 410, { user_key: users.host.user_key, host_id: users.host.id, participant: callee });
   recording('session.recording_resumed', 420, 420);
   recording('session.recording_stopped', 900, 420);
   left('g2', 1000, 'left the session');
@@ -98,6 +108,9 @@ export function plannedZoomSession(startMicros: number, accountId = 'acc_demo_7H
     expected: {
       duration_seconds: 1200,
       participants: 3,
+      agents: 1,
+      guests: 2,
+      wait_seconds: 5,
       peak_concurrent: 3,
       participant_seconds: participantSeconds,
       recordings: 1,

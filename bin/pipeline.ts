@@ -122,7 +122,7 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       stages.push(sink.done);
     }
     if (roles.normalize) {
-      const normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: secrets.piiKey, sessionNames: config.sessionNames, logger, metrics });
+      const normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: secrets.piiKey, sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern, logger, metrics });
       stoppers.push({ name: 'normalize', stop: () => normalizer.stop() });
       stages.push(normalizer.done);
     }

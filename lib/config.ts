@@ -59,6 +59,18 @@ const schema = z
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
     RAW_RETENTION_DAYS: z.coerce.number().positive().default(30),
     ZOOM_TIMESTAMP_TOLERANCE_MINUTES: z.coerce.number().positive().max(1440).default(90),
+    ZOOM_HOST_PATTERN: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined || text.trim() === '') return undefined;
+        try {
+          return new RegExp(text, 'i');
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `is not a regular expression: ${(err as Error).message}` });
+          return z.NEVER;
+        }
+      }),
     KAFKA_ACK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
@@ -110,6 +122,8 @@ export interface Config {
   readonly rawRetentionDays: number;
   /** How old a Zoom request's signed timestamp may be: its retries (5, 20, 60 minutes) may carry the original. */
   readonly zoomToleranceMinutes: number;
+  /** ZOOM_HOST_PATTERN: a Zoom user whose user_key or display name matches (case aside) is the host. */
+  readonly zoomHostPattern: RegExp | undefined;
   /** Kafka mode: how long the ingest waits for acks=all before it spools. */
   readonly kafkaAckTimeoutMs: number;
   /** How long an orderly stop may take before the process logs what is pending and ends itself with SIGKILL. */
@@ -188,6 +202,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logRetentionHours: e.LOG_RETENTION_HOURS,
     rawRetentionDays: e.RAW_RETENTION_DAYS,
     zoomToleranceMinutes: e.ZOOM_TIMESTAMP_TOLERANCE_MINUTES,
+    zoomHostPattern: e.ZOOM_HOST_PATTERN,
     kafkaAckTimeoutMs: e.KAFKA_ACK_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     topicReplicationFactor: e.TOPIC_REPLICATION_FACTOR,

@@ -27,6 +27,8 @@ export interface NormalizerDeps {
   piiKey: string;
   /** SESSION_NAMES (Config.sessionNames). */
   sessionNames: SessionNames;
+  /** ZOOM_HOST_PATTERN (Config.zoomHostPattern). */
+  zoomHostPattern?: RegExp;
   logger: Logger;
   metrics: Metrics;
 }
@@ -35,6 +37,8 @@ export interface NormalizerDeps {
 export interface NormalizeOptions {
   /** SESSION_NAMES: what becomes of free-text session names (Zoom's); default `hash`. */
   sessionNames?: SessionNames;
+  /** ZOOM_HOST_PATTERN: Zoom users whose user_key or name matches are hosts; none by default. */
+  zoomHostPattern?: RegExp;
 }
 
 /** Normalizes one RawWebhook with its provider's adapter; an adapter that throws is a dead letter, not a crash. */
@@ -98,7 +102,7 @@ export function publishRetrying(log: Log, topic: string, messages: OutgoingMessa
 }
 
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
-  const { log, codec, topics, piiKey, sessionNames, logger, metrics } = deps;
+  const { log, codec, topics, piiKey, sessionNames, zoomHostPattern, logger, metrics } = deps;
   const stopping = new AbortController();
   const rawReader = codec.deserializer<RawWebhook>('RawWebhook');
   const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
@@ -122,7 +126,7 @@ export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
           metrics.normalized.inc({ provider: providerLabel(raw.provider), outcome: 'dead_letter' });
           continue;
         }
-        const result = normalizeRaw(raw, piiKey, { sessionNames });
+        const result = normalizeRaw(raw, piiKey, { sessionNames, zoomHostPattern });
         const failures = [...result.failures];
         for (const event of result.events) {
           const encoded = encodeEvent(event);

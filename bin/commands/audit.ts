@@ -220,7 +220,7 @@ export function registerAudit(program: Command): void {
       const dataset = await openDataset(config.dataDir, { restricted: true });
       let code: number;
       try {
-        const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey, { sessionNames: config.sessionNames });
+        const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern });
         const verdict = auditVerdict(result);
         process.stdout.write(render([...AUDIT_COLUMNS], result.rows.map((r) => AUDIT_COLUMNS.map((c) => r[c])), options.format));
         (options.format === 'table' ? process.stdout : process.stderr).write(verdict.line + '\n');

@@ -47,7 +47,7 @@ export function registerReplay(program: Command): void {
           from,
           to,
           chunkSize,
-          normalize: (raw) => normalizeRaw(raw, piiKey, { sessionNames: config.sessionNames }),
+          normalize: (raw) => normalizeRaw(raw, piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern }),
           signal: interrupt.signal,
           onProgress: deliveries.update,
           onExportProgress: partitions.update,

@@ -10,6 +10,8 @@ export interface AdapterContext {
    * absent: DEFAULT_SESSION_NAMES. Names that are ids (Jifeline's ticket number) are not free text.
    */
   sessionNames?: SessionNames;
+  /** ZOOM_HOST_PATTERN: a Zoom user whose user_key or display name matches is the host. */
+  zoomHostPattern?: RegExp;
 }
 
 /** A body (or part of one) that could not be read: becomes a DeadLetter. */

@@ -18,13 +18,37 @@ function isTakingPart(event: SessionEvent): boolean {
   return !(event.type.startsWith('invitation.') || event.type.startsWith('participant.invite') || event.type.startsWith('ticket.'));
 }
 
-/** The role of each participant: the most specific non-null role any event gives it. */
+/**
+ * The participants the session's events name as host after the fact. Zoom's user events carry no
+ * host flag: the host is named by `host_id` (the host's session-scoped user id, on callout and
+ * some session events) and by `is_host` on an AI interpreter summary, which names its user by
+ * `participant_uuid`. Any event of the session may bring it, in any order: a fold of the whole
+ * session gives the host its role whenever the evidence arrived.
+ */
+function namedHosts(events: readonly SessionEvent[]): { userIds: Set<string>; uuids: Set<string> } {
+  const userIds = new Set<string>();
+  const uuids = new Set<string>();
+  for (const { attributes } of events) {
+    if (attributes.host_id) userIds.add(attributes.host_id);
+    if (attributes.is_host === 'true' && attributes.participant_uuid) uuids.add(attributes.participant_uuid);
+  }
+  return { userIds, uuids };
+}
+
+/**
+ * The role of each participant: the most specific non-null role any event gives it, or host
+ * when the session's events name it the host (namedHosts).
+ */
 export function resolveRoles(events: readonly SessionEvent[]): Map<string, Role | null> {
   const roles = new Map<string, Role | null>();
-  for (const { participant } of events) {
+  const hosts = namedHosts(events);
+  for (const { participant, attributes } of events) {
     if (participant === null) continue;
     const seen = roles.get(participant.key) ?? null;
-    const role = participant.role;
+    const named =
+      (participant.provider_user_id !== null && hosts.userIds.has(participant.provider_user_id)) ||
+      (attributes.participant_uuid !== undefined && hosts.uuids.has(attributes.participant_uuid));
+    const role = named ? 'host' : participant.role;
     if (!roles.has(participant.key) || (role !== null && (seen === null || ROLE_RANK[role] > ROLE_RANK[seen]))) {
       roles.set(participant.key, role ?? seen);
     }

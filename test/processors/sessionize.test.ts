@@ -19,6 +19,7 @@ function t(clock: string): number {
 interface Who {
   key: string;
   role?: Role | null;
+  provider_user_id?: string;
 }
 
 type Extra = Partial<Omit<SessionEvent, 'participant'>> & { who?: Who; tag?: string };
@@ -44,7 +45,7 @@ function ev(type: CanonicalType, clock: string | number, extra: Extra = {}): Ses
     provider_event_id: null,
     occurred_at: occurredAt,
     received_at: occurredAt + 1_000_000,
-    participant: who ? { key: who.key, role: who.role ?? null, provider_user_id: null } : null,
+    participant: who ? { key: who.key, role: who.role ?? null, provider_user_id: who.provider_user_id ?? null } : null,
     reason: null,
     state: null,
     scope: null,
@@ -309,6 +310,34 @@ describe('foldSession: participants and spans', () => {
     expect(after.spans.map((s) => [s.joined_at, s.left_at])).toEqual([[t('10:00'), t('10:05')], [t('10:06'), t('10:20')]]);
     expect(after.fact.participant_seconds).toBe(before.fact.participant_seconds);
     expect(after.fact.end_reason).toBe('left again');
+  });
+
+  it('learns the Zoom host from host_id on a later event: one host, agents 1, and wait_seconds to its join, whatever the order', () => {
+    // Zoom's user events carry no host flag: every user arrives as a guest.
+    const zoomUser = (id: string, clock: string, type: CanonicalType = 'participant.joined') =>
+      ev(type, clock, { who: { key: `p-${id}`, role: 'guest', provider_user_id: id }, attributes: { participant_uuid: `uuid-${id}` } });
+    const base = [
+      ev('session.started', '10:00'),
+      zoomUser('111', '10:01'),
+      zoomUser('222', '10:04'),
+      zoomUser('111', '10:20', 'participant.left'),
+      zoomUser('222', '10:21', 'participant.left'),
+      ev('session.ended', '10:22'),
+    ];
+    const before = fold(base).fact;
+    expect(before).toMatchObject({ agents: 0, guests: 2, wait_seconds: null });
+    // The only evidence, last in time and in arrival: a callout the host (user 222) made.
+    const callout = ev('callout.missed', '10:30', { attributes: { host_id: '222', callout_kind: 'phone' }, received_at: t('11:00') });
+    for (const events of [[...base, callout], [callout, ...base].reverse()]) {
+      const { fact, spans } = fold(events);
+      expect(fact).toMatchObject({ participants: 2, agents: 1, guests: 1, wait_seconds: 4 * 60 });
+      expect(spans.map((s) => [s.participant_key, s.role])).toEqual([['p-111', 'guest'], ['p-222', 'host']]);
+    }
+    // An AI interpreter summary saying is_host names its user by participant_uuid.
+    const summary = ev('interpreter.usage', '10:25', { attributes: { is_host: 'true', participant_uuid: 'uuid-111' } });
+    expect(fold([...base, summary]).fact).toMatchObject({ agents: 1, guests: 1, wait_seconds: 60 });
+    const notHost = ev('interpreter.usage', '10:25', { attributes: { is_host: 'false', participant_uuid: 'uuid-111' } });
+    expect(fold([...base, notHost]).fact).toMatchObject({ agents: 0, guests: 2 });
   });
 
   it('ignores a leave with no join before it when the participant has a newer join (DESIGN section 6: stale)', () => {

@@ -76,7 +76,7 @@ describe('sql/reports', () => {
       { provider: 'mluvii', sessions: 4, participants: 8, avg_participants: 2, agents: 4, guests: 4, avg_peak_concurrent: 2, max_peak_concurrent: 2, spans: 8, rejoins: 0, median_span_minutes: 11.8, participant_hours: 1.78 },
       // Z1..Z3 (one guest drops and rejoins in each), Zab and Zopen (three joined, spans open).
       // Zoom's session.user_joined does not say who hosts: every Zoom participant is a guest.
-      { provider: 'zoom', sessions: 5, participants: 15, avg_participants: 3, agents: 0, guests: 15, avg_peak_concurrent: 3, max_peak_concurrent: 3, spans: 18, rejoins: 3, median_span_minutes: 14.8, participant_hours: 2.64 },
+      { provider: 'zoom', sessions: 5, participants: 15, avg_participants: 3, agents: 3, guests: 12, avg_peak_concurrent: 3, max_peak_concurrent: 3, spans: 18, rejoins: 3, median_span_minutes: 14.8, participant_hours: 2.64 },
     ]);
   });
 

@@ -18,7 +18,8 @@ interface ZoomObject {
   session_name?: Opt<string>;
   session_key?: Opt<string>;
   host_id?: Opt<string>;
-  user?: { id: string; name?: Opt<string>; leave_reason?: Opt<string>; sharing_details?: { content?: Opt<string> } };
+  user?: { id: string; name?: Opt<string>; user_key?: Opt<string>; participant_uuid?: Opt<string>; leave_reason?: Opt<string>; sharing_details?: { content?: Opt<string> } };
+  participant_uuid?: Opt<string>;
   recording_files?: ZoomFile[];
   participant_audio_files?: Opt<ZoomFile[]>;
   participant_video_files?: Opt<ZoomFile[]>;
@@ -74,12 +75,19 @@ function detail(part: Partial<Detail> & { attributes: Record<string, string> }):
   return { participant: null, reason: null, count: null, bytes: null, ...part };
 }
 
-function userParticipant(piiKey: string, object: ZoomObject): ParticipantRef | null {
+function userParticipant(piiKey: string, object: ZoomObject, hostPattern: RegExp | undefined): ParticipantRef | null {
   if (!object.user) return null;
   const id = object.user.id;
   // user.id is "assigned to the user upon joining a session and is only valid for that session":
   // keyed with the session so the same id in two sessions is never taken for one person.
-  return { key: participantKey(piiKey, 'zoom', `${object.session_id}:${id}`), role: roleOf(id, object.host_id), provider_user_id: id };
+  const role = roleOf(id, object.host_id) === 'host' || marksHost(hostPattern, object.user) ? 'host' : 'guest';
+  return { key: participantKey(piiKey, 'zoom', `${object.session_id}:${id}`), role, provider_user_id: id };
+}
+
+/** ZOOM_HOST_PATTERN: apps that mark their hosts in their own user_key or the display name. */
+function marksHost(pattern: RegExp | undefined, user: { user_key?: Opt<string>; name?: Opt<string> }): boolean {
+  if (pattern === undefined) return false;
+  return [user.user_key, user.name].some((text) => typeof text === 'string' && pattern.test(text));
 }
 
 const invalid = (fieldPath: string, detail: string, providerType: string): DetailResult => ({
@@ -127,7 +135,7 @@ function recordingFiles(object: ZoomObject, providerType: string): DetailResult 
 }
 
 /** Reads the family's details from a body that fits the family's schema. */
-export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string): DetailResult {
+export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string, hostPattern?: RegExp): DetailResult {
   const object = body.payload.object;
   const common = { custom_session_key: object.session_key };
   const one = (d: Detail): DetailResult => ({ ok: true, details: [d] });
@@ -138,13 +146,14 @@ export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string
       return one(detail({ attributes: attrs(common) }));
     case 'user':
       return one(detail({
-        participant: userParticipant(piiKey, object),
+        participant: userParticipant(piiKey, object, hostPattern),
         reason: mapping.canonical === 'participant.left' ? leaveReasonWithoutName(object.user?.leave_reason, object.user?.name) : null,
-        attributes: attrs({ ...common, host_id: object.host_id }),
+        // participant_uuid: how an AI interpreter summary names this user when it says is_host.
+        attributes: attrs({ ...common, host_id: object.host_id, participant_uuid: object.user?.participant_uuid }),
       }));
     case 'sharing':
       return one(detail({
-        participant: userParticipant(piiKey, object),
+        participant: userParticipant(piiKey, object, hostPattern),
         attributes: attrs({ ...common, host_id: object.host_id, share_type: object.user?.sharing_details?.content }),
       }));
     case 'recording_files':
@@ -184,7 +193,7 @@ export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string
     }
     case 'interpreter':
       return one(detail({
-        attributes: attrs({ ...common, is_host: object.is_host, usage: object.usage, usage_start: object.start_time, usage_end: object.end_time }),
+        attributes: attrs({ ...common, is_host: object.is_host, participant_uuid: object.participant_uuid, usage: object.usage, usage_start: object.start_time, usage_end: object.end_time }),
       }));
   }
 }

@@ -138,7 +138,7 @@ export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeRe
 
   const occurred = occurredAt(body, mapping);
   if (!occurred.ok) return failed(occurred.failure);
-  const details = readDetails(body, mapping, ctx.piiKey);
+  const details = readDetails(body, mapping, ctx.piiKey, ctx.zoomHostPattern);
   if (!details.ok) return failed(details.failure);
 
   const envelope: Envelope = {

@@ -40,6 +40,17 @@ describe('zoom adapter: golden fixtures', () => {
   });
 });
 
+describe('zoom adapter: hosts', () => {
+  it('makes a user the host when ZOOM_HOST_PATTERN matches its user_key or name; a guest otherwise', () => {
+    const joined = fixtureBody('session.user_joined'); // user_key customer-90210, name Jana Novakova
+    const role = (pattern?: RegExp) => zoomAdapter.normalize(raw(joined), { ...CTX, ...(pattern && { zoomHostPattern: pattern }) }).events[0]!.participant!.role;
+    expect(role()).toBe('guest');
+    expect(role(/^customer-/i)).toBe('host');
+    expect(role(/novakova/i)).toBe('host');
+    expect(role(/^agent-/i)).toBe('guest');
+  });
+});
+
 describe('zoom adapter: coverage of the reference', () => {
   it('maps every table type to a canonical type and has a fixture for it, and no fixture without a mapping', () => {
     for (const mapping of ZOOM_EVENT_TYPES.values()) expect(CANONICAL_TYPES).toContain(mapping.canonical);
