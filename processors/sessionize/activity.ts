@@ -70,11 +70,25 @@ export function mediaTimeOf(events: readonly SessionEvent[], endedAt: Micros | n
   );
   const sharing = toggleTotal(
     events,
-    { opens: ['sharing.started'], closes: ['sharing.ended'], counted: 'sharing.started', keyOf: (e) => e.participant?.key ?? '' },
+    {
+      opens: ['sharing.started'],
+      closes: ['sharing.ended'],
+      counted: 'sharing.started',
+      keyOf: (e) => e.participant?.key ?? '',
+      // mluvii's SharedScreen is one moment: a share, with no length the provider gives.
+      noLength: (e) => e.attributes.kind === 'moment',
+    },
     endedAt,
   );
   const hold = toggleTotal(events, { opens: ['hold.started'], closes: ['hold.ended'], counted: 'hold.started', keyOf: wholeSession }, endedAt);
-  const av = toggleTotal(events, { opens: ['av.started'], closes: ['av.ended'], counted: 'av.started', keyOf: wholeSession }, endedAt);
+  // A/V time is a request the client took up to its termination: a refused request opens
+  // nothing, and a request never terminated claims no time to the session end (mluvii sends
+  // SessionActivityAvTerminated for every call that was held).
+  const av = toggleTotal(
+    events,
+    { opens: ['av.started'], closes: ['av.ended'], counted: 'av.started', keyOf: wholeSession, noLength: (e) => e.state === 'RejectedUser' || e.state === 'RejectedNoMic' },
+    null,
+  );
   let files = 0;
   let bytes = 0;
   for (const e of events) {

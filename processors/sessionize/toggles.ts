@@ -100,12 +100,20 @@ export interface Toggled {
  */
 export function toggleTotal(
   events: readonly SessionEvent[],
-  rule: { opens: readonly string[]; closes: readonly string[]; counted: string; keyOf: (e: SessionEvent) => string },
+  rule: {
+    opens: readonly string[];
+    closes: readonly string[];
+    counted: string;
+    keyOf: (e: SessionEvent) => string;
+    /** Events counted but opening no interval: the provider gives a moment, not a length. */
+    noLength?: (e: SessionEvent) => boolean;
+  },
   closeAt: Micros | null,
 ): Toggled {
   const relevant = events.filter((e) => rule.opens.includes(e.type) || rule.closes.includes(e.type));
+  const timed = rule.noLength ? relevant.filter((e) => !rule.noLength!(e)) : relevant;
   let micros = 0;
-  for (const keyEvents of groupBy(relevant, rule.keyOf).values()) {
+  for (const keyEvents of groupBy(timed, rule.keyOf).values()) {
     const steps = walkToggles(keyEvents, (e) => (rule.opens.includes(e.type) ? 'open' : 'close'));
     micros += intervalMicros(intervalsOf(steps), closeAt);
   }

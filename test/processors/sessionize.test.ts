@@ -522,7 +522,7 @@ describe('foldSession: sharing, hold, audio/video', () => {
     expect(fact.sharing_seconds).toBe(120 + 240 + 120);
   });
 
-  it('pairs hold and audio/video like recording', () => {
+  it('pairs hold like recording; audio/video only from a request to its termination (one never terminated claims no time)', () => {
     const { fact } = fold([
       ev('session.started', '10:00'),
       ev('hold.started', '10:01'),
@@ -535,7 +535,7 @@ describe('foldSession: sharing, hold, audio/video', () => {
       ev('session.ended', '10:10'),
     ]);
     expect(fact.hold_seconds).toBe(90);
-    expect(fact.av_seconds).toBe(300 + 240);
+    expect(fact.av_seconds).toBe(300);
   });
 });
 

@@ -29,6 +29,8 @@ export interface MluviiData {
   client?: Opt<string>;
   userId?: Opt<number>;
   operatorId?: Opt<number>;
+  /** SessionAVRequestState, on an A/V request when sent. */
+  state?: Opt<string>;
   chatbotId?: Opt<number>;
   operatorGroupId?: Opt<number>;
   routingRuleSetId?: Opt<number>;
@@ -195,8 +197,9 @@ function familyDetail(mapping: MluviiMapping, data: MluviiData): Partial<Detail>
         reason: blank(data.availabilityStatusReason) ? null : data.availabilityStatusReason!.trim(),
         attributes: attrs({ availability_status: data.availabilityStatus }),
       };
-    case 'session_ref':
     case 'av':
+      return { state: blank(data.state) ? null : data.state!.trim(), attributes: {} };
+    case 'session_ref':
     case 'email_operator':
     case 'guest_identity':
       return { attributes: {} };

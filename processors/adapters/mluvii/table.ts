@@ -106,7 +106,9 @@ const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   ['SessionActivityAvTerminated', row('av.ended', 'av', 'time', 'operator')],
   ['SessionActivityOnHold', activity('hold.started')],
   ['SessionActivityResumeGuest', activity('hold.ended')],
-  ['SessionActivitySharedScreen', activity('sharing.started')],
+  // "Screen sharing either by the client or by the operator": one moment, no end ever comes. It
+  // counts as a share (kind moment) and claims no sharing time (processors/sessionize/activity.ts).
+  ['SessionActivitySharedScreen', activity('sharing.started', 'moment')],
   ['SessionActivitySharedFile', activity('file.shared')],
   ['SessionActivityCobrowsingStarted', activity('cobrowsing.started')],
   ['SessionActivityOperatorInvited', activity('participant.invited', null, 'invitee')],

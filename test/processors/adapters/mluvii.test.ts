@@ -56,6 +56,28 @@ describe('mluvii facts: what counts as a message', () => {
   });
 });
 
+describe('mluvii facts: sharing and audio/video claim no time mluvii does not give', () => {
+  const at = (seconds: number) => new Date(Date.UTC(2024, 4, 6, 10, 0, seconds)).toISOString().replace('Z', '+00:00');
+  const session = 7383872;
+  const started = { eventType: 'SessionStarted', data: { id: session, tenantId: 62, channel: 'Chat', source: 'Default', started: at(0) } };
+  const ended = { eventType: 'SessionEnded', data: { id: session, tenantId: 62, channel: 'Chat', source: 'Default', started: at(0), ended: at(600) } };
+  const av = (eventType: string, seconds: number, state?: string) => ({ eventType, data: { sessionId: session, operatorId: 2710, time: at(seconds), ...(state && { state }) } });
+  const factOf = (...bodies: object[]) =>
+    foldSession(bodies.flatMap((b, i) => normalize(b, { ingest_id: `ing-${i}` }).events), { idleHorizonMicros: undefined, nowMicros: RECEIVED_AT }).fact;
+
+  it('counts a SharedScreen as a share of no length: 100 s into a 600 s session is not 500 s of sharing', () => {
+    const shared = { ...fixture('SessionActivitySharedScreen'), data: { ...fixture('SessionActivitySharedScreen').data, sessionId: session, time: at(100) } };
+    expect(factOf(started, shared, ended)).toMatchObject({ shares: 1, sharing_seconds: 0, duration_seconds: 600 });
+  });
+
+  it('counts A/V time from a request to its termination only: not a refused request, not one never terminated', () => {
+    expect(factOf(started, av('SessionActivityAvRequest', 100), av('SessionActivityAvTerminated', 220), ended)).toMatchObject({ av_seconds: 120 });
+    expect(factOf(started, av('SessionActivityAvRequest', 100), ended)).toMatchObject({ av_seconds: 0 });
+    expect(factOf(started, av('SessionActivityAvRequest', 100, 'RejectedUser'), ended)).toMatchObject({ av_seconds: 0 });
+    expect(factOf(started, av('SessionActivityAvRequest', 100, 'RejectedNoMic'), av('SessionActivityAvTerminated', 130), ended)).toMatchObject({ av_seconds: 0 });
+  });
+});
+
 describe('mluvii adapter: coverage of the reference', () => {
   it('maps every table type to canonical types and has a fixture for it, and no fixture without a mapping', () => {
     for (const mapping of MLUVII_EVENT_TYPES.values()) for (const type of mapping.canonical) expect(CANONICAL_TYPES).toContain(type);
