@@ -2,13 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openDataset } from '../../processors/warehouse/query.js';
 import { fail, loadConfigOrExit } from '../context.js';
-import { DEFAULT_DAYS, daysStatement, findReport, listReports, reportHelp } from '../report/catalog.js';
+import { DEFAULT_DAYS, findReport, listReports, parsePeriod, periodStatement, reportHelp, type Period } from '../report/catalog.js';
 import { writeInitFile, writeViewsDb, type ViewsSql } from '../report/views-file.js';
 
 interface SqlOptions {
   format: string;
   report?: string;
   days?: string;
+  from?: string;
+  to?: string;
   initFile?: string;
   viewsDb?: string;
   restricted?: boolean;
@@ -22,6 +24,8 @@ export function registerSql(program: Command): void {
     .option('--format <format>', 'table, csv or json', 'table')
     .option('--report <name>', 'run a report of sql/reports/ (its name, e.g. consent, or a path)')
     .option('--days <n>', `the period reports cover: the last n UTC dates, today included (default ${DEFAULT_DAYS}); sets the DuckDB variable days`)
+    .option('--from <date>', 'the period from this UTC date (YYYY-MM-DD), included; sets the DuckDB variable from_date')
+    .option('--to <date>', 'the period up to this UTC date (YYYY-MM-DD), included, today by default; sets to_date')
     .option('--init-file <path>', 'write the views over this DATA_DIR as an SQL file for duckdb -init or a BI tool\'s init SQL, and exit')
     .option('--views-db <path>', 'write a DuckDB database holding only those views, for Metabase, Superset or DBeaver, and exit')
     .option('--restricted', 'also the raw archive of DATA_DIR/restricted (raw_webhooks: bodies as received, with personal data), for operators looking into a delivery')
@@ -36,8 +40,12 @@ export function registerSql(program: Command): void {
     )
     .action(async (query: string | undefined, options: SqlOptions) => {
       if (!['table', 'csv', 'json'].includes(options.format)) fail('--format must be table, csv or json', 2);
-      const days = options.days === undefined ? undefined : Number(options.days);
-      if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 36_600)) fail('--days must be a whole number of days from 1', 2);
+      let period: Period | undefined;
+      if (options.days !== undefined || options.from !== undefined || options.to !== undefined) {
+        const parsed = parsePeriod(options, DEFAULT_DAYS);
+        if (typeof parsed === 'string') fail(parsed, 2);
+        period = parsed;
+      }
       if (options.restricted && (options.initFile !== undefined || options.viewsDb !== undefined)) {
         fail('--restricted is for queries run here: the views for BI tools never serve raw bodies', 2);
       }
@@ -48,7 +56,7 @@ export function registerSql(program: Command): void {
       const text = queryText(query, options.report);
       const dataset = await openDataset(config.dataDir, { restricted: options.restricted === true });
       try {
-        const result = await dataset.query((days === undefined ? '' : daysStatement(days)) + text);
+        const result = await dataset.query((period === undefined ? '' : periodStatement(period)) + text);
         process.stdout.write(render(result.columns, result.rows, options.format));
       } catch (err) {
         const message = (err as Error).message;

@@ -66,7 +66,34 @@ export function reportHelp(): string {
   return ['Reports (sql/reports/, run with --report <name>):', ...reports.map((r) => `  ${r.name.padEnd(width)}  ${r.title}`)].join('\n');
 }
 
-/** What makes a report read `days` days: DuckDB's SET VARIABLE, which the report files read with getvariable('days'). */
-export function daysStatement(days: number): string {
-  return `SET VARIABLE days = ${Math.trunc(days)};\n`;
+/** The period of a report: the last `days` UTC dates (today included), or the UTC dates from..to, both included. */
+export type Period = { days: number } | { from: string; to: string };
+
+/**
+ * What makes a report read the period: DuckDB's SET VARIABLE, which the report files read with
+ * getvariable('days'), getvariable('from_date') and getvariable('to_date').
+ */
+export function periodStatement(period: Period): string {
+  if ('days' in period) return `SET VARIABLE days = ${Math.trunc(period.days)};\n`;
+  return `SET VARIABLE from_date = DATE '${period.from}';\nSET VARIABLE to_date = DATE '${period.to}';\n`;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const validDate = (text: string) => DATE.test(text) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
+
+/**
+ * The period the options give, or what is wrong with them: --days alone, or --from and --to (UTC
+ * dates, YYYY-MM-DD, both included; --to defaults to today), never both.
+ */
+export function parsePeriod(options: { days?: string; from?: string; to?: string }, defaultDays: number): Period | string {
+  if (options.from === undefined && options.to === undefined) {
+    const days = options.days === undefined ? defaultDays : Number(options.days);
+    return Number.isInteger(days) && days >= 1 && days <= 36_600 ? { days } : '--days must be a whole number of days from 1';
+  }
+  if (options.days !== undefined) return 'give --days, or --from and --to, not both';
+  if (options.from === undefined) return '--to needs --from';
+  const to = options.to ?? new Date().toISOString().slice(0, 10);
+  for (const [name, value] of [['--from', options.from], ['--to', to]] as const) if (!validDate(value)) return `${name} must be a UTC date, YYYY-MM-DD (got ${JSON.stringify(value)})`;
+  if (options.from > to) return `--from ${options.from} is after --to ${to}`;
+  return { from: options.from, to };
 }

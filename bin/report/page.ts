@@ -17,7 +17,8 @@ export interface PageInput {
   /** First and last UTC date of the period, YYYY-MM-DD. */
   from: string;
   to: string;
-  days: number;
+  /** The last N days, or null for a --from/--to range. */
+  days: number | null;
   dataset: string;
   /** Sessions in the whole dataset, and its first and last date: what the empty state tells. */
   all: { sessions: number; first: string | null; last: string | null };
@@ -35,7 +36,11 @@ const BAD = '#d1495b';
 const NEUTRAL = '#a0a8b4';
 
 const colorOf = (provider: string, i: number): string => PROVIDER_COLORS[provider] ?? OTHER_COLORS[i % OTHER_COLORS.length]!;
-const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
+/** A number to show, or null: a share of no sessions (NaN) or an infinite ratio is no number to show. */
+const num = (v: unknown): number | null => {
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null;
+  return n !== null && Number.isFinite(n) ? n : null;
+};
 const day = (v: unknown): string => (v instanceof Date ? v.toISOString().slice(0, 10) : String(v));
 const objects = (r: Result): Row[] => r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
 
@@ -164,7 +169,7 @@ const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
 
 function section(file: ReportFile, result: Result, input: PageInput): string {
   const rows = objects(result);
-  const period = file.name === 'last_7_days' ? 'the last 7 days' : `${input.from} – ${input.to}`;
+  const period = `${input.from} – ${input.to}`;
   const head = `<section id="${escapeXml(file.name)}"><h2>${escapeXml(file.title)}</h2><p class="q">${escapeXml(file.question)} <span class="muted">(${escapeXml(period)}; <code>sessionflow sql --report ${escapeXml(file.name)}</code>)</span></p>`;
   if (rows.length === 0) return `${head}<p class="empty">No data in this period.</p></section>`;
   const chart = CHARTS[file.name]?.(rows, input) ?? '';
@@ -175,7 +180,7 @@ function section(file: ReportFile, result: Result, input: PageInput): string {
 
 function emptyState(input: PageInput): string {
   const where = input.all.sessions > 0
-    ? `The dataset holds ${input.all.sessions.toLocaleString('en-US')} session${input.all.sessions === 1 ? '' : 's'} from ${input.all.first} to ${input.all.last}, none in this period: try <code>--days</code> with more days.`
+    ? `The dataset holds ${input.all.sessions.toLocaleString('en-US')} session${input.all.sessions === 1 ? '' : 's'} from ${input.all.first} to ${input.all.last}, none in this period: try <code>--days</code> with more days, or <code>--from</code> and <code>--to</code>.`
     : `The dataset in <code>${escapeXml(input.dataset)}</code> holds no session yet. Is the pipeline running and receiving webhooks? <code>npx sessionflow demo</code> sends sample Zoom sessions to a running service.`;
   return `<div class="empty-state"><h2>No sessions between ${input.from} and ${input.to}</h2><p>${where}</p></div>`;
 }
@@ -209,7 +214,7 @@ export function renderPage(input: PageInput): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>sessionflow report ${input.from} – ${input.to}</title><style>${CSS}</style></head>
 <body><main>
-<header><h1>Sessions report</h1><p>${input.from} – ${input.to} (UTC, last ${input.days} day${input.days === 1 ? '' : 's'}) · made ${input.generatedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC · <code>${escapeXml(input.dataset)}</code></p>${empty ? '' : `<nav>${nav}</nav>`}</header>
+<header><h1>Sessions report</h1><p>${input.from} – ${input.to} (UTC${input.days === null ? '' : `, last ${input.days} day${input.days === 1 ? '' : 's'}`}) · made ${input.generatedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC · <code>${escapeXml(input.dataset)}</code></p>${empty ? '' : `<nav>${nav}</nav>`}</header>
 ${body}
 <footer>Made by <code>sessionflow report</code> from the reports in sql/reports/, run on the Parquet dataset. Sessions count on the UTC date they started.</footer>
 </main></body></html>

@@ -1,7 +1,8 @@
 -- Participants and peak concurrency per provider
 -- Question: how many people take part in a session, how many are there at once at the busiest
 -- moment, how often do they drop and rejoin, and how long does one stay?
--- Period: the last 30 days (UTC), or --days N. Sessions count on the UTC date they started.
+-- Period: the last 30 days (UTC), or --days N, or --from/--to (UTC dates, both included).
+-- Sessions count on the UTC date they started.
 -- A span is one join paired with that participant's next leave; a rejoin is every span of a
 -- participant after their first in the same session.
 WITH sessions AS (
@@ -15,7 +16,8 @@ WITH sessions AS (
          max(peak_concurrent)                 AS max_peak_concurrent,
          round(sum(participant_seconds) / 3600, 2) AS participant_hours
   FROM session_facts
-  WHERE "date" > CAST(timezone('UTC', now()) AS DATE) - coalesce(getvariable('days'), 30)
+  WHERE "date" BETWEEN coalesce(getvariable('from_date'), CAST(timezone('UTC', now()) AS DATE) - coalesce(getvariable('days'), 30) + 1)
+      AND coalesce(getvariable('to_date'), CAST(timezone('UTC', now()) AS DATE))
   GROUP BY provider
 ), spans AS (
   SELECT provider,
@@ -23,7 +25,8 @@ WITH sessions AS (
          count(*) - count(DISTINCT (session_key, participant_key))     AS rejoins,
          round(median(duration_seconds) / 60, 1)                       AS median_span_minutes
   FROM participant_sessions
-  WHERE "date" > CAST(timezone('UTC', now()) AS DATE) - coalesce(getvariable('days'), 30)
+  WHERE "date" BETWEEN coalesce(getvariable('from_date'), CAST(timezone('UTC', now()) AS DATE) - coalesce(getvariable('days'), 30) + 1)
+      AND coalesce(getvariable('to_date'), CAST(timezone('UTC', now()) AS DATE))
   GROUP BY provider
 )
 SELECT s.provider, s.sessions, s.participants, s.avg_participants, s.agents, s.guests,

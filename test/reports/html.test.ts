@@ -23,9 +23,10 @@ const data = tempDir('sessionflow-html-');
 const out = tempDir('sessionflow-html-out-');
 const page = join(out.path, 'report.html');
 let html: string;
+let built: Awaited<ReturnType<typeof buildDataset>>;
 
 beforeAll(async () => {
-  await buildDataset(data.path);
+  built = await buildDataset(data.path);
   const made = await cli(['report', '--out', page, '--days', '30'], data.path, out.path);
   expect(made, made.stderr).toMatchObject({ code: 0, stderr: '' });
   expect(made.stdout).toMatch(/report\.html: 7 reports, 11 sessions from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(UTC\)/);
@@ -60,10 +61,11 @@ describe('sessionflow report', () => {
       expect(section, r.name).toContain('<table>');
       if (r.name !== 'last_7_days') expect(section, r.name).toContain('<svg');
     }
-    // The summary's headline numbers (see reports.test.ts): 10 sessions, median 13.5 min, 30% recorded, 30% consent.
-    expect(html).toContain('<div class="v">10</div><div class="k">sessions</div>');
-    expect(html).toContain('<div class="v">13.5 min</div>');
-    expect(html).toContain('<div class="v">30%</div><div class="k">gave consent</div>');
+    // The summary follows the page's 30 days (see reports.test.ts): 11 sessions, median 15 min, 36.4% recorded, 27.3% consent.
+    expect(html).toContain('<div class="v">11</div><div class="k">sessions</div>');
+    expect(html).toContain('<div class="v">15 min</div>');
+    expect(html).toContain('<div class="v">36.4%</div><div class="k">recorded</div>');
+    expect(html).toContain('<div class="v">27.3%</div><div class="k">gave consent</div>');
     expect(html).toContain('<td class="n" title="156,369,000 bytes">156.4 MB</td>');
   });
 
@@ -85,6 +87,36 @@ describe('sessionflow report', () => {
     const text = renderPage({ generatedAt: new Date(), from: '2024-06-01', to: '2024-06-07', days: 7, dataset: '/data/parquet', all: { sessions: 12, first: '2024-01-02', last: '2024-03-04' }, reports });
     expect(text).toContain('No sessions between 2024-06-01 and 2024-06-07');
     expect(text).toContain('holds 12 sessions from 2024-01-02 to 2024-03-04, none in this period');
+  }, 120_000);
+
+  it('reports a past range with --from/--to, shows a period without sessions as such (never NaN), and refuses a bad period', async () => {
+    // Z4 started 60 days ago: outside the default 30 days, inside a range around it.
+    const range = join(out.path, 'range.html');
+    const old = await cli(['report', '--out', range, '--from', built.day(61), '--to', built.day(59)], data.path, out.path);
+    expect(old, old.stderr).toMatchObject({ code: 0 });
+    expect(old.stdout).toContain(`1 session from ${built.day(61)} to ${built.day(59)} (UTC)`);
+    const text = readFileSync(range, 'utf8');
+    expect(text).toContain(`${built.day(61)} – ${built.day(59)} (UTC) ·`);
+    expect(text).toContain('<div class="v">1</div><div class="k">sessions</div>');
+
+    // Sessions in the dataset, none in the period: an empty state, no NaN anywhere.
+    const none = join(out.path, 'none.html');
+    expect((await cli(['report', '--out', none, '--from', '2020-01-01', '--to', '2020-01-31'], data.path, out.path)).code).toBe(0);
+    const empty = readFileSync(none, 'utf8');
+    expect(empty).toContain('No sessions between 2020-01-01 and 2020-01-31');
+    expect(empty).not.toMatch(/NaN|Infinity/);
+    expect(html).not.toMatch(/NaN|Infinity/);
+
+    for (const [args, message] of [
+      [['--days', '7', '--from', '2026-01-01'], 'give --days, or --from and --to, not both'],
+      [['--from', '2026-02-30'], '--from must be a UTC date, YYYY-MM-DD'],
+      [['--from', '2026-03-01', '--to', '2026-02-01'], '--from 2026-03-01 is after --to 2026-02-01'],
+      [['--to', '2026-02-01'], '--to needs --from'],
+    ] as const) {
+      const refused = await cli(['report', '--out', none, ...args], data.path, out.path);
+      expect(refused.code, args.join(' ')).toBe(2);
+      expect(refused.stderr).toContain(message);
+    }
   }, 120_000);
 
   it('renders in headless chromium', async (ctx) => {

@@ -34,7 +34,8 @@ describe('sql/reports', () => {
   });
 
   it('last_7_days: durations, recordings and consent per provider and for all', async () => {
-    const row = (provider: string, sessions: number, finished: number, open: number, median: number, p90: number, hours: number, recorded: number, recordedPct: number, accepted: number, declined: number, unknown: number) => ({
+    type N = number | null;
+    const row = (provider: string, sessions: number, finished: number, open: number, median: N, p90: N, hours: N, recorded: number, recordedPct: N, accepted: N, declined: N, unknown: N) => ({
       provider, sessions, finished, open_or_abandoned: open, median_minutes: median, p90_minutes: p90, total_hours: hours,
       recorded, recorded_pct: recordedPct, consent_accepted_pct: accepted, consent_declined_pct: declined, consent_unknown_pct: unknown,
     });
@@ -45,8 +46,12 @@ describe('sql/reports', () => {
       row('zoom', 4, 2, 2, 20, 20, 0.67, 2, 50, 0, 0, 100),
       row('all providers', 10, 8, 2, 13.5, 21.5, 1.95, 3, 30, 30, 10, 60),
     ]);
-    // --days does not move it: it is the last 7 days by name.
-    expect(await report('last_7_days', 30)).toEqual(await report('last_7_days'));
+    // A period without sessions: shares are null (no share of nothing), never NaN.
+    expect(await rowsOf(dir.path, `SET VARIABLE from_date = DATE '2020-01-01';\nSET VARIABLE to_date = DATE '2020-01-31';\n` + readFileSync(sqlPath('reports', 'last_7_days.sql'), 'utf8'))).toEqual([
+      row('all providers', 0, 0, 0, null, null, null, 0, null, null, null, null),
+    ]);
+    // --days moves it, as every report (it was the last 7 days whatever --days said): Z3 20 days ago comes in.
+    expect((await report('last_7_days', 30)).map((r) => [r.provider, r.sessions])).toEqual([['apizee', 2], ['mluvii', 4], ['zoom', 5], ['all providers', 11]]);
   });
 
   it('sessions_per_day: counts by status, median and p90 minutes per UTC date and provider', async () => {
