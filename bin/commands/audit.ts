@@ -8,8 +8,9 @@
  *   duplicates     a redelivery that produced nothing new: another delivery of the provider with
  *                  the same dedup_key is accounted for, or (re-normalized with the current
  *                  adapters) every event it yields is already stored under another delivery;
- *   no_events      the adapter reads it and yields no event and no failure (today only Zoom's
- *                  endpoint.url_validation, which the ingest answers and never archives);
+ *   no_events      the adapter reads it and yields no event and no failure (Zoom's
+ *                  endpoint.url_validation, which the ingest answers and never archives; a
+ *                  Jifeline websocket frame without its ticket, whose event the poll brings);
  *   unexplained    none of these: must be 0.
  * Deliveries that left the archive are counted apart, from the erasure record: `erased` (removed by
  * sessionflow erase), `expired` (bodies past RAW_RETENTION_DAYS) and `refused_erased` (a later

@@ -22,18 +22,16 @@ import { fileCursor } from './cursor.js';
 import { eventsApi } from './jifeline-api.js';
 import { clientCredentials } from './jifeline-auth.js';
 import { frameDelivery, isAfter, restDelivery, type Delivery } from './jifeline-event.js';
+import { JIFELINE_EVENT_TYPES } from '../../processors/adapters/jifeline/table.js';
 import { startListener, type Listener } from './jifeline-ws.js';
 import { createPause } from './pause.js';
 
-/** The types the listener subscribes to by default: those the adapter maps (processors/adapters/jifeline/table.ts). */
-export const JIFELINE_SUBSCRIBED_TYPES: readonly string[] = [
-  'tickets.ticket.created',
-  'tickets.ticket.state_changed',
-  'tickets.ticket.closed',
-  'tickets.ticket.cancelled',
-  'tickets.ticket.product_added',
-  'tickets.ticket.product_removed',
-];
+/**
+ * The types the listener subscribes to by default: those the adapter maps. The names beyond
+ * tickets.ticket.created are read from the reference's prose, so they are kept in one place, the
+ * adapter's table (processors/adapters/jifeline/table.ts), and the subscription follows it.
+ */
+export const JIFELINE_SUBSCRIBED_TYPES: readonly string[] = [...JIFELINE_EVENT_TYPES.keys()];
 
 export interface JifelinePullOptions {
   /** Partner API base, e.g. https://partner-api-001.prd.jifeline.cloud */

@@ -13,8 +13,8 @@ type Opt<T> = T | null | undefined;
 
 interface JifelineTicket {
   id: string;
-  ticket_number?: Opt<number>;
-  number?: Opt<number>;
+  ticket_number?: Opt<number | string>;
+  number?: Opt<number | string>;
   state?: Opt<string>;
   cancel_reason_id?: Opt<number>;
 }
@@ -28,7 +28,7 @@ export interface JifelineTicketEvent {
   occurred_at?: Opt<string>;
   payload: {
     ticket: JifelineTicket;
-    parent_ticket?: Opt<{ id: string; ticket_number?: Opt<number> }>;
+    parent_ticket?: Opt<{ id: string; ticket_number?: Opt<number | string> }>;
     customer?: Opt<{ id: string }>;
     product?: Opt<{ id: ProductId }>;
     products?: Opt<Array<{ id: ProductId }>>;

@@ -93,7 +93,7 @@ function toEvent(raw: RawWebhook, envelope: Envelope, type: CanonicalType, detai
 function ticketOf(event: Record<string, unknown>): { id: string | null; number: string | null } {
   const ticket = isRecord(event.payload) && isRecord(event.payload.ticket) ? event.payload.ticket : {};
   const id = typeof ticket.id === 'string' ? blankToNull(ticket.id) : null;
-  const pick = (value: unknown) => (typeof value === 'number' ? value : null);
+  const pick = (value: unknown) => (typeof value === 'number' || typeof value === 'string' ? value : null);
   return { id, number: ticketNumber({ ticket_number: pick(ticket.ticket_number), number: pick(ticket.number) }) };
 }
 
@@ -102,7 +102,7 @@ export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): Normali
   if (!parsed.ok) return failed(parsed.failure);
   const unified = unify(parsed.value);
   if (!unified.ok) return failed(unified.failure);
-  const { event, pathOf } = unified.value;
+  const { event, pathOf, shape: deliveredAs } = unified.value;
 
   const typeSent = typeof event.type === 'string' ? event.type : null;
   const shape = checkShape('Envelope', event, typeSent, pathOf);
@@ -121,6 +121,11 @@ export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): Normali
     const envelope: Envelope = { id, provider_type: base.type, occurred_at: occurred.value, ticket_id: ticket.id, ticket_number: ticket.number };
     return { events: [toEvent(raw, envelope, 'provider.other', { state: null, count: null, attributes: {} })], failures: [] };
   }
+
+  // A websocket frame as the reference shows it (`message: {}`) says only that an event happened:
+  // the poll stores the same event, with its ticket, under the same event_id. Without a ticket
+  // the frame gives no event and is no failure (audit counts its delivery as no_events).
+  if (deliveredAs === 'websocket' && !(isRecord(event.payload) && isRecord(event.payload.ticket))) return { events: [], failures: [] };
 
   const family = checkShape(JIFELINE_SCHEMA_OF[mapping.family], event, base.type, pathOf);
   if (family) return failed(family);

@@ -55,9 +55,10 @@ export function ticketState(state: string | null | undefined): string | null {
  * ticket_number is the "human-readable ticket identifier" of the ticket resources; `number` is
  * used only when ticket_number is absent.
  */
-export function ticketNumber(ticket: { ticket_number?: number | null; number?: number | null }): string | null {
-  const value = ticket.ticket_number ?? ticket.number;
-  return value === null || value === undefined ? null : String(value);
+export function ticketNumber(ticket: { ticket_number?: number | string | null; number?: number | string | null }): string | null {
+  // Typed as a number by the reference, sent as a string too ("72456234"): both read the same.
+  const value = blankToNull(typeof ticket.ticket_number === 'string' ? ticket.ticket_number : null) ?? (typeof ticket.ticket_number === 'number' ? ticket.ticket_number : null) ?? blankToNull(typeof ticket.number === 'string' ? ticket.number : null) ?? (typeof ticket.number === 'number' ? ticket.number : null);
+  return value === null ? null : String(value).trim();
 }
 
 /**

@@ -9,6 +9,7 @@ import { blankToNull, canonicalEventId, productIds, ticketNumber, ticketState, t
 import { jifelineSchemaJson } from '../../../processors/adapters/jifeline/schemas.js';
 import { JIFELINE_SCHEMA_NAMES, JIFELINE_TICKET_STATES } from '../../../processors/adapters/jifeline/table.js';
 import { undocumentedFields } from '../../helpers/avro.js';
+import { JIFELINE_SUBSCRIBED_TYPES } from '../../../ingest/pull/jifeline.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/jifeline');
@@ -25,6 +26,8 @@ function raw(body: string | Buffer | object, over: Partial<RawWebhook> = {}): Ra
 const files = readdirSync(FIXTURES).sort();
 const bodies = files.filter((f) => !f.startsWith('failure.') && f.endsWith('.json') && !f.endsWith('.expected.json')).map((f) => f.slice(0, -'.json'.length));
 const restTypes = bodies.filter((name) => name.startsWith('tickets.'));
+/** Bodies that are neither a golden type nor a failure: read by the tests that name them. */
+const OTHER_BODIES = ['ticket-number-text', 'websocket-without-ticket'];
 const failureNames = files.filter((f) => f.startsWith('failure.') && f.endsWith('.expected.json')).map((f) => f.slice(0, -'.expected.json'.length));
 const fixtureText = (name: string): string => readFileSync(join(FIXTURES, `${name}.json`), 'utf8');
 const readJson = <T>(name: string): T => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as T;
@@ -36,7 +39,7 @@ const frame = (event: RestEvent, message: unknown = event.payload) => ({ action:
 const normalize = (body: string | object, over: Partial<RawWebhook> = {}) => jifelineAdapter.normalize(raw(body, over), CTX);
 
 describe('jifeline adapter: golden fixtures', () => {
-  it.each(bodies)('%s', (name) => {
+  it.each(bodies.filter((name) => !OTHER_BODIES.includes(name)))('%s', (name) => {
     const result = normalize(fixtureText(name));
     expect(result).toStrictEqual({ events: readJson<SessionEvent[]>(`${name}.expected.json`), failures: [] });
     for (const event of result.events) expect(sessionEventType.isValid(event)).toBe(true);
@@ -113,6 +116,31 @@ describe('jifeline adapter: types it does not map', () => {
     const base = rest(canonical === 'ticket.product_added' ? 'tickets.ticket.product_added' : 'tickets.ticket.state_changed');
     const [event] = normalize({ ...base, type }).events;
     expect(event).toMatchObject({ type: canonical, provider_type: type });
+  });
+});
+
+describe('jifeline adapter: what the reference leaves open', () => {
+  it('reads a ticket_number sent as a string as the number it spells', () => {
+    const result = normalize(fixtureText('ticket-number-text'));
+    expect(result.failures).toEqual([]);
+    expect(result.events.map((e) => [e.type, e.session_name, e.attributes.ticket_number])).toEqual([['ticket.created', '72456234', '72456234']]);
+    const asNumber = JSON.parse(fixtureText('ticket-number-text')) as { payload: { ticket: Record<string, unknown> } };
+    asNumber.payload.ticket.ticket_number = 72456234;
+    expect(normalize(asNumber).events).toEqual(result.events);
+  });
+
+  it('takes a frame without the ticket as "an event happened": no event, no dead letter (the poll brings it)', () => {
+    expect(normalize(fixtureText('websocket-without-ticket'))).toEqual({ events: [], failures: [] });
+    // Shaped as the reference shows every frame (`message: {}`), for every type the table maps.
+    for (const type of JIFELINE_EVENT_TYPES.keys()) {
+      expect(normalize({ action: 'event-received', event_id: '01HWW7EFMGV2X7Z3B8D4F1H6J9', event_type: type, message: {} }), type).toEqual({ events: [], failures: [] });
+    }
+    // A type the table does not know stays provider.other.
+    expect(normalize({ action: 'event-received', event_id: '01HWW7EFMGV2X7Z3B8D4F1H6J9', event_type: 'tickets.ticket.renamed', message: {} }).events.map((e) => e.type)).toEqual(['provider.other']);
+  });
+
+  it('subscribes the websocket to exactly the types of the table', () => {
+    expect(JIFELINE_SUBSCRIBED_TYPES).toEqual([...JIFELINE_EVENT_TYPES.keys()]);
   });
 });
 
