@@ -79,4 +79,19 @@ describe('late and redelivered Zoom events at the warehouse', () => {
     expect(await tableRows(dataDir, 'participant_sessions', 'participant_key, joined_at')).toEqual(spans);
     expect(parquetFiles(dataDir, ['session_facts', 'participant_sessions', 'session_events'])).toEqual(files);
   });
+
+  it("the host's only evidence, an AI interpreter summary arriving last, makes the user it names the host: agents, guests, wait_seconds and the span's role", async () => {
+    const call = ZOOM_CALL.map((type, i) => zoomRaw(`call-${i}`, zoomBody(type), at('2024-05-02T14:30:00Z') + i * 1e6));
+    const before = (await deliver(call)).facts[0]!;
+    // session.user_joined and user_left say nothing of the host: the one user is a guest.
+    expect(before).toMatchObject({ participants: 1, agents: 0, guests: 1, wait_seconds: null });
+
+    // is_host: true for the participant_uuid of the user who joined at 14:00:12 (started 14:00:05).
+    const late = await deliver([zoomRaw('late-summary', zoomBody('session.ai_interpreter_usage_summary'), at('2024-05-02T15:30:00Z'))]);
+    expect(late).toMatchObject({ insertedEvents: 1, touchedSessions: [before.session_key] });
+    const after = late.facts[0]!;
+    expect(after).toMatchObject({ participants: 1, agents: 1, guests: 0, wait_seconds: 7 });
+    const spans = (await tableRows(dataDir, 'participant_sessions', 'joined_at')).map((row) => JSON.parse(row) as { role: string });
+    expect(spans.map((s) => s.role)).toEqual(['host']);
+  });
 });
