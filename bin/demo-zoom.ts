@@ -33,6 +33,8 @@ export interface PlannedSession {
     shares: number;
     sharing_seconds: number;
     alerts: number;
+    /** Canonical events: one per delivery, and the alert's second issue. */
+    events: number;
   };
 }
 
@@ -120,6 +122,7 @@ export function plannedZoomSession(startMicros: number, accountId = 'acc_demo_7H
       shares: 1,
       sharing_seconds: 240,
       alerts: 2,
+      events: d.length + 1,
     },
   };
 }

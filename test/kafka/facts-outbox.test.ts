@@ -33,7 +33,7 @@ kafkaDescribe('Kafka mode, facts.v1 from the outbox', () => {
     const deliveries = interleaved(sessions);
     for (const { delivery } of deliveries) expect((await post(service.url, delivery)).status).toBe(200);
     const events = deliveries.reduce((sum, d) => sum + eventsOf(d.delivery), 0);
-    await waitFor(async () => ((await query(dataDir, `select count(*) as n from session_facts where events = 19`))[0]!.n === sessions.length ? true : undefined), 60_000, `${events} events folded`, () => fleet.output(), 250);
+    await waitFor(async () => ((await query(dataDir, `select count(*) as n from session_facts where events = ${sessions[0]!.expected.events}`))[0]!.n === sessions.length ? true : undefined), 60_000, `${events} events folded`, () => fleet.output(), 250);
     // The facts were committed, and their publish refused: the broker has no facts.v1.
     const refused = service.output().split('\n').filter((l) => l.includes('"msg":"publish failed; the log is unavailable, retrying"') && l.includes(`"topic":"${topics.facts}"`));
     expect(refused.length, fleet.output()).toBeGreaterThan(0);
@@ -50,9 +50,9 @@ kafkaDescribe('Kafka mode, facts.v1 from the outbox', () => {
         const fact = await reader.decode(m.value!);
         latest.set(fact.session_key, fact);
       }
-      return [...latest.values()].filter((f) => f.events === 19).length === sessions.length;
+      return [...latest.values()].filter((f) => f.events === sessions[0]!.expected.events).length === sessions.length;
     }, 60_000);
-    for (const session of sessions) expect(latest.get(`zoom:${session.sessionId}`)).toMatchObject({ status: 'ended', events: 19, ...session.expected });
+    for (const session of sessions) expect(latest.get(`zoom:${session.sessionId}`)).toMatchObject({ status: 'ended', ...session.expected });
     await registry.close();
 
     expect(await service.stop()).toBe(0);

@@ -79,7 +79,7 @@ kafkaDescribe('Kafka mode, our topics read by an independent Avro reader', () =>
     const session = plannedZoomSession(nowMicros() - 3600e6);
     for (const delivery of session.deliveries) expect((await post(service.url, delivery)).status).toBe(200);
     const key = `zoom:${session.sessionId}`;
-    await waitFor(async () => (await query(dataDir, `select 1 from session_facts where session_key = '${key}' and events = 19`))[0], 30_000, 'the fact', () => fleet.output());
+    await waitFor(async () => (await query(dataDir, `select 1 from session_facts where session_key = '${key}' and events = ${session.expected.events}`))[0], 30_000, 'the fact', () => fleet.output());
 
     const count = (ms: TopicMessage[], topic: string) => ms.filter((m) => m.topic === topic).length;
     const messages = await readTopics([topics.raw('zoom'), topics.events, topics.facts], (ms) => count(ms, topics.raw('zoom')) >= 18 && count(ms, topics.events) >= 19 && count(ms, topics.facts) >= 1);

@@ -9,6 +9,10 @@ import { expect, it } from 'vitest';
 import { topicsFor } from '../../lib/topics.js';
 import { Fleet, cleanUpAfterEach, kafkaClient, kafkaDescribe, kafkaEnv, metric, query, randomPrefix, sleep, waitFor } from './support.js';
 import { acknowledged, interleaved, plannedSessions, sendTraffic } from './traffic.js';
+import { plannedZoomSession } from '../../bin/demo-zoom.js';
+
+/** The canonical events of one complete demo session. */
+const ZOOM_EVENTS = plannedZoomSession(0).expected.events;
 
 const PARTITIONS = 4;
 const SESSIONS = 16; // per round
@@ -61,7 +65,7 @@ kafkaDescribe('Kafka mode, normalize scaled out', () => {
       const complete = async (count: number) =>
         waitFor(
           async () => {
-            const [row] = await query(warehouseDir, `select count(*) as n from session_facts where events = 19 and recording_files = 2 and status = 'ended'`);
+            const [row] = await query(warehouseDir, `select count(*) as n from session_facts where events = ${ZOOM_EVENTS} and recording_files = 2 and status = 'ended'`);
             return row!.n === count ? row : undefined;
           },
           30_000,
@@ -102,7 +106,7 @@ kafkaDescribe('Kafka mode, normalize scaled out', () => {
       expect(acknowledged(traffic2.sent)).toHaveLength(traffic2.sent.length);
       await complete(first.length + second.length);
       const [events] = await query(warehouseDir, `select count(*) as n, count(distinct event_id) as ids from session_events`);
-      expect(events).toEqual({ n: 2 * SESSIONS * 19, ids: 2 * SESSIONS * 19 });
+      expect(events).toEqual({ n: 2 * SESSIONS * ZOOM_EVENTS, ids: 2 * SESSIONS * ZOOM_EVENTS });
       const byOneAfter = await metric(one.url, 'sessionflow_normalize_records_total');
       console.log(
         `[scaling] ${group}: two members, ${shared.map((m) => m.length).join(' + ')} raw partitions; first ${traffic1.sent.length} deliveries normalized ${byOne} + ${byTwo}; ` +

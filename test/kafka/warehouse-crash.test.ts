@@ -73,7 +73,7 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
     const complete = sessions.filter((session) => acked.filter((s) => s.session === session).length === session.deliveries.length);
     expect(complete).toHaveLength(sessions.length);
     const facts = await eventually(async () => {
-      const rows = await query(warehouseDir, `select * from session_facts where events = ${18 + 1} and recording_files = 2`);
+      const rows = await query(warehouseDir, `select * from session_facts where events = ${sessions[0]!.expected.events} and recording_files = 2`);
       return rows.length === sessions.length ? rows : undefined;
     }, 20_000, 'every session complete in session_facts');
     const byKey = new Map(facts.map((f) => [f.session_key, f]));
