@@ -2,7 +2,8 @@
  * `sessionflow audit` on a warehouse the real writer made from real bodies (through the real
  * adapters): normal deliveries, redeliveries (same dedup key; and one without a dedup key whose
  * events collapse by event_id), a dead letter, an archived Zoom URL validation (no event, no
- * failure), then one raw row with nothing at all, which must show as unexplained.
+ * failure), then one raw row with nothing at all, which must show as unexplained. Apart: Jifeline
+ * websocket frames without their ticket, before and after the poll brings the same events.
  * The audit reads the Parquet dataset (openDataset), never warehouse.duckdb.
  */
 import { readFileSync } from 'node:fs';
@@ -138,5 +139,57 @@ describe('sessionflow audit', () => {
     expect(verdict.line).toBe(`audit: FAILED, 1 of 14 archived deliveries unexplained (zoom 1): ingest_id ${orphan.ingest_id}`);
     const table = render(['provider', 'unexplained'], result.rows.map((r) => [r.provider, r.unexplained]), 'csv');
     expect(table).toBe('provider,unexplained\nmluvii,0\nzoom,1\ntotal,1\n');
+  });
+});
+
+describe('sessionflow audit: Jifeline websocket frames without their ticket', () => {
+  const frames = tempDir('sessionflow-audit-jifeline-');
+  afterAll(() => frames.remove());
+  const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/jifeline/${name}.json`, import.meta.url)));
+  let k = 0;
+  /** A delivery as the Jifeline puller archives it: websocket frame or poll, keyed by the event's ULID. */
+  function jifeline(body: Buffer): RawWebhook {
+    const sent = JSON.parse(body.toString()) as { id?: string; event_id?: string };
+    return {
+      ingest_id: `01AUDITJ${String(++k).padStart(18, '0')}`,
+      provider: 'jifeline',
+      received_at: T0 + k * 1_000_000,
+      source: 'poll',
+      dedup_key: sent.id ?? sent.event_id ?? null,
+      headers: { 'content-type': 'application/json' },
+      content_type: 'application/json',
+      body,
+    };
+  }
+
+  async function storeIn(deliveries: ReturnType<typeof delivery>[]): Promise<AuditResult> {
+    const warehouse = await createWarehouse({ dataDir: frames.path, logger: createLogger('silent'), idleHorizonMicros: 24 * HOUR, clock: () => T0 + HOUR });
+    try {
+      await warehouse.applyBatch(batch({ raw: deliveries.map((d) => d.raw), events: deliveries.flatMap((d) => d.events), deadLetters: deliveries.flatMap((d) => d.deadLetters) }));
+      await warehouse.flush();
+    } finally {
+      await warehouse.close();
+    }
+    const dataset = await openDataset(frames.path, { restricted: true });
+    try {
+      return await auditDataset(dataset, () => PII_KEY);
+    } finally {
+      await dataset.close();
+    }
+  }
+
+  it('counts a frame shaped as the reference shows it as no_events (no dead letter), then as a duplicate once the poll stores its event', async () => {
+    // The reference's frame (message: {}) and one that carries the customer but not the ticket.
+    const bare = Buffer.from(JSON.stringify({ action: 'event-received', event_id: '01HWTCTT509VV8X9XYGPTR5N8Q', event_type: 'tickets.ticket.created', message: {} }));
+    const early = [delivery(jifeline(bare)), delivery(jifeline(fixture('websocket-without-ticket')))];
+    expect(early.flatMap((d) => [...d.events, ...d.deadLetters])).toEqual([]);
+    const before = await storeIn(early);
+    expect(row(before, 'jifeline')).toMatchObject({ archived: 2, with_events: 0, dead_lettered: 0, duplicates: 0, no_events: 2, unexplained: 0, events: 0, dead_letter_rows: 0 });
+    expect(auditVerdict(before).code).toBe(0);
+
+    // The poll brings the closed ticket's event (same ULID): the frame is now its redelivery.
+    const after = await storeIn([delivery(jifeline(fixture('tickets.ticket.closed')))]);
+    expect(row(after, 'jifeline')).toMatchObject({ archived: 3, with_events: 1, dead_lettered: 0, duplicates: 1, no_events: 1, unexplained: 0, dead_letter_rows: 0 });
+    expect(auditVerdict(after).code).toBe(0);
   });
 });
