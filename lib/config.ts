@@ -52,6 +52,12 @@ const schema = z
     JIFELINE_EVENT_TYPES: optionalText,
     APIZEE_API_URL: z.url().default('https://cloud.apizee.com'),
     APIZEE_API_TOKEN: optionalText,
+    APIZEE_API_USERNAME: optionalText,
+    // Taken as written (a space may be part of a password); blank is unset.
+    APIZEE_API_PASSWORD: z
+      .string()
+      .optional()
+      .transform((v) => (v !== undefined && v.trim() !== '' ? v : undefined)),
     APIZEE_API_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(600).default(10),
     APIZEE_API_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(100),
     APIZEE_API_RECONCILE_INTERVAL_MINUTES: z.coerce.number().min(0).default(15),
@@ -87,6 +93,20 @@ const schema = z
     }
     if (env.JIFELINE_WS_URL !== 'off' && !/^wss?:\/\//.test(env.JIFELINE_WS_URL)) {
       ctx.addIssue({ code: 'custom', path: ['JIFELINE_WS_URL'], message: 'must be a ws:// or wss:// URL, or off' });
+    }
+    if (Boolean(env.APIZEE_API_USERNAME) !== Boolean(env.APIZEE_API_PASSWORD)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.APIZEE_API_USERNAME ? 'APIZEE_API_PASSWORD' : 'APIZEE_API_USERNAME'],
+        message: 'APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together (both set: the Apizee token is got from /api/v3/token and renewed)',
+      });
+    }
+    if (env.APIZEE_API_TOKEN && (env.APIZEE_API_USERNAME || env.APIZEE_API_PASSWORD)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['APIZEE_API_TOKEN'],
+        message: 'set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both (the credentials get and renew the token themselves; a fixed token is renewed by hand)',
+      });
     }
     if (KEPT_HEADERS.has(env.APIZEE_WEBHOOK_HEADER.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['APIZEE_WEBHOOK_HEADER'], message: 'must not be a header the raw archive keeps (the secret would be stored); use e.g. x-webhook-secret' });
@@ -144,11 +164,13 @@ export interface Config {
     | undefined;
   /**
    * Apizee REST API (reconciliation of lost webhooks: `backfill apizee` and the periodic job);
-   * undefined when no APIZEE_API_TOKEN is set. reconcileIntervalMinutes 0: no periodic job.
+   * undefined without APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD. `auth`:
+   * `fixed` (the token) or `credentials`. reconcileIntervalMinutes 0: no periodic job.
    */
   readonly apizeeApi:
     | {
         readonly url: string;
+        readonly auth: 'fixed' | 'credentials';
         readonly requestsPerMinute: number;
         readonly pageLimit: number;
         readonly reconcileIntervalMinutes: number;
@@ -165,6 +187,7 @@ export interface Config {
     readonly jifelineClientSecret: string | undefined;
     readonly jifelineApiKey: string | undefined;
     readonly apizeeApiToken: string | undefined;
+    readonly apizeeApiCredentials: { readonly username: string; readonly password: string } | undefined;
   };
 }
 
@@ -217,9 +240,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
           eventTypes: e.JIFELINE_EVENT_TYPES?.split(',').map((t) => t.trim()).filter(Boolean),
         }
       : undefined,
-    apizeeApi: e.APIZEE_API_TOKEN
+    apizeeApi: e.APIZEE_API_TOKEN || e.APIZEE_API_USERNAME
       ? {
           url: e.APIZEE_API_URL,
+          auth: e.APIZEE_API_TOKEN ? ('fixed' as const) : ('credentials' as const),
           requestsPerMinute: e.APIZEE_API_REQUESTS_PER_MINUTE,
           pageLimit: e.APIZEE_API_PAGE_LIMIT,
           reconcileIntervalMinutes: e.APIZEE_API_RECONCILE_INTERVAL_MINUTES,
@@ -236,6 +260,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       jifelineClientSecret: e.JIFELINE_CLIENT_SECRET,
       jifelineApiKey: e.JIFELINE_API_KEY,
       apizeeApiToken: e.APIZEE_API_TOKEN,
+      apizeeApiCredentials: e.APIZEE_API_USERNAME && e.APIZEE_API_PASSWORD ? { username: e.APIZEE_API_USERNAME, password: e.APIZEE_API_PASSWORD } : undefined,
     },
   });
 }

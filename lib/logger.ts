@@ -49,6 +49,15 @@ const REDACT = [
   'secrets',
   '*.secrets',
   'piiKey',
+  // API credentials and tokens (Apizee's user and its access tokens, Jifeline's), should one reach a line.
+  'password',
+  '*.password',
+  'credentials',
+  '*.credentials',
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
 ];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream, options: LoggerOptions = {}): Logger {

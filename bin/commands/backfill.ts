@@ -24,7 +24,7 @@ export function lockedLogMessage(dataDir: string, err?: unknown): string {
   return [
     `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, a running \`sessionflow run\`?: the embedded log opens in one process at a time.`,
     'Stop the service, run the backfill, then start the service again: it normalizes what the backfill stored.',
-    'A running service with APIZEE_API_TOKEN set already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
+    'A running service with Apizee API access set (APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN) already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
   ].join('\n  ');
 }
 
@@ -43,7 +43,8 @@ const AFTER = `
 Each event of GET /api/v3/tickets/{ticketId}/events is stored in raw.apizee.v1 as its own RawWebhook
 (source backfill), in the body the webhook would have delivered: an event both delivered and backfilled
 is one event downstream, so the backfill can be stopped (Ctrl-C) and run again at will.
-Needs APIZEE_API_TOKEN (see .env.example); at most APIZEE_API_REQUESTS_PER_MINUTE requests a minute (10).
+Needs APIZEE_API_USERNAME and APIZEE_API_PASSWORD (the token is got and renewed from them), or a
+fixed APIZEE_API_TOKEN (see .env.example); at most APIZEE_API_REQUESTS_PER_MINUTE requests a minute (10).
 Embedded mode: DATA_DIR/log opens in one process at a time, so stop \`sessionflow run\` first.`;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -69,7 +70,7 @@ export function registerBackfill(program: Command): void {
 }
 
 async function backfillApizee(config: Config, tickets: string[]): Promise<void> {
-  const apiOptions = apizeeApiOptions(config) ?? fail('set APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com) to read Apizee tickets; see .env.example', 2);
+  const apiOptions = apizeeApiOptions(config) ?? fail('set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example', 2);
   const tty = process.stderr.isTTY === true;
   // On a terminal the progress line says what the info logs would; warnings and errors still show.
   const logger = loggerFor(config, tty && ['info', 'debug', 'trace'].includes(config.logLevel) ? 'warn' : config.logLevel);

@@ -2,7 +2,7 @@
  * The Apizee REST API, as much of it as reconciliation needs: `GET /api/v3/tickets/{ticketId}/events`
  * ("Get an event list for a ticket": 200, 403 Forbidden, 404 Not found), with the bearer token of
  * an Apizee user ("Please fill in the field with the token obtained after authentication using the
- * /token method").
+ * /token method"): a fixed one, or one got and renewed from the user's credentials (apizee-auth.ts).
  *
  * - Every request takes a slot of the process's budget first (apizee-budget.ts: 10 per rolling
  *   minute by default, the limit of one Apizee user across all endpoints).
@@ -10,18 +10,20 @@
  *   the request is made again.
  * - A 5xx, a timeout or a refused connection is retried with backoff (lib/retry.ts), a bounded
  *   number of times.
+ * - A 401 with a token from the credentials: the token is renewed and the request made once more.
  * - 401 (token refused), 403 (no permission on the ticket), 404 (no such ticket) and any other 4xx
- *   are not retried: they throw an ApizeeApiError that says which.
+ *   are not retried: they throw an ApizeeApiError that says which. So do refused credentials.
  *
  * The reference documents no paging for the events list; Apizee's other lists (tickets, medias)
  * take `limit` (default 10) and `offset`. So pages of `limit` are asked for with `offset`, and the
  * next page is fetched while the answer says more exist (a total) or, without one, while a page
  * comes back full. A page that brings no event not seen yet ends it (an API that ignores offset).
  *
- * Logs carry statuses, counts and ticket ids; never the token or a body.
+ * Logs carry statuses, counts and ticket ids; never a token, the password or a body.
  */
 import type { Logger } from '../../lib/logger.js';
 import { bail, retry } from '../../lib/retry.js';
+import { ApizeeTokenError, fixedToken, passwordGrant, type ApizeeCredentials, type ApizeeTokens, type TokenAnswer } from './apizee-auth.js';
 import type { RequestBudget } from './apizee-budget.js';
 import { eventsOf, itemId, totalOf } from './apizee-event.js';
 import { rateLimitDelayMs } from './rate-limit.js';
@@ -51,11 +53,18 @@ export class ApizeeApiError extends Error {
   }
 }
 
-function apiError(status: number, ticketId: string): ApizeeApiError {
+const REFUSED: Record<ApizeeTokens['kind'], string> = {
+  fixed:
+    'Apizee refused APIZEE_API_TOKEN (HTTP 401): it is wrong, expired or revoked; get a new one with POST /api/v3/token, ' +
+    'or set APIZEE_API_USERNAME and APIZEE_API_PASSWORD instead to have it got and renewed (see .env.example)',
+  credentials:
+    'Apizee refused the token it had just given APIZEE_API_USERNAME (HTTP 401, twice): the user lacks API access, or was disabled meanwhile',
+};
+
+function apiError(status: number, ticketId: string, auth: ApizeeTokens['kind']): ApizeeApiError {
   switch (status) {
     case 401:
-      return new ApizeeApiError('unauthorized', ticketId, status,
-        'Apizee refused APIZEE_API_TOKEN (HTTP 401): it is wrong, expired or revoked; get a new one with POST /api/v3/token (see .env.example)');
+      return new ApizeeApiError('unauthorized', ticketId, status, REFUSED[auth]);
     case 403:
       return new ApizeeApiError('forbidden', ticketId, status,
         `Apizee answered 403 Forbidden for ticket ${ticketId}: the token's user lacks the role permissions to read this ticket's events`);
@@ -71,7 +80,10 @@ function apiError(status: number, ticketId: string): ApizeeApiError {
 export interface ApizeeApiOptions {
   /** e.g. https://cloud.apizee.com */
   baseUrl: string;
-  token: string;
+  /** A fixed bearer token, or the user's credentials to get tokens with (POST /api/v3/token). */
+  auth: { token: string } | { credentials: ApizeeCredentials };
+  /** Credentials: share of a token's life after which it is replaced (default 0.8). */
+  tokenRefreshRatio?: number;
   /** Events asked for per request (`limit`). */
   pageLimit: number;
   requestTimeoutMs: number;
@@ -100,24 +112,33 @@ interface Page {
   total: number | undefined;
 }
 
+interface Answer extends TokenAnswer {
+  headers: Headers;
+}
+
 export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps): ApizeeApi {
   const doFetch = deps.fetch ?? fetch;
   const nowMs = deps.nowMs ?? Date.now;
   const base = options.baseUrl.replace(/\/+$/, '');
   const limit = Math.max(1, Math.trunc(options.pageLimit));
 
-  /** One request through the budget; a 429 is waited out and asked again. Throws for the retry loop. */
-  async function once(url: URL, ticketId: string, signal: AbortSignal): Promise<Page> {
+  /**
+   * One request through the budget, its answer read (the JSON body of a 2xx); a 429 is waited out
+   * and the request made again. Throws for the retry loop when Apizee cannot be reached. The token
+   * request comes through here too: Apizee's limit counts every endpoint. `url` is never logged.
+   */
+  async function exchange(url: URL, init: { method: 'GET' | 'POST'; token?: string }, signal: AbortSignal, ticketId: string | undefined): Promise<Answer> {
     for (;;) {
       const release = await deps.budget.take(signal);
       let response: Response;
       let body: unknown;
       try {
         response = await doFetch(url, {
-          headers: { authorization: `Bearer ${options.token}`, accept: 'application/json' },
+          method: init.method,
+          headers: { accept: 'application/json', ...(init.token !== undefined && { authorization: `Bearer ${init.token}` }) },
           signal: AbortSignal.any([signal, AbortSignal.timeout(options.requestTimeoutMs)]),
         });
-        if (response.status !== 200) await response.body?.cancel();
+        if (response.status < 200 || response.status >= 300 || response.status === 204) await response.body?.cancel();
         else body = await response.json().catch(() => undefined);
       } catch (err) {
         if (signal.aborted) bail(signal.reason);
@@ -132,12 +153,44 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         deps.logger.warn({ ticketId, waitMs, told: asked !== undefined }, 'apizee rate limit reached (429); waiting as asked');
         continue; // the budget's next slot comes after the hold
       }
-      if (response.status === 204) return { items: [], total: undefined };
-      if (response.status >= 500) throw apiError(response.status, ticketId);
-      if (response.status !== 200) bail(apiError(response.status, ticketId));
-      const items = eventsOf(body);
+      return { status: response.status, headers: response.headers, body };
+    }
+  }
+
+  const tokens: ApizeeTokens =
+    'token' in options.auth
+      ? fixedToken(options.auth.token)
+      : passwordGrant(
+          { tokenUrl: `${base}/api/v3/token`, credentials: options.auth.credentials, refreshRatio: options.tokenRefreshRatio ?? 0.8 },
+          { post: (url, signal) => exchange(url, { method: 'POST' }, signal, undefined), logger: deps.logger, nowMs },
+        );
+
+  /** The token for a request of `ticketId`: refused credentials end the retries, an Apizee failure is retried. */
+  async function tokenFor(ticketId: string, signal: AbortSignal): Promise<string> {
+    try {
+      return await tokens.token(signal);
+    } catch (err) {
+      if (!(err instanceof ApizeeTokenError)) throw err;
+      if (err.refused) bail(new ApizeeApiError('unauthorized', ticketId, err.status, err.message));
+      throw new ApizeeApiError('server_error', ticketId, err.status, err.message);
+    }
+  }
+
+  /** One page: a token, the request; a token refused is renewed once when it can be. Throws for the retry loop. */
+  async function once(url: URL, ticketId: string, signal: AbortSignal): Promise<Page> {
+    for (let renewed = false; ; renewed = true) {
+      const token = await tokenFor(ticketId, signal);
+      const answer = await exchange(url, { method: 'GET', token }, signal, ticketId);
+      if (answer.status === 401 && !renewed && tokens.refused(token)) {
+        deps.logger.warn({ ticketId }, 'apizee refused the access token (HTTP 401); renewing it and asking once more');
+        continue;
+      }
+      if (answer.status === 204) return { items: [], total: undefined };
+      if (answer.status >= 500) throw apiError(answer.status, ticketId, tokens.kind);
+      if (answer.status !== 200) bail(apiError(answer.status, ticketId, tokens.kind));
+      const items = eventsOf(answer.body);
       if (items === undefined) bail(new ApizeeApiError('bad_answer', ticketId, 200, `Apizee answered ticket ${ticketId}'s events without an event list`));
-      return { items, total: totalOf(body, response.headers) };
+      return { items, total: totalOf(answer.body, answer.headers) };
     }
   }
 

@@ -85,11 +85,11 @@ export function slidingWindowBudget(options: BudgetOptions, deps: BudgetDeps = {
 const shared = new Map<string, RequestBudget>();
 
 /**
- * The process's budget for one API user (the token stands for the user; only its hash is kept).
- * The first caller's limits stand for the process: configuration is read once.
+ * The process's budget for one API user (a fixed token or the user's name stands for the user;
+ * only its hash is kept). The first caller's limits stand for the process: configuration is read once.
  */
-export function sharedBudget(token: string, options: BudgetOptions): RequestBudget {
-  const key = createHash('sha256').update(token, 'utf8').digest('hex');
+export function sharedBudget(user: string, options: BudgetOptions): RequestBudget {
+  const key = createHash('sha256').update(user, 'utf8').digest('hex');
   let budget = shared.get(key);
   if (budget === undefined) {
     budget = slidingWindowBudget(options);

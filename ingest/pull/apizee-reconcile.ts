@@ -1,5 +1,8 @@
 /**
- * The periodic Apizee reconciliation, part of `run`/`ingest` when APIZEE_API_TOKEN is set.
+ * The periodic Apizee reconciliation, part of `run`/`ingest` when Apizee API access is set
+ * (APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN). With the credentials, one
+ * token serves every run until it is renewed (apizee-auth.ts); refused credentials end a run like a
+ * refused token, and the next run asks for a token again.
  *
  * Which tickets: those our own webhooks named recently. Apizee's List Tickets (apizee-tickets.md)
  * filters on created, started and ended times only (nothing says "updated since"), lists the
@@ -197,7 +200,7 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
     },
     start() {
       if (loop !== undefined) return;
-      log.info({ intervalMs: options.intervalMs, lookbackMs: options.lookbackMs }, 'apizee reconciliation starting');
+      log.info({ intervalMs: options.intervalMs, lookbackMs: options.lookbackMs, auth: options.credentials ? 'credentials' : 'fixed' }, 'apizee reconciliation starting');
       loop = loopRuns();
     },
     runOnce,

@@ -16,6 +16,7 @@ import { nowMicros, type Micros } from '../../lib/time.js';
 import { wrap } from '../envelope.js';
 import type { RawSink } from '../raw-sink.js';
 import { ApizeeApiError, createApizeeApi, type ApizeeApi } from './apizee-api.js';
+import type { ApizeeCredentials } from './apizee-auth.js';
 import { sharedBudget, type RequestBudget } from './apizee-budget.js';
 import { restDelivery } from './apizee-event.js';
 
@@ -24,8 +25,12 @@ const PROVIDER = 'apizee';
 export interface ApizeeApiClientOptions {
   /** e.g. https://cloud.apizee.com */
   apiBaseUrl: string;
-  /** Bearer token of an Apizee user (POST /api/v3/token). */
-  token: string;
+  /** A fixed bearer token of an Apizee user (APIZEE_API_TOKEN, got by hand from POST /api/v3/token); or */
+  token?: string;
+  /** the user's credentials: tokens are got from POST /api/v3/token and renewed (apizee-auth.ts). Exactly one of the two. */
+  credentials?: ApizeeCredentials;
+  /** Credentials: share of a token's life after which it is replaced (default 0.8). */
+  tokenRefreshRatio?: number;
   /** Requests per window for this user, all callers in the process together (default 10). */
   requestsPerMinute?: number;
   /** The budget's window (default 60 s; shorter in tests). */
@@ -43,18 +48,23 @@ export interface ApizeeClientDeps {
   logger: Logger;
   fetch?: typeof fetch;
   nowMs?: () => number;
-  /** By default the process's budget for this token (apizee-budget.ts). */
+  /** By default the process's budget for this user (apizee-budget.ts). */
   budget?: RequestBudget;
 }
 
-/** The REST client with the options' defaults, drawing on the process's budget for the token. */
+/** The REST client with the options' defaults, drawing on the process's budget for the user. */
 export function apizeeApiFor(options: ApizeeApiClientOptions, deps: ApizeeClientDeps): ApizeeApi {
+  const { token, credentials } = options;
+  if ((token === undefined) === (credentials === undefined)) throw new Error('the Apizee REST client takes a token or credentials, exactly one of them');
   const windowMs = options.windowMs ?? 60_000;
-  const budget = deps.budget ?? sharedBudget(options.token, { perWindow: options.requestsPerMinute ?? 10, windowMs });
+  // The limit is the user's: the token stands for it, or its name at that API.
+  const user = token ?? `${options.apiBaseUrl}\n${credentials!.username}`;
+  const budget = deps.budget ?? sharedBudget(user, { perWindow: options.requestsPerMinute ?? 10, windowMs });
   return createApizeeApi(
     {
       baseUrl: options.apiBaseUrl,
-      token: options.token,
+      auth: token !== undefined ? { token } : { credentials: credentials! },
+      ...(options.tokenRefreshRatio !== undefined && { tokenRefreshRatio: options.tokenRefreshRatio }),
       pageLimit: options.pageLimit ?? 100,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? 15 * 60_000,

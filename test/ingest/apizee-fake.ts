@@ -9,11 +9,20 @@
  * not the webhook's body, so the client's rebuilding is what the tests check) or the webhook's body
  * itself, as a bare array or under `data` with a `total`. `limit`/`offset` page it. Tests script
  * failures (500, 429 with headers) and delays.
+ *
+ * `POST /api/v3/token` as Apizee's Authentication page documents it: query parameters
+ * `grant_type=password`, `username`, `password`; `200 {access_token, created_at, expires_in}`
+ * (86400 in its example), 401 for other credentials. The events endpoint takes TOKEN (a token got
+ * by hand) and every token issued and not yet expired or revoked; token requests count against the
+ * same rate limit as the events requests (Apizee's limit is per user across all endpoints).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export const TOKEN = 'apizee-token-1';
+/** The Apizee user the fake knows (APIZEE_API_USERNAME / APIZEE_API_PASSWORD). */
+export const USERNAME = 'reconcile@example.com';
+export const PASSWORD = 'pw &=?+ with spaces and %';
 
 /** A webhook body of apizee-session-events.md (conversationevent.create). */
 export interface WebhookBody {
@@ -30,6 +39,18 @@ export interface EventsRequest {
   offset: number | null;
   status: number;
   /** When the request arrived (epoch ms). */
+  at: number;
+  /** The bearer token it carried. */
+  token: string | null;
+}
+
+export interface TokenRequest {
+  /** Where each parameter came from: the query string (as documented) or a form body. */
+  query: Record<string, string>;
+  body: string;
+  status: number;
+  /** The token issued, when one was. */
+  issued: string | null;
   at: number;
 }
 
@@ -61,7 +82,17 @@ export class FakeApizee {
   readonly requests: EventsRequest[] = [];
   /** What the events endpoint answers next, before it looks at anything else. */
   readonly script: Scripted[] = [];
+  /** What the token endpoint answers next, before it looks at anything else. */
+  readonly tokenScript: Scripted[] = [];
+  readonly tokenRequests: TokenRequest[] = [];
+  /** expires_in of the tokens issued, seconds (Apizee's example: a day). */
+  expiresIn: number = 86400;
+  /** Answer the events endpoint 401 even for valid tokens (a user without API access). */
+  refuseEveryToken = false;
   delayMs = 0;
+  /** Issued tokens still valid, with when they expire (epoch ms). */
+  private readonly valid = new Map<string, number>();
+  private issuedCount = 0;
   private readonly server: Server;
   private readonly arrivals: number[] = [];
 
@@ -83,6 +114,16 @@ export class FakeApizee {
     this.tickets.set(ticketId, [...(this.tickets.get(ticketId) ?? []), ...events]);
   }
 
+  /** Every token issued so far, in order. */
+  get issued(): string[] {
+    return this.tokenRequests.flatMap((r) => (r.issued === null ? [] : [r.issued]));
+  }
+
+  /** Apizee forgets every token it issued (they expired or were revoked): the next use is answered 401. */
+  expireTokens(): void {
+    this.valid.clear();
+  }
+
   /** Requests answered 429 (by the fake's own limit or by the script). */
   get rateLimited(): number {
     return this.requests.filter((r) => r.status === 429).length;
@@ -91,30 +132,26 @@ export class FakeApizee {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
     const url = new URL(req.url ?? '/', 'http://fake');
+    if (url.pathname === '/api/v3/token') return this.token(req, res, url, at);
     const match = /^\/api\/v3\/tickets\/([^/]+)\/events$/.exec(url.pathname);
     if (req.method !== 'GET' || !match) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"No route"}');
     const ticketId = decodeURIComponent(match[1]!);
     const number = (name: string) => (url.searchParams.has(name) ? Number(url.searchParams.get(name)) : null);
     const limit = number('limit');
     const offset = number('offset');
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      this.requests.push({ ticketId, limit, offset, status, at });
+      this.requests.push({ ticketId, limit, offset, status, at, token: bearer });
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     };
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
 
-    const window = this.options.limit;
-    if (window) {
-      const recent = this.arrivals.filter((t) => t > at - window.windowMs);
-      if (recent.length >= window.perWindow) {
-        const resetSeconds = Math.ceil((recent[0]! + window.windowMs) / 1000);
-        return answer(429, { message: 'Too Many Requests' }, { 'x-ratelimit-reset': String(resetSeconds) });
-      }
-      this.arrivals.push(at);
-    }
+    const limited = this.rateLimited429(at);
+    if (limited) return answer(429, { message: 'Too Many Requests' }, limited);
     const scripted = this.script.shift();
     if (scripted) return answer(scripted.status, { message: 'scripted' }, scripted.headers);
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) return answer(401, { code: 401, message: 'Unauthorized' });
+    const known = bearer === TOKEN || (bearer !== null && (this.valid.get(bearer) ?? 0) > at);
+    if (!known || (this.refuseEveryToken && bearer !== TOKEN)) return answer(401, { code: 401, message: 'Unauthorized' });
     if (this.forbidden.has(ticketId)) return answer(403, { code: 403, message: 'Forbidden' });
     const events = this.tickets.get(ticketId);
     if (events === undefined) return answer(404, { code: 404, message: 'Not found' });
@@ -123,5 +160,35 @@ export class FakeApizee {
     const from = this.options.ignoreOffset ? 0 : (offset ?? 0);
     const items = events.slice(from, from + cap).map((e) => (this.options.shape === 'webhook' ? e : flatRecord(e)));
     answer(200, this.options.envelope === 'data' ? { data: items, total: events.length } : items);
+  }
+
+  /** The rate limit's 429 headers when this arrival is over it; the arrival counts otherwise. */
+  private rateLimited429(at: number): Record<string, string> | undefined {
+    const window = this.options.limit;
+    if (!window) return undefined;
+    const recent = this.arrivals.filter((t) => t > at - window.windowMs);
+    if (recent.length >= window.perWindow) return { 'x-ratelimit-reset': String(Math.ceil((recent[0]! + window.windowMs) / 1000)) };
+    this.arrivals.push(at);
+    return undefined;
+  }
+
+  private async token(req: IncomingMessage, res: ServerResponse, url: URL, at: number): Promise<void> {
+    let body = '';
+    for await (const chunk of req) body += String(chunk);
+    const query = Object.fromEntries(url.searchParams);
+    const answer = (status: number, json: unknown, headers: Record<string, string> = {}, issued: string | null = null) => {
+      this.tokenRequests.push({ query, body, status, issued, at });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(json));
+    };
+    if (req.method !== 'POST') return answer(405, { message: 'Method Not Allowed' });
+    const limited = this.rateLimited429(at);
+    if (limited) return answer(429, { message: 'Too Many Requests' }, limited);
+    const scripted = this.tokenScript.shift();
+    if (scripted) return answer(scripted.status, { message: 'scripted' }, scripted.headers);
+    if (query.grant_type !== 'password') return answer(400, { code: 400, message: 'grant_type' });
+    if (query.username !== USERNAME || query.password !== PASSWORD) return answer(401, { code: 401, message: 'Bad credentials' });
+    const token = `issued-${++this.issuedCount}-eyJ0eXAiOiJKV1QiLCJhbGc`;
+    this.valid.set(token, at + this.expiresIn * 1000);
+    answer(200, { access_token: token, created_at: new Date(at).toISOString().replace('Z', '+00:00'), expires_in: this.expiresIn }, {}, token);
   }
 }

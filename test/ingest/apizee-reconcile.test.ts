@@ -17,7 +17,7 @@ import { apizeeApiOptions, apizeeReconcileOptions } from '../../ingest/pull/apiz
 import { APIZEE_STATE_FILE, createApizeeReconciler, nextDue, type ApizeeReconcileOptions, type ApizeeReconciler } from '../../ingest/pull/apizee-reconcile.js';
 import { isLogLocked, lockedLogMessage } from '../../bin/commands/backfill.js';
 import { tempDir } from '../helpers/tmp.js';
-import { FakeApizee, TOKEN, type WebhookBody } from './apizee-fake.js';
+import { FakeApizee, PASSWORD, TOKEN, USERNAME, type WebhookBody } from './apizee-fake.js';
 
 const topics = topicsFor('test.');
 const SECRET = 'apizee-shared-secret-1';
@@ -154,6 +154,41 @@ describe('apizee periodic reconciliation', () => {
     expect((await r.runOnce()).due).toBe(2);
   });
 
+  it('with the user\'s credentials, gets its token itself, keeps it across runs, renews it before it expires and after a 401', async () => {
+    fake.expiresIn = 3600;
+    fake.add('361', event(361, 1));
+    fake.add('362', event(362, 2));
+    const { r, sink } = await reconciler({ token: undefined, credentials: { username: USERNAME, password: PASSWORD } });
+    expect(await r.runOnce()).toMatchObject({ due: 0 });
+    expect(fake.tokenRequests).toHaveLength(0); // no ticket, no token
+    await deliver(sink, event(361, 1));
+    await deliver(sink, event(362, 2));
+    expect(await r.runOnce()).toMatchObject({ due: 2, reconciled: 2, failed: 0 });
+    expect(fake.tokenRequests).toHaveLength(1);
+    clock.ms = T0 + 15 * MIN;
+    expect(await r.runOnce()).toMatchObject({ due: 2, reconciled: 2 });
+    expect(fake.tokenRequests).toHaveLength(1);
+    fake.expiresIn = 86400; // the next token lives a day
+    clock.ms = T0 + 60 * MIN; // past 48 minutes of the hour: a new token first
+    expect(await r.runOnce()).toMatchObject({ due: 2, reconciled: 2 });
+    expect(fake.tokenRequests).toHaveLength(2);
+    fake.expireTokens();
+    clock.ms = T0 + 120 * MIN;
+    expect(await r.runOnce()).toMatchObject({ due: 2, reconciled: 2, failed: 0 });
+    expect(fake.tokenRequests).toHaveLength(3);
+    expect(fake.requests.map((q) => q.status)).toEqual([200, 200, 200, 200, 200, 200, 401, 200, 200]);
+  });
+
+  it('refused credentials end the run and keep every ticket; the next run asks for a token again', async () => {
+    const { r, sink } = await reconciler({ token: undefined, credentials: { username: USERNAME, password: 'wrong' } });
+    await deliver(sink, event(361, 1));
+    await deliver(sink, event(362, 2));
+    expect(await r.runOnce()).toMatchObject({ due: 2, reconciled: 0, failed: 1 });
+    expect((await r.runOnce()).due).toBe(2);
+    expect(fake.tokenRequests.map((q) => q.status)).toEqual([401, 401]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('runs on its own once started, and stop() saves the tickets file', async () => {
     fake.add('361', event(361, 1));
     const { r, sink } = await reconciler({ intervalMs: 100 }, true);
@@ -171,10 +206,36 @@ describe('apizee periodic reconciliation', () => {
 describe('apizee configuration', () => {
   it('APIZEE_API_TOKEN turns the REST client and the periodic job on, with the documented defaults', () => {
     const config = parseConfig({ DATA_DIR: '/tmp/sf', APIZEE_API_TOKEN: 'tok' });
-    expect(config.apizeeApi).toEqual({ url: 'https://cloud.apizee.com', requestsPerMinute: 10, pageLimit: 100, reconcileIntervalMinutes: 15, reconcileLookbackHours: 24 });
+    expect(config.apizeeApi).toEqual({ url: 'https://cloud.apizee.com', auth: 'fixed', requestsPerMinute: 10, pageLimit: 100, reconcileIntervalMinutes: 15, reconcileLookbackHours: 24 });
     expect(apizeeApiOptions(config)).toEqual({ apiBaseUrl: 'https://cloud.apizee.com', token: 'tok', requestsPerMinute: 10, pageLimit: 100 });
     expect(apizeeReconcileOptions(config)).toMatchObject({ stateDir: '/tmp/sf/pull/apizee', intervalMs: 15 * MIN, lookbackMs: 24 * HOUR });
     expect(JSON.stringify(parseConfig({ APIZEE_API_TOKEN: 'tok' }).apizeeApi)).not.toContain('tok');
+  });
+
+  it('APIZEE_API_USERNAME and APIZEE_API_PASSWORD turn them on too, the client getting its own tokens', () => {
+    const config = parseConfig({ DATA_DIR: '/tmp/sf', APIZEE_API_USERNAME: ` ${USERNAME} `, APIZEE_API_PASSWORD: ` ${PASSWORD}` });
+    expect(config.apizeeApi).toMatchObject({ url: 'https://cloud.apizee.com', auth: 'credentials', reconcileIntervalMinutes: 15 });
+    // The username is trimmed; the password is taken as it is written (a space may be part of it).
+    expect(apizeeApiOptions(config)).toEqual({ apiBaseUrl: 'https://cloud.apizee.com', credentials: { username: USERNAME, password: ` ${PASSWORD}` }, requestsPerMinute: 10, pageLimit: 100 });
+    expect(apizeeReconcileOptions(config)).toMatchObject({ credentials: { username: USERNAME }, intervalMs: 15 * MIN });
+    expect(JSON.stringify(config.apizeeApi)).not.toContain(PASSWORD);
+  });
+
+  it.each([
+    ['a username without a password', { APIZEE_API_USERNAME: USERNAME }, /APIZEE_API_PASSWORD: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/],
+    ['a password without a username', { APIZEE_API_PASSWORD: PASSWORD }, /APIZEE_API_USERNAME: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/],
+    ['a blank password', { APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: '   ' }, /APIZEE_API_PASSWORD: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/],
+    ['a token beside the credentials', { APIZEE_API_TOKEN: 'tok', APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: PASSWORD }, /APIZEE_API_TOKEN: set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both/],
+  ])('refuses %s (CONFIG_INVALID), naming the variable and never the password', (_name, env, message) => {
+    let error: unknown;
+    try {
+      parseConfig(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain(PASSWORD);
   });
 
   it('no token: neither; interval 0: the client without the job; bad values are refused', () => {
@@ -189,7 +250,7 @@ describe('apizee configuration', () => {
   it('every APIZEE_API_ variable is in .env.example and the README', () => {
     const example = readFileSync(join(projectRoot(), '.env.example'), 'utf8');
     const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
-    for (const name of ['APIZEE_API_URL', 'APIZEE_API_TOKEN', 'APIZEE_API_REQUESTS_PER_MINUTE', 'APIZEE_API_PAGE_LIMIT', 'APIZEE_API_RECONCILE_INTERVAL_MINUTES', 'APIZEE_API_RECONCILE_LOOKBACK_HOURS']) {
+    for (const name of ['APIZEE_API_URL', 'APIZEE_API_TOKEN', 'APIZEE_API_USERNAME', 'APIZEE_API_PASSWORD', 'APIZEE_API_REQUESTS_PER_MINUTE', 'APIZEE_API_PAGE_LIMIT', 'APIZEE_API_RECONCILE_INTERVAL_MINUTES', 'APIZEE_API_RECONCILE_LOOKBACK_HOURS']) {
       expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
       expect(readme).toContain(name);
     }
@@ -243,8 +304,11 @@ describe('backfill while the service holds the embedded log', () => {
   });
 });
 
-describe('run with APIZEE_API_TOKEN set', () => {
-  it('reconciles the ticket a webhook named, through the running pipeline', async () => {
+describe('run with APIZEE_API_TOKEN, or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, set', () => {
+  it.each([
+    ['a token', { APIZEE_API_TOKEN: TOKEN }, 0],
+    ['the user\'s credentials', { APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: PASSWORD }, 1],
+  ])('with %s, reconciles the ticket a webhook named, through the running pipeline', async (_name, auth, tokenRequests) => {
     const dir = tempDir();
     const fake = new FakeApizee();
     const base = await fake.listen();
@@ -253,7 +317,7 @@ describe('run with APIZEE_API_TOKEN set', () => {
     const config = parseConfig({
       NODE_ENV: 'test', DATA_DIR: dir.path, PORT: '0', HOST: '127.0.0.1', TOPIC_PARTITIONS: '1', LOG_LEVEL: 'silent',
       APIZEE_WEBHOOK_SECRET: SECRET, PII_KEY: 'test-pii-key-0123456789',
-      APIZEE_API_URL: base, APIZEE_API_TOKEN: TOKEN, APIZEE_API_RECONCILE_INTERVAL_MINUTES: '0.005',
+      APIZEE_API_URL: base, ...auth, APIZEE_API_RECONCILE_INTERVAL_MINUTES: '0.005',
     });
     const pipeline = await startPipeline(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
     try {
@@ -267,6 +331,7 @@ describe('run with APIZEE_API_TOKEN set', () => {
       await pipeline.stop();
       const stored = JSON.parse(readFileSync(join(dir.path, 'pull', 'apizee', APIZEE_STATE_FILE), 'utf8')) as { tickets: object };
       expect(Object.keys(stored.tickets)).toEqual(['361']);
+      expect(fake.tokenRequests).toHaveLength(tokenRequests);
     } finally {
       await pipeline.stop();
       await fake.close();
