@@ -3,7 +3,9 @@
  * - no signature: the credentials put in the callback URL (`https://user:pass@host/webhooks/mluvii`)
  *   arrive as `Authorization: Basic base64(user ":" password)` (RFC 7617);
  * - one event per request, `{eventType, data}`; up to 2 retries, duplicates possible, so the
- *   dedup key is `activityId` where there is one, else eventType + id + userId + time.
+ *   dedup key is `activityId` where there is one, else eventType + id + userId + time; a body
+ *   with neither is told from a repeat by the order of its entity's deliveries
+ *   (mluvii-redeliveries.ts).
  * User and password are compared as SHA-256 digests with timingSafeEqual, so neither their
  * content nor their length shows in the timing; two passwords are accepted (rotation).
  */
@@ -11,7 +13,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
 import { contentKey } from '../../lib/ids.js';
 import type { Micros } from '../../lib/time.js';
+import { mluviiContentKey } from '../../processors/adapters/mluvii/identity.js';
 import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
+import { createMluviiRedeliveries, type MluviiDelivery } from './mluvii-redeliveries.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
 export interface MluviiCredentials {
@@ -41,12 +45,14 @@ export function mluviiAuthorization(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }
 
+/** A receiver remembers the latest delivery about each entity: which deliveries are retries (mluvii-redeliveries.ts). */
 export function createMluviiReceiver(credentials: MluviiCredentials | undefined): Receiver {
   const user = credentials === undefined ? undefined : digest(credentials.user);
   const passwords = (credentials?.passwords ?? []).map(digest);
+  const redeliveries = createMluviiRedeliveries();
   return {
     provider: 'mluvii',
-    verify(request: IncomingRequest, _now: Micros): Verified {
+    verify(request: IncomingRequest, now: Micros): Verified {
       if (user === undefined || passwords.length === 0) {
         throw new SessionflowError('SECRET_NOT_CONFIGURED', 'set MLUVII_WEBHOOK_USER and MLUVII_WEBHOOK_PASSWORD');
       }
@@ -58,7 +64,8 @@ export function createMluviiReceiver(credentials: MluviiCredentials | undefined)
       for (const password of passwords) passwordOk = sameSecret(password, given.password) || passwordOk;
       if (!userOk || !passwordOk) throw new SessionflowError('AUTH_INVALID', 'user or password does not match');
       const body = readMluviiBody(request.body);
-      return { dedupKey: mluviiDedupKey(body, request.body), sessionKey: mluviiSessionKey(body) };
+      const delivery = mluviiDelivery(body, request.body);
+      return { dedupKey: delivery === null ? null : redeliveries.keyOf(delivery, now), sessionKey: mluviiSessionKey(body) };
     },
   };
 }
@@ -94,20 +101,39 @@ function scalar(value: unknown): string | null {
 }
 
 /**
- * DESIGN section 4: the activity's own id where there is one, else eventType + id + userId +
- * time. Bodies that state no time (SessionCallParamsUpdated, UserStatusChanged,
- * ApplicationSettingChanged, ...) add the hash of their bytes: a redelivery sends the same
- * bytes, and two setting changes of one tenant differ only there.
+ * What one delivery says of itself, before its stream is looked at. DESIGN section 4: the
+ * activity's own id where there is one, else eventType + id + userId + time. Bodies that state
+ * neither (SessionCallParamsUpdated, UserStatusChanged, ApplicationSettingChanged, ...) are keyed
+ * by their content (mluviiContentKey) and are `timeless`: the same bytes may be a retry or a
+ * genuine repeat, and only the receiver, which sees the deliveries in order, can say which
+ * (mluvii-redeliveries.ts).
  */
-export function mluviiDedupKey(body: unknown, bytes: Buffer): string | null {
+export function mluviiDelivery(body: unknown, bytes: Buffer): MluviiDelivery | null {
   const envelope = envelopeOf(body);
   if (envelope === undefined) return null;
   const { type, data } = envelope;
+  const stream = mluviiSessionKey(body) ?? sessionlessStream(type, data);
   const activityId = scalar(data.activityId);
-  if (activityId !== null) return contentKey('mluvii', 'activity', activityId);
+  if (activityId !== null) return { stream, payload: contentKey('mluvii', 'activity', activityId), timeless: false };
   const time = scalar(data.time ?? data.started ?? data.ended ?? data.created);
-  const bodyHash = time === null ? createHash('sha256').update(bytes).digest('hex') : null;
-  return contentKey('mluvii', type, scalar(data.id ?? data.sessionId), scalar(data.userId ?? data.operatorId), time, bodyHash);
+  if (time === null) return { stream, payload: mluviiContentKey(type, data, bytes), timeless: true };
+  return { stream, payload: contentKey('mluvii', type, scalar(data.id ?? data.sessionId), scalar(data.userId ?? data.operatorId), time, null), timeless: false };
+}
+
+/** The key of a delivery's content alone (no stream): what every delivery of the same bytes shares. */
+export function mluviiDedupKey(body: unknown, bytes: Buffer): string | null {
+  return mluviiDelivery(body, bytes)?.payload ?? null;
+}
+
+/**
+ * The entity a body about no session is about, whose deliveries mluvii keeps in order: the
+ * operator (UserStatusChanged), the contact (GuestIdentityUpdated), else the tenant of a type
+ * (ApplicationSettingChanged: each setting of a tenant in turn).
+ */
+function sessionlessStream(type: string, data: Record<string, unknown>): string {
+  if (type === 'UserStatusChanged') return `user:${scalar(data.userId) ?? ''}`;
+  if (type === 'GuestIdentityUpdated') return `contact:${scalar(data.id) ?? ''}`;
+  return `${type}:${scalar(data.departmentId ?? data.tenantId) ?? ''}`;
 }
 
 /**

@@ -144,6 +144,21 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
     120_000,
   );
 
+  it('mluvii bodies with no id and no time: an operator going AWAY → ONLINE → AWAY is three events, a retry of one none', async () => {
+    service = await startService(dir.path, SECRETS);
+    const headers = mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD);
+    const status = (value: string) => JSON.stringify({ eventType: 'UserStatusChanged', data: { userId: 2710, status: value, availabilityStatus: value, availabilityStatusReason: null } });
+    // The first AWAY retried at once (mluvii sends it again when our answer did not reach it).
+    for (const body of [status('AWAY'), status('AWAY'), status('ONLINE'), status('AWAY')]) {
+      expect((await fetch(`${service.url}/webhooks/mluvii`, { method: 'POST', headers, body })).status).toBe(200);
+    }
+    const rows = await eventually(async () => {
+      const found = await query(dir.path, `select state from session_events where provider_type = 'UserStatusChanged' order by occurred_at, received_at`);
+      return found.length >= 3 ? found : undefined;
+    }, WAIT_MS, 'the status changes in session_events');
+    expect(rows.map((r) => r.state)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
+  }, 120_000);
+
   it('`sessionflow demo --provider all` sends sessions of all three providers with the development secrets; their facts appear', async () => {
     service = await startService(dir.path); // development: makes the secrets and keeps them in DATA_DIR
     const demo = await runCli(['demo', '--provider', 'all', '--sessions', '1', '--url', service.url], { DATA_DIR: dir.path }, dir.path);

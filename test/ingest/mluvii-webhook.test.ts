@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { AvroCodec } from '../../lib/avro.js';
-import type { RawWebhook } from '../../lib/canonical.js';
+import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { parseConfig } from '../../lib/config.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import { createLogger } from '../../lib/logger.js';
@@ -13,6 +13,7 @@ import { resolveSecrets } from '../../lib/secrets.js';
 import { topicsFor } from '../../lib/topics.js';
 import { buildApp } from '../../ingest/app.js';
 import { createMluviiReceiver, mluviiAuthorization, mluviiDedupKey, mluviiSessionKey, readBasicAuth, readMluviiBody, type MluviiCredentials } from '../../ingest/providers/mluvii.js';
+import { createMluviiRedeliveries, REDELIVERY_WINDOW_MICROS } from '../../ingest/providers/mluvii-redeliveries.js';
 import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { mluviiAdapter } from '../../processors/adapters/mluvii/index.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -35,7 +36,7 @@ const headers = (authorization?: string): Record<string, string> => ({
   ...(authorization === undefined ? {} : { authorization }),
 });
 
-async function appWith(credentials: MluviiCredentials | undefined, transport: Transport): Promise<FastifyInstance> {
+async function appWith(credentials: MluviiCredentials | undefined, transport: Transport, clock = () => NOW_MS * 1000): Promise<FastifyInstance> {
   return buildApp({
     receivers: [createMluviiReceiver(credentials)],
     sink: await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics),
@@ -43,7 +44,7 @@ async function appWith(credentials: MluviiCredentials | undefined, transport: Tr
     metrics: createMetrics(),
     bodyLimitBytes: 64 * 1024,
     ready: () => true,
-    clock: () => NOW_MS * 1000,
+    clock,
   });
 }
 
@@ -51,12 +52,15 @@ describe('POST /webhooks/mluvii', () => {
   let dir: ReturnType<typeof tempDir>;
   let transport: Transport;
   let app: FastifyInstance;
+  /** When the ingest receives the next request. */
+  let now = NOW_MS * 1000;
 
   beforeEach(async () => {
     dir = tempDir();
     transport = await openEmbeddedTransport(dir.path);
     await transport.log.createTopics(topics.specs(1));
-    app = await appWith({ user: USER, passwords: [PASSWORD, OLD_PASSWORD] }, transport);
+    now = NOW_MS * 1000;
+    app = await appWith({ user: USER, passwords: [PASSWORD, OLD_PASSWORD] }, transport, () => now);
   });
   afterEach(async () => {
     await app.close();
@@ -111,6 +115,63 @@ describe('POST /webhooks/mluvii', () => {
     expect(x!.raw.dedup_key).toBe(y!.raw.dedup_key);
   });
 
+  /**
+   * Posts each body `seconds` after NOW, then normalizes what was stored and keeps the first event
+   * of each event_id, as session_events does.
+   */
+  async function deliver(...deliveries: Array<[seconds: number, body: object]>): Promise<{ raws: RawWebhook[]; events: SessionEvent[] }> {
+    for (const [seconds, body] of deliveries) {
+      now = NOW_MS * 1000 + seconds * 1_000_000;
+      expect((await post(JSON.stringify(body), mluviiAuthorization(USER, PASSWORD))).statusCode).toBe(200);
+    }
+    const raws = (await stored()).map((entry) => entry.raw);
+    const events = new Map<string, SessionEvent>();
+    for (const raw of raws) for (const e of mluviiAdapter.normalize(raw, { piiKey: 'k' }).events) if (!events.has(e.event_id)) events.set(e.event_id, e);
+    return { raws, events: [...events.values()] };
+  }
+
+  describe('a body with no activityId and no time: a retry collapses, a genuine repeat is kept', () => {
+    const status = (value: string) => ({ eventType: 'UserStatusChanged', data: { userId: 2710, status: value, availabilityStatus: value, availabilityStatusReason: null } });
+    const latest = (events: SessionEvent[]) => events.reduce((a, b) => (b.occurred_at > a.occurred_at ? b : a));
+
+    it('UserStatusChanged AWAY → ONLINE → AWAY is three events and the operator is AWAY; mluvii retrying the first AWAY adds none', async () => {
+      const { raws, events } = await deliver([0, status('AWAY')], [20, status('AWAY')], [60, status('ONLINE')], [120, status('AWAY')]);
+      expect(latest(events).state).toBe('AWAY');
+      expect(events.map((e) => e.state)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
+      expect(raws[1]!.dedup_key).toBe(raws[0]!.dedup_key);
+      expect(raws[3]!.dedup_key).not.toBe(raws[0]!.dedup_key);
+    });
+
+    it.each(['SessionCallParamsUpdated', 'EmailThreadParamsUpdated', 'GuestIdentityUpdated', 'ApplicationSettingChanged'])(
+      '%s: the same body retried twice is one event; sent again past 5 minutes from the first, another',
+      async (type) => {
+        const body = JSON.parse(readFileSync(join(FIXTURES, `${type}.json`), 'utf8')) as object;
+        const { raws, events } = await deliver([0, body], [30, body], [299, body], [301, body]);
+        expect(events).toHaveLength(2);
+        const [first, ...others] = raws.map((r) => r.dedup_key);
+        expect(others.map((key) => key === first)).toEqual([true, true, false]);
+      },
+    );
+
+    it('SessionCallParamsUpdated: a change after another event of the session is a repeat, even at once', async () => {
+      const params = { eventType: 'SessionCallParamsUpdated', data: { id: 7383730, tenantId: 62 } };
+      const { events } = await deliver([0, params], [1, JSON.parse(onHold) as object], [2, params], [3, params]);
+      expect(events.map((e) => e.type)).toEqual(['session.updated', 'hold.started', 'session.updated']);
+    });
+
+    it('keeps each entity apart: one operator going AWAY does not make another one\'s AWAY a retry', async () => {
+      const other = { ...status('AWAY'), data: { ...status('AWAY').data, userId: 4301 } };
+      const { events } = await deliver([0, status('AWAY')], [1, other], [2, status('AWAY')]);
+      expect(events.map((e) => e.participant?.provider_user_id)).toEqual(['2710', '4301']);
+    });
+
+    it('a session created once is one event however mluvii sends it again', async () => {
+      const created = JSON.parse(readFileSync(join(FIXTURES, 'SessionCreated.json'), 'utf8')) as object;
+      const { events } = await deliver([0, created], [1, JSON.parse(onHold) as object], [3600, created]);
+      expect(events.map((e) => e.type)).toEqual(['session.created', 'hold.started']);
+    });
+  });
+
   it.each([
     ['a wrong password', mluviiAuthorization(USER, 'n3w-Pa55'), 'AUTH_INVALID'],
     ['a wrong user', mluviiAuthorization('mluvii', PASSWORD), 'AUTH_INVALID'],
@@ -145,6 +206,37 @@ describe('POST /webhooks/mluvii', () => {
     expect(response.statusCode).toBe(200);
     const [entry] = await stored();
     expect(entry).toMatchObject({ key: null, raw: { dedup_key: null } });
+  });
+});
+
+describe('mluvii receiver: which deliveries are retries', () => {
+  const S = 1_000_000;
+  const timeless = (stream: string, payload: string) => ({ stream, payload, timeless: true });
+
+  it('gives the same bytes with nothing between the key of the first attempt within 5 minutes of it, a new key after', () => {
+    const memory = createMluviiRedeliveries();
+    const first = memory.keyOf(timeless('user:2710', 'away'), 0);
+    expect(memory.keyOf(timeless('user:2710', 'away'), 299 * S)).toBe(first);
+    expect(memory.keyOf(timeless('user:2710', 'away'), 301 * S)).not.toBe(first);
+    expect(REDELIVERY_WINDOW_MICROS).toBe(300 * S);
+  });
+
+  it('keys a body with an activity or a time by it alone, and counts it as what came between', () => {
+    const memory = createMluviiRedeliveries();
+    const params = memory.keyOf(timeless('mluvii:1', 'params'), 0);
+    expect(memory.keyOf({ stream: 'mluvii:1', payload: 'activity-50898864', timeless: false }, 1)).toBe('activity-50898864');
+    expect(memory.keyOf(timeless('mluvii:1', 'params'), 2)).not.toBe(params);
+  });
+
+  it('forgets entities past the window or past its size: their retries are kept as events, never taken for others', () => {
+    const memory = createMluviiRedeliveries({ maxStreams: 2 });
+    const a = memory.keyOf(timeless('user:1', 'away'), 0);
+    memory.keyOf(timeless('user:2', 'away'), 1);
+    memory.keyOf(timeless('user:3', 'away'), 2);
+    expect(memory.size).toBe(2);
+    expect(memory.keyOf(timeless('user:1', 'away'), 3)).not.toBe(a);
+    memory.keyOf(timeless('user:4', 'away'), 400 * S);
+    expect(memory.size).toBe(1);
   });
 });
 

@@ -6,10 +6,11 @@
  * check the body against its family's Avro schema → session → occurred_at → details → events.
  */
 import type { Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { contentKey, eventId } from '../../../lib/ids.js';
+import { eventId } from '../../../lib/ids.js';
 import type { Micros } from '../../../lib/time.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type MluviiBody, type MluviiData } from './details.js';
+import { timelessIdentity } from './identity.js';
 import { escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { MLUVII_CHANNELS, MLUVII_EVENT_TYPES, MLUVII_SCHEMA_OF, type MluviiFamily, type MluviiMapping, type TimeField } from './table.js';
@@ -30,15 +31,6 @@ interface Envelope {
   occurred_at: Micros;
   /** What identifies the event when the body states no time (see toEvent). */
   timeless: string | null;
-}
-
-
-
-
-/** JSON with sorted keys: the same data gives the same text however the sender ordered it. */
-function stableJson(value: unknown): string {
-  if (!isRecord(value)) return Array.isArray(value) ? `[${value.map(stableJson).join(',')}]` : (JSON.stringify(value) ?? 'null');
-  return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson(value[k])}`).join(',')}}`;
 }
 
 /** Where each family keeps its session: `mluvii:<id>`, `mluvii:<sessionId>`, `mluvii:email:<id>`, or none. */
@@ -66,8 +58,8 @@ function sessionOf(family: MluviiFamily, data: MluviiData): { key: string; id: s
 }
 
 /** The body's own time where the mapping names one; received_at for the bodies that state none. */
-function occurredAt(raw: RawWebhook, data: Record<string, unknown>, time: TimeField | null, providerType: string): Step<{ at: Micros; timeless: string | null }> {
-  if (time === null) return { ok: true, value: { at: raw.received_at, timeless: contentKey(stableJson(data)) } };
+function occurredAt(raw: RawWebhook, data: Record<string, unknown>, time: TimeField | null, providerType: string, once: boolean): Step<{ at: Micros; timeless: string | null }> {
+  if (time === null) return { ok: true, value: { at: raw.received_at, timeless: timelessIdentity(raw, providerType, data, once) } };
   const parsed = parseMluviiTime(data[time], `data.${time}`, providerType);
   return parsed.ok ? { ok: true, value: { at: parsed.micros, timeless: null } } : parsed;
 }
@@ -75,7 +67,8 @@ function occurredAt(raw: RawWebhook, data: Record<string, unknown>, time: TimeFi
 /**
  * event_id from what the event is. A body with no time of its own (SessionCreated, the
  * *ParamsUpdated, UserStatusChanged, ...) takes received_at as occurred_at, which differs on
- * every delivery: its id is made from its content instead, so redeliveries still collapse.
+ * every delivery: its id is made from timelessIdentity instead (identity.ts), so that a
+ * redelivery collapses onto its event and a genuine repeat is an event of its own.
  */
 function toEvent(raw: RawWebhook, envelope: Envelope, type: SessionEvent['type'], detail: Detail): SessionEvent {
   const participant = detail.participant;
@@ -123,7 +116,8 @@ function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string
   const email = type.startsWith('EmailThread') && idText(data.sessionId) === null;
   const sessionId = idText(data.sessionId) ?? (type.startsWith('Session') || email ? idText(data.id) : null);
   const timeField = (['time', 'started', 'ended', 'created'] as const).find((f) => data[f] !== undefined && data[f] !== null) ?? null;
-  const occurred = occurredAt(raw, data, timeField, type);
+  // A type the table does not know may repeat: a body of it with no time is not `once`.
+  const occurred = occurredAt(raw, data, timeField, type, false);
   if (!occurred.ok) return failed(occurred.failure);
   const envelope: Envelope = {
     account_id: idText(data.tenantId),
@@ -144,7 +138,7 @@ function normalizeKnown(raw: RawWebhook, body: Record<string, unknown>, type: st
   const checked = body as unknown as MluviiBody;
   const data = checked.data;
   const session = sessionOf(mapping.family, data);
-  const occurred = occurredAt(raw, body.data as Record<string, unknown>, mapping.time, type);
+  const occurred = occurredAt(raw, body.data as Record<string, unknown>, mapping.time, type, mapping.once);
   if (!occurred.ok) return failed(occurred.failure);
   const tenant = mapping.family === 'setting' ? settingTenantId(data) : (data.tenantId ?? null);
   const envelope: Envelope = {

@@ -62,6 +62,12 @@ export interface MluviiMapping {
   readonly who: Who;
   /** attributes.kind: which message or form this is (message.sent, form.sent, form.submitted). */
   readonly kind: string | null;
+  /**
+   * A body with no time that mluvii sends once per entity (a session is created once): every
+   * delivery of the same content is the same event. The other bodies with no time repeat
+   * (each status change, parameter change): their identity comes from the ingest (index.ts).
+   */
+  readonly once: boolean;
 }
 
 const row = (canonical: CanonicalType | readonly [CanonicalType, ...CanonicalType[]], family: MluviiFamily, time: TimeField | null, who: Who, kind: string | null = null): MluviiMapping => ({
@@ -70,13 +76,17 @@ const row = (canonical: CanonicalType | readonly [CanonicalType, ...CanonicalTyp
   time,
   who,
   kind,
+  once: false,
 });
+
+/** A body with no time that can only come once per entity. */
+const once = (mapping: MluviiMapping): MluviiMapping => ({ ...mapping, once: true });
 
 const activity = (canonical: CanonicalType, kind: string | null = null, who: Who = 'actor'): MluviiMapping => row(canonical, 'activity', 'time', who, kind);
 
 const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   // Sessions: SessionCreated carries no time at all.
-  ['SessionCreated', row('session.created', 'session', null, 'none')],
+  ['SessionCreated', once(row('session.created', 'session', null, 'none'))],
   ['SessionStarted', row('session.started', 'session', 'started', 'none')],
   ['SessionOperatorJoined', row('participant.joined', 'session_operator', 'time', 'user')],
   ['SessionForwarded', row('session.forwarded', 'session_forwarded', 'time', 'none')],
@@ -85,8 +95,10 @@ const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   // After-call work ended, or the session went on to the next destination; the only event an
   // operator gets when another operator of the session got SessionOperatorLeft.
   ['SessionOperatorConcluded', row('participant.concluded', 'session_operator', 'time', 'user')],
+  // Sent again "every time a session parameter is changed", with the same body each time.
   ['SessionCallParamsUpdated', row('session.updated', 'session_ref', null, 'none')],
-  ['SessionRecordingPostProcessingCompleted', row('recording.completed', 'session_ref', null, 'none')],
+  // The recording of a session is processed once, after the session.
+  ['SessionRecordingPostProcessingCompleted', once(row('recording.completed', 'session_ref', null, 'none'))],
 
   // Session activities.
   ['SessionActivityAutoActivity', activity('message.sent', 'auto')],

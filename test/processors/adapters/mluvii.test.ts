@@ -10,6 +10,7 @@ import { mluviiAdapter, MLUVII_EVENT_TYPES } from '../../../processors/adapters/
 import { avOperatorId, clientRole, escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from '../../../processors/adapters/mluvii/quirks.js';
 import { mluviiSchemaJson } from '../../../processors/adapters/mluvii/schemas.js';
 import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.js';
+import { mluviiContentKey } from '../../../processors/adapters/mluvii/identity.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { TIME_RANGE } from '../../../lib/time.js';
 import { foldSession } from '../../../processors/sessionize.js';
@@ -184,6 +185,31 @@ describe('mluvii adapter: identity', () => {
     const again = normalize(fixtureBody(type), { ingest_id: '01HX0000000000000000000000', received_at: RECEIVED_AT + 3_600_000_000, source: 'replay' }).events.map((e) => e.event_id);
     expect(again).toEqual(first);
     expect(new Set(first).size).toBe(first.length);
+  });
+
+  it('a body with no time takes the ingest\'s dedup key: a retry (same key) is its event, a repeat (another key) is another', () => {
+    const away = fixtureBody('UserStatusChanged');
+    const id = (over: Partial<RawWebhook>) => normalize(away, over).events[0]!.event_id;
+    const first = id({ dedup_key: 'a'.repeat(32) });
+    expect(id({ dedup_key: 'a'.repeat(32), ingest_id: '01HX0000000000000000000000', received_at: RECEIVED_AT + 20_000_000 })).toBe(first);
+    expect(id({ dedup_key: 'b'.repeat(32), received_at: RECEIVED_AT + 120_000_000 })).not.toBe(first);
+  });
+
+  it('a body with no time and no key that says anything of order (none, or its content\'s own) keeps its content\'s identity', () => {
+    const body = fixtureBody('SessionCallParamsUpdated');
+    const contentOnly = mluviiContentKey('SessionCallParamsUpdated', fixture('SessionCallParamsUpdated').data, Buffer.from(body));
+    const expected = readJson<SessionEvent[]>('SessionCallParamsUpdated.expected.json')[0]!.event_id;
+    expect(normalize(body, { dedup_key: contentOnly }).events[0]!.event_id).toBe(expected);
+    expect(normalize(body, { dedup_key: null, received_at: RECEIVED_AT + 1 }).events[0]!.event_id).toBe(expected);
+  });
+
+  it('a body mluvii sends once per entity is one event whatever its key (SessionCreated, SessionRecordingPostProcessingCompleted)', () => {
+    for (const type of ['SessionCreated', 'SessionRecordingPostProcessingCompleted']) {
+      const ids = ['a', 'b'].map((k) => normalize(fixtureBody(type), { dedup_key: k.repeat(32) }).events[0]!.event_id);
+      expect(ids[1], type).toBe(ids[0]);
+      expect(MLUVII_EVENT_TYPES.get(type)!.once).toBe(true);
+    }
+    expect([...MLUVII_EVENT_TYPES].filter(([, m]) => m.once).map(([t]) => t).sort()).toEqual(['SessionCreated', 'SessionRecordingPostProcessingCompleted']);
   });
 
   it('tells apart bodies with no time that say different things', () => {
