@@ -60,7 +60,10 @@ export interface MluviiMapping {
   readonly family: MluviiFamily;
   readonly time: TimeField | null;
   readonly who: Who;
-  /** attributes.kind: which message or form this is (message.sent, form.sent, form.submitted). */
+  /**
+   * attributes.kind: which message or form this is (message.sent, form.sent, form.submitted);
+   * `moment` on a sharing.started that has no end and claims no sharing time (SharedScreen).
+   */
   readonly kind: string | null;
   /**
    * A body with no time that mluvii sends once per entity (a session is created once): every
