@@ -64,8 +64,9 @@ kafkaDescribe('Kafka mode, SIGTERM under a backlog', () => {
     const dirs = { ingest: fleet.dataDir('sessionflow-kafka-ingest-'), process: fleet.dataDir('sessionflow-kafka-process-'), warehouse: fleet.dataDir('sessionflow-kafka-warehouse-') };
     // The backlog: deliveries acknowledged and normalized while no warehouse runs; it starts on all of them, and more arrive.
     const [ingest, processor] = await Promise.all([fleet.start('ingest', dirs.ingest, env), fleet.start('process', dirs.process, env)]);
-    const backlog = postBacklog(ingest.url, SECRET, backlogDeliveries(300), 32);
-    await waitFor(async () => (backlog.acked().length >= 3000 || backlog.posted.length >= 5400 ? true : undefined), 120_000, '3000 acknowledged deliveries', () => fleet.output(), 50);
+    // Large enough that the warehouse's first batches (up to 5,000 records each) leave it far behind at the SIGTERM.
+    const backlog = postBacklog(ingest.url, SECRET, backlogDeliveries(600), 32);
+    await waitFor(async () => (backlog.acked().length >= 8000 || backlog.posted.length >= 11_000 ? true : undefined), 120_000, '8000 acknowledged deliveries', () => fleet.output(), 50);
     const warehouse = await fleet.start('warehouse', dirs.warehouse, env);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const ackedAtTerm = backlog.acked().length;
