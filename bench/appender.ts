@@ -53,7 +53,8 @@ export async function appenderBaseline(spec: AppenderSpec): Promise<AppenderResu
     const started = performance.now();
     const appender = await conn.createAppender('session_events');
     const text = (v: string | null) => (v === null ? appender.appendNull() : appender.appendVarchar(v));
-    const int = (v: number | null) => (v === null ? appender.appendNull() : appender.appendBigInt(BigInt(Math.round(v))));
+    const int = (v: number | null) =>
+      v === null ? appender.appendNull() : appender.appendBigInt(BigInt(Math.round(v)));
     for (const e of rows) {
       text(e.event_id);
       text(e.ingest_id);
@@ -94,6 +95,6 @@ export async function appenderBaseline(spec: AppenderSpec): Promise<AppenderResu
 
 if (process.argv[1]?.endsWith('appender.js') && process.argv[2]) {
   const result = await appenderBaseline(JSON.parse(process.argv[2]) as AppenderSpec);
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }

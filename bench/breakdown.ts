@@ -32,12 +32,22 @@ export interface BreakdownVariant {
 
 type WrapSink = (sink: RawSink, transport: Transport, dataDir: string, prefix: string) => Promise<RawSink | undefined>;
 
-async function variant(settings: Settings, mode: 'embedded' | 'kafka', name: string, wrapSink: WrapSink): Promise<BreakdownVariant> {
+async function variant(
+  settings: Settings,
+  mode: 'embedded' | 'kafka',
+  name: string,
+  wrapSink: WrapSink,
+): Promise<BreakdownVariant> {
   const dir = dataDir('breakdown');
   const transport =
     mode === 'embedded'
       ? await openEmbeddedTransport(dir.path)
-      : await openKafkaTransport({ brokers: settings.kafka!.brokers.split(','), registryUrl: settings.kafka!.registryUrl, clientId: 'sessionflow-bench', logger: createLogger('silent') });
+      : await openKafkaTransport({
+          brokers: settings.kafka!.brokers.split(','),
+          registryUrl: settings.kafka!.registryUrl,
+          clientId: 'sessionflow-bench',
+          logger: createLogger('silent'),
+        });
   const prefix = `bench${Date.now().toString(36)}.`;
   const topics = topicsFor(prefix);
   await transport.log.createTopics(topics.specs(3));
@@ -87,11 +97,22 @@ export async function breakdown(settings: Settings): Promise<BreakdownVariant[]>
   if (settings.kafka) {
     results.push(
       await variant(settings, 'kafka', 'serial-produce', async (sink) => serial(sink)),
-      await variant(settings, 'kafka', 'grouped + spool (sessionflow ingest)', async (_sink, transport, dir, prefix) => {
-        const topics = topicsFor(`${prefix}spool.`);
-        await transport.log.createTopics(topics.specs(3));
-        return createSpoolingSink(transport.log, new AvroCodec(transport.registry), topics, await Spool.open(`${dir}/spool`), createLogger('silent'));
-      }),
+      await variant(
+        settings,
+        'kafka',
+        'grouped + spool (sessionflow ingest)',
+        async (_sink, transport, dir, prefix) => {
+          const topics = topicsFor(`${prefix}spool.`);
+          await transport.log.createTopics(topics.specs(3));
+          return createSpoolingSink(
+            transport.log,
+            new AvroCodec(transport.registry),
+            topics,
+            await Spool.open(`${dir}/spool`),
+            createLogger('silent'),
+          );
+        },
+      ),
     );
   }
   return results;

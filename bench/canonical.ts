@@ -16,11 +16,19 @@ import { headersFor, type Credentials, type Provider } from './stream.js';
 
 export interface Canonicalizer {
   /** The envelope and the events of `body` as if it was received at `receivedAt`. */
-  toRows(provider: Provider, body: string, receivedAt: Micros): { raw: RawWebhook; events: SessionEvent[]; failures: number };
+  toRows(
+    provider: Provider,
+    body: string,
+    receivedAt: Micros,
+  ): { raw: RawWebhook; events: SessionEvent[]; failures: number };
 }
 
 /** `options` as the product under test is configured (its defaults unless the bench sets them). */
-export function createCanonicalizer(credentials: Credentials, piiKey: string, options: NormalizeOptions = {}): Canonicalizer {
+export function createCanonicalizer(
+  credentials: Credentials,
+  piiKey: string,
+  options: NormalizeOptions = {},
+): Canonicalizer {
   const receivers: Record<Provider, Receiver> = {
     zoom: createZoomReceiver([credentials.zoomSecret]),
     apizee: createApizeeReceiver([credentials.apizeeSecret]),

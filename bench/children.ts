@@ -83,12 +83,18 @@ const sessionflowUrl = (line: string): string | undefined => {
 
 /** Starts a long-running child (the product or a baseline server), resolves once it prints its URL. */
 export async function startServer(options: ServerOptions): Promise<Server> {
-  const proc = track(spawn(process.execPath, options.args, { cwd: options.cwd, env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(
+    spawn(process.execPath, options.args, {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let out = '';
   // Keep the head and the tail of what it prints: enough to explain a failure, bounded in memory.
   const keep = (chunk: Buffer) => {
     out += chunk.toString();
-    if (out.length > 200_000) out = out.slice(0, 20_000) + '\n…\n' + out.slice(-100_000);
+    if (out.length > 200_000) out = `${out.slice(0, 20_000)}\n…\n${out.slice(-100_000)}`;
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
@@ -97,7 +103,9 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`${options.name} did not start within ${options.startTimeoutMs ?? 60_000} ms:\n${out.slice(-4000)}`));
+      reject(
+        new Error(`${options.name} did not start within ${options.startTimeoutMs ?? 60_000} ms:\n${out.slice(-4000)}`),
+      );
     }, options.startTimeoutMs ?? 60_000);
     let buffer = '';
     proc.stdout!.on('data', (chunk: Buffer) => {
@@ -155,8 +163,17 @@ export function vmRssKiB(pid: number | undefined): number {
 }
 
 /** Runs a node script to its end and returns its stdout; killed after `timeoutMs`. */
-export async function runScript(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs: number; onStderr?: (text: string) => void }): Promise<string> {
-  const proc = track(spawn(process.execPath, args, { cwd: options.cwd ?? projectRoot(), env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+export async function runScript(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs: number; onStderr?: (text: string) => void },
+): Promise<string> {
+  const proc = track(
+    spawn(process.execPath, args, {
+      cwd: options.cwd ?? projectRoot(),
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

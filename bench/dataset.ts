@@ -31,7 +31,14 @@ export async function storedSince(dataset: Dataset, sinceMs: number): Promise<St
  * Polls until the deliveries (or the events, `what`) received since `sinceMs` in Parquet reach `deliveries`, or the
  * time is up; returns what was stored and when (performance.now()) it was first seen complete.
  */
-export async function waitForDeliveries(dataset: Dataset, sinceMs: number, deliveries: number, timeoutMs: number, pollMs = 100, what: keyof Stored = 'deliveries'): Promise<Stored & { at: number; complete: boolean }> {
+export async function waitForDeliveries(
+  dataset: Dataset,
+  sinceMs: number,
+  deliveries: number,
+  timeoutMs: number,
+  pollMs = 100,
+  what: keyof Stored = 'deliveries',
+): Promise<Stored & { at: number; complete: boolean }> {
   const deadline = performance.now() + timeoutMs;
   let last: Stored = { events: 0, deliveries: 0 };
   for (;;) {
@@ -98,7 +105,10 @@ export class FileSampler {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
-  constructor(private readonly dataDir: string, private readonly everyMs = 1000) {}
+  constructor(
+    private readonly dataDir: string,
+    private readonly everyMs = 1000,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.sample(), this.everyMs);
@@ -109,7 +119,8 @@ export class FileSampler {
     this.busy = true;
     try {
       const counts = await countFiles(this.dataDir);
-      for (const [table, c] of Object.entries(counts)) this.maxFiles.set(table, Math.max(this.maxFiles.get(table) ?? 0, c.maxFiles));
+      for (const [table, c] of Object.entries(counts))
+        this.maxFiles.set(table, Math.max(this.maxFiles.get(table) ?? 0, c.maxFiles));
       return counts;
     } finally {
       this.busy = false;

@@ -10,5 +10,6 @@ import Fastify from 'fastify';
 const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 app.post('/webhooks/:provider', async () => ({ ok: true }));
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
-process.stdout.write(JSON.stringify({ msg: 'hello is running', url }) + '\n');
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void app.close().then(() => process.exit(0)));
+process.stdout.write(`${JSON.stringify({ msg: 'hello is running', url })}\n`);
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.on(signal, () => void app.close().then(() => process.exit(0)));

@@ -44,7 +44,11 @@ const stamp = () => `bench${Date.now().toString(36)}`;
  */
 export async function removeTopics(settings: Settings, prefix: string): Promise<void> {
   const k = settings.kafka!;
-  const admin = new Kafka({ clientId: 'sessionflow-bench', brokers: k.brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: 'sessionflow-bench',
+    brokers: k.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
   try {
     await admin.connect();
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
@@ -52,7 +56,10 @@ export async function removeTopics(settings: Settings, prefix: string): Promise<
     if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
     if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
     for (const topic of topics) {
-      await fetch(`${k.registryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      await fetch(`${k.registryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`, {
+        method: 'DELETE',
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined);
     }
   } catch (err) {
     log(`could not remove the topics of ${prefix}: ${err instanceof Error ? err.message : String(err)}`);
@@ -91,7 +98,10 @@ export async function kafka(settings: Settings): Promise<KafkaResult> {
         urls = [run.url];
       } else {
         const ingests: Server[] = [];
-        for (let i = 0; i < layout.ingests; i++) ingests.push(await startProduct('ingest', dirFor(`ingest${i}`), env, `ingest${layout.ingests > 1 ? i + 1 : ''}`));
+        for (let i = 0; i < layout.ingests; i++)
+          ingests.push(
+            await startProduct('ingest', dirFor(`ingest${i}`), env, `ingest${layout.ingests > 1 ? i + 1 : ''}`),
+          );
         servers.push(...ingests, await startProduct('process', dirFor('process'), env));
         warehouseDir = dirFor('warehouse');
         servers.push(await startProduct('warehouse', warehouseDir, env));
@@ -103,7 +113,11 @@ export async function kafka(settings: Settings): Promise<KafkaResult> {
       try {
         log(`Kafka ${layout.name}: sustained rate (${settings.seconds} s)`);
         const sust = await sustained(settings, urls, dataset, `Kafka ${layout.name}`);
-        variants.push({ name: layout.name, sustained: sust, rss: Object.fromEntries(servers.map((s) => [s.name, s.maxRssMiB()])) });
+        variants.push({
+          name: layout.name,
+          sustained: sust,
+          rss: Object.fromEntries(servers.map((s) => [s.name, s.maxRssMiB()])),
+        });
       } finally {
         await dataset.close();
       }
@@ -123,7 +137,11 @@ async function warehouseAlone(settings: Settings): Promise<WarehouseAlone | unde
   const env = { KAFKA_BROKERS: k.brokers, SCHEMA_REGISTRY_URL: k.registryUrl, TOPIC_PREFIX: prefix };
   const dirs = [dataDir('kafka-wi'), dataDir('kafka-wp'), dataDir('kafka-ww')];
   const servers: Server[] = [];
-  const admin = new Kafka({ clientId: 'sessionflow-bench', brokers: k.brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: 'sessionflow-bench',
+    brokers: k.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     log('Kafka warehouse alone: filling events.v1 with ingest + process');
@@ -132,7 +150,8 @@ async function warehouseAlone(settings: Settings): Promise<WarehouseAlone | unde
     await settle(5000);
     await sustained(settings, [ingest.url], undefined);
     const topic = topicsFor(prefix).events;
-    const total = async () => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    const total = async () =>
+      (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
     // normalize is done when events.v1 stops growing.
     let last = -1;
     let stable = 0;
@@ -154,7 +173,14 @@ async function warehouseAlone(settings: Settings): Promise<WarehouseAlone | unde
     try {
       const stored = await waitForDeliveries(dataset, 0, last, settings.drainTimeoutSeconds * 1000, 100, 'events');
       const seconds = (stored.at - started) / 1000;
-      return { events: stored.events, seconds, startSeconds: (started - spawned) / 1000, eventsPerSecond: stored.events / seconds, complete: stored.complete, maxRssMiB: warehouse.maxRssMiB() };
+      return {
+        events: stored.events,
+        seconds,
+        startSeconds: (started - spawned) / 1000,
+        eventsPerSecond: stored.events / seconds,
+        complete: stored.complete,
+        maxRssMiB: warehouse.maxRssMiB(),
+      };
     } finally {
       await dataset.close();
     }

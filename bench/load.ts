@@ -62,14 +62,18 @@ const DRAIN_TIMEOUT_MS = 35_000;
 
 function assertLoopback(url: string): void {
   const host = new URL(url).hostname;
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '[::1]') throw new Error(`the benchmark only targets loopback, not ${host}`);
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '[::1]')
+    throw new Error(`the benchmark only targets loopback, not ${host}`);
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   spec.urls.forEach(assertLoopback);
   const stream = new DeliveryStream(spec.mix);
   const perUrl = Math.max(1, Math.ceil(spec.connections / spec.urls.length));
-  const targets = spec.urls.map((url) => ({ url: new URL(url), agent: new Agent({ keepAlive: true, maxSockets: perUrl }) }));
+  const targets = spec.urls.map((url) => ({
+    url: new URL(url),
+    agent: new Agent({ keepAlive: true, maxSockets: perUrl }),
+  }));
   const histogram = new LatencyHistogram();
   const statuses = new Map<number, number>();
   let sent = 0;
@@ -88,7 +92,14 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       inFlight++;
       const headers = headersFor(delivery.provider, delivery.body, spec.credentials);
       const req = request(
-        { host: target.url.hostname, port: target.url.port, path: delivery.path, method: 'POST', agent: target.agent, headers: { ...headers, 'content-length': Buffer.byteLength(delivery.body) } },
+        {
+          host: target.url.hostname,
+          port: target.url.port,
+          path: delivery.path,
+          method: 'POST',
+          agent: target.agent,
+          headers: { ...headers, 'content-length': Buffer.byteLength(delivery.body) },
+        },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -209,6 +220,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 if (process.argv[1]?.endsWith('load.js') && process.argv[2]) {
   const spec = JSON.parse(process.argv[2]) as LoadSpec;
   const result = await runLoad(spec);
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }

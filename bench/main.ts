@@ -28,7 +28,7 @@ setTimeout(() => {
 }, maxMinutes * 60_000).unref();
 
 function write(): void {
-  writeFileSync(settings.out, renderResults(results, settings) + '\n');
+  writeFileSync(settings.out, `${renderResults(results, settings)}\n`);
 }
 
 async function section(name: Section, work: () => Promise<void>): Promise<void> {
@@ -70,7 +70,9 @@ await section('seeded', async () => {
   try {
     log(`seeding ${settings.seedEvents} events in ${settings.seedSessions} sessions into ${dir.path}`);
     results.seed = await seedWarehouse(settings, dir.path);
-    log(`seeded ${results.seed.events} events in ${results.seed.sessions} sessions in ${results.seed.seconds.toFixed(0)} s`);
+    log(
+      `seeded ${results.seed.events} events in ${results.seed.sessions} sessions in ${results.seed.seconds.toFixed(0)} s`,
+    );
     results.seeded = await embedded(settings, dir.path, 'embedded, seeded warehouse');
   } finally {
     dir.remove();
@@ -79,7 +81,8 @@ await section('seeded', async () => {
 
 await section('kafka', async () => {
   if (!settings.kafka) {
-    results.kafkaSkipped = 'Not run: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (eval "$(npm run -s stack:up)") to measure the Kafka mode too.';
+    results.kafkaSkipped =
+      'Not run: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (eval "$(npm run -s stack:up)") to measure the Kafka mode too.';
     return;
   }
   results.kafka = await kafka(settings);
@@ -91,6 +94,6 @@ await section('breakdown', async () => {
 });
 
 write();
-process.stdout.write(renderResults(results, settings) + '\n');
+process.stdout.write(`${renderResults(results, settings)}\n`);
 log(`results written to ${settings.out}`);
 process.exit(results.errors.length > 0 ? 1 : 0);

@@ -12,7 +12,10 @@ import { headersFor, markerDelivery } from './stream.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runLoad(settings: Settings, spec: Omit<LoadSpec, 'credentials' | 'mix' | 'connections'> & { connections?: number }): Promise<LoadResult> {
+export async function runLoad(
+  settings: Settings,
+  spec: Omit<LoadSpec, 'credentials' | 'mix' | 'connections'> & { connections?: number },
+): Promise<LoadResult> {
   const full: LoadSpec = { connections: settings.connections, credentials: CREDENTIALS, mix: settings.mix, ...spec };
   const timeoutMs = (full.seconds + (full.warmupSeconds ?? 0) + 120) * 1000;
   const stdout = await runScript([distPath('bench/load.js'), JSON.stringify(full)], { timeoutMs });
@@ -32,21 +35,36 @@ export interface SustainedResult {
 }
 
 /** Full load for `seconds`, then the time until every acked delivery is in Parquet. */
-export async function sustained(settings: Settings, urls: string[], dataset: Dataset | undefined, dataDirLabel = ''): Promise<SustainedResult> {
+export async function sustained(
+  settings: Settings,
+  urls: string[],
+  dataset: Dataset | undefined,
+  dataDirLabel = '',
+): Promise<SustainedResult> {
   const since = Date.now();
-  const load = await runLoad(settings, { urls, mode: 'max', seconds: settings.seconds, warmupSeconds: settings.warmupSeconds });
+  const load = await runLoad(settings, {
+    urls,
+    mode: 'max',
+    seconds: settings.seconds,
+    warmupSeconds: settings.warmupSeconds,
+  });
   const stopped = performance.now();
-  if (!dataset) return { load, drainSeconds: Number.NaN, events: 0, deliveries: 0, complete: false, eventsPerSecond: Number.NaN };
+  if (!dataset)
+    return { load, drainSeconds: Number.NaN, events: 0, deliveries: 0, complete: false, eventsPerSecond: Number.NaN };
   const stored = await waitForDeliveries(dataset, since, load.ackedTotal, settings.drainTimeoutSeconds * 1000);
   const drainSeconds = stored.complete ? (stored.at - stopped) / 1000 : Number.NaN;
-  if (!stored.complete) process.stderr.write(`bench: ${dataDirLabel} only ${stored.deliveries} of ${load.ackedTotal} acked deliveries reached Parquet within ${settings.drainTimeoutSeconds} s\n`);
+  if (!stored.complete)
+    process.stderr.write(
+      `bench: ${dataDirLabel} only ${stored.deliveries} of ${load.ackedTotal} acked deliveries reached Parquet within ${settings.drainTimeoutSeconds} s\n`,
+    );
   return {
     load,
     drainSeconds,
     events: stored.events,
     deliveries: stored.deliveries,
     complete: stored.complete,
-    eventsPerSecond: stored.events / ((settings.warmupSeconds ?? 0) + load.elapsedSeconds + (stored.at - stopped) / 1000),
+    eventsPerSecond:
+      stored.events / ((settings.warmupSeconds ?? 0) + load.elapsedSeconds + (stored.at - stopped) / 1000),
   };
 }
 
@@ -71,7 +89,12 @@ export async function freshness(settings: Settings, urls: string[], dataset: Dat
   const seen = new Map<string, number>();
   let sent = 0;
   let loadDone = false;
-  const loading = runLoad(settings, { urls, mode: 'rate', seconds: settings.freshSeconds, rate: settings.rate }).finally(() => (loadDone = true));
+  const loading = runLoad(settings, {
+    urls,
+    mode: 'rate',
+    seconds: settings.freshSeconds,
+    rate: settings.rate,
+  }).finally(() => (loadDone = true));
 
   const marking = (async () => {
     const end = performance.now() + settings.freshSeconds * 1000;
@@ -80,7 +103,12 @@ export async function freshness(settings: Settings, urls: string[], dataset: Dat
       const marker = markerDelivery(`bm-${randomBytes(9).toString('base64url')}==`);
       sent++;
       try {
-        const response = await fetch(url + marker.path, { method: 'POST', headers: headersFor('zoom', marker.body, CREDENTIALS), body: marker.body, signal: AbortSignal.timeout(30_000) });
+        const response = await fetch(url + marker.path, {
+          method: 'POST',
+          headers: headersFor('zoom', marker.body, CREDENTIALS),
+          body: marker.body,
+          signal: AbortSignal.timeout(30_000),
+        });
         await response.arrayBuffer();
         if (response.ok) acked.set(marker.sessionKey, performance.now());
       } catch {
@@ -103,7 +131,8 @@ export async function freshness(settings: Settings, urls: string[], dataset: Dat
           // a file replaced under the reader: the next poll looks again
         }
       }
-      if (loadDone && drainDeadline === Number.POSITIVE_INFINITY) drainDeadline = performance.now() + settings.drainTimeoutSeconds * 1000;
+      if (loadDone && drainDeadline === Number.POSITIVE_INFINITY)
+        drainDeadline = performance.now() + settings.drainTimeoutSeconds * 1000;
       if (loadDone && (seen.size >= acked.size || performance.now() > drainDeadline)) return;
       await sleep(settings.pollMs);
     }
@@ -127,7 +156,14 @@ export async function freshness(settings: Settings, urls: string[], dataset: Dat
 /** Single deliveries to an idle service, one at a time. */
 export function atRest(settings: Settings, urls: string[]): Promise<LoadResult> {
   const seconds = Math.ceil((settings.restCount * (settings.restGapMs + 50)) / 1000) + 30;
-  return runLoad(settings, { urls, mode: 'rest', seconds, connections: 1, count: settings.restCount, gapMs: settings.restGapMs });
+  return runLoad(settings, {
+    urls,
+    mode: 'rest',
+    seconds,
+    connections: 1,
+    count: settings.restCount,
+    gapMs: settings.restGapMs,
+  });
 }
 
 /** Waits until the service has been idle a moment (its previous load drained). */

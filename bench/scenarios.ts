@@ -33,8 +33,19 @@ export function dataDir(label: string): { path: string; remove(): void } {
 
 type Command = 'run' | 'ingest' | 'process' | 'warehouse';
 
-export function startProduct(command: Command, dir: string, extra: Record<string, string> = {}, name: string = command): Promise<Server> {
-  return startServer({ name, args: [...productNodeArgs(name), distPath('bin/sessionflow.js'), command], env: productEnv(dir, extra), cwd: dir, startTimeoutMs: 120_000 });
+export function startProduct(
+  command: Command,
+  dir: string,
+  extra: Record<string, string> = {},
+  name: string = command,
+): Promise<Server> {
+  return startServer({
+    name,
+    args: [...productNodeArgs(name), distPath('bin/sessionflow.js'), command],
+    env: productEnv(dir, extra),
+    cwd: dir,
+    startTimeoutMs: 120_000,
+  });
 }
 
 export interface EmbeddedResult {
@@ -66,7 +77,14 @@ export async function embedded(settings: Settings, dir: string, label: string): 
     sampler.stop();
     await sampler.sample();
     const filesAfter = await countFiles(dir);
-    return { rest, sustained: sust, freshness: fresh, maxRssMiB: server.maxRssMiB(), filesDuring: Object.fromEntries(sampler.maxFiles), filesAfter };
+    return {
+      rest,
+      sustained: sust,
+      freshness: fresh,
+      maxRssMiB: server.maxRssMiB(),
+      filesDuring: Object.fromEntries(sampler.maxFiles),
+      filesAfter,
+    };
   } finally {
     sampler.stop();
     await dataset.close();
@@ -148,7 +166,12 @@ export async function hello(settings: Settings): Promise<HelloResult> {
 }
 
 export async function appender(settings: Settings, events: number): Promise<AppenderResult> {
-  const spec: AppenderSpec = { events: Math.max(1, events), credentials: CREDENTIALS, piiKey: PII_KEY, mix: settings.mix };
+  const spec: AppenderSpec = {
+    events: Math.max(1, events),
+    credentials: CREDENTIALS,
+    piiKey: PII_KEY,
+    mix: settings.mix,
+  };
   const stdout = await runScript([distPath('bench/appender.js'), JSON.stringify(spec)], { timeoutMs: 3600_000 });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as AppenderResult;
 }

@@ -42,7 +42,10 @@ export interface SeedResult {
 
 /** Indices kept of a planned Zoom session for a short one: started, host and second guest join, guest and host leave, ended. */
 const SHORT_ZOOM = [0, 1, 3, 13, 15, 16];
-const SHARES: Array<[Provider, number]> = [['mluvii', 0.07], ['apizee', 0.03]];
+const SHARES: Array<[Provider, number]> = [
+  ['mluvii', 0.07],
+  ['apizee', 0.03],
+];
 
 interface SessionPlan {
   provider: Provider;
@@ -69,7 +72,10 @@ export async function seed(spec: SeedSpec): Promise<SeedResult> {
   const target = spec.events / spec.sessions;
   const others = SHARES.reduce((n, [p, share]) => n + share * perSession[p as 'mluvii' | 'apizee'], 0);
   const zoomShare = 1 - SHARES.reduce((n, [, share]) => n + share, 0);
-  const fullZoom = Math.min(1, Math.max(0, ((target - others) / zoomShare - perSession.short) / (perSession.zoom - perSession.short)));
+  const fullZoom = Math.min(
+    1,
+    Math.max(0, ((target - others) / zoomShare - perSession.short) / (perSession.zoom - perSession.short)),
+  );
   const pickPlan = (): SessionPlan => {
     let r = Math.random();
     for (const [provider, share] of SHARES) {
@@ -93,7 +99,9 @@ export async function seed(spec: SeedSpec): Promise<SeedResult> {
     raw = [];
     batch = [];
     const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`seed: ${sessions} sessions, ${events} events, ${seconds.toFixed(0)} s, ${(events / seconds).toFixed(0)} events/s\n`);
+    process.stderr.write(
+      `seed: ${sessions} sessions, ${events} events, ${seconds.toFixed(0)} s, ${(events / seconds).toFixed(0)} events/s\n`,
+    );
   };
   try {
     const span = Math.max(1, spec.days * 86_400e6 - 2 * 3600e6);
@@ -120,6 +128,6 @@ export async function seed(spec: SeedSpec): Promise<SeedResult> {
 
 if (process.argv[1]?.endsWith('seed.js') && process.argv[2]) {
   const result = await seed(JSON.parse(process.argv[2]) as SeedSpec);
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }

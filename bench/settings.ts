@@ -21,8 +21,13 @@ export type Section = (typeof SECTIONS)[number];
 function sections(): Set<Section> {
   const text = process.env.BENCH_SECTIONS;
   if (!text) return new Set(SECTIONS);
-  const chosen = text.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of chosen) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_SECTIONS: unknown section ${s}; use ${SECTIONS.join(',')}`);
+  const chosen = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of chosen)
+    if (!(SECTIONS as readonly string[]).includes(s))
+      throw new Error(`BENCH_SECTIONS: unknown section ${s}; use ${SECTIONS.join(',')}`);
   return new Set(chosen as Section[]);
 }
 
@@ -78,7 +83,11 @@ export function readSettings(): Settings {
     seedDays: num('BENCH_SEED_DAYS', 7),
     seedBatch: num('BENCH_SEED_BATCH', 50_000),
     seedRaw: process.env.BENCH_SEED_RAW !== '0',
-    mix: { zoomOpen: num('BENCH_ZOOM_OPEN', 500), mluviiOpen: num('BENCH_MLUVII_OPEN', 40), apizeeOpen: num('BENCH_APIZEE_OPEN', 20) },
+    mix: {
+      zoomOpen: num('BENCH_ZOOM_OPEN', 500),
+      mluviiOpen: num('BENCH_MLUVII_OPEN', 40),
+      apizeeOpen: num('BENCH_APIZEE_OPEN', 20),
+    },
     sections: sections(),
     out: process.env.BENCH_OUT ?? join(projectRoot(), 'bench', 'results.md'),
     profileDir: process.env.BENCH_PROFILE_DIR || undefined,

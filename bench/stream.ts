@@ -107,7 +107,12 @@ export class DeliveryStream {
 }
 
 /** The headers a provider sends with `body`: Zoom signs with a fresh timestamp, Apizee sends its secret, mluvii basic auth. */
-export function headersFor(provider: Provider, body: string, credentials: Credentials, nowMs = Date.now()): Record<string, string> {
+export function headersFor(
+  provider: Provider,
+  body: string,
+  credentials: Credentials,
+  nowMs = Date.now(),
+): Record<string, string> {
   switch (provider) {
     case 'zoom':
       return zoomHeaders(credentials.zoomSecret, body, nowMs);
@@ -124,7 +129,10 @@ export function markerDelivery(sessionId: string, now: Micros = Date.now() * 100
   const body = JSON.stringify({
     event: 'session.started',
     event_ts: Math.floor(now / 1000),
-    payload: { account_id: 'acc_bench_marker', object: { session_id: sessionId, session_name: 'bench-marker', session_key: sessionId, start_time: iso } },
+    payload: {
+      account_id: 'acc_bench_marker',
+      object: { session_id: sessionId, session_name: 'bench-marker', session_key: sessionId, start_time: iso },
+    },
   });
   return { provider: 'zoom', path: '/webhooks/zoom', body, sessionKey: `zoom:${sessionId}` };
 }

@@ -16,7 +16,10 @@ export interface ApizeeDelivery {
 }
 
 /** The facts of DESIGN section 6 that do not depend on when the deliveries arrive. */
-export type PlannedFacts = Omit<SessionFact, 'created_at' | 'started_at' | 'ended_at' | 'first_event_at' | 'last_event_at' | 'updated_at'>;
+export type PlannedFacts = Omit<
+  SessionFact,
+  'created_at' | 'started_at' | 'ended_at' | 'first_event_at' | 'last_event_at' | 'updated_at'
+>;
 
 export interface PlannedApizeeSession {
   sessionKey: string;
@@ -38,15 +41,46 @@ interface Person {
 }
 
 const AGENTS: readonly Person[] = [
-  { email: 'julien.moreau@assistance.example.com', phone: '+33 2 98 41 22 10', firstname: 'Julien', lastname: 'Moreau' },
-  { email: 'sophie.lebrun@assistance.example.com', phone: '+33 2 98 41 22 17', firstname: 'Sophie', lastname: 'Lebrun' },
+  {
+    email: 'julien.moreau@assistance.example.com',
+    phone: '+33 2 98 41 22 10',
+    firstname: 'Julien',
+    lastname: 'Moreau',
+  },
+  {
+    email: 'sophie.lebrun@assistance.example.com',
+    phone: '+33 2 98 41 22 17',
+    firstname: 'Sophie',
+    lastname: 'Lebrun',
+  },
   { email: 'karim.haddad@assistance.example.com', phone: '+33 2 98 41 22 31', firstname: 'Karim', lastname: 'Haddad' },
 ];
 
 const REQUESTORS: ReadonlyArray<Person & { street: string; geoloc: { lat: number; lng: number } }> = [
-  { email: 'camille.martin@example.org', phone: '06 12 48 73 95', firstname: 'Camille', lastname: 'Martin', street: '12 rue de Siam, 29200 Brest', geoloc: { lat: 48.3904716, lng: -4.4860088 } },
-  { email: 'yann.le-goff@example.net', phone: '07 81 22 09 64', firstname: 'Yann', lastname: 'Le Goff', street: '4 impasse des Mouettes, 22700 Perros-Guirec', geoloc: { lat: 48.8146272, lng: -3.4439311 } },
-  { email: 'ines.carvalho@example.org', phone: '06 55 30 17 42', firstname: 'Inès', lastname: 'Carvalho', street: '87 boulevard Voltaire, 75011 Paris', geoloc: { lat: 48.8583201, lng: 2.3786523 } },
+  {
+    email: 'camille.martin@example.org',
+    phone: '06 12 48 73 95',
+    firstname: 'Camille',
+    lastname: 'Martin',
+    street: '12 rue de Siam, 29200 Brest',
+    geoloc: { lat: 48.3904716, lng: -4.4860088 },
+  },
+  {
+    email: 'yann.le-goff@example.net',
+    phone: '07 81 22 09 64',
+    firstname: 'Yann',
+    lastname: 'Le Goff',
+    street: '4 impasse des Mouettes, 22700 Perros-Guirec',
+    geoloc: { lat: 48.8146272, lng: -3.4439311 },
+  },
+  {
+    email: 'ines.carvalho@example.org',
+    phone: '06 55 30 17 42',
+    firstname: 'Inès',
+    lastname: 'Carvalho',
+    street: '87 boulevard Voltaire, 75011 Paris',
+    geoloc: { lat: 48.8583201, lng: 2.3786523 },
+  },
 ];
 
 const pick = <T>(items: readonly T[]): T => items[randomInt(items.length)]!;
@@ -75,11 +109,22 @@ export function plannedApizeeSession(startMicros: Micros): PlannedApizeeSession 
   const agent = pick(AGENTS);
   const { street, geoloc, ...requestor } = pick(REQUESTORS);
   const serial = `21${String(randomInt(10 ** 9, 10 ** 10))}${String(randomInt(10 ** 5, 10 ** 6))}`;
-  const ocrLines = ['SAUNIER DUVAL ThemaPlus Condens F25', `N° série ${serial}`, `Client : ${requestor.firstname} ${requestor.lastname}`, street];
+  const ocrLines = [
+    'SAUNIER DUVAL ThemaPlus Condens F25',
+    `N° série ${serial}`,
+    `Client : ${requestor.firstname} ${requestor.lastname}`,
+    street,
+  ];
   const feedback = `Merci ${agent.firstname}, la chaudière redémarre. Rappelez-moi au ${requestor.phone} si besoin.`;
 
   const deliveries: ApizeeDelivery[] = [];
-  const push = (seconds: number, eventType: string, eventCode: number, props: Record<string, unknown> = {}, inConversation = true) =>
+  const push = (
+    seconds: number,
+    eventType: string,
+    eventCode: number,
+    props: Record<string, unknown> = {},
+    inConversation = true,
+  ) =>
     deliveries.push({
       event: eventType,
       body: JSON.stringify({
@@ -114,8 +159,16 @@ export function plannedApizeeSession(startMicros: Micros): PlannedApizeeSession 
     ...byRequestor,
     surveyAnswer: {
       questions: [
-        { id: nextAnswerId++, label: { fr: 'Le technicien a-t-il résolu votre problème ?', en: 'Did the technician solve your problem?' }, answer: 'Very satisfied' },
-        { id: nextAnswerId++, label: { fr: 'La qualité de la vidéo était-elle suffisante ?', en: 'Was the video quality good enough?' }, answer: 'Satisfied' },
+        {
+          id: nextAnswerId++,
+          label: { fr: 'Le technicien a-t-il résolu votre problème ?', en: 'Did the technician solve your problem?' },
+          answer: 'Very satisfied',
+        },
+        {
+          id: nextAnswerId++,
+          label: { fr: 'La qualité de la vidéo était-elle suffisante ?', en: 'Was the video quality good enough?' },
+          answer: 'Satisfied',
+        },
       ],
       feedback,
     },

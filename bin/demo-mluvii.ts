@@ -67,10 +67,28 @@ export function mluviiTime(micros: Micros, colon = false): string {
 
 /** Every field a session activity body has, null unless the activity sets it (as in the documented examples). */
 const ACTIVITY_FIELDS = {
-  heroCard: null, heroCardParams: null, callScript: null, client: null, text: null, previewUrl: null, file: null,
-  associatedSharedFileUrl: null, toOperatorUserId: null, toOperatorFullName: null, toGroupId: null, toGroupName: null,
-  toPhoneNumber: null, note: null, chatbotMessageContent: null, submissionIdentification: null, userId: null, chatbotId: null,
-  chatbotHeroCardSubmissionKey: null, chatbotHeroCardSubmissionValue: null, formFieldSetUUID: null, terminationReason: null,
+  heroCard: null,
+  heroCardParams: null,
+  callScript: null,
+  client: null,
+  text: null,
+  previewUrl: null,
+  file: null,
+  associatedSharedFileUrl: null,
+  toOperatorUserId: null,
+  toOperatorFullName: null,
+  toGroupId: null,
+  toGroupName: null,
+  toPhoneNumber: null,
+  note: null,
+  chatbotMessageContent: null,
+  submissionIdentification: null,
+  userId: null,
+  chatbotId: null,
+  chatbotHeroCardSubmissionKey: null,
+  chatbotHeroCardSubmissionValue: null,
+  formFieldSetUUID: null,
+  terminationReason: null,
 };
 
 const SEC = 1_000_000;
@@ -89,22 +107,36 @@ export function plannedMluviiSession(startMicros: Micros, tenantId = 318): Plann
   const second = first + randomInt(1, 900);
   const guest = pick(GUESTS);
   const secondName = pick(OPERATORS);
-  const fileName = `reklamace_${guest.name.split(' ')[1]!.normalize('NFD').replace(/[^A-Za-z]/g, '')}_faktura.pdf`;
+  const fileName = `reklamace_${guest.name
+    .split(' ')[1]!
+    .normalize('NFD')
+    .replace(/[^A-Za-z]/g, '')}_faktura.pdf`;
   const at = (micros: number) => start + micros;
   const session = { id: sessionId, tenantId, channel: 'Chat', source: 'Default' };
 
   const deliveries: MluviiDelivery[] = [];
-  const push = (eventType: string, data: Record<string, unknown>) => deliveries.push({ event: eventType, body: JSON.stringify({ eventType, data }) });
+  const push = (eventType: string, data: Record<string, unknown>) =>
+    deliveries.push({ event: eventType, body: JSON.stringify({ eventType, data }) });
   const lifecycle = (eventType: string, offset: number, extra: Record<string, unknown> = {}, colon = false) =>
     push(eventType, { ...session, ...extra, time: mluviiTime(at(offset), colon) });
   const activity = (eventType: string, offset: number, fields: Record<string, unknown>) =>
-    push(eventType, { sessionId, activityId: nextActivityId++, time: mluviiTime(at(offset)), type: eventType.replace(/^SessionActivity/, ''), ...ACTIVITY_FIELDS, ...fields });
-  const av = (eventType: string, offset: number) => push(eventType, { sessionId, operatorId: first, time: mluviiTime(at(offset)) });
+    push(eventType, {
+      sessionId,
+      activityId: nextActivityId++,
+      time: mluviiTime(at(offset)),
+      type: eventType.replace(/^SessionActivity/, ''),
+      ...ACTIVITY_FIELDS,
+      ...fields,
+    });
+  const av = (eventType: string, offset: number) =>
+    push(eventType, { sessionId, operatorId: first, time: mluviiTime(at(offset)) });
 
   const ended = 905_965_191;
   push('SessionCreated', session);
   push('SessionStarted', { ...session, started: mluviiTime(at(0), true) });
-  activity('SessionActivityWelcomeMessage', 131_027, { text: 'Dobrý den, vítejte na zákaznické lince. S čím vám můžeme pomoci?' });
+  activity('SessionActivityWelcomeMessage', 131_027, {
+    text: 'Dobrý den, vítejte na zákaznické lince. S čím vám můžeme pomoci?',
+  });
   lifecycle('SessionOperatorJoined', 42_467_643, { userId: first }, true);
   const heroCard = [
     { inputType: 'RichText', label: '<p>Pro založení reklamace prosím vyplňte své kontaktní údaje.</p>', ordinal: 1 },
@@ -113,7 +145,12 @@ export function plannedMluviiSession(startMicros: Micros, tenantId = 318): Plann
     { inputType: 'Text', label: 'Telefon', key: 'oo1_guest_phone', required: false, ordinal: 4 },
     { inputType: 'Confirmation', label: 'Odeslat', ordinal: 5 },
   ];
-  activity('SessionActivityHeroCard', 55_200_000, { heroCard, client: 'User', userId: first, formFieldSetUUID: randomUUID() });
+  activity('SessionActivityHeroCard', 55_200_000, {
+    heroCard,
+    client: 'User',
+    userId: first,
+    formFieldSetUUID: randomUUID(),
+  });
   push('SessionActivityHeroCardSubmission', {
     sessionId,
     result: 'Submitted',
@@ -126,14 +163,27 @@ export function plannedMluviiSession(startMicros: Micros, tenantId = 318): Plann
   activity('SessionActivityOnHold', 150_250_000, { client: 'User', userId: first });
   activity('SessionActivityResumeGuest', 195_750_000, { client: 'User', userId: first });
   av('SessionActivityAvTerminated', 300 * SEC);
-  activity('SessionActivitySessionForwarded', 330_568_252, { client: 'User', userId: first, toOperatorUserId: second, toOperatorFullName: secondName });
+  activity('SessionActivitySessionForwarded', 330_568_252, {
+    client: 'User',
+    userId: first,
+    toOperatorUserId: second,
+    toOperatorFullName: secondName,
+  });
   lifecycle('SessionForwarded', 330_568_252, { userId: second, operatorGroupId: null, chatbotId: null }, true);
   lifecycle('SessionOperatorConcluded', 330_600_000, { userId: first });
   lifecycle('SessionOperatorJoined', 347_100_000, { userId: second });
   activity('SessionActivitySharedFile', 420_400_000, {
     client: 'User',
     userId: second,
-    file: { id: randomInt(2_000_000, 9_000_000), operatorOwner: second, departmentOwner: null, name: fileName, downloadUrl: null, isUploading: false, isDeleted: false },
+    file: {
+      id: randomInt(2_000_000, 9_000_000),
+      operatorOwner: second,
+      departmentOwner: null,
+      name: fileName,
+      downloadUrl: null,
+      isUploading: false,
+      isDeleted: false,
+    },
   });
   activity('SessionActivitySessionEnded', ended, { client: 'User', userId: second, terminationReason: 'OperatorLeft' });
   push('SessionEnded', { ...session, started: mluviiTime(at(0)), ended: mluviiTime(at(ended), true) });
@@ -196,7 +246,15 @@ export function plannedMluviiSession(startMicros: Micros, tenantId = 318): Plann
       products_removed: 0,
     },
     times: { created_at: at(0), started_at: at(0), ended_at: at(ended), first_event_at: at(0) },
-    personal: [guest.name, ...guest.name.split(' '), guest.email, guest.phone, secondName, ...secondName.split(' '), fileName],
+    personal: [
+      guest.name,
+      ...guest.name.split(' '),
+      guest.email,
+      guest.phone,
+      secondName,
+      ...secondName.split(' '),
+      fileName,
+    ],
   };
 }
 

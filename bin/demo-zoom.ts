@@ -57,31 +57,69 @@ export function plannedZoomSession(startMicros: number, accountId = 'acc_demo_7H
   };
   const d: ZoomDelivery[] = [];
   const push = (event: string, seconds: number, payloadObject: object) =>
-    d.push({ event, body: JSON.stringify({ event, event_ts: Math.floor(at(seconds) / 1000), payload: { account_id: accountId, object: { ...object, ...payloadObject } } }) });
+    d.push({
+      event,
+      body: JSON.stringify({
+        event,
+        event_ts: Math.floor(at(seconds) / 1000),
+        payload: { account_id: accountId, object: { ...object, ...payloadObject } },
+      }),
+    });
   const iso = (seconds: number) => microsToIso(at(seconds)).replace(/\.\d+Z$/, 'Z');
   const joined = (u: keyof typeof users, s: number) =>
     push('session.user_joined', s, { id: sessionId, user: { ...users[u], join_time: iso(s) } });
   const left = (u: keyof typeof users, s: number, reason: string) =>
     push('session.user_left', s, { id: sessionId, user: { ...users[u], leave_time: iso(s), leave_reason: reason } });
   const recording = (event: string, s: number, segmentStart: number) =>
-    push(event, s, { start_time: iso(0), timezone: 'Europe/Prague', recording_file: { recording_start: iso(segmentStart), recording_end: event.endsWith('started') || event.endsWith('resumed') ? '' : iso(s) } });
+    push(event, s, {
+      start_time: iso(0),
+      timezone: 'Europe/Prague',
+      recording_file: {
+        recording_start: iso(segmentStart),
+        recording_end: event.endsWith('started') || event.endsWith('resumed') ? '' : iso(s),
+      },
+    });
 
   push('session.started', 0, { start_time: iso(0) });
   joined('host', 5);
   joined('g1', 30);
   joined('g2', 60);
-  push('session.sharing_started', 120, { id: sessionId, user: { id: users.host.id, name: users.host.name, user_key: users.host.user_key, sharing_details: { content: 'application', date_time: iso(120) } } });
+  push('session.sharing_started', 120, {
+    id: sessionId,
+    user: {
+      id: users.host.id,
+      name: users.host.name,
+      user_key: users.host.user_key,
+      sharing_details: { content: 'application', date_time: iso(120) },
+    },
+  });
   recording('session.recording_started', 180, 180);
   left('g1', 240, 'Network connection error. ');
   push('session.alert', 250, { id: sessionId, issues: ['Unstable audio quality', 'Low Bandwidth'] });
   joined('g1', 270);
   recording('session.recording_paused', 300, 180);
-  push('session.sharing_ended', 360, { id: sessionId, user: { id: users.host.id, name: users.host.name, user_key: users.host.user_key, sharing_details: { content: 'application', date_time: iso(360) } } });
+  push('session.sharing_ended', 360, {
+    id: sessionId,
+    user: {
+      id: users.host.id,
+      name: users.host.name,
+      user_key: users.host.user_key,
+      sharing_details: { content: 'application', date_time: iso(360) },
+    },
+  });
   // The host phones a colleague, who does not pick up. Zoom's callout events name the host (host_id):
   // the only place its user events' host is said, so the fold makes Dana the host from here.
   const callee = { invitee_name: 'Petr Dvořák', phone_number: 420604112233, from_number: 12092592000 };
-  push('session.user_phone_callout_ringing', 380, { user_key: users.host.user_key, host_id: users.host.id, participant: callee });
-  push('session.user_phone_callout_missed', 410, { user_key: users.host.user_key, host_id: users.host.id, participant: callee });
+  push('session.user_phone_callout_ringing', 380, {
+    user_key: users.host.user_key,
+    host_id: users.host.id,
+    participant: callee,
+  });
+  push('session.user_phone_callout_missed', 410, {
+    user_key: users.host.user_key,
+    host_id: users.host.id,
+    participant: callee,
+  });
   recording('session.recording_resumed', 420, 420);
   recording('session.recording_stopped', 900, 420);
   left('g2', 1000, 'left the session');
@@ -89,8 +127,30 @@ export function plannedZoomSession(startMicros: number, accountId = 'acc_demo_7H
   left('host', 1190, 'the host ended the session');
   push('session.ended', 1200, { start_time: iso(0), end_time: iso(1200) });
   const files = [
-    { id: randomBytes(8).toString('hex'), file_type: 'MP4', file_extension: 'MP4', file_size: 48_211_000, recording_type: 'shared_screen_with_speaker_view', status: 'completed', recording_start: iso(180), recording_end: iso(900), file_name: 'recording.mp4', download_url: 'https://zoom.example/rec/download/abc' },
-    { id: randomBytes(8).toString('hex'), file_type: 'M4A', file_extension: 'M4A', file_size: 3_912_000, recording_type: 'audio_only', status: 'completed', recording_start: iso(180), recording_end: iso(900), file_name: 'audio.m4a', download_url: 'https://zoom.example/rec/download/def' },
+    {
+      id: randomBytes(8).toString('hex'),
+      file_type: 'MP4',
+      file_extension: 'MP4',
+      file_size: 48_211_000,
+      recording_type: 'shared_screen_with_speaker_view',
+      status: 'completed',
+      recording_start: iso(180),
+      recording_end: iso(900),
+      file_name: 'recording.mp4',
+      download_url: 'https://zoom.example/rec/download/abc',
+    },
+    {
+      id: randomBytes(8).toString('hex'),
+      file_type: 'M4A',
+      file_extension: 'M4A',
+      file_size: 3_912_000,
+      recording_type: 'audio_only',
+      status: 'completed',
+      recording_start: iso(180),
+      recording_end: iso(900),
+      file_name: 'audio.m4a',
+      download_url: 'https://zoom.example/rec/download/def',
+    },
   ];
   d.push({
     event: 'session.recording_completed',
@@ -98,7 +158,10 @@ export function plannedZoomSession(startMicros: number, accountId = 'acc_demo_7H
       event: 'session.recording_completed',
       event_ts: Math.floor(at(1500) / 1000),
       download_token: `dl_${randomBytes(16).toString('hex')}`,
-      payload: { account_id: accountId, object: { ...object, start_time: iso(0), timezone: 'Europe/Prague', recording_files: files } },
+      payload: {
+        account_id: accountId,
+        object: { ...object, start_time: iso(0), timezone: 'Europe/Prague', recording_files: files },
+      },
     }),
   });
 

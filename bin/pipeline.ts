@@ -60,10 +60,17 @@ export interface RunningPipeline {
   pendingStops(): string[];
 }
 
-export async function startPipeline(config: Config, logger: Logger, roles: Roles = ALL_ROLES): Promise<RunningPipeline> {
+export async function startPipeline(
+  config: Config,
+  logger: Logger,
+  roles: Roles = ALL_ROLES,
+): Promise<RunningPipeline> {
   const secrets = resolveSecrets(config);
   if (secrets.generated.length > 0) {
-    logger.warn({ file: devSecretsPath(config.dataDir), generated: secrets.generated }, 'development secrets made and stored; set them in the environment for production');
+    logger.warn(
+      { file: devSecretsPath(config.dataDir), generated: secrets.generated },
+      'development secrets made and stored; set them in the environment for production',
+    );
   }
   const metrics = createMetrics();
   const topics = topicsFor(config.topicPrefix);
@@ -91,16 +98,29 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     let retainedWarehouse: WarehouseWriter | undefined;
     const codec = new AvroCodec(transport.registry);
     const prune = transport.log.prune?.bind(transport.log);
-    if (prune) stoppers.push({ name: 'log retention', stop: scheduleRetention(prune, config.logRetentionHours, logger) });
+    if (prune)
+      stoppers.push({ name: 'log retention', stop: scheduleRetention(prune, config.logRetentionHours, logger) });
     const log = transport.log;
     // `sessionflow erase` in another process cannot open the embedded log: it leaves its request in
     // DATA_DIR/erase-requests, and the process that holds the log passes it on.
-    if (log.kind === 'embedded') stoppers.push({ name: 'erase requests', stop: bridgeInbox(config.dataDir, { log, codec, topics, logger }) });
-    if (roles.ingest && log.writable !== undefined) writers.push({ get writable() { return log.writable !== false; } });
+    if (log.kind === 'embedded')
+      stoppers.push({ name: 'erase requests', stop: bridgeInbox(config.dataDir, { log, codec, topics, logger }) });
+    if (roles.ingest && log.writable !== undefined)
+      writers.push({
+        get writable() {
+          return log.writable !== false;
+        },
+      });
 
     if (roles.warehouse) {
       const warehouse = await openWarehouseThread(
-        { dataDir: config.dataDir, logLevel: config.logLevel, secretHeaders: [config.secrets.apizeeHeader], idleHorizonMicros: config.idleHorizonHours * 3600e6, piiKey: secrets.piiKey },
+        {
+          dataDir: config.dataDir,
+          logLevel: config.logLevel,
+          secretHeaders: [config.secrets.apizeeHeader],
+          idleHorizonMicros: config.idleHorizonHours * 3600e6,
+          piiKey: secrets.piiKey,
+        },
         logger,
       );
       stoppers.push({ name: 'warehouse (close DuckDB)', stop: () => warehouse.close() });
@@ -122,7 +142,16 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
       stages.push(sink.done);
     }
     if (roles.normalize) {
-      const normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: secrets.piiKey, sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern, logger, metrics });
+      const normalizer = await startNormalizer({
+        log: transport.log,
+        codec,
+        topics,
+        piiKey: secrets.piiKey,
+        sessionNames: config.sessionNames,
+        zoomHostPattern: config.zoomHostPattern,
+        logger,
+        metrics,
+      });
       stoppers.push({ name: 'normalize', stop: () => normalizer.stop() });
       stages.push(normalizer.done);
     }
@@ -130,7 +159,11 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     if (roles.ingest) {
       if (transport.log.kind === 'kafka') {
         // A frame holds one delivery's envelope; a header claiming far more than the body limit is corrupt.
-        const spool = await Spool.open(join(config.dataDir, 'spool'), { logger, metrics, maxFrameBytes: Math.max(64 * 1024 * 1024, 2 * config.bodyLimitBytes) });
+        const spool = await Spool.open(join(config.dataDir, 'spool'), {
+          logger,
+          metrics,
+          maxFrameBytes: Math.max(64 * 1024 * 1024, 2 * config.bodyLimitBytes),
+        });
         stoppers.push({ name: 'spool', stop: () => spool.close() });
         const sink = await createSpoolingSink(transport.log, codec, topics, spool, logger, {
           ackTimeoutMs: config.kafkaAckTimeoutMs,
@@ -173,7 +206,11 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     let accepting = true;
     const app = buildApp({
       receivers: roles.ingest
-        ? [createZoomReceiver(secrets.zoom, { toleranceMinutes: config.zoomToleranceMinutes }), createApizeeReceiver(secrets.apizee, secrets.apizeeHeader), createMluviiReceiver(secrets.mluvii)]
+        ? [
+            createZoomReceiver(secrets.zoom, { toleranceMinutes: config.zoomToleranceMinutes }),
+            createApizeeReceiver(secrets.apizee, secrets.apizeeHeader),
+            createMluviiReceiver(secrets.mluvii),
+          ]
         : [],
       sink: rawSink ?? { write: () => Promise.reject(new Error('this process does not ingest')) },
       logger,
@@ -191,9 +228,17 @@ export async function startPipeline(config: Config, logger: Logger, roles: Roles
     });
     const url = await app.listen({ port: config.port, host: config.host });
     let stopping = false;
-    const failed = Promise.race(stages.map((stage) => stage.then(() => (stopping ? new Promise<never>(() => undefined) : Promise.reject(new Error('a pipeline stage stopped'))))));
+    const failed = Promise.race(
+      stages.map((stage) =>
+        stage.then(() =>
+          stopping ? new Promise<never>(() => undefined) : Promise.reject(new Error('a pipeline stage stopped')),
+        ),
+      ),
+    );
     failed.catch(() => undefined);
-    const running = Object.entries(roles).filter(([, on]) => on).map(([role]) => role);
+    const running = Object.entries(roles)
+      .filter(([, on]) => on)
+      .map(([role]) => role);
     logger.info({ url, dataDir: config.dataDir, mode: transport.log.kind, roles: running }, 'sessionflow is running');
     return {
       app,
@@ -228,7 +273,12 @@ function scheduleSweep(sink: WarehouseSink): () => Promise<void> {
 function scheduleRawRetention(
   retentionMs: number,
   logger: Logger,
-  parts: { warehouse: WarehouseWriter | undefined; log: Log; rawTopics: readonly string[]; spoolDir: string | undefined },
+  parts: {
+    warehouse: WarehouseWriter | undefined;
+    log: Log;
+    rawTopics: readonly string[];
+    spoolDir: string | undefined;
+  },
 ): () => Promise<void> {
   const every = Math.min(86_400_000, Math.max(5_000, retentionMs / 30));
   let running: Promise<void> = Promise.resolve();
@@ -241,7 +291,10 @@ function scheduleRawRetention(
         const spoolFiles = parts.spoolDir ? await expireSetAside(parts.spoolDir, cutoffMs) : 0;
         const total = Object.values(deliveries).reduce((a, b) => a + b, 0);
         if (total + logRecords + spoolFiles > 0) {
-          logger.info({ deliveries, logRecords, spoolFiles, receivedBefore: new Date(cutoffMs).toISOString() }, 'raw retention: removed the bodies past RAW_RETENTION_DAYS');
+          logger.info(
+            { deliveries, logRecords, spoolFiles, receivedBefore: new Date(cutoffMs).toISOString() },
+            'raw retention: removed the bodies past RAW_RETENTION_DAYS',
+          );
         }
       } catch (err) {
         logger.warn({ err }, 'raw retention failed; the next run retries');
@@ -259,7 +312,11 @@ function scheduleRawRetention(
 }
 
 /** A log that runs its own retention (embedded mode): consumed messages past retention go, at start and every hour. */
-function scheduleRetention(prune: (retentionMs: number) => Promise<number>, hours: number, logger: Logger): () => Promise<void> {
+function scheduleRetention(
+  prune: (retentionMs: number) => Promise<number>,
+  hours: number,
+  logger: Logger,
+): () => Promise<void> {
   const run = () =>
     prune(hours * 3600_000).then(
       (removed) => removed > 0 && logger.info({ removed }, 'embedded log retention'),
@@ -279,11 +336,23 @@ function scheduleRetention(prune: (retentionMs: number) => Promise<number>, hour
  * After the warehouse erased (or refused) a request: erases the embedded log's copies, then writes
  * the answer `sessionflow erase` waits for. Kafka's topics cannot be erased: the answer says so.
  */
-async function answerErasure(config: Config, log: Log, logger: Logger, order: ErasureOrder, outcome: ErasureResult | { error: string }): Promise<void> {
+async function answerErasure(
+  config: Config,
+  log: Log,
+  logger: Logger,
+  order: ErasureOrder,
+  outcome: ErasureResult | { error: string },
+): Promise<void> {
   const kept: string[] = [];
   let logRecords: number | null = null;
   if ('error' in outcome) {
-    await writeAnswer(config.dataDir, { request_id: order.requestId, dry_run: order.dryRun, error: outcome.error, log_records: null, kept });
+    await writeAnswer(config.dataDir, {
+      request_id: order.requestId,
+      dry_run: order.dryRun,
+      error: outcome.error,
+      log_records: null,
+      kept,
+    });
     return;
   }
   if (!order.dryRun && log.erase) {
@@ -300,7 +369,13 @@ async function answerErasure(config: Config, log: Log, logger: Logger, order: Er
     );
   }
   const { ingestIds: _ids, pairs: _pairs, participants: _participants, sessions: _sessions, ...counts } = outcome;
-  await writeAnswer(config.dataDir, { request_id: order.requestId, dry_run: order.dryRun, result: counts, log_records: logRecords, kept });
+  await writeAnswer(config.dataDir, {
+    request_id: order.requestId,
+    dry_run: order.dryRun,
+    result: counts,
+    log_records: logRecords,
+    kept,
+  });
 }
 
 /** The log's copies of deliveries the warehouse refused as erased (a redelivery), in embedded mode. */

@@ -13,7 +13,9 @@ import { registerSql } from './commands/sql.js';
 
 const program = new Command()
   .name('sessionflow')
-  .description('Session-platform webhooks (Zoom Video SDK, Apizee, mluvii, Jifeline) in, session facts out in DuckDB and Parquet.')
+  .description(
+    'Session-platform webhooks (Zoom Video SDK, Apizee, mluvii, Jifeline) in, session facts out in DuckDB and Parquet.',
+  )
   .version('0.1.0')
   .showHelpAfterError();
 

@@ -63,14 +63,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.routeOptions.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    request.log.debug(
+      { method: request.method, url: request.routeOptions.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
+      'request completed',
+    );
     const provider = (request.params as { provider?: string } | undefined)?.provider;
     if (provider && request.routeOptions.url === '/webhooks/:provider') {
       deps.metrics.ingestRequests.inc({ provider: providerLabel(provider), status: String(reply.statusCode) });
     }
   });
 
-  registerOpenApi(app, { providers: deps.receivers.map((r) => r.provider), ...(deps.apizeeHeader && { apizeeHeader: deps.apizeeHeader }) });
+  registerOpenApi(app, {
+    providers: deps.receivers.map((r) => r.provider),
+    ...(deps.apizeeHeader && { apizeeHeader: deps.apizeeHeader }),
+  });
   // In a plugin registered after @fastify/swagger, whose onRoute hook must see the routes.
   app.register(async (scope) => routes(scope, deps, clock));
   return app;
@@ -81,14 +87,22 @@ function routes(app: FastifyInstance, deps: AppDeps, clock: () => Micros): void 
 
   app.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request, reply) => {
     const receiver = receivers.get(request.params.provider);
-    if (!receiver) return reply.code(404).send({ error: 'NOT_FOUND', message: `no webhook route for ${request.params.provider}` });
+    if (!receiver)
+      return reply.code(404).send({ error: 'NOT_FOUND', message: `no webhook route for ${request.params.provider}` });
     const body = request.body;
     if (!Buffer.isBuffer(body)) throw new SessionflowError('UNSUPPORTED_MEDIA_TYPE');
     const receivedAt = clock();
     const verified = receiver.verify({ headers: request.headers, body }, receivedAt);
     if (verified.reply) return reply.code(200).send(verified.reply);
     if (!deps.ready()) throw new SessionflowError('NOT_READY');
-    const raw = wrap({ provider: receiver.provider, source: 'webhook', receivedAt, dedupKey: verified.dedupKey, headers: request.headers, body });
+    const raw = wrap({
+      provider: receiver.provider,
+      source: 'webhook',
+      receivedAt,
+      dedupKey: verified.dedupKey,
+      headers: request.headers,
+      body,
+    });
     const stop = deps.metrics.ingestAckSeconds.startTimer({ provider: receiver.provider });
     try {
       await deps.sink.write(raw, verified.sessionKey);

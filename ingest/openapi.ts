@@ -27,7 +27,8 @@ const HTTP_CODES = Object.entries(ERRORS).flatMap(([code, spec]) =>
 export function webhookErrorCodes(): Map<number, string[]> {
   const byStatus = new Map<number, string[]>();
   for (const { code, status } of HTTP_CODES) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  for (const [status, codes] of Object.entries(EXTRA_CODES)) byStatus.set(Number(status), [...(byStatus.get(Number(status)) ?? []), ...codes]);
+  for (const [status, codes] of Object.entries(EXTRA_CODES))
+    byStatus.set(Number(status), [...(byStatus.get(Number(status)) ?? []), ...codes]);
   return new Map([...byStatus].sort(([a], [b]) => a - b));
 }
 
@@ -106,13 +107,15 @@ const SECURITY_SCHEMES = (apizeeHeader: string) => ({
     type: 'apiKey',
     in: 'header',
     name: 'x-zm-signature',
-    description: 'Zoom: "v0=" + hex(HMAC-SHA256(ZOOM_WEBHOOK_SECRET_TOKEN, "v0:" + timestamp + ":" + raw body)); sent with x-zm-request-timestamp',
+    description:
+      'Zoom: "v0=" + hex(HMAC-SHA256(ZOOM_WEBHOOK_SECRET_TOKEN, "v0:" + timestamp + ":" + raw body)); sent with x-zm-request-timestamp',
   },
   zoomTimestamp: {
     type: 'apiKey',
     in: 'header',
     name: 'x-zm-request-timestamp',
-    description: 'Zoom: epoch seconds or milliseconds of the request; refused beyond 5 minutes from our clock (TIMESTAMP_STALE)',
+    description:
+      'Zoom: epoch seconds or milliseconds of the request; refused beyond 5 minutes from our clock (TIMESTAMP_STALE)',
   },
   apizeeSecret: {
     type: 'apiKey',
@@ -138,7 +141,9 @@ const HEALTH_BODY = { type: 'object', properties: { status: { type: 'string' } }
 
 function routeSchemas(providers: readonly string[]): Record<string, FastifySchema> {
   const bodies = providers.map((p) => PROVIDER_BODIES[p] ?? { title: p, type: 'object', additionalProperties: true });
-  const errors = Object.fromEntries([...webhookErrorCodes()].map(([status, codes]) => [status, errorResponse(status, codes)]));
+  const errors = Object.fromEntries(
+    [...webhookErrorCodes()].map(([status, codes]) => [status, errorResponse(status, codes)]),
+  );
   return {
     'POST /webhooks/:provider': {
       tags: ['webhooks'],
@@ -154,15 +159,23 @@ function routeSchemas(providers: readonly string[]): Record<string, FastifySchem
       params: {
         type: 'object',
         required: ['provider'],
-        properties: { provider: { type: 'string', enum: [...providers], description: 'the provider sending the webhook' } },
+        properties: {
+          provider: { type: 'string', enum: [...providers], description: 'the provider sending the webhook' },
+        },
       },
-      body: { description: 'the provider\'s own JSON, one object per provider (see each description)', oneOf: bodies },
+      body: { description: "the provider's own JSON, one object per provider (see each description)", oneOf: bodies },
       security: providers.flatMap((p) => (PROVIDER_SECURITY[p] ? [PROVIDER_SECURITY[p]] : [])),
       response: {
         200: {
-          description: 'Stored (`ingest_id`), or a Zoom `endpoint.url_validation` answered (`plainToken`, `encryptedToken`)',
+          description:
+            'Stored (`ingest_id`), or a Zoom `endpoint.url_validation` answered (`plainToken`, `encryptedToken`)',
           oneOf: [
-            { title: 'stored', type: 'object', required: ['ingest_id'], properties: { ingest_id: { type: 'string', description: 'ULID of the stored delivery' } } },
+            {
+              title: 'stored',
+              type: 'object',
+              required: ['ingest_id'],
+              properties: { ingest_id: { type: 'string', description: 'ULID of the stored delivery' } },
+            },
             {
               title: 'zoom url_validation',
               type: 'object',
@@ -187,7 +200,10 @@ function routeSchemas(providers: readonly string[]): Record<string, FastifySchem
       summary: 'Readiness: the pipeline can take deliveries',
       response: {
         200: { description: 'Ready (`{"status": "ready"}`)', ...HEALTH_BODY },
-        503: { description: 'Not ready (`{"status": "not ready"}`): starting, draining or the log is unavailable', ...HEALTH_BODY },
+        503: {
+          description: 'Not ready (`{"status": "not ready"}`): starting, draining or the log is unavailable',
+          ...HEALTH_BODY,
+        },
       },
     },
     'GET /metrics': {

@@ -14,7 +14,8 @@ export interface RawSink {
  */
 export async function createLogRawSink(log: Log, codec: AvroCodec, topics: Topics): Promise<RawSink> {
   const serializers = new Map<string, Serializer<RawWebhook>>();
-  for (const topic of topics.allRaw) serializers.set(topic, await codec.serializer<RawWebhook>(valueSubject(topic), 'RawWebhook'));
+  for (const topic of topics.allRaw)
+    serializers.set(topic, await codec.serializer<RawWebhook>(valueSubject(topic), 'RawWebhook'));
   return {
     async write(raw, sessionKey) {
       const topic = topics.raw(raw.provider);

@@ -62,7 +62,12 @@ const possibleLength = (length: number, at: number, size: number, maxFrameBytes:
   length >= MIN_PAYLOAD && HEADER + length <= maxFrameBytes && at + HEADER + length <= size;
 
 /** The whole frame at `at`, or undefined when the bytes there are not one. */
-export async function readFrame(file: FileHandle, at: number, size: number, maxFrameBytes: number): Promise<{ payload: Buffer; end: number } | undefined> {
+export async function readFrame(
+  file: FileHandle,
+  at: number,
+  size: number,
+  maxFrameBytes: number,
+): Promise<{ payload: Buffer; end: number } | undefined> {
   if (at + HEADER > size) return undefined;
   const header = Buffer.alloc(HEADER);
   await readFully(file, header, at);
@@ -79,7 +84,12 @@ export async function readFrame(file: FileHandle, at: number, size: number, maxF
  * that are not a frame), or `size` when there is none. Candidates are sifted in memory (a possible
  * length, then a topic name) before their CRC is checked, so a long run of garbage costs a read.
  */
-export async function nextFrameAfter(file: FileHandle, from: number, size: number, maxFrameBytes: number): Promise<number> {
+export async function nextFrameAfter(
+  file: FileHandle,
+  from: number,
+  size: number,
+  maxFrameBytes: number,
+): Promise<number> {
   const CHUNK = 64 * 1024;
   const LOOKAHEAD = HEADER + 2 + MAX_TOPIC;
   for (let start = from + 1; start + HEADER + MIN_PAYLOAD <= size; start += CHUNK) {

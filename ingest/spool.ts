@@ -82,12 +82,17 @@ export class Spool {
       const spool = new Spool(dir, file, (await file.stat()).size, options);
       if (saved > spool.size) {
         // A crash after the position was saved and before the file was emptied: all of it was drained.
-        spool.logger.warn({ position: saved, size: spool.size }, 'spool: the saved position is past the end of the file; taking it as drained');
+        spool.logger.warn(
+          { position: saved, size: spool.size },
+          'spool: the saved position is past the end of the file; taking it as drained',
+        );
         await spool.savePosition(spool.size);
       }
       spool.position = Math.min(saved, spool.size);
       // Count the whole frames after the drained position (setting aside what is not a frame).
-      for (let at = spool.position, frame; (frame = await spool.frameFrom(at)); at = frame.end) spool.records++;
+      for (let frame = await spool.frameFrom(spool.position); frame; frame = await spool.frameFrom(frame.end)) {
+        spool.records++;
+      }
       return spool;
     } catch (err) {
       // Nothing was cut that is not kept elsewhere; the next start tries again.
@@ -105,7 +110,13 @@ export class Spool {
   append(records: SpoolRecord[]): Promise<void> {
     const frames = records.map(encodeFrame);
     const tooLong = frames.find((f) => f.length > this.maxFrameBytes);
-    if (tooLong) return Promise.reject(new SessionflowError('BODY_TOO_LARGE', `a spool frame of ${tooLong.length} bytes is over ${this.maxFrameBytes}`));
+    if (tooLong)
+      return Promise.reject(
+        new SessionflowError(
+          'BODY_TOO_LARGE',
+          `a spool frame of ${tooLong.length} bytes is over ${this.maxFrameBytes}`,
+        ),
+      );
     return this.appends.submit(frames);
   }
 
@@ -116,7 +127,8 @@ export class Spool {
     const data = Buffer.concat(frames);
     try {
       const { bytesWritten } = await this.file.write(data, 0, data.length, this.size);
-      if (bytesWritten !== data.length) throw new SessionflowError('SPOOL_WRITE_FAILED', `${bytesWritten} of ${data.length} bytes written`);
+      if (bytesWritten !== data.length)
+        throw new SessionflowError('SPOOL_WRITE_FAILED', `${bytesWritten} of ${data.length} bytes written`);
       await this.file.sync();
     } catch (err) {
       await this.cut(this.size).catch(() => (this.cutOwed = true));
@@ -168,12 +180,22 @@ export class Spool {
    * logs and counts it. Resolves with the file's path.
    */
   async setAside(reason: SetAsideReason, data: Buffer, detail: Record<string, unknown> = {}): Promise<string> {
-    const file = reason === 'too_large' ? join(this.dir, 'too-large', `${ulid()}-${String(detail.topic ?? 'unknown')}.avro`) : join(this.dir, `bad-${ulid()}.bin`);
+    const file =
+      reason === 'too_large'
+        ? join(this.dir, 'too-large', `${ulid()}-${String(detail.topic ?? 'unknown')}.avro`)
+        : join(this.dir, `bad-${ulid()}.bin`);
     await writeDurably(file, data);
     this.options.metrics?.spoolSetAside.inc({ reason });
     const fields = { reason, file, bytes: data.length, setAside: ++this.setAsideCount, ...detail };
-    if (reason === 'torn_tail') this.logger.warn(fields, 'spool: bytes at the end are not a whole frame (a crash while appending?); set aside');
-    else this.logger.error(fields, reason === 'too_large' ? 'spool: a delivery is larger than its topic accepts (max.message.bytes); set aside, not published' : 'spool: bytes that are not a whole frame (CRC or length); set aside, reading on at the next whole frame');
+    if (reason === 'torn_tail')
+      this.logger.warn(fields, 'spool: bytes at the end are not a whole frame (a crash while appending?); set aside');
+    else
+      this.logger.error(
+        fields,
+        reason === 'too_large'
+          ? 'spool: a delivery is larger than its topic accepts (max.message.bytes); set aside, not published'
+          : 'spool: bytes that are not a whole frame (CRC or length); set aside, reading on at the next whole frame',
+      );
     return file;
   }
 
@@ -234,7 +256,8 @@ async function writeDurably(path: string, data: Buffer): Promise<void> {
   const file = await open(path, 'w');
   try {
     const { bytesWritten } = await file.write(data, 0, data.length, 0);
-    if (bytesWritten !== data.length) throw new SessionflowError('SPOOL_WRITE_FAILED', `${path}: ${bytesWritten} of ${data.length} bytes written`);
+    if (bytesWritten !== data.length)
+      throw new SessionflowError('SPOOL_WRITE_FAILED', `${path}: ${bytesWritten} of ${data.length} bytes written`);
     await file.sync();
   } finally {
     await file.close();

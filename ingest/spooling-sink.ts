@@ -34,7 +34,14 @@ export interface SpoolingSink extends RawSink {
 
 class AckTimeout extends Error {}
 
-export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Topics, spool: Spool, logger: Logger, options: SpoolingSinkOptions = {}): Promise<SpoolingSink> {
+export async function createSpoolingSink(
+  log: Log,
+  codec: AvroCodec,
+  topics: Topics,
+  spool: Spool,
+  logger: Logger,
+  options: SpoolingSinkOptions = {},
+): Promise<SpoolingSink> {
   const ackTimeoutMs = options.ackTimeoutMs ?? 1000;
   const drainBatch = options.drainBatch ?? 500;
   const drainBatchBytes = options.drainBatchBytes ?? 4 * 1024 * 1024;
@@ -94,7 +101,11 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
         initialMs: 200,
         maxMs: 5000,
         signal: abort.signal,
-        onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs, spooled: spool.pending }, 'spool drain: Kafka not ready, retrying'),
+        onRetry: (err, attempt, delayMs) =>
+          logger.warn(
+            { err: String(err), attempt, delayMs, spooled: spool.pending },
+            'spool drain: Kafka not ready, retrying',
+          ),
       },
     );
 
@@ -117,9 +128,17 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
       const topic = topics.raw(raw.provider);
       const serializer = serializers.get(topic);
       if (!serializer) throw new Error(`no raw topic for provider ${raw.provider}`);
-      const record: SpoolRecord = { topic, key: sessionKey ? Buffer.from(sessionKey) : null, value: serializer.encode(raw) };
+      const record: SpoolRecord = {
+        topic,
+        key: sessionKey ? Buffer.from(sessionKey) : null,
+        value: serializer.encode(raw),
+      };
       const limit = limits.get(topic);
-      if (limit !== undefined && messageBytes(record) > limit) throw new SessionflowError('BODY_TOO_LARGE', `${messageBytes(record)} bytes with its envelope; ${topic} takes ${limit}`);
+      if (limit !== undefined && messageBytes(record) > limit)
+        throw new SessionflowError(
+          'BODY_TOO_LARGE',
+          `${messageBytes(record)} bytes with its envelope; ${topic} takes ${limit}`,
+        );
       if (spool.pending > 0 || draining) return toSpool(record);
       try {
         await withTimeout(log.publish(topic, [{ key: record.key, value: record.value }]), ackTimeoutMs);
@@ -142,9 +161,12 @@ export async function createSpoolingSink(log: Log, codec: AvroCodec, topics: Top
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   work.catch(() => undefined); // a late failure after the timeout is nobody's to handle
-  return Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AckTimeout(`no acknowledgement within ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([
+    work,
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new AckTimeout(`no acknowledgement within ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Publishes a run of spooled records keeping their order (consecutive records of one topic go together). */
@@ -154,7 +176,10 @@ async function publishInOrder(log: Log, records: SpoolRecord[]): Promise<void> {
     const topic = records[start]!.topic;
     let end = start;
     while (end < records.length && records[end]!.topic === topic) end++;
-    await log.publish(topic, records.slice(start, end).map((r) => ({ key: r.key, value: r.value })));
+    await log.publish(
+      topic,
+      records.slice(start, end).map((r) => ({ key: r.key, value: r.value })),
+    );
     start = end;
   }
 }

@@ -13,7 +13,12 @@ import { DEFAULT_SESSION_NAMES, SESSION_NAME_MODES, type SessionNames } from './
 const secretList = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  )
   .refine((list) => list.length <= 2, { message: 'at most two comma-separated values (new,old) for rotation' });
 
 const optionalText = z
@@ -29,13 +34,25 @@ const schema = z
     DATA_DIR: z.string().min(1).default('./data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: optionalText,
-    SCHEMA_REGISTRY_URL: optionalText.pipe(z.url({ message: 'must be a URL such as http://127.0.0.1:8081' }).optional()),
-    TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only').default('sessionflow.'),
+    SCHEMA_REGISTRY_URL: optionalText.pipe(
+      z.url({ message: 'must be a URL such as http://127.0.0.1:8081' }).optional(),
+    ),
+    TOPIC_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only')
+      .default('sessionflow.'),
     TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
-    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024),
     ZOOM_WEBHOOK_SECRET_TOKEN: secretList,
     APIZEE_WEBHOOK_SECRET: secretList,
-    APIZEE_WEBHOOK_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').default('x-webhook-secret'),
+    APIZEE_WEBHOOK_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+      .default('x-webhook-secret'),
     MLUVII_WEBHOOK_USER: optionalText,
     MLUVII_WEBHOOK_PASSWORD: secretList,
     PII_KEY: optionalText,
@@ -86,10 +103,18 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['SCHEMA_REGISTRY_URL'], message: 'required when KAFKA_BROKERS is set' });
     }
     if (env.NODE_ENV === 'production' && !env.PII_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'required in production: participant pseudonyms are keyed with it' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PII_KEY'],
+        message: 'required in production: participant pseudonyms are keyed with it',
+      });
     }
     if (Boolean(env.JIFELINE_CLIENT_ID) !== Boolean(env.JIFELINE_CLIENT_SECRET)) {
-      ctx.addIssue({ code: 'custom', path: ['JIFELINE_CLIENT_SECRET'], message: 'JIFELINE_CLIENT_ID and JIFELINE_CLIENT_SECRET go together (both set turns the Jifeline puller on)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JIFELINE_CLIENT_SECRET'],
+        message: 'JIFELINE_CLIENT_ID and JIFELINE_CLIENT_SECRET go together (both set turns the Jifeline puller on)',
+      });
     }
     if (env.JIFELINE_WS_URL !== 'off' && !/^wss?:\/\//.test(env.JIFELINE_WS_URL)) {
       ctx.addIssue({ code: 'custom', path: ['JIFELINE_WS_URL'], message: 'must be a ws:// or wss:// URL, or off' });
@@ -98,18 +123,24 @@ const schema = z
       ctx.addIssue({
         code: 'custom',
         path: [env.APIZEE_API_USERNAME ? 'APIZEE_API_PASSWORD' : 'APIZEE_API_USERNAME'],
-        message: 'APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together (both set: the Apizee token is got from /api/v3/token and renewed)',
+        message:
+          'APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together (both set: the Apizee token is got from /api/v3/token and renewed)',
       });
     }
     if (env.APIZEE_API_TOKEN && (env.APIZEE_API_USERNAME || env.APIZEE_API_PASSWORD)) {
       ctx.addIssue({
         code: 'custom',
         path: ['APIZEE_API_TOKEN'],
-        message: 'set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both (the credentials get and renew the token themselves; a fixed token is renewed by hand)',
+        message:
+          'set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both (the credentials get and renew the token themselves; a fixed token is renewed by hand)',
       });
     }
     if (KEPT_HEADERS.has(env.APIZEE_WEBHOOK_HEADER.toLowerCase())) {
-      ctx.addIssue({ code: 'custom', path: ['APIZEE_WEBHOOK_HEADER'], message: 'must not be a header the raw archive keeps (the secret would be stored); use e.g. x-webhook-secret' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['APIZEE_WEBHOOK_HEADER'],
+        message: 'must not be a header the raw archive keeps (the secret would be stored); use e.g. x-webhook-secret',
+      });
     }
     if (env.PII_KEY && env.PII_KEY.length < 16) {
       ctx.addIssue({ code: 'custom', path: ['PII_KEY'], message: 'must be at least 16 characters' });
@@ -215,7 +246,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     kafka: e.KAFKA_BROKERS
-      ? { brokers: e.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean), registryUrl: e.SCHEMA_REGISTRY_URL! }
+      ? {
+          brokers: e.KAFKA_BROKERS.split(',')
+            .map((b) => b.trim())
+            .filter(Boolean),
+          registryUrl: e.SCHEMA_REGISTRY_URL!,
+        }
       : undefined,
     topicPrefix: e.TOPIC_PREFIX,
     topicPartitions: e.TOPIC_PARTITIONS,
@@ -237,19 +273,22 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
           websocketUrl: e.JIFELINE_WS_URL === 'off' ? undefined : e.JIFELINE_WS_URL,
           pageLimit: e.JIFELINE_PAGE_LIMIT,
           pollIntervalSeconds: e.JIFELINE_POLL_INTERVAL_SECONDS,
-          eventTypes: e.JIFELINE_EVENT_TYPES?.split(',').map((t) => t.trim()).filter(Boolean),
+          eventTypes: e.JIFELINE_EVENT_TYPES?.split(',')
+            .map((t) => t.trim())
+            .filter(Boolean),
         }
       : undefined,
-    apizeeApi: e.APIZEE_API_TOKEN || e.APIZEE_API_USERNAME
-      ? {
-          url: e.APIZEE_API_URL,
-          auth: e.APIZEE_API_TOKEN ? ('fixed' as const) : ('credentials' as const),
-          requestsPerMinute: e.APIZEE_API_REQUESTS_PER_MINUTE,
-          pageLimit: e.APIZEE_API_PAGE_LIMIT,
-          reconcileIntervalMinutes: e.APIZEE_API_RECONCILE_INTERVAL_MINUTES,
-          reconcileLookbackHours: e.APIZEE_API_RECONCILE_LOOKBACK_HOURS,
-        }
-      : undefined,
+    apizeeApi:
+      e.APIZEE_API_TOKEN || e.APIZEE_API_USERNAME
+        ? {
+            url: e.APIZEE_API_URL,
+            auth: e.APIZEE_API_TOKEN ? ('fixed' as const) : ('credentials' as const),
+            requestsPerMinute: e.APIZEE_API_REQUESTS_PER_MINUTE,
+            pageLimit: e.APIZEE_API_PAGE_LIMIT,
+            reconcileIntervalMinutes: e.APIZEE_API_RECONCILE_INTERVAL_MINUTES,
+            reconcileLookbackHours: e.APIZEE_API_RECONCILE_LOOKBACK_HOURS,
+          }
+        : undefined,
     secrets: {
       zoom: e.ZOOM_WEBHOOK_SECRET_TOKEN,
       apizee: e.APIZEE_WEBHOOK_SECRET,
@@ -260,7 +299,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       jifelineClientSecret: e.JIFELINE_CLIENT_SECRET,
       jifelineApiKey: e.JIFELINE_API_KEY,
       apizeeApiToken: e.APIZEE_API_TOKEN,
-      apizeeApiCredentials: e.APIZEE_API_USERNAME && e.APIZEE_API_PASSWORD ? { username: e.APIZEE_API_USERNAME, password: e.APIZEE_API_PASSWORD } : undefined,
+      apizeeApiCredentials:
+        e.APIZEE_API_USERNAME && e.APIZEE_API_PASSWORD
+          ? { username: e.APIZEE_API_USERNAME, password: e.APIZEE_API_PASSWORD }
+          : undefined,
     },
   });
 }

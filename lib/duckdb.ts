@@ -68,14 +68,15 @@ export class SerialQueue {
 export type StorageFault = 'invalidated' | 'io';
 
 const INVALIDATED = /database has been invalidated|^FATAL Error|^INTERNAL Error/im;
-const IO_FAULT = /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT|Could not (?:write|fsync|truncate|create|open) file|^IO Error|Input\/output error/im;
+const IO_FAULT =
+  /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT|Could not (?:write|fsync|truncate|create|open) file|^IO Error|Input\/output error/im;
 
 export function storageFault(err: unknown): StorageFault | undefined {
   let io = false;
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (INVALIDATED.test(e.message)) return 'invalidated';
-    if (IO_FAULT.test(e.message) || ['ENOSPC', 'EDQUOT', 'EIO'].includes((e as NodeJS.ErrnoException).code ?? '')) io = true;
+    if (IO_FAULT.test(e.message) || ['ENOSPC', 'EDQUOT', 'EIO'].includes((e as NodeJS.ErrnoException).code ?? ''))
+      io = true;
   }
   return io ? 'io' : undefined;
 }
-

@@ -37,7 +37,8 @@ const SUBJECTS = z.object({
   sessions: z.array(z.string()),
 });
 
-const sealKey = (piiKey: string) => Buffer.from(hkdfSync('sha256', piiKey, 'sessionflow', 'erasure request subjects', 32));
+const sealKey = (piiKey: string) =>
+  Buffer.from(hkdfSync('sha256', piiKey, 'sessionflow', 'erasure request subjects', 32));
 
 export function sealSubjects(piiKey: string, subjects: ErasureSubjects): Buffer {
   const iv = randomBytes(12);
@@ -54,7 +55,11 @@ export function openSubjects(piiKey: string, sealed: Buffer): ErasureSubjects {
     const text = Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
     return normalizeSubjects(SUBJECTS.parse(JSON.parse(text)));
   } catch (cause) {
-    throw new SessionflowError('ERASURE_INVALID', 'the request cannot be opened with this PII_KEY (sealed with another key, or damaged)', { cause });
+    throw new SessionflowError(
+      'ERASURE_INVALID',
+      'the request cannot be opened with this PII_KEY (sealed with another key, or damaged)',
+      { cause },
+    );
   }
 }
 
@@ -73,14 +78,18 @@ export const MIN_PHONE_DIGITS = 8;
 /** Problems with what the user typed, one line each; empty when the subjects can be erased. */
 export function subjectProblems(subjects: ErasureSubjects): string[] {
   const problems: string[] = [];
-  for (const email of subjects.emails) if (!/^[^@\s]+@[^@\s]+$/.test(email.trim())) problems.push(`--email ${JSON.stringify(email)} is not an e-mail address`);
+  for (const email of subjects.emails)
+    if (!/^[^@\s]+@[^@\s]+$/.test(email.trim()))
+      problems.push(`--email ${JSON.stringify(email)} is not an e-mail address`);
   for (const phone of subjects.phones) {
     if (!/^[+\d][\d\s().\-/]*$/.test(phone.trim()) || phoneDigits(phone).length < MIN_PHONE_DIGITS) {
       problems.push(`--phone ${JSON.stringify(phone)} is not a phone number of at least ${MIN_PHONE_DIGITS} digits`);
     }
   }
-  for (const key of [...subjects.participants, ...subjects.sessions]) if (key.trim() === '') problems.push('a --participant or --session key is empty');
-  if (Object.values(subjects).every((list) => list.length === 0)) problems.push('name someone to erase: --email, --phone, --participant or --session');
+  for (const key of [...subjects.participants, ...subjects.sessions])
+    if (key.trim() === '') problems.push('a --participant or --session key is empty');
+  if (Object.values(subjects).every((list) => list.length === 0))
+    problems.push('name someone to erase: --email, --phone, --participant or --session');
   return problems;
 }
 
@@ -96,7 +105,8 @@ export function normalizeSubjects(subjects: ErasureSubjects): ErasureSubjects {
 
 /** The keyed hashes the erasure record keeps instead of the values: `email:<hash>`, `phone:<hash>`, ... */
 export function subjectHashes(piiKey: string, subjects: ErasureSubjects): string[] {
-  const hash = (kind: string, value: string) => `${kind}:${createHmac('sha256', piiKey).update(`erasure\u001f${kind}\u001f${value}`).digest('hex').slice(0, 32)}`;
+  const hash = (kind: string, value: string) =>
+    `${kind}:${createHmac('sha256', piiKey).update(`erasure\u001f${kind}\u001f${value}`).digest('hex').slice(0, 32)}`;
   return [
     ...subjects.emails.map((v) => hash('email', v)),
     ...subjects.phones.map((v) => hash('phone', v)),
@@ -106,7 +116,12 @@ export function subjectHashes(piiKey: string, subjects: ErasureSubjects): string
 }
 
 /** A keyed hash of a delivery's body or dedup key: how a redelivery of an erased delivery is recognised. */
-export const deliveryHash = (piiKey: string, kind: 'body' | 'dedup', provider: string, value: Buffer | string): string =>
+export const deliveryHash = (
+  piiKey: string,
+  kind: 'body' | 'dedup',
+  provider: string,
+  value: Buffer | string,
+): string =>
   createHmac('sha256', piiKey).update(`${kind}\u001f${provider}\u001f`).update(value).digest('hex').slice(0, 32);
 
 /**

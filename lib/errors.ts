@@ -9,7 +9,11 @@ export const ERRORS = {
   AUTH_MISSING: { message: 'credentials missing', retriable: false, status: 401 },
   AUTH_INVALID: { message: 'credentials do not match', retriable: false, status: 401 },
   SECRET_NOT_CONFIGURED: { message: 'no secret is configured for this provider', retriable: false, status: 401 },
-  TIMESTAMP_STALE: { message: 'request timestamp is outside the accepted window (ZOOM_TIMESTAMP_TOLERANCE_MINUTES old, 5 minutes ahead)', retriable: false, status: 401 },
+  TIMESTAMP_STALE: {
+    message: 'request timestamp is outside the accepted window (ZOOM_TIMESTAMP_TOLERANCE_MINUTES old, 5 minutes ahead)',
+    retriable: false,
+    status: 401,
+  },
   BODY_TOO_LARGE: { message: 'request body exceeds the limit', retriable: false, status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'content type must be application/json', retriable: false, status: 415 },
   BAD_REQUEST: { message: 'request is malformed', retriable: false, status: 400 },

@@ -43,7 +43,13 @@ export class GroupCommit<T> {
   submit(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
       const { maxWeight = Infinity, weigh } = this.options;
-      this.pending.push({ item, weight: weigh?.(item) ?? 1, cap: typeof maxWeight === 'function' ? maxWeight(item) : maxWeight, resolve, reject });
+      this.pending.push({
+        item,
+        weight: weigh?.(item) ?? 1,
+        cap: typeof maxWeight === 'function' ? maxWeight(item) : maxWeight,
+        resolve,
+        reject,
+      });
       this.running ??= this.drain();
     });
   }

@@ -54,14 +54,22 @@ export function sessionNameKey(piiKey: string, provider: string, name: string): 
 }
 
 /** A session name as SESSION_NAMES says to store it. */
-export function sessionNameAs(mode: SessionNames, piiKey: string, provider: string, name: string | null): string | null {
+export function sessionNameAs(
+  mode: SessionNames,
+  piiKey: string,
+  provider: string,
+  name: string | null,
+): string | null {
   if (name === null || mode === 'drop') return null;
   return mode === 'keep' ? name : sessionNameKey(piiKey, provider, name);
 }
 
 /** A short stable hash for dedup keys derived from a body's content. */
 export function contentKey(...parts: Array<string | number | null | undefined>): string {
-  return createHash('sha256').update(parts.map((p) => (p === null || p === undefined ? '' : String(p))).join('\u001f')).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(parts.map((p) => (p === null || p === undefined ? '' : String(p))).join('\u001f'))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /**
@@ -85,4 +93,3 @@ function pooledRandom(): number {
  * (ulidx's monotonic factory), so ingest ids follow arrival order.
  */
 export const newUlid: (timeMs?: number) => string = monotonicFactory(pooledRandom);
-

@@ -28,7 +28,9 @@ const CENSOR = '[redacted]';
  */
 export function loggableHeaders(headers: unknown): unknown {
   if (headers === null || typeof headers !== 'object') return headers;
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, KEPT_HEADERS.has(name.toLowerCase()) ? value : CENSOR]));
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name, KEPT_HEADERS.has(name.toLowerCase()) ? value : CENSOR]),
+  );
 }
 
 export interface LoggerOptions {
@@ -70,7 +72,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
       redact: { paths: [...REDACT, ...headerPaths], censor: CENSOR },
       serializers: {
         headers: loggableHeaders,
-        req: (req: Record<string, unknown>) => ('headers' in req ? { ...req, headers: loggableHeaders(req.headers) } : req),
+        req: (req: Record<string, unknown>) =>
+          'headers' in req ? { ...req, headers: loggableHeaders(req.headers) } : req,
       },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

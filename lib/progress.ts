@@ -80,14 +80,16 @@ export function createProgress(options: ProgressOptions): Progress {
         drawn = true;
         return;
       }
-      const step = total > 0 ? Math.floor((done / total) * 100 / every) : 0;
+      const step = total > 0 ? Math.floor(((done / total) * 100) / every) : 0;
       if (step <= lastStep) return;
       lastStep = step;
       stream.write(`${describe(done, total)}\n`);
     },
     finish(summary) {
       const seconds = elapsed();
-      const text = summary ?? `${number.format(last.done)} ${options.unit} in ${formatDuration(seconds)} (${rateText(seconds > 0 ? last.done / seconds : 0, options.unit)})`;
+      const text =
+        summary ??
+        `${number.format(last.done)} ${options.unit} in ${formatDuration(seconds)} (${rateText(seconds > 0 ? last.done / seconds : 0, options.unit)})`;
       stream.write(`${tty && drawn ? '\r\x1b[2K' : ''}${options.label}: ${text}\n`);
     },
   };
@@ -98,7 +100,10 @@ export function createProgress(options: ProgressOptions): Progress {
  * stops after the chunk in hand and leaves everything committed; a second one exits at once
  * (DuckDB rolls back the open transaction). `dispose` removes the handlers.
  */
-export function interruptOnSignals(notice: string, stream: ProgressStream = process.stderr): { signal: AbortSignal; dispose(): void } {
+export function interruptOnSignals(
+  notice: string,
+  stream: ProgressStream = process.stderr,
+): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const handler = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);

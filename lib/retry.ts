@@ -66,7 +66,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * outage looks like) until it works or `options.signal` aborts; any other error is thrown at
  * once. A stage rides out an outage this way instead of stopping its process.
  */
-export function retryThrough<T>(codes: readonly ErrorCode[], work: () => Promise<T>, options: RetryOptions): Promise<T> {
+export function retryThrough<T>(
+  codes: readonly ErrorCode[],
+  work: () => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
   return retry(async () => {
     try {
       return await work();

@@ -42,7 +42,8 @@ export function resolveSecrets(config: Config): Secrets {
       zoom: s.zoom,
       apizee: s.apizee,
       apizeeHeader: s.apizeeHeader,
-      mluvii: s.mluviiUser && s.mluviiPassword.length > 0 ? { user: s.mluviiUser, passwords: s.mluviiPassword } : undefined,
+      mluvii:
+        s.mluviiUser && s.mluviiPassword.length > 0 ? { user: s.mluviiUser, passwords: s.mluviiPassword } : undefined,
       piiKey: s.piiKey!, // required in production by parseConfig
       generated: [],
     });
@@ -64,7 +65,7 @@ export function resolveSecrets(config: Config): Secrets {
   const piiKey = s.piiKey ?? take('PII_KEY', () => randomBytes(32).toString('hex'));
   if (generated.length > 0) {
     mkdirSync(config.dataDir, { recursive: true });
-    writeFileSync(devSecretsPath(config.dataDir), JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(devSecretsPath(config.dataDir), `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
   }
   return Object.freeze({
     zoom,

@@ -43,7 +43,7 @@ export function parseIsoMicros(text: string): Micros | undefined {
   if (Number.isNaN(base)) return undefined;
   const check = new Date(base);
   if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h)) return undefined;
-  const fracMicros = Number((frac + '000000').slice(0, 6));
+  const fracMicros = Number(`${frac}000000`.slice(0, 6));
   let offsetMinutes = 0;
   if (zone.toUpperCase() !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;

@@ -38,7 +38,12 @@ export interface ErasureAnswer {
   kept: string[];
 }
 
-const REQUEST_FILE = z.object({ request_id: z.string(), requested_at: z.number(), dry_run: z.boolean(), subjects: z.string() });
+const REQUEST_FILE = z.object({
+  request_id: z.string(),
+  requested_at: z.number(),
+  dry_run: z.boolean(),
+  subjects: z.string(),
+});
 
 async function ensureDir(dataDir: string): Promise<string> {
   const dir = requestsDir(dataDir);
@@ -56,9 +61,17 @@ export async function submitToInbox(dataDir: string, request: ErasureRequest): P
 }
 
 /** Publishes requests to erasures.v1 (the encoded message is all the topic holds of them). */
-export async function publishRequests(log: Log, codec: AvroCodec, topics: Topics, requests: ErasureRequest[]): Promise<void> {
+export async function publishRequests(
+  log: Log,
+  codec: AvroCodec,
+  topics: Topics,
+  requests: ErasureRequest[],
+): Promise<void> {
   const writer = await codec.serializer<ErasureRequest>(valueSubject(topics.erasures), 'ErasureRequest');
-  await log.publish(topics.erasures, requests.map((r) => ({ key: Buffer.from(r.request_id), value: writer.encode(r) })));
+  await log.publish(
+    topics.erasures,
+    requests.map((r) => ({ key: Buffer.from(r.request_id), value: writer.encode(r) })),
+  );
 }
 
 /**
@@ -66,7 +79,11 @@ export async function publishRequests(log: Log, codec: AvroCodec, topics: Topics
  * start and every `intervalMs`. A file is removed only once the log has the request; one that is
  * not a request is set aside as `.bad` and logged. Returns the stop.
  */
-export function bridgeInbox(dataDir: string, deps: { log: Log; codec: AvroCodec; topics: Topics; logger: Logger }, intervalMs = 500): () => Promise<void> {
+export function bridgeInbox(
+  dataDir: string,
+  deps: { log: Log; codec: AvroCodec; topics: Topics; logger: Logger },
+  intervalMs = 500,
+): () => Promise<void> {
   let running: Promise<void> = Promise.resolve();
   const pass = async () => {
     let names: string[];
@@ -109,7 +126,7 @@ export function bridgeInbox(dataDir: string, deps: { log: Log; codec: AvroCodec;
 export async function writeAnswer(dataDir: string, answer: ErasureAnswer): Promise<void> {
   await ensureDir(dataDir);
   const path = answerFile(dataDir, answer.request_id);
-  await writeFile(`${path}.tmp`, JSON.stringify(answer, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(`${path}.tmp`, `${JSON.stringify(answer, null, 2)}\n`, { mode: 0o600 });
   await rename(`${path}.tmp`, path);
 }
 
@@ -127,7 +144,10 @@ export async function readAnswer(dataDir: string, id: string): Promise<ErasureAn
  * a session, and anything that names the e-mail or phone number. Records are matched on their
  * bytes: the Avro encoding keeps strings and bodies as they are.
  */
-export function logMatcher(subjects: ErasureSubjects, result: Pick<ErasureResult, 'ingestIds' | 'pairs' | 'participants' | 'sessions'>): (topic: string, frame: { key: Buffer | null; value: Buffer }) => boolean {
+export function logMatcher(
+  subjects: ErasureSubjects,
+  result: Pick<ErasureResult, 'ingestIds' | 'pairs' | 'participants' | 'sessions'>,
+): (topic: string, frame: { key: Buffer | null; value: Buffer }) => boolean {
   const person = new PersonMatcher(subjects);
   const keys = new Set(result.sessions);
   const needles = [...result.ingestIds, ...result.participants, ...result.sessions].map(avroString);

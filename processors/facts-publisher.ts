@@ -96,12 +96,19 @@ export function createFactsPublisher(deps: FactsPublisherDeps): FactsPublisher {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
       const outcome = await Promise.race([last.then(() => 'done' as const), timedOut]).catch((err: unknown) => {
-        logger.warn({ err: String(err) }, 'facts not published before stopping; they stay in the outbox for the next start');
+        logger.warn(
+          { err: String(err) },
+          'facts not published before stopping; they stay in the outbox for the next start',
+        );
         return 'failed' as const;
       });
       clearTimeout(timer);
       last.catch(() => undefined);
-      if (outcome === 'timeout') logger.warn({ graceMs }, 'the log did not acknowledge the last facts in time; they stay in the outbox for the next start');
+      if (outcome === 'timeout')
+        logger.warn(
+          { graceMs },
+          'the log did not acknowledge the last facts in time; they stay in the outbox for the next start',
+        );
     },
   };
 }

@@ -45,7 +45,12 @@ export interface NormalizeOptions {
 export function normalizeRaw(raw: RawWebhook, piiKey: string, options: NormalizeOptions = {}): NormalizeResult {
   const adapter = adapterFor(raw.provider);
   if (!adapter) {
-    return { events: [], failures: [{ code: 'UNKNOWN_PROVIDER', message: `no adapter for ${raw.provider}`, field_path: null, provider_type: null }] };
+    return {
+      events: [],
+      failures: [
+        { code: 'UNKNOWN_PROVIDER', message: `no adapter for ${raw.provider}`, field_path: null, provider_type: null },
+      ],
+    };
   }
   try {
     return adapter.normalize(raw, { piiKey, ...options });
@@ -68,7 +73,11 @@ export function normalizeRaw(raw: RawWebhook, piiKey: string, options: Normalize
  * A failure as a dead letter. Message and field path are cut to a bounded length: a path is
  * built from the body's own keys, and a dead letter must always fit its topic.
  */
-export function deadLetterOf(raw: Pick<RawWebhook, 'ingest_id' | 'provider' | 'received_at'>, failure: NormalizeResult['failures'][number], stage: DeadLetter['stage'] = 'normalize'): DeadLetter {
+export function deadLetterOf(
+  raw: Pick<RawWebhook, 'ingest_id' | 'provider' | 'received_at'>,
+  failure: NormalizeResult['failures'][number],
+  stage: DeadLetter['stage'] = 'normalize',
+): DeadLetter {
   return {
     ingest_id: clip(raw.ingest_id, 200),
     provider: clip(raw.provider, 100),
@@ -92,12 +101,19 @@ export const recordRef = (record: LogRecord) => `${record.topic}:${record.partit
  * election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of
  * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
  */
-export function publishRetrying(log: Log, topic: string, messages: OutgoingMessage[], signal: AbortSignal, logger: Logger): Promise<void> {
+export function publishRetrying(
+  log: Log,
+  topic: string,
+  messages: OutgoingMessage[],
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
   return retryThrough(['LOG_UNAVAILABLE'], () => log.publish(topic, messages), {
     initialMs: 200,
     maxMs: 5000,
     signal,
-    onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
+    onRetry: (err, attempt, delayMs) =>
+      logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
   });
 }
 
@@ -108,8 +124,12 @@ export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
   const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
   const deadWriter = await codec.serializer<DeadLetter>(valueSubject(topics.deadLetters), 'DeadLetter');
   const encodeEvent = eventEncoder(eventWriter);
-  const publish = (topic: string, messages: OutgoingMessage[]) => publishRetrying(log, topic, messages, stopping.signal, logger);
-  const letter = (dead: DeadLetter): OutgoingMessage => ({ key: Buffer.from(dead.ingest_id), value: deadWriter.encode(dead) });
+  const publish = (topic: string, messages: OutgoingMessage[]) =>
+    publishRetrying(log, topic, messages, stopping.signal, logger);
+  const letter = (dead: DeadLetter): OutgoingMessage => ({
+    key: Buffer.from(dead.ingest_id),
+    value: deadWriter.encode(dead),
+  });
 
   const consumer = await log.consume({
     group: topics.group('normalize'),
@@ -148,10 +168,28 @@ export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
       if (refused.length > 0) {
         await publish(
           topics.deadLetters,
-          refused.map(({ raw }) => letter(deadLetterOf(raw, { code: 'EVENT_TOO_LARGE', message: ERRORS.EVENT_TOO_LARGE.message, field_path: null, provider_type: null }))),
+          refused.map(({ raw }) =>
+            letter(
+              deadLetterOf(raw, {
+                code: 'EVENT_TOO_LARGE',
+                message: ERRORS.EVENT_TOO_LARGE.message,
+                field_path: null,
+                provider_type: null,
+              }),
+            ),
+          ),
         );
       }
-      logger.debug({ topic: batch.topic, partition: batch.partition, records: batch.records.length, events: events.length, deadLetters: deadLetters.length + refused.length }, 'normalized batch');
+      logger.debug(
+        {
+          topic: batch.topic,
+          partition: batch.partition,
+          records: batch.records.length,
+          events: events.length,
+          deadLetters: deadLetters.length + refused.length,
+        },
+        'normalized batch',
+      );
     },
   });
   return {
@@ -176,7 +214,11 @@ async function decodeRaw(reader: Deserializer<RawWebhook>, record: LogRecord): P
     if (!isSessionflowError(err, 'ENVELOPE_UNREADABLE') && !isSessionflowError(err, 'SCHEMA_NOT_FOUND')) throw err;
     const provider = /raw\.([^.]+)\.v1$/.exec(record.topic)?.[1] ?? 'unknown';
     const failure = { code: err.code, message: err.message, field_path: null, provider_type: null };
-    return deadLetterOf({ ingest_id: recordRef(record), provider, received_at: record.timestamp * 1000 }, failure, 'decode');
+    return deadLetterOf(
+      { ingest_id: recordRef(record), provider, received_at: record.timestamp * 1000 },
+      failure,
+      'decode',
+    );
   }
 }
 
@@ -187,7 +229,9 @@ const isRaw = (value: RawWebhook | DeadLetter): value is RawWebhook => 'body' in
  * does not take (EVENT_INVALID, naming the field), or a message larger than the topic takes
  * (EVENT_TOO_LARGE). Adapters check what they read, so this is the last guard, not the first.
  */
-function eventEncoder(writer: Serializer<SessionEvent>): (event: SessionEvent) => { message: OutgoingMessage } | { failure: NormalizeFailure } {
+function eventEncoder(
+  writer: Serializer<SessionEvent>,
+): (event: SessionEvent) => { message: OutgoingMessage } | { failure: NormalizeFailure } {
   const type = loadSchema('SessionEvent').type;
   return (event) => {
     const key = event.session_key ? Buffer.from(event.session_key) : null;
@@ -197,10 +241,24 @@ function eventEncoder(writer: Serializer<SessionEvent>): (event: SessionEvent) =
     } catch {
       let path: string | null = null;
       type.isValid(event, { errorHook: (at) => (path ??= at.join('.')) });
-      return { failure: { code: 'EVENT_INVALID', message: `${ERRORS.EVENT_INVALID.message}: ${path ?? 'the record'}`, field_path: path, provider_type: event.provider_type } };
+      return {
+        failure: {
+          code: 'EVENT_INVALID',
+          message: `${ERRORS.EVENT_INVALID.message}: ${path ?? 'the record'}`,
+          field_path: path,
+          provider_type: event.provider_type,
+        },
+      };
     }
     if (value.length + (key?.length ?? 0) > EVENT_MAX_BYTES - 1024) {
-      return { failure: { code: 'EVENT_TOO_LARGE', message: `${ERRORS.EVENT_TOO_LARGE.message}: ${value.length} bytes`, field_path: null, provider_type: event.provider_type } };
+      return {
+        failure: {
+          code: 'EVENT_TOO_LARGE',
+          message: `${ERRORS.EVENT_TOO_LARGE.message}: ${value.length} bytes`,
+          field_path: null,
+          provider_type: event.provider_type,
+        },
+      };
     }
     return { message: { key, value } };
   };
@@ -212,7 +270,10 @@ function eventEncoder(writer: Serializer<SessionEvent>): (event: SessionEvent) =
  * many events on one session key), publishes each half on its own, down to single messages, and
  * returns those refused alone for the caller to dead-letter. Any other error is thrown.
  */
-export async function publishEach<T extends { message: OutgoingMessage }>(items: T[], publish: (messages: OutgoingMessage[]) => Promise<void>): Promise<T[]> {
+export async function publishEach<T extends { message: OutgoingMessage }>(
+  items: T[],
+  publish: (messages: OutgoingMessage[]) => Promise<void>,
+): Promise<T[]> {
   if (items.length === 0) return [];
   try {
     await publish(items.map((item) => item.message));

@@ -8,10 +8,25 @@
  */
 import type { ParticipantSpan, SessionEvent, SessionFact } from '../lib/canonical.js';
 import type { Micros } from '../lib/time.js';
-import { consentOf, countsOf, endReason, mediaTimeOf, surveyScore, ticketWorkOf, wrapUpMicros } from './sessionize/activity.js';
+import {
+  consentOf,
+  countsOf,
+  endReason,
+  mediaTimeOf,
+  surveyScore,
+  ticketWorkOf,
+  wrapUpMicros,
+} from './sessionize/activity.js';
 import { identityOf, lifecycleOf } from './sessionize/lifecycle.js';
 import { distinctInFoldOrder } from './sessionize/order.js';
-import { attendance, headcount, participantMicros, peakConcurrent, resolveRoles, spansOf } from './sessionize/participants.js';
+import {
+  attendance,
+  headcount,
+  participantMicros,
+  peakConcurrent,
+  resolveRoles,
+  spansOf,
+} from './sessionize/participants.js';
 
 export interface FoldOptions {
   /** A session still open with no event for longer than this is `abandoned` (needs nowMicros). */
@@ -93,15 +108,52 @@ export function foldSession(events: readonly SessionEvent[], options: FoldOption
 
 /** The fact's keys in the column order of schemas/SessionFact.avsc, so rows read the same everywhere. */
 const COLUMNS: ReadonlyArray<keyof SessionFact> = [
-  'session_key', 'provider', 'account_id', 'session_id', 'channel', 'name',
-  'created_at', 'started_at', 'ended_at', 'status', 'duration_seconds', 'wait_seconds',
-  'participants', 'agents', 'guests', 'peak_concurrent', 'participant_seconds',
-  'consent', 'camera_allowed', 'microphone_allowed', 'geolocation_allowed',
-  'recordings', 'recording_seconds', 'recording_files', 'recording_bytes',
-  'shares', 'sharing_seconds', 'hold_seconds', 'av_seconds', 'wrap_up_seconds',
-  'media_captures', 'ocr_scans', 'files_shared', 'messages', 'forwards', 'alerts',
-  'survey_score', 'end_reason', 'events', 'unknown_events', 'first_event_at', 'last_event_at', 'updated_at',
-  'conversations', 'products_added', 'products_removed',
+  'session_key',
+  'provider',
+  'account_id',
+  'session_id',
+  'channel',
+  'name',
+  'created_at',
+  'started_at',
+  'ended_at',
+  'status',
+  'duration_seconds',
+  'wait_seconds',
+  'participants',
+  'agents',
+  'guests',
+  'peak_concurrent',
+  'participant_seconds',
+  'consent',
+  'camera_allowed',
+  'microphone_allowed',
+  'geolocation_allowed',
+  'recordings',
+  'recording_seconds',
+  'recording_files',
+  'recording_bytes',
+  'shares',
+  'sharing_seconds',
+  'hold_seconds',
+  'av_seconds',
+  'wrap_up_seconds',
+  'media_captures',
+  'ocr_scans',
+  'files_shared',
+  'messages',
+  'forwards',
+  'alerts',
+  'survey_score',
+  'end_reason',
+  'events',
+  'unknown_events',
+  'first_event_at',
+  'last_event_at',
+  'updated_at',
+  'conversations',
+  'products_added',
+  'products_removed',
 ];
 
 function orderedLikeSchema(fact: SessionFact): SessionFact {

@@ -130,7 +130,15 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
           logger.info({ deliveries: result.refusedDeliveries.length }, 'erase: redeliveries of erased data dropped');
           await deps.onRefused?.(result.refusedDeliveries);
         }
-        logger.debug({ raw: batch.raw.length, events: result.insertedEvents, duplicates: result.duplicateEvents, sessions: result.touchedSessions.length }, 'warehouse batch');
+        logger.debug(
+          {
+            raw: batch.raw.length,
+            events: result.insertedEvents,
+            duplicates: result.duplicateEvents,
+            sessions: result.touchedSessions.length,
+          },
+          'warehouse batch',
+        );
       } catch (err) {
         failure = err;
         logger.error({ err }, 'warehouse batch failed');
@@ -166,12 +174,29 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
         const request = await readers.erasure.decode(record.value);
         if (deps.piiKey === undefined) throw new SessionflowError('ERASURE_INVALID', 'this process has no PII_KEY');
         const subjects = openSubjects(deps.piiKey, request.subjects);
-        order = { requestId: request.request_id, requestedAt: request.requested_at, dryRun: request.dry_run, subjects, subjectHashes: subjectHashes(deps.piiKey, subjects), offsets };
+        order = {
+          requestId: request.request_id,
+          requestedAt: request.requested_at,
+          dryRun: request.dry_run,
+          subjects,
+          subjectHashes: subjectHashes(deps.piiKey, subjects),
+          offsets,
+        };
       } catch (err) {
         if (!isSessionflowError(err) || err.retriable) throw err;
         const requestId = record.key?.toString() ?? `offset-${record.offset}`;
         logger.error({ request_id: requestId, err: err.message }, 'erase: request refused');
-        await deps.onErasure?.({ requestId, requestedAt: 0, dryRun: false, subjects: { emails: [], phones: [], participants: [], sessions: [] }, subjectHashes: [], offsets }, { error: err.message });
+        await deps.onErasure?.(
+          {
+            requestId,
+            requestedAt: 0,
+            dryRun: false,
+            subjects: { emails: [], phones: [], participants: [], sessions: [] },
+            subjectHashes: [],
+            offsets,
+          },
+          { error: err.message },
+        );
         continue;
       }
       try {
@@ -179,7 +204,8 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
           initialMs: 100,
           maxMs: 5000,
           signal: stopping.signal,
-          onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs }, 'erase not stored: the disk refuses writes; retrying'),
+          onRetry: (err, attempt, delayMs) =>
+            logger.warn({ err: String(err), attempt, delayMs }, 'erase not stored: the disk refuses writes; retrying'),
         });
         publisher.kick();
         await deps.onErasure?.(order, result);
@@ -229,7 +255,11 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       pending.raw.push(...decoded.raw);
       pending.events.push(...decoded.events);
       pending.deadLetters.push(...decoded.deadLetters);
-      pending.offsets.push({ topic: batch.topic, partition: batch.partition, next_offset: batch.records.at(-1)!.offset + 1 });
+      pending.offsets.push({
+        topic: batch.topic,
+        partition: batch.partition,
+        next_offset: batch.records.at(-1)!.offset + 1,
+      });
       pendingRecords += batch.records.length;
       for (const record of batch.records) pendingBytes += record.value.length;
       // The consumer reads no further ahead than one batch being written and one filling: a
@@ -271,7 +301,11 @@ function storeRetrying(warehouse: WarehouseWriter, batch: WarehouseBatch, signal
     initialMs: 100,
     maxMs: 5000,
     signal,
-    onRetry: (err, attempt, delayMs) => logger.warn({ err: String(err), attempt, delayMs }, 'warehouse batch not stored: the disk refuses writes; retrying'),
+    onRetry: (err, attempt, delayMs) =>
+      logger.warn(
+        { err: String(err), attempt, delayMs },
+        'warehouse batch not stored: the disk refuses writes; retrying',
+      ),
   });
 }
 
@@ -294,7 +328,12 @@ async function decodeInto(
   batch: MessageBatch,
   rawTopics: Set<string>,
   topics: Topics,
-  readers: { raw: Deserializer<RawWebhook>; event: Deserializer<SessionEvent>; dead: Deserializer<DeadLetter>; erasure: Deserializer<ErasureRequest> },
+  readers: {
+    raw: Deserializer<RawWebhook>;
+    event: Deserializer<SessionEvent>;
+    dead: Deserializer<DeadLetter>;
+    erasure: Deserializer<ErasureRequest>;
+  },
 ): Promise<void> {
   for (const record of batch.records) {
     try {
@@ -302,7 +341,8 @@ async function decodeInto(
       else if (batch.topic === topics.events) target.events.push(await readers.event.decode(record.value));
       else if (batch.topic === topics.deadLetters) target.deadLetters.push(await readers.dead.decode(record.value));
     } catch (err) {
-      if (isSessionflowError(err, 'ENVELOPE_UNREADABLE') || isSessionflowError(err, 'SCHEMA_NOT_FOUND')) target.deadLetters.push(unreadable(record, err.code, err.message));
+      if (isSessionflowError(err, 'ENVELOPE_UNREADABLE') || isSessionflowError(err, 'SCHEMA_NOT_FOUND'))
+        target.deadLetters.push(unreadable(record, err.code, err.message));
       else throw err;
     }
   }

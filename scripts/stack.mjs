@@ -87,8 +87,18 @@ function config(opts = {}) {
   c.registryUrl = `http://${HOST}:${c.registryPort}/apis/ccompat/v7`;
   c.env = { KAFKA_BROKERS: c.brokers, SCHEMA_REGISTRY_URL: c.registryUrl };
   c.svc = {
-    kafka: { name: 'kafka', pidFile: path.join(run, 'kafka.pid'), startFile: path.join(run, 'kafka.start'), log: path.join(c.logs, 'kafka.log') },
-    registry: { name: 'registry', pidFile: path.join(run, 'registry.pid'), startFile: path.join(run, 'registry.start'), log: path.join(c.logs, 'registry.log') },
+    kafka: {
+      name: 'kafka',
+      pidFile: path.join(run, 'kafka.pid'),
+      startFile: path.join(run, 'kafka.start'),
+      log: path.join(c.logs, 'kafka.log'),
+    },
+    registry: {
+      name: 'registry',
+      pidFile: path.join(run, 'registry.pid'),
+      startFile: path.join(run, 'registry.start'),
+      log: path.join(c.logs, 'registry.log'),
+    },
   };
   return c;
 }
@@ -119,19 +129,26 @@ function javaAt(bin) {
 function whichJava() {
   for (const d of (process.env.PATH || '').split(path.delimiter)) {
     const p = path.join(d, 'java');
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch {}
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {}
   }
   return null;
 }
 
 function javaCandidates() {
   const out = [];
-  const add = (p) => { if (p && fs.existsSync(p) && !out.includes(p)) out.push(p); };
+  const add = (p) => {
+    if (p && fs.existsSync(p) && !out.includes(p)) out.push(p);
+  };
   if (process.env.JAVA_HOME) add(path.join(process.env.JAVA_HOME, 'bin', 'java'));
   add(whichJava());
   for (const root of ['/usr/lib/jvm', '/opt/java', '/opt']) {
     let names = [];
-    try { names = fs.readdirSync(root); } catch {}
+    try {
+      names = fs.readdirSync(root);
+    } catch {}
     for (const n of names) add(path.join(root, n, 'bin', 'java'));
   }
   return out.map(javaAt).filter(Boolean);
@@ -161,7 +178,9 @@ function readPid(file) {
   try {
     const n = Number(fs.readFileSync(file, 'utf8').trim());
     return Number.isInteger(n) && n > 0 ? n : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 const HAS_PROC = fs.existsSync('/proc/self/stat');
@@ -173,7 +192,9 @@ function procStat(pid) {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return { state: f[0], starttime: f[19] };
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -183,12 +204,20 @@ function procStat(pid) {
  */
 function pidAlive(pid) {
   if (!pid) return false;
-  try { process.kill(pid, 0); } catch (e) { if (e.code !== 'EPERM') return false; }
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (e.code !== 'EPERM') return false;
+  }
   const st = procStat(pid);
   if (!HAS_PROC) return true;
   if (!st) return false;
   if (st.state !== 'Z' && st.state !== 'X') return true;
-  try { return fs.readdirSync(`/proc/${pid}/task`).length > 1; } catch { return false; }
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).length > 1;
+  } catch {
+    return false;
+  }
 }
 
 /** The pid in the service's pid file if that process is alive and is the one we started (same start time). */
@@ -197,7 +226,9 @@ function servicePid(svc) {
   if (!pidAlive(pid)) return null;
   if (HAS_PROC) {
     let recorded = null;
-    try { recorded = fs.readFileSync(svc.startFile, 'utf8').trim(); } catch {}
+    try {
+      recorded = fs.readFileSync(svc.startFile, 'utf8').trim();
+    } catch {}
     if (!recorded || procStat(pid)?.starttime !== recorded) return null; // pid reused by something else
   }
   return pid;
@@ -210,7 +241,9 @@ function tail(file, n = 40) {
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     if (lines.at(-1) === '') lines.pop();
     return lines.slice(-n).join('\n');
-  } catch (e) { return `(cannot read ${file}: ${e.message})`; }
+  } catch (e) {
+    return `(cannot read ${file}: ${e.message})`;
+  }
 }
 
 function failureReport(file, what) {
@@ -220,7 +253,10 @@ function failureReport(file, what) {
 function tcpConnect(port, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const s = net.connect({ host: HOST, port });
-    const done = (ok) => { s.destroy(); resolve(ok); };
+    const done = (ok) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(timeoutMs, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -242,14 +278,35 @@ async function withLock(c, fn) {
       if (e.code !== 'EEXIST') throw e;
       const holder = readPid(lock);
       let alive = false;
-      if (holder && holder !== process.pid) { try { process.kill(holder, 0); alive = true; } catch (k) { alive = k.code === 'EPERM'; } }
-      if (!alive) { try { fs.unlinkSync(lock); } catch {} continue; }
+      if (holder && holder !== process.pid) {
+        try {
+          process.kill(holder, 0);
+          alive = true;
+        } catch (k) {
+          alive = k.code === 'EPERM';
+        }
+      }
+      if (!alive) {
+        try {
+          fs.unlinkSync(lock);
+        } catch {}
+        continue;
+      }
       if (Date.now() > deadline) throw new Error(`another stack.mjs (pid ${holder}) holds ${lock}`);
-      if (!said) { c.log(`waiting for another stack.mjs (pid ${holder}) ...`); said = true; }
+      if (!said) {
+        c.log(`waiting for another stack.mjs (pid ${holder}) ...`);
+        said = true;
+      }
       await sleep(250);
     }
   }
-  try { return await fn(); } finally { try { if (readPid(lock) === process.pid) fs.unlinkSync(lock); } catch {} }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (readPid(lock) === process.pid) fs.unlinkSync(lock);
+    } catch {}
+  }
 }
 
 // ---------------------------------------------------------------- fetching (Maven)
@@ -299,7 +356,9 @@ function run(cmd, args, logFile, opts = {}) {
     const r = spawnSync(cmd, args, { stdio: ['ignore', fd, fd], ...opts });
     if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
     return r.status;
-  } finally { fs.closeSync(fd); }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function displayPath(p) {
@@ -307,8 +366,12 @@ function displayPath(p) {
   return rel && !rel.startsWith('..') ? rel : p;
 }
 
-function apicurioHome(c, version) { return path.join(c.dir, `apicurio-registry-${version}`); }
-function isComplete(home) { return fs.existsSync(path.join(home, '.complete')); }
+function apicurioHome(c, version) {
+  return path.join(c.dir, `apicurio-registry-${version}`);
+}
+function isComplete(home) {
+  return fs.existsSync(path.join(home, '.complete'));
+}
 
 /** Fetch whatever is missing from the cache. Returns ms spent (0 when all cached). */
 function ensureFetched(c, apicurioVersion) {
@@ -326,7 +389,10 @@ function ensureFetched(c, apicurioVersion) {
   const download = path.join(c.fetchDir, 'download');
   fs.rmSync(kafkaLibsTmp, { recursive: true, force: true });
   fs.rmSync(download, { recursive: true, force: true });
-  const what = [needKafka && `Kafka ${c.kafkaVersion} (+ log4j ${LOG4J_VERSION})`, needApicurio && `Apicurio Registry ${apicurioVersion}`].filter(Boolean);
+  const what = [
+    needKafka && `Kafka ${c.kafkaVersion} (+ log4j ${LOG4J_VERSION})`,
+    needApicurio && `Apicurio Registry ${apicurioVersion}`,
+  ].filter(Boolean);
   c.log(`fetching ${what.join(' and ')} from Maven Central into ${displayPath(c.dir)} (once) ...`);
   const args = ['-B', '-q', '-f', pom];
   if (needKafka) args.push('dependency:copy-dependencies@kafka', `-Dstack.kafkaLibs=${kafkaLibsTmp}`);
@@ -334,8 +400,11 @@ function ensureFetched(c, apicurioVersion) {
     // The 2.8 copy goal copies the one file without reading its POM: some Apicurio releases' parent
     // POM (io.apicurio:apicurio-registry:3.0.9, for one) is not on Maven Central, which makes
     // 3.x's copy/get fail with "Failed to read artifact descriptor".
-    args.push(`org.apache.maven.plugins:maven-dependency-plugin:${COPY_PLUGIN_VERSION}:copy`,
-      `-Dartifact=io.apicurio:apicurio-registry-app:${apicurioVersion}:tar.gz:all`, `-DoutputDirectory=${download}`);
+    args.push(
+      `org.apache.maven.plugins:maven-dependency-plugin:${COPY_PLUGIN_VERSION}:copy`,
+      `-Dartifact=io.apicurio:apicurio-registry-app:${apicurioVersion}:tar.gz:all`,
+      `-DoutputDirectory=${download}`,
+    );
   }
   if (c.mavenRepo) args.push(`-Dmaven.repo.local=${path.resolve(c.mavenRepo)}`);
   const status = run(c.mvn, args, logFile);
@@ -346,8 +415,12 @@ function ensureFetched(c, apicurioVersion) {
     fs.mkdirSync(c.kafkaHome, { recursive: true });
     fs.renameSync(kafkaLibsTmp, path.join(c.kafkaHome, 'libs'));
     const jars = fs.readdirSync(path.join(c.kafkaHome, 'libs'));
-    if (!jars.some((j) => j.startsWith(`kafka_2.13-${c.kafkaVersion}`))) throw new Error(`no kafka_2.13 jar in ${c.kafkaHome}/libs`);
-    fs.writeFileSync(path.join(c.kafkaHome, '.complete'), JSON.stringify({ kafka: c.kafkaVersion, log4j: LOG4J_VERSION, jars: jars.length }) + '\n');
+    if (!jars.some((j) => j.startsWith(`kafka_2.13-${c.kafkaVersion}`)))
+      throw new Error(`no kafka_2.13 jar in ${c.kafkaHome}/libs`);
+    fs.writeFileSync(
+      path.join(c.kafkaHome, '.complete'),
+      `${JSON.stringify({ kafka: c.kafkaVersion, log4j: LOG4J_VERSION, jars: jars.length })}\n`,
+    );
   }
   if (needApicurio) {
     const tgz = path.join(download, `apicurio-registry-app-${apicurioVersion}-all.tar.gz`);
@@ -360,7 +433,7 @@ function ensureFetched(c, apicurioVersion) {
     fs.rmSync(aHome, { recursive: true, force: true });
     fs.renameSync(tmp, aHome);
     registryJar(aHome); // throws if the layout is unknown
-    fs.writeFileSync(path.join(aHome, '.complete'), JSON.stringify({ apicurio: apicurioVersion }) + '\n');
+    fs.writeFileSync(path.join(aHome, '.complete'), `${JSON.stringify({ apicurio: apicurioVersion })}\n`);
     fs.rmSync(download, { recursive: true, force: true });
   }
   const ms = performance.now() - t0;
@@ -393,7 +466,9 @@ function cdsArgs(c, java, home, classPathArgs) {
     return { run: args, reuse: [] };
   }
   if (fs.existsSync(file)) {
-    const r = spawnSync(java.bin, ['-Xshare:on', `-XX:SharedArchiveFile=${file}`, ...classPathArgs, '-version'], { stdio: 'ignore' });
+    const r = spawnSync(java.bin, ['-Xshare:on', `-XX:SharedArchiveFile=${file}`, ...classPathArgs, '-version'], {
+      stdio: 'ignore',
+    });
     if (r.status === 0) return { run: [`-XX:SharedArchiveFile=${file}`], reuse: [`-XX:SharedArchiveFile=${file}`] };
     c.log(`discarding unusable class-data archive ${file}`);
     fs.rmSync(file, { force: true });
@@ -457,11 +532,16 @@ logger.authorizer.name = kafka.authorizer.logger
 logger.authorizer.level = WARN
 `;
 
-function kafkaClassPath(c) { return ['-cp', path.join(c.kafkaHome, 'libs', '*')]; }
+function kafkaClassPath(c) {
+  return ['-cp', path.join(c.kafkaHome, 'libs', '*')];
+}
 
 function kafkaJvmArgs(c, extra) {
   return [
-    '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${path.join(c.run, 'log4j2.properties')}`,
     ...extra,
     ...kafkaClassPath(c),
@@ -477,10 +557,20 @@ function formatKafkaStorage(c, java, cds) {
   const clusterId = kafkaClusterId();
   const logFile = path.join(c.logs, 'kafka-format.log');
   fs.writeFileSync(logFile, '');
-  const st = run(java.bin, [
-    ...kafkaJvmArgs(c, ['-Xmx256m', ...QUICK_JIT, ...cds.reuse]),
-    'kafka.tools.StorageTool', 'format', '--standalone', '--cluster-id', clusterId, '--config', props,
-  ], logFile);
+  const st = run(
+    java.bin,
+    [
+      ...kafkaJvmArgs(c, ['-Xmx256m', ...QUICK_JIT, ...cds.reuse]),
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '--cluster-id',
+      clusterId,
+      '--config',
+      props,
+    ],
+    logFile,
+  );
   if (st !== 0) throw new Error(failureReport(logFile, `kafka storage format failed (exit ${st})`));
   return { props, clusterId };
 }
@@ -498,19 +588,37 @@ function startDetached(c, svc, cmd, args, cwd) {
     const st = procStat(child.pid);
     if (st) fs.writeFileSync(svc.startFile, st.starttime);
     return child.pid;
-  } finally { fs.closeSync(fd); }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function startKafka(c, java, keepData = false) {
   const cds = cdsArgs(c, java, c.kafkaHome, kafkaClassPath(c));
   const props = path.join(c.run, 'server.properties');
-  const { clusterId } = keepData && fs.existsSync(path.join(c.run, 'kafka-data', 'meta.properties'))
-    ? { clusterId: null }
-    : formatKafkaStorage(c, java, cds);
-  startDetached(c, c.svc.kafka, java.bin, [
-    ...kafkaJvmArgs(c, ['-Xms128m', '-Xmx512m', ...QUICK_JIT, ...cds.run, ...c.kafkaJvmOpts, `-D${MARKER}.role=kafka`, `-D${MARKER}.dir=${c.dir}`]),
-    'kafka.Kafka', props,
-  ], c.run);
+  const { clusterId } =
+    keepData && fs.existsSync(path.join(c.run, 'kafka-data', 'meta.properties'))
+      ? { clusterId: null }
+      : formatKafkaStorage(c, java, cds);
+  startDetached(
+    c,
+    c.svc.kafka,
+    java.bin,
+    [
+      ...kafkaJvmArgs(c, [
+        '-Xms128m',
+        '-Xmx512m',
+        ...QUICK_JIT,
+        ...cds.run,
+        ...c.kafkaJvmOpts,
+        `-D${MARKER}.role=kafka`,
+        `-D${MARKER}.dir=${c.dir}`,
+      ]),
+      'kafka.Kafka',
+      props,
+    ],
+    c.run,
+  );
   return clusterId;
 }
 
@@ -521,7 +629,10 @@ function kafkaExchange(port, requests, timeoutMs) {
     const responses = [];
     let buf = Buffer.alloc(0);
     let i = 0;
-    const fail = (e) => { sock.destroy(); reject(e); };
+    const fail = (e) => {
+      sock.destroy();
+      reject(e);
+    };
     const send = () => {
       const { apiKey, apiVersion, body } = requests[i](responses);
       const clientId = Buffer.from('stack.mjs');
@@ -537,7 +648,9 @@ function kafkaExchange(port, requests, timeoutMs) {
     sock.setTimeout(timeoutMs, () => fail(new Error('timeout')));
     sock.once('error', fail);
     sock.once('connect', send);
-    sock.on('close', () => { if (responses.length < requests.length) reject(new Error('connection closed')); });
+    sock.on('close', () => {
+      if (responses.length < requests.length) reject(new Error('connection closed'));
+    });
     sock.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
@@ -547,8 +660,15 @@ function kafkaExchange(port, requests, timeoutMs) {
         if (frame.readInt32BE(0) !== i + 1) return fail(new Error('bad correlation id'));
         responses.push(frame.subarray(4));
         i += 1;
-        if (i === requests.length) { sock.destroy(); return resolve(responses); }
-        try { send(); } catch (e) { return fail(e); }
+        if (i === requests.length) {
+          sock.destroy();
+          return resolve(responses);
+        }
+        try {
+          send();
+        } catch (e) {
+          return fail(e);
+        }
       }
     });
   });
@@ -557,32 +677,43 @@ function kafkaExchange(port, requests, timeoutMs) {
 /** Resolves to the broker list from a Metadata response; rejects while the broker is not serving. */
 async function kafkaProbe(port, timeoutMs = 3000) {
   let mdVersion = 0;
-  const [, md] = await kafkaExchange(port, [
-    () => ({ apiKey: 18, apiVersion: 0, body: Buffer.alloc(0) }), // ApiVersions v0
-    ([av]) => {
-      const err = av.readInt16BE(0);
-      if (err !== 0) throw new Error(`ApiVersions error ${err}`);
-      const n = av.readInt32BE(2);
-      let range = null;
-      for (let k = 0, o = 6; k < n; k++, o += 6) if (av.readInt16BE(o) === 3) range = [av.readInt16BE(o + 2), av.readInt16BE(o + 4)];
-      if (!range) throw new Error('broker does not offer Metadata');
-      mdVersion = Math.min(range[1], 8); // v9+ are flexible versions; stay below
-      if (mdVersion < Math.max(range[0], 1)) throw new Error(`no usable Metadata version in ${range}`);
-      const body = [Buffer.from([0, 0, 0, 0])]; // topics: empty array
-      if (mdVersion >= 4) body.push(Buffer.from([0])); // allow_auto_topic_creation
-      if (mdVersion >= 8) body.push(Buffer.from([0, 0])); // include_*_authorized_operations
-      return { apiKey: 3, apiVersion: mdVersion, body: Buffer.concat(body) };
-    },
-  ], timeoutMs);
+  const [, md] = await kafkaExchange(
+    port,
+    [
+      () => ({ apiKey: 18, apiVersion: 0, body: Buffer.alloc(0) }), // ApiVersions v0
+      ([av]) => {
+        const err = av.readInt16BE(0);
+        if (err !== 0) throw new Error(`ApiVersions error ${err}`);
+        const n = av.readInt32BE(2);
+        let range = null;
+        for (let k = 0, o = 6; k < n; k++, o += 6)
+          if (av.readInt16BE(o) === 3) range = [av.readInt16BE(o + 2), av.readInt16BE(o + 4)];
+        if (!range) throw new Error('broker does not offer Metadata');
+        mdVersion = Math.min(range[1], 8); // v9+ are flexible versions; stay below
+        if (mdVersion < Math.max(range[0], 1)) throw new Error(`no usable Metadata version in ${range}`);
+        const body = [Buffer.from([0, 0, 0, 0])]; // topics: empty array
+        if (mdVersion >= 4) body.push(Buffer.from([0])); // allow_auto_topic_creation
+        if (mdVersion >= 8) body.push(Buffer.from([0, 0])); // include_*_authorized_operations
+        return { apiKey: 3, apiVersion: mdVersion, body: Buffer.concat(body) };
+      },
+    ],
+    timeoutMs,
+  );
   let o = mdVersion >= 3 ? 4 : 0; // throttle_time_ms
-  const n = md.readInt32BE(o); o += 4;
+  const n = md.readInt32BE(o);
+  o += 4;
   const brokers = [];
   for (let k = 0; k < n; k++) {
-    const nodeId = md.readInt32BE(o); o += 4;
-    const hl = md.readInt16BE(o); o += 2;
-    const host = md.toString('utf8', o, o + hl); o += hl;
-    const port = md.readInt32BE(o); o += 4;
-    const rl = md.readInt16BE(o); o += 2 + Math.max(rl, 0);
+    const nodeId = md.readInt32BE(o);
+    o += 4;
+    const hl = md.readInt16BE(o);
+    o += 2;
+    const host = md.toString('utf8', o, o + hl);
+    o += hl;
+    const port = md.readInt32BE(o);
+    o += 4;
+    const rl = md.readInt16BE(o);
+    o += 2 + Math.max(rl, 0);
     brokers.push({ nodeId, host, port });
   }
   if (brokers.length === 0) throw new Error('no broker registered yet');
@@ -595,22 +726,39 @@ function startRegistry(c, java, apicurioVersion) {
   const home = apicurioHome(c, apicurioVersion);
   const jar = registryJar(home);
   const cds = cdsArgs(c, java, home, ['-cp', jar]);
-  return startDetached(c, c.svc.registry, java.bin, [
-    '-Xms64m', '-Xmx384m', '-XX:+ExitOnOutOfMemoryError', ...QUICK_JIT, ...cds.run, ...c.registryJvmOpts,
-    `-D${MARKER}.role=registry`, `-D${MARKER}.dir=${c.dir}`,
-    `-Dquarkus.http.host=${HOST}`, `-Dquarkus.http.port=${c.registryPort}`,
-    `-Dquarkus.management.host=${HOST}`, `-Dquarkus.management.port=${c.registryMgmtPort}`,
-    // in-memory H2 storage is the default (apicurio.storage.kind=sql, apicurio.storage.sql.kind=h2, jdbc:h2:mem:...)
-    // allow DELETE /subjects/... (disabled by default in Apicurio 3)
-    '-Dapicurio.rest.deletion.group.enabled=true',
-    '-Dapicurio.rest.deletion.artifact.enabled=true',
-    '-Dapicurio.rest.deletion.artifact-version.enabled=true',
-    '-jar', jar,
-  ], home);
+  return startDetached(
+    c,
+    c.svc.registry,
+    java.bin,
+    [
+      '-Xms64m',
+      '-Xmx384m',
+      '-XX:+ExitOnOutOfMemoryError',
+      ...QUICK_JIT,
+      ...cds.run,
+      ...c.registryJvmOpts,
+      `-D${MARKER}.role=registry`,
+      `-D${MARKER}.dir=${c.dir}`,
+      `-Dquarkus.http.host=${HOST}`,
+      `-Dquarkus.http.port=${c.registryPort}`,
+      `-Dquarkus.management.host=${HOST}`,
+      `-Dquarkus.management.port=${c.registryMgmtPort}`,
+      // in-memory H2 storage is the default (apicurio.storage.kind=sql, apicurio.storage.sql.kind=h2, jdbc:h2:mem:...)
+      // allow DELETE /subjects/... (disabled by default in Apicurio 3)
+      '-Dapicurio.rest.deletion.group.enabled=true',
+      '-Dapicurio.rest.deletion.artifact.enabled=true',
+      '-Dapicurio.rest.deletion.artifact-version.enabled=true',
+      '-jar',
+      jar,
+    ],
+    home,
+  );
 }
 
 async function registryProbe(port, timeoutMs = 3000) {
-  const res = await fetch(`http://${HOST}:${port}/apis/ccompat/v7/subjects`, { signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(`http://${HOST}:${port}/apis/ccompat/v7/subjects`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   await res.arrayBuffer();
   if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
   return true;
@@ -622,7 +770,12 @@ async function waitReady(c, svc, probe, t0) {
   const deadline = Date.now() + c.timeoutMs;
   let last = 'not started';
   for (;;) {
-    try { await probe(); return performance.now() - t0; } catch (e) { last = e.message; }
+    try {
+      await probe();
+      return performance.now() - t0;
+    } catch (e) {
+      last = e.message;
+    }
     if (!servicePid(svc)) {
       throw new Error(failureReport(svc.log, `${svc.name} exited before it became ready (${last})`));
     }
@@ -635,7 +788,7 @@ async function waitReady(c, svc, probe, t0) {
 
 // ---------------------------------------------------------------- public API
 
-function serviceStatus(c, svc) {
+function serviceStatus(svc) {
   const pid = servicePid(svc);
   return { pid, running: pid !== null, log: svc.log };
 }
@@ -643,10 +796,18 @@ function serviceStatus(c, svc) {
 /** Whether the broker and the registry run (and answer). */
 export async function status(opts = {}) {
   const c = config({ log: false, ...opts });
-  const kafka = { ...serviceStatus(c, c.svc.kafka), port: c.kafkaPort, ready: false };
-  const registry = { ...serviceStatus(c, c.svc.registry), port: c.registryPort, ready: false };
-  if (kafka.running) kafka.ready = await kafkaProbe(c.kafkaPort).then(() => true, () => false);
-  if (registry.running) registry.ready = await registryProbe(c.registryPort).then(() => true, () => false);
+  const kafka = { ...serviceStatus(c.svc.kafka), port: c.kafkaPort, ready: false };
+  const registry = { ...serviceStatus(c.svc.registry), port: c.registryPort, ready: false };
+  if (kafka.running)
+    kafka.ready = await kafkaProbe(c.kafkaPort).then(
+      () => true,
+      () => false,
+    );
+  if (registry.running)
+    registry.ready = await registryProbe(c.registryPort).then(
+      () => true,
+      () => false,
+    );
   return { running: kafka.running && registry.running, kafka, registry, env: c.env, dir: c.dir };
 }
 
@@ -660,18 +821,31 @@ export async function up(opts = {}) {
     const t0 = performance.now();
     fs.mkdirSync(c.logs, { recursive: true });
     const state = {
-      kafka: serviceStatus(c, c.svc.kafka).running,
-      registry: serviceStatus(c, c.svc.registry).running,
+      kafka: serviceStatus(c.svc.kafka).running,
+      registry: serviceStatus(c.svc.registry).running,
     };
-    const result = { env: c.env, brokers: c.brokers, registryUrl: c.registryUrl, alreadyRunning: false, started: [], fetchMs: 0, startMs: 0, versions: null };
+    const result = {
+      env: c.env,
+      brokers: c.brokers,
+      registryUrl: c.registryUrl,
+      alreadyRunning: false,
+      started: [],
+      fetchMs: 0,
+      startMs: 0,
+      versions: null,
+    };
     if (state.kafka && state.registry) {
       await Promise.all([
         waitReady(c, c.svc.kafka, () => kafkaProbe(c.kafkaPort), t0),
         waitReady(c, c.svc.registry, () => registryProbe(c.registryPort), t0),
       ]);
-      try { result.versions = JSON.parse(fs.readFileSync(path.join(c.run, 'state.json'), 'utf8')).versions; } catch {}
+      try {
+        result.versions = JSON.parse(fs.readFileSync(path.join(c.run, 'state.json'), 'utf8')).versions;
+      } catch {}
       result.alreadyRunning = true;
-      c.log(`already running (kafka pid ${readPid(c.svc.kafka.pidFile)}, registry pid ${readPid(c.svc.registry.pidFile)})`);
+      c.log(
+        `already running (kafka pid ${readPid(c.svc.kafka.pidFile)}, registry pid ${readPid(c.svc.registry.pidFile)})`,
+      );
       return result;
     }
     // Ports must be free for whatever we are about to start.
@@ -680,34 +854,48 @@ export async function up(opts = {}) {
     if (!state.registry) ports.push(['registry', c.registryPort]);
     if (!state.registry && c.registryMgmtPort) ports.push(['registry management', c.registryMgmtPort]);
     for (const [what, port] of ports) {
-      if (await tcpConnect(port, 500)) throw new Error(`port ${HOST}:${port} (${what}) is already in use by another process`);
+      if (await tcpConnect(port, 500))
+        throw new Error(`port ${HOST}:${port} (${what}) is already in use by another process`);
     }
 
     const javas = pickJavas();
     if (javas.registry.version < 21 && !process.env.STACK_APICURIO_VERSION) {
-      c.log(`Apicurio Registry ${APICURIO_VERSION} needs Java 21+ (${process.env.STACK_REGISTRY_JAVA ? 'STACK_REGISTRY_JAVA is' : 'none found, best is'} ${javas.registry.version}); using ${javas.apicurioVersion} instead`);
+      c.log(
+        `Apicurio Registry ${APICURIO_VERSION} needs Java 21+ (${process.env.STACK_REGISTRY_JAVA ? 'STACK_REGISTRY_JAVA is' : 'none found, best is'} ${javas.registry.version}); using ${javas.apicurioVersion} instead`,
+      );
     }
     result.fetchMs = ensureFetched(c, javas.apicurioVersion);
-    result.versions = { kafka: c.kafkaVersion, log4j: LOG4J_VERSION, apicurio: javas.apicurioVersion, kafkaJava: javas.kafka.version, registryJava: javas.registry.version };
+    result.versions = {
+      kafka: c.kafkaVersion,
+      log4j: LOG4J_VERSION,
+      apicurio: javas.apicurioVersion,
+      kafkaJava: javas.kafka.version,
+      registryJava: javas.registry.version,
+    };
 
     const t1 = performance.now();
     const started = [];
     try {
       if (!state.registry) {
-        c.log(`starting Apicurio Registry ${javas.apicurioVersion} (Java ${javas.registry.version}) on ${HOST}:${c.registryPort} ...`);
+        c.log(
+          `starting Apicurio Registry ${javas.apicurioVersion} (Java ${javas.registry.version}) on ${HOST}:${c.registryPort} ...`,
+        );
         startRegistry(c, javas.registry, javas.apicurioVersion);
         started.push('registry');
       }
-      if (!state.kafka) { // the registry boots meanwhile
+      if (!state.kafka) {
+        // the registry boots meanwhile
         c.log(`starting Kafka ${c.kafkaVersion} (KRaft, Java ${javas.kafka.version}) on ${HOST}:${c.kafkaPort} ...`);
         startKafka(c, javas.kafka);
         started.push('kafka');
       }
       const settled = await Promise.allSettled([
-        waitReady(c, c.svc.registry, () => registryProbe(c.registryPort), t1)
-          .then((ms) => { if (!state.registry) c.log(`registry ready after ${(ms / 1000).toFixed(1)}s`); }),
-        waitReady(c, c.svc.kafka, () => kafkaProbe(c.kafkaPort), t1)
-          .then((ms) => { if (!state.kafka) c.log(`kafka ready after ${(ms / 1000).toFixed(1)}s`); }),
+        waitReady(c, c.svc.registry, () => registryProbe(c.registryPort), t1).then((ms) => {
+          if (!state.registry) c.log(`registry ready after ${(ms / 1000).toFixed(1)}s`);
+        }),
+        waitReady(c, c.svc.kafka, () => kafkaProbe(c.kafkaPort), t1).then((ms) => {
+          if (!state.kafka) c.log(`kafka ready after ${(ms / 1000).toFixed(1)}s`);
+        }),
       ]);
       const errors = settled.filter((x) => x.status === 'rejected').map((x) => x.reason);
       if (errors.length) throw errors.length === 1 ? errors[0] : new Error(errors.map((e) => e.message).join('\n\n'));
@@ -718,18 +906,39 @@ export async function up(opts = {}) {
     }
     result.started = started;
     result.startMs = performance.now() - t1;
-    fs.writeFileSync(path.join(c.run, 'state.json'), JSON.stringify({ ...c.env, versions: result.versions, startedAt: new Date().toISOString() }, null, 2) + '\n');
-    c.log(`up in ${(result.startMs / 1000).toFixed(1)}s` + (result.fetchMs ? ` (plus ${(result.fetchMs / 1000).toFixed(1)}s fetching)` : '') + `; logs in ${c.logs}`);
+    fs.writeFileSync(
+      path.join(c.run, 'state.json'),
+      `${JSON.stringify({ ...c.env, versions: result.versions, startedAt: new Date().toISOString() }, null, 2)}\n`,
+    );
+    c.log(
+      `up in ${(result.startMs / 1000).toFixed(1)}s` +
+        (result.fetchMs ? ` (plus ${(result.fetchMs / 1000).toFixed(1)}s fetching)` : '') +
+        `; logs in ${c.logs}`,
+    );
     return result;
   });
 }
 
 async function stopService(c, svc) {
   const pid = servicePid(svc);
-  const forget = () => { fs.rmSync(svc.pidFile, { force: true }); fs.rmSync(svc.startFile, { force: true }); };
-  if (!pid) { forget(); return false; }
+  const forget = () => {
+    fs.rmSync(svc.pidFile, { force: true });
+    fs.rmSync(svc.startFile, { force: true });
+  };
+  if (!pid) {
+    forget();
+    return false;
+  }
   // detached => the JVM leads its own process group
-  const signal = (sig) => { try { process.kill(-pid, sig); } catch { try { process.kill(pid, sig); } catch {} } };
+  const signal = (sig) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {}
+    }
+  };
   signal('SIGTERM');
   const deadline = Date.now() + c.stopTimeoutMs;
   while (pidAlive(pid) && Date.now() < deadline) await sleep(100);
@@ -753,7 +962,15 @@ export async function stopBroker(opts = {}) {
   return withLock(c, async () => {
     if (opts.kill) {
       const pid = servicePid(c.svc.kafka);
-      if (pid) { try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch {} } }
+      if (pid) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {}
+        }
+      }
     }
     return stopService(c, c.svc.kafka);
   });
@@ -763,7 +980,7 @@ export async function restartBroker(opts = {}) {
   const c = config(opts);
   return withLock(c, async () => {
     const t0 = performance.now();
-    if (!serviceStatus(c, c.svc.kafka).running) startKafka(c, pickJavas().kafka, true);
+    if (!serviceStatus(c.svc.kafka).running) startKafka(c, pickJavas().kafka, true);
     return waitReady(c, c.svc.kafka, () => kafkaProbe(c.kafkaPort), t0);
   });
 }
@@ -818,7 +1035,9 @@ async function main(argv) {
     }
     case 'down': {
       const stopped = await down();
-      process.stderr.write(stopped.length ? `stack: stopped ${stopped.join(' and ')}\n` : 'stack: nothing was running\n');
+      process.stderr.write(
+        stopped.length ? `stack: stopped ${stopped.join(' and ')}\n` : 'stack: nothing was running\n',
+      );
       return 0;
     }
     case 'status': {
@@ -826,7 +1045,9 @@ async function main(argv) {
       for (const name of ['kafka', 'registry']) {
         const x = s[name];
         const where = name === 'kafka' ? s.env.KAFKA_BROKERS : s.env.SCHEMA_REGISTRY_URL;
-        process.stderr.write(`${name.padEnd(8)} ${x.running ? `running (pid ${x.pid}) ${x.ready ? 'answering' : 'NOT answering'} at ${where}` : 'not running'}\n`);
+        process.stderr.write(
+          `${name.padEnd(8)} ${x.running ? `running (pid ${x.pid}) ${x.ready ? 'answering' : 'NOT answering'} at ${where}` : 'not running'}\n`,
+        );
       }
       const ok = s.running && s.kafka.ready && s.registry.ready;
       if (ok) printExports(s.env);
@@ -838,13 +1059,24 @@ async function main(argv) {
   }
 }
 
-const invokedDirectly = process.argv[1] && (() => {
-  try { return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url)); } catch { return false; }
-})();
+const invokedDirectly =
+  process.argv[1] &&
+  (() => {
+    try {
+      return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
+    } catch {
+      return false;
+    }
+  })();
 
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e) => { process.stderr.write(`stack: ${e.message}\n`); process.exitCode = 1; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`stack: ${e.message}\n`);
+      process.exitCode = 1;
+    },
   );
 }

@@ -103,12 +103,26 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
  * The audit over an open dataset. `piiKey` is asked for only when some delivery needs normalizing
  * again; `options` are the pipeline's, so the events made again are the ones it made.
  */
-export async function auditDataset(dataset: Dataset, piiKey: () => string, options: NormalizeOptions = {}): Promise<AuditResult> {
+export async function auditDataset(
+  dataset: Dataset,
+  piiKey: () => string,
+  options: NormalizeOptions = {},
+): Promise<AuditResult> {
   const counts = await dataset.query(COUNTS);
   const rows = new Map<string, AuditRow>();
-  for (const [provider, archived, with_events, dead_lettered, duplicates, events, provider_other, dead_letter_rows, erased, expired, refused_erased] of counts.rows.map((r) =>
-    r.map((v, i) => (i === 0 ? String(v) : Number(v))),
-  )) {
+  for (const [
+    provider,
+    archived,
+    with_events,
+    dead_lettered,
+    duplicates,
+    events,
+    provider_other,
+    dead_letter_rows,
+    erased,
+    expired,
+    refused_erased,
+  ] of counts.rows.map((r) => r.map((v, i) => (i === 0 ? String(v) : Number(v))))) {
     rows.set(provider as string, {
       provider: provider as string,
       archived: archived as number,
@@ -135,7 +149,9 @@ export async function auditDataset(dataset: Dataset, piiKey: () => string, optio
     const stored = new Set<string>();
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
-      const found = await dataset.query(`SELECT DISTINCT event_id FROM session_events WHERE event_id IN (${chunk.map(quote).join(', ')})`);
+      const found = await dataset.query(
+        `SELECT DISTINCT event_id FROM session_events WHERE event_id IN (${chunk.map(quote).join(', ')})`,
+      );
       for (const [id] of found.rows) stored.add(String(id));
     }
     for (const { raw, result } of results) {
@@ -170,7 +186,16 @@ export async function auditDataset(dataset: Dataset, piiKey: () => string, optio
 }
 
 function rawOf(row: unknown[]): RawWebhook {
-  const [ingest_id, provider, received_at, source, dedup_key, headers, content_type, body] = row as [string, string, number | bigint, RawSource, string | null, string, string | null, Uint8Array];
+  const [ingest_id, provider, received_at, source, dedup_key, headers, content_type, body] = row as [
+    string,
+    string,
+    number | bigint,
+    RawSource,
+    string | null,
+    string,
+    string | null,
+    Uint8Array,
+  ];
   return {
     ingest_id,
     provider,
@@ -197,15 +222,23 @@ export function auditVerdict(result: AuditResult): { line: string; code: 0 | 1 }
       code: 0,
     };
   }
-  const where = result.rows.filter((r) => r.provider !== 'total' && r.unexplained > 0).map((r) => `${r.provider} ${r.unexplained}`).join(', ');
+  const where = result.rows
+    .filter((r) => r.provider !== 'total' && r.unexplained > 0)
+    .map((r) => `${r.provider} ${r.unexplained}`)
+    .join(', ');
   const shown = result.unexplained.slice(0, 5).join(', ') + (result.unexplained.length > 5 ? ', …' : '');
-  return { line: `audit: FAILED, ${total.unexplained} of ${total.archived} archived deliveries unexplained (${where}): ingest_id ${shown}`, code: 1 };
+  return {
+    line: `audit: FAILED, ${total.unexplained} of ${total.archived} archived deliveries unexplained (${where}): ingest_id ${shown}`,
+    code: 1,
+  };
 }
 
 export function registerAudit(program: Command): void {
   program
     .command('audit')
-    .description('prove nothing was silently dropped: every archived delivery has events, a dead letter or is a duplicate; works while the pipeline runs')
+    .description(
+      'prove nothing was silently dropped: every archived delivery has events, a dead letter or is a duplicate; works while the pipeline runs',
+    )
     .option('--format <format>', 'table, csv or json', 'table')
     .addHelpText(
       'after',
@@ -221,10 +254,19 @@ export function registerAudit(program: Command): void {
       const dataset = await openDataset(config.dataDir, { restricted: true });
       let code: number;
       try {
-        const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern });
+        const result = await auditDataset(dataset, () => resolveSecrets(config).piiKey, {
+          sessionNames: config.sessionNames,
+          zoomHostPattern: config.zoomHostPattern,
+        });
         const verdict = auditVerdict(result);
-        process.stdout.write(render([...AUDIT_COLUMNS], result.rows.map((r) => AUDIT_COLUMNS.map((c) => r[c])), options.format));
-        (options.format === 'table' ? process.stdout : process.stderr).write(verdict.line + '\n');
+        process.stdout.write(
+          render(
+            [...AUDIT_COLUMNS],
+            result.rows.map((r) => AUDIT_COLUMNS.map((c) => r[c])),
+            options.format,
+          ),
+        );
+        (options.format === 'table' ? process.stdout : process.stderr).write(`${verdict.line}\n`);
         code = verdict.code;
       } catch (err) {
         fail((err as Error).message);

@@ -52,7 +52,9 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export function registerBackfill(program: Command): void {
   program
     .command('backfill')
-    .description('fetch events a provider failed to deliver through its REST API into raw.<provider>.v1 (Apizee: the timelines of the tickets named)')
+    .description(
+      'fetch events a provider failed to deliver through its REST API into raw.<provider>.v1 (Apizee: the timelines of the tickets named)',
+    )
     .argument('<provider>', 'apizee')
     .option('--ticket <id>', 'an Apizee ticket id; repeat for several tickets', collect, [])
     .option('--since <date>', 'every ticket updated since then (not available for Apizee: says why)')
@@ -61,7 +63,8 @@ export function registerBackfill(program: Command): void {
       if (provider !== 'apizee') fail(`no backfill for ${provider} (known: apizee)`, 2);
       if (options.since !== undefined) fail(NO_SINCE, 2);
       const tickets = [...new Set(options.ticket.map((t) => t.trim()))];
-      if (tickets.length === 0) fail('name at least one ticket: sessionflow backfill apizee --ticket <id> [--ticket <id> ...]', 2);
+      if (tickets.length === 0)
+        fail('name at least one ticket: sessionflow backfill apizee --ticket <id> [--ticket <id> ...]', 2);
       const bad = tickets.filter((t) => !isTicketId(t));
       if (bad.length > 0) fail(`not Apizee ticket ids (numbers): ${bad.join(', ')}`, 2);
       const config = loadConfigOrExit();
@@ -70,10 +73,18 @@ export function registerBackfill(program: Command): void {
 }
 
 async function backfillApizee(config: Config, tickets: string[]): Promise<void> {
-  const apiOptions = apizeeApiOptions(config) ?? fail('set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example', 2);
+  const apiOptions =
+    apizeeApiOptions(config) ??
+    fail(
+      'set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example',
+      2,
+    );
   const tty = process.stderr.isTTY === true;
   // On a terminal the progress line says what the info logs would; warnings and errors still show.
-  const logger = loggerFor(config, tty && ['info', 'debug', 'trace'].includes(config.logLevel) ? 'warn' : config.logLevel);
+  const logger = loggerFor(
+    config,
+    tty && ['info', 'debug', 'trace'].includes(config.logLevel) ? 'warn' : config.logLevel,
+  );
   let transport: Transport;
   try {
     transport = await openTransport(config, logger);
@@ -86,7 +97,9 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (signals++ > 0) process.exit(130);
-      process.stderr.write(`\nsessionflow: stopping after the ticket in hand (what is stored stays; ${signal} again to quit at once)\n`);
+      process.stderr.write(
+        `\nsessionflow: stopping after the ticket in hand (what is stored stays; ${signal} again to quit at once)\n`,
+      );
       stop.abort(new Error(`${signal}: backfill stopped`));
     });
   }
@@ -110,9 +123,15 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
     for (const o of failed) process.stderr.write(`sessionflow: ticket ${o.ticketId}: ${o.error!.message}\n`);
     const events = outcomes.reduce((n, o) => n + o.events, 0);
     const done = outcomes.length - failed.length;
-    process.stderr.write(`sessionflow: ${done} of ${tickets.length} tickets backfilled, ${events} events stored in ${topics.raw('apizee')}\n`);
+    process.stderr.write(
+      `sessionflow: ${done} of ${tickets.length} tickets backfilled, ${events} events stored in ${topics.raw('apizee')}\n`,
+    );
     if (outcomes.length < tickets.length) {
-      process.stderr.write(stop.signal.aborted ? 'sessionflow: stopped; run the same command again to finish (events stored twice are one event downstream)\n' : 'sessionflow: the remaining tickets were not tried\n');
+      process.stderr.write(
+        stop.signal.aborted
+          ? 'sessionflow: stopped; run the same command again to finish (events stored twice are one event downstream)\n'
+          : 'sessionflow: the remaining tickets were not tried\n',
+      );
     }
     code = stop.signal.aborted ? 130 : failed.length > 0 || outcomes.length < tickets.length ? 1 : 0;
   } finally {

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { normalizeSubjects, sealSubjects, subjectProblems, type ErasureRequest, type ErasureSubjects } from '../../lib/erasure.js';
+import {
+  normalizeSubjects,
+  sealSubjects,
+  subjectProblems,
+  type ErasureRequest,
+  type ErasureSubjects,
+} from '../../lib/erasure.js';
 import { newUlid } from '../../lib/ids.js';
 import { liveHolder } from '../../lib/log/dir-lock.js';
 import { openTransport } from '../../lib/log/open.js';
@@ -9,7 +15,13 @@ import { AvroCodec } from '../../lib/avro.js';
 import { resolveSecrets } from '../../lib/secrets.js';
 import { nowMicros } from '../../lib/time.js';
 import { topicsFor } from '../../lib/topics.js';
-import { answerFile, publishRequests, readAnswer, submitToInbox, type ErasureAnswer } from '../../processors/erasure-requests.js';
+import {
+  answerFile,
+  publishRequests,
+  readAnswer,
+  submitToInbox,
+  type ErasureAnswer,
+} from '../../processors/erasure-requests.js';
 import { startPipeline } from '../pipeline.js';
 import type { Config } from '../../lib/config.js';
 import { fail, loadConfigOrExit, loggerFor } from '../context.js';
@@ -44,7 +56,9 @@ interface Options {
 export function registerErase(program: Command): void {
   program
     .command('erase')
-    .description('erase people everywhere sessionflow keeps them (warehouse, Parquet, raw archive, embedded log); works while the pipeline runs')
+    .description(
+      'erase people everywhere sessionflow keeps them (warehouse, Parquet, raw archive, embedded log); works while the pipeline runs',
+    )
     .option('--email <address>', 'an e-mail address (repeatable)', collect, [])
     .option('--phone <number>', 'a phone number, with or without country code (repeatable)', collect, [])
     .option('--participant <key>', 'a participant_key (repeatable)', collect, [])
@@ -54,7 +68,12 @@ export function registerErase(program: Command): void {
     .option('--format <format>', 'table or json', 'table')
     .addHelpText('after', AFTER)
     .action(async (options: Options) => {
-      const subjects: ErasureSubjects = { emails: options.email, phones: options.phone, participants: options.participant, sessions: options.session };
+      const subjects: ErasureSubjects = {
+        emails: options.email,
+        phones: options.phone,
+        participants: options.participant,
+        sessions: options.session,
+      };
       const problems = subjectProblems(subjects);
       if (problems.length > 0) fail(problems.join('\n'), 2);
       if (!['table', 'json'].includes(options.format)) fail('--format must be table or json', 2);
@@ -112,14 +131,17 @@ async function waitForAnswer(config: Config, id: string, waitMs: number, hint: s
   for (;;) {
     const answer = await readAnswer(config.dataDir, id);
     if (answer) return answer;
-    if (Date.now() > until) fail(`no answer to request ${id} within ${waitMs / 1000} s (${hint}); it stays queued and is carried out when the writer gets to it`);
+    if (Date.now() > until)
+      fail(
+        `no answer to request ${id} within ${waitMs / 1000} s (${hint}); it stays queued and is carried out when the writer gets to it`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
 function print(answer: ErasureAnswer, format: string): void {
   if (format === 'json') {
-    process.stdout.write(JSON.stringify(answer, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     return;
   }
   if (answer.error) {
@@ -137,7 +159,9 @@ function print(answer: ErasureAnswer, format: string): void {
     ['embedded log records erased', answer.log_records ?? '-'],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
-  process.stdout.write(`${answer.dry_run ? 'dry run (nothing changed), would erase' : 'erased'}; request ${answer.request_id}\n`);
+  process.stdout.write(
+    `${answer.dry_run ? 'dry run (nothing changed), would erase' : 'erased'}; request ${answer.request_id}\n`,
+  );
   for (const [label, value] of rows) process.stdout.write(`  ${label.padEnd(width)}  ${value}\n`);
   if (r.providers.length > 0) process.stdout.write(`  providers: ${r.providers.join(', ')}\n`);
   for (const line of answer.kept) process.stdout.write(`  not erased: ${line}\n`);

@@ -14,7 +14,9 @@ warehouse consistent (a second Ctrl-C exits at once); run the command again to f
 export function registerRebuild(program: Command): void {
   program
     .command('rebuild')
-    .description('fold every session fact and participant span again from session_events (after the fact logic changed), then rewrite their Parquet partitions')
+    .description(
+      'fold every session fact and participant span again from session_events (after the fact logic changed), then rewrite their Parquet partitions',
+    )
     .option('--chunk <sessions>', 'sessions per transaction', '1000')
     .addHelpText('after', AFTER)
     .action(async (options: { chunk: string }) => {
@@ -27,14 +29,25 @@ export function registerRebuild(program: Command): void {
       const partitions = createProgress({ label: 'export', unit: 'partitions' });
       const started = performance.now();
       try {
-        const report = await warehouse.rebuild({ chunkSize, signal: interrupt.signal, onProgress: sessions.update, onExportProgress: partitions.update });
-        sessions.finish(`${count(report.rebuilt)} of ${count(report.total)} sessions folded, ${count(report.changed)} changed, ${count(report.orphans)} without events removed`);
+        const report = await warehouse.rebuild({
+          chunkSize,
+          signal: interrupt.signal,
+          onProgress: sessions.update,
+          onExportProgress: partitions.update,
+        });
+        sessions.finish(
+          `${count(report.rebuilt)} of ${count(report.total)} sessions folded, ${count(report.changed)} changed, ${count(report.orphans)} without events removed`,
+        );
         partitions.finish(`${count(report.exported)} Parquet partitions written`);
         await warehouse.close();
         logger.flush();
         const took = formatDuration((performance.now() - started) / 1000);
-        if (report.interrupted) fail(`interrupted after ${took}; the warehouse is consistent: run sessionflow rebuild again to finish`, 130);
-        if (report.failed.length > 0) fail(`${report.failed.length} sessions could not be folded and kept their facts (first: ${report.failed.slice(0, 5).join(', ')}); see the log`);
+        if (report.interrupted)
+          fail(`interrupted after ${took}; the warehouse is consistent: run sessionflow rebuild again to finish`, 130);
+        if (report.failed.length > 0)
+          fail(
+            `${report.failed.length} sessions could not be folded and kept their facts (first: ${report.failed.slice(0, 5).join(', ')}); see the log`,
+          );
         process.stderr.write(`rebuild: done in ${took}\n`);
       } catch (err) {
         await warehouse.close().catch(() => undefined);
@@ -48,7 +61,11 @@ export function registerRebuild(program: Command): void {
 /** The warehouse for a maintenance command: the writer must not hold it (DuckDB has a single writer). */
 export async function openOffline(config: Config, logger: Logger): Promise<Warehouse> {
   try {
-    return await createWarehouse({ dataDir: config.dataDir, logger, idleHorizonMicros: config.idleHorizonHours * 3600e6 });
+    return await createWarehouse({
+      dataDir: config.dataDir,
+      logger,
+      idleHorizonMicros: config.idleHorizonHours * 3600e6,
+    });
   } catch (err) {
     return fail(inUseMessage(err, config.dataDir) ?? (err instanceof Error ? err.message : String(err)));
   }

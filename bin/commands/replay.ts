@@ -19,7 +19,9 @@ Times: 2024-05-02 (midnight UTC) or 2024-05-02T14:00:00Z; --from inclusive, --to
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('normalize the raw archive again with the current adapters and store what it yields (after an adapter fix)')
+    .description(
+      'normalize the raw archive again with the current adapters and store what it yields (after an adapter fix)',
+    )
     .option('--provider <provider>', `only this provider (${PROVIDERS.join(', ')})`)
     .option('--from <time>', 'only deliveries received at or after this time')
     .option('--to <time>', 'only deliveries received before this time')
@@ -47,7 +49,8 @@ export function registerReplay(program: Command): void {
           from,
           to,
           chunkSize,
-          normalize: (raw) => normalizeRaw(raw, piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern }),
+          normalize: (raw) =>
+            normalizeRaw(raw, piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern }),
           signal: interrupt.signal,
           onProgress: deliveries.update,
           onExportProgress: partitions.update,
@@ -62,8 +65,14 @@ export function registerReplay(program: Command): void {
         logger.flush();
         const took = formatDuration((performance.now() - started) / 1000);
         if (report.interrupted) {
-          const resume = report.lastReceivedAt === undefined ? '' : ` (or continue with --from ${microsToIso(report.lastReceivedAt)})`;
-          fail(`interrupted after ${took}; the warehouse is consistent: run the same replay again to finish${resume}`, 130);
+          const resume =
+            report.lastReceivedAt === undefined
+              ? ''
+              : ` (or continue with --from ${microsToIso(report.lastReceivedAt)})`;
+          fail(
+            `interrupted after ${took}; the warehouse is consistent: run the same replay again to finish${resume}`,
+            130,
+          );
         }
         process.stderr.write(`replay: done in ${took}\n`);
       } catch (err) {

@@ -8,7 +8,9 @@ import { DEFAULT_DAYS, parsePeriod } from '../report/catalog.js';
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('write the reports of sql/reports/ as one self-contained HTML page (charts and tables); works while the pipeline runs')
+    .description(
+      'write the reports of sql/reports/ as one self-contained HTML page (charts and tables); works while the pipeline runs',
+    )
     .option('--out <file>', 'the HTML file to write', 'report.html')
     .option('--days <n>', `the period: the last n UTC dates, today included (default ${DEFAULT_DAYS})`)
     .option('--from <date>', 'the period from this UTC date (YYYY-MM-DD), included; instead of --days')
@@ -33,7 +35,9 @@ export function registerReport(program: Command): void {
         const perDay = input.reports.find((r) => r.file.name === 'sessions_per_day')?.result;
         const column = perDay?.columns.indexOf('sessions') ?? -1;
         const sessions = perDay?.rows.reduce((sum: number, row) => sum + Number(row[column] ?? 0), 0) ?? 0;
-        process.stdout.write(`${options.out}: ${input.reports.length} reports, ${sessions} session${sessions === 1 ? '' : 's'} from ${input.from} to ${input.to} (UTC)\n`);
+        process.stdout.write(
+          `${options.out}: ${input.reports.length} reports, ${sessions} session${sessions === 1 ? '' : 's'} from ${input.from} to ${input.to} (UTC)\n`,
+        );
       } catch (err) {
         fail((err as Error).message);
       }

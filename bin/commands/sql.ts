@@ -2,7 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openDataset } from '../../processors/warehouse/query.js';
 import { fail, loadConfigOrExit } from '../context.js';
-import { DEFAULT_DAYS, findReport, listReports, parsePeriod, periodStatement, reportHelp, type Period } from '../report/catalog.js';
+import {
+  DEFAULT_DAYS,
+  findReport,
+  listReports,
+  parsePeriod,
+  periodStatement,
+  reportHelp,
+  type Period,
+} from '../report/catalog.js';
 import { writeInitFile, writeViewsDb, type ViewsSql } from '../report/views-file.js';
 
 interface SqlOptions {
@@ -23,12 +31,24 @@ export function registerSql(program: Command): void {
     .argument('[query]', 'a query such as "select * from session_facts", the path of a .sql file, or a report name')
     .option('--format <format>', 'table, csv or json', 'table')
     .option('--report <name>', 'run a report of sql/reports/ (its name, e.g. consent, or a path)')
-    .option('--days <n>', `the period reports cover: the last n UTC dates, today included (default ${DEFAULT_DAYS}); sets the DuckDB variable days`)
+    .option(
+      '--days <n>',
+      `the period reports cover: the last n UTC dates, today included (default ${DEFAULT_DAYS}); sets the DuckDB variable days`,
+    )
     .option('--from <date>', 'the period from this UTC date (YYYY-MM-DD), included; sets the DuckDB variable from_date')
     .option('--to <date>', 'the period up to this UTC date (YYYY-MM-DD), included, today by default; sets to_date')
-    .option('--init-file <path>', 'write the views over this DATA_DIR as an SQL file for duckdb -init or a BI tool\'s init SQL, and exit')
-    .option('--views-db <path>', 'write a DuckDB database holding only those views, for Metabase, Superset or DBeaver, and exit')
-    .option('--restricted', 'also the raw archive of DATA_DIR/restricted (raw_webhooks: bodies as received, with personal data), for operators looking into a delivery')
+    .option(
+      '--init-file <path>',
+      "write the views over this DATA_DIR as an SQL file for duckdb -init or a BI tool's init SQL, and exit",
+    )
+    .option(
+      '--views-db <path>',
+      'write a DuckDB database holding only those views, for Metabase, Superset or DBeaver, and exit',
+    )
+    .option(
+      '--restricted',
+      'also the raw archive of DATA_DIR/restricted (raw_webhooks: bodies as received, with personal data), for operators looking into a delivery',
+    )
     .addHelpText(
       'after',
       () =>
@@ -61,7 +81,11 @@ export function registerSql(program: Command): void {
       } catch (err) {
         const message = (err as Error).message;
         const restricted = !options.restricted && /raw_webhooks does not exist/.test(message);
-        fail(restricted ? `${message}\nThe raw archive holds personal data and is not among the analysts' views: sessionflow sql --restricted (operators only).` : message);
+        fail(
+          restricted
+            ? `${message}\nThe raw archive holds personal data and is not among the analysts' views: sessionflow sql --restricted (operators only).`
+            : message,
+        );
       } finally {
         await dataset.close();
       }
@@ -72,7 +96,13 @@ export function registerSql(program: Command): void {
 function queryText(query: string | undefined, report: string | undefined): string {
   if (report !== undefined) {
     const file = findReport(report);
-    if (!file) fail(`no report ${report}; the reports are: ${listReports().map((r) => r.name).join(', ')}`, 2);
+    if (!file)
+      fail(
+        `no report ${report}; the reports are: ${listReports()
+          .map((r) => r.name)
+          .join(', ')}`,
+        2,
+      );
     return file.sql;
   }
   if (query === undefined) fail('give a query, a .sql file or --report <name> (see sessionflow sql --help)', 2);
@@ -83,7 +113,10 @@ function queryText(query: string | undefined, report: string | undefined): strin
 async function writeViews(dataDir: string, options: SqlOptions): Promise<void> {
   const done = (path: string, views: ViewsSql) => {
     process.stdout.write(`${path}: views over ${views.dataset}\n`);
-    if (views.empty.length > 0) process.stdout.write(`  no Parquet file yet for ${views.empty.join(', ')}: those views are empty; make the file again once they have data\n`);
+    if (views.empty.length > 0)
+      process.stdout.write(
+        `  no Parquet file yet for ${views.empty.join(', ')}: those views are empty; make the file again once they have data\n`,
+      );
   };
   try {
     if (options.initFile !== undefined) done(options.initFile, await writeInitFile(dataDir, options.initFile));
@@ -97,20 +130,41 @@ function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === 'object') return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  if (typeof value === 'object')
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   return String(value);
 }
 
 export function render(columns: string[], rows: unknown[][], format: string): string {
   if (format === 'json') {
-    return rows.map((row) => JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, row[i] instanceof Uint8Array || typeof row[i] === 'bigint' || row[i] instanceof Date ? cell(row[i]) : row[i]]))) + '\n').join('');
+    return rows
+      .map(
+        (row) =>
+          `${JSON.stringify(
+            Object.fromEntries(
+              columns.map((c, i) => [
+                c,
+                row[i] instanceof Uint8Array || typeof row[i] === 'bigint' || row[i] instanceof Date
+                  ? cell(row[i])
+                  : row[i],
+              ]),
+            ),
+          )}\n`,
+      )
+      .join('');
   }
   if (format === 'csv') {
     const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-    return [columns.map(quote).join(','), ...rows.map((row) => row.map((v) => quote(cell(v))).join(','))].join('\n') + '\n';
+    return `${[columns.map(quote).join(','), ...rows.map((row) => row.map((v) => quote(cell(v))).join(','))].join('\n')}\n`;
   }
   const text = rows.map((row) => row.map(cell));
   const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...text.map((r) => r[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i]! ? c.slice(0, widths[i]! - 1) + '…' : c.padEnd(widths[i]!))).join(' │ ');
-  return [line(columns), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...text.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n') + '\n';
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join(' │ ');
+  return `${[
+    line(columns),
+    widths.map((w) => '─'.repeat(w)).join('─┼─'),
+    ...text.map(line),
+    `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
+  ].join('\n')}\n`;
 }

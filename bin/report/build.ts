@@ -8,7 +8,8 @@ import { datasetDir } from '../../processors/warehouse/files.js';
 import { periodStatement, listReports, type Period } from './catalog.js';
 import { renderPage, type PageInput } from './page.js';
 
-const isoDate = (v: unknown): string | null => (v instanceof Date ? v.toISOString().slice(0, 10) : v === null || v === undefined ? null : String(v));
+const isoDate = (v: unknown): string | null =>
+  v instanceof Date ? v.toISOString().slice(0, 10) : v === null || v === undefined ? null : String(v);
 
 export async function buildReport(dataDir: string, period: Period): Promise<{ html: string; input: PageInput }> {
   const dataset = await openDataset(dataDir);
@@ -18,7 +19,9 @@ export async function buildReport(dataDir: string, period: Period): Promise<{ ht
     const dates = await dataset.query(
       `${periodStatement(period)}SELECT coalesce(getvariable('from_date'), ${today} - getvariable('days') + 1) AS first, coalesce(getvariable('to_date'), ${today}) AS last`,
     );
-    const all = await dataset.query(`SELECT count(*) AS n, min("date") AS first, max("date") AS last FROM session_facts`);
+    const all = await dataset.query(
+      `SELECT count(*) AS n, min("date") AS first, max("date") AS last FROM session_facts`,
+    );
     const reports = [];
     for (const file of listReports()) reports.push({ file, result: await dataset.query(file.sql) });
     const [first, last] = dates.rows[0]!;

@@ -63,7 +63,10 @@ export function reportHelp(): string {
   const reports = listReports();
   if (reports.length === 0) return '';
   const width = Math.max(...reports.map((r) => r.name.length));
-  return ['Reports (sql/reports/, run with --report <name>):', ...reports.map((r) => `  ${r.name.padEnd(width)}  ${r.title}`)].join('\n');
+  return [
+    'Reports (sql/reports/, run with --report <name>):',
+    ...reports.map((r) => `  ${r.name.padEnd(width)}  ${r.title}`),
+  ].join('\n');
 }
 
 /** The period of a report: the last `days` UTC dates (today included), or the UTC dates from..to, both included. */
@@ -85,15 +88,24 @@ const validDate = (text: string) => DATE.test(text) && new Date(`${text}T00:00:0
  * The period the options give, or what is wrong with them: --days alone, or --from and --to (UTC
  * dates, YYYY-MM-DD, both included; --to defaults to today), never both.
  */
-export function parsePeriod(options: { days?: string; from?: string; to?: string }, defaultDays: number): Period | string {
+export function parsePeriod(
+  options: { days?: string; from?: string; to?: string },
+  defaultDays: number,
+): Period | string {
   if (options.from === undefined && options.to === undefined) {
     const days = options.days === undefined ? defaultDays : Number(options.days);
-    return Number.isInteger(days) && days >= 1 && days <= 36_600 ? { days } : '--days must be a whole number of days from 1';
+    return Number.isInteger(days) && days >= 1 && days <= 36_600
+      ? { days }
+      : '--days must be a whole number of days from 1';
   }
   if (options.days !== undefined) return 'give --days, or --from and --to, not both';
   if (options.from === undefined) return '--to needs --from';
   const to = options.to ?? new Date().toISOString().slice(0, 10);
-  for (const [name, value] of [['--from', options.from], ['--to', to]] as const) if (!validDate(value)) return `${name} must be a UTC date, YYYY-MM-DD (got ${JSON.stringify(value)})`;
+  for (const [name, value] of [
+    ['--from', options.from],
+    ['--to', to],
+  ] as const)
+    if (!validDate(value)) return `${name} must be a UTC date, YYYY-MM-DD (got ${JSON.stringify(value)})`;
   if (options.from > to) return `--from ${options.from} is after --to ${to}`;
   return { from: options.from, to };
 }

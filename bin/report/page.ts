@@ -29,13 +29,19 @@ type Row = Record<string, unknown>;
 
 /** Sections in reading order: the 7-day summary answers what most people open the page for. Others follow. */
 const ORDER = ['last_7_days', 'sessions_per_day', 'participants', 'consent', 'recording', 'survey', 'dead_letters'];
-const PROVIDER_COLORS: Record<string, string> = { zoom: '#2d6cdf', apizee: '#e8833a', mluvii: '#2a9d5b', jifeline: '#8a4fbf' };
+const PROVIDER_COLORS: Record<string, string> = {
+  zoom: '#2d6cdf',
+  apizee: '#e8833a',
+  mluvii: '#2a9d5b',
+  jifeline: '#8a4fbf',
+};
 const OTHER_COLORS = ['#6b7a8f', '#c0506a', '#1f9bb0', '#b08d1f'];
 const GOOD = '#2a9d5b';
 const BAD = '#d1495b';
 const NEUTRAL = '#a0a8b4';
 
-const colorOf = (provider: string, i: number): string => PROVIDER_COLORS[provider] ?? OTHER_COLORS[i % OTHER_COLORS.length]!;
+const colorOf = (provider: string, i: number): string =>
+  PROVIDER_COLORS[provider] ?? OTHER_COLORS[i % OTHER_COLORS.length]!;
 /** A number to show, or null: a share of no sessions (NaN) or an infinite ratio is no number to show. */
 const num = (v: unknown): number | null => {
   const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null;
@@ -46,7 +52,8 @@ const objects = (r: Result): Row[] => r.rows.map((row) => Object.fromEntries(r.c
 
 function datesBetween(from: string, to: string): string[] {
   const dates: string[] = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) dates.push(new Date(t).toISOString().slice(0, 10));
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000)
+    dates.push(new Date(t).toISOString().slice(0, 10));
   return dates;
 }
 
@@ -65,13 +72,18 @@ function cell(column: string, value: unknown): string {
 function bytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) (n /= 1000), i++;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
   return `${n.toLocaleString('en-US', { maximumFractionDigits: 1 })} ${units[i]}`;
 }
 
 function table(result: Result): string {
   const head = result.columns.map((c) => `<th>${escapeXml(c.replaceAll('_', ' '))}</th>`).join('');
-  const body = result.rows.map((row) => `<tr>${row.map((v, i) => cell(result.columns[i]!, v)).join('')}</tr>`).join('\n');
+  const body = result.rows
+    .map((row) => `<tr>${row.map((v, i) => cell(result.columns[i]!, v)).join('')}</tr>`)
+    .join('\n');
   return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
@@ -80,7 +92,8 @@ function byProvider(rows: Row[], columns: { column: string; name: string; color:
   return columns.map(({ column, name, color }) => ({ name, color, values: rows.map((r) => num(r[column])) }));
 }
 
-const figure = (svg: string, caption: string) => `<figure>${svg}<figcaption>${escapeXml(caption)}</figcaption></figure>`;
+const figure = (svg: string, caption: string) =>
+  `<figure>${svg}<figcaption>${escapeXml(caption)}</figcaption></figure>`;
 
 /** The charts of each report this page knows, from its rows. */
 const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
@@ -110,45 +123,75 @@ const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
       }));
     const labels = dates.map((d) => d.slice(5));
     return (
-      figure(columnChart(labels, series('sessions'), { label: 'sessions per day by provider', stacked: true, whole: true }), 'Sessions per day (UTC date started), stacked by provider') +
-      figure(lineChart(labels, series('median_minutes'), { label: 'median session duration per day', unit: ' min' }), 'Median duration per day, minutes (finished sessions)')
+      figure(
+        columnChart(labels, series('sessions'), { label: 'sessions per day by provider', stacked: true, whole: true }),
+        'Sessions per day (UTC date started), stacked by provider',
+      ) +
+      figure(
+        lineChart(labels, series('median_minutes'), { label: 'median session duration per day', unit: ' min' }),
+        'Median duration per day, minutes (finished sessions)',
+      )
     );
   },
   participants(rows) {
     const labels = rows.map((r) => String(r.provider));
     return figure(
-      barChart(labels, byProvider(rows, [
-        { column: 'avg_participants', name: 'participants per session', color: '#2d6cdf' },
-        { column: 'avg_peak_concurrent', name: 'peak at once', color: '#8a4fbf' },
-        { column: 'max_peak_concurrent', name: 'highest peak', color: '#c0a0e0' },
-      ]), { label: 'participants and peak concurrency per provider' }),
+      barChart(
+        labels,
+        byProvider(rows, [
+          { column: 'avg_participants', name: 'participants per session', color: '#2d6cdf' },
+          { column: 'avg_peak_concurrent', name: 'peak at once', color: '#8a4fbf' },
+          { column: 'max_peak_concurrent', name: 'highest peak', color: '#c0a0e0' },
+        ]),
+        { label: 'participants and peak concurrency per provider' },
+      ),
       'Average participants per session, average and highest peak concurrency',
     );
   },
   consent(rows) {
     const labels = rows.map((r) => String(r.provider));
-    const asked = rows.filter((r) => ['camera_asked', 'microphone_asked', 'geolocation_asked'].some((c) => (num(r[c]) ?? 0) > 0));
+    const asked = rows.filter((r) =>
+      ['camera_asked', 'microphone_asked', 'geolocation_asked'].some((c) => (num(r[c]) ?? 0) > 0),
+    );
     const notAsked = rows.filter((r) => !asked.includes(r)).map((r) => String(r.provider));
-    const devices = asked.length === 0
-      ? '<p class="muted">No camera, microphone or location permission was asked for in this period.</p>'
-      : figure(barChart(asked.map((r) => String(r.provider)), byProvider(asked, [
-          { column: 'camera_allowed_pct', name: 'camera', color: '#2d6cdf' },
-          { column: 'microphone_allowed_pct', name: 'microphone', color: '#1f9bb0' },
-          { column: 'geolocation_allowed_pct', name: 'location', color: '#e8833a' },
-        ]), { label: 'device permissions allowed where asked', max: 100, unit: '%' }),
-        `Allowed, share of the sessions where it was asked${notAsked.length > 0 ? ` (never asked: ${notAsked.join(', ')})` : ''}`);
+    const devices =
+      asked.length === 0
+        ? '<p class="muted">No camera, microphone or location permission was asked for in this period.</p>'
+        : figure(
+            barChart(
+              asked.map((r) => String(r.provider)),
+              byProvider(asked, [
+                { column: 'camera_allowed_pct', name: 'camera', color: '#2d6cdf' },
+                { column: 'microphone_allowed_pct', name: 'microphone', color: '#1f9bb0' },
+                { column: 'geolocation_allowed_pct', name: 'location', color: '#e8833a' },
+              ]),
+              { label: 'device permissions allowed where asked', max: 100, unit: '%' },
+            ),
+            `Allowed, share of the sessions where it was asked${notAsked.length > 0 ? ` (never asked: ${notAsked.join(', ')})` : ''}`,
+          );
     return (
-      figure(barChart(labels, byProvider(rows, [
-        { column: 'accepted_pct', name: 'accepted', color: GOOD },
-        { column: 'declined_pct', name: 'declined', color: BAD },
-        { column: 'unknown_pct', name: 'unknown', color: NEUTRAL },
-      ]), { label: 'session consent shares per provider', stacked: true, max: 100, unit: '%' }), 'Session consent, share of sessions') + devices
+      figure(
+        barChart(
+          labels,
+          byProvider(rows, [
+            { column: 'accepted_pct', name: 'accepted', color: GOOD },
+            { column: 'declined_pct', name: 'declined', color: BAD },
+            { column: 'unknown_pct', name: 'unknown', color: NEUTRAL },
+          ]),
+          { label: 'session consent shares per provider', stacked: true, max: 100, unit: '%' },
+        ),
+        'Session consent, share of sessions',
+      ) + devices
     );
   },
   recording(rows) {
     const labels = rows.map((r) => String(r.provider));
     return figure(
-      barChart(labels, byProvider(rows, [{ column: 'recorded_pct', name: 'recorded', color: '#c0506a' }]), { label: 'share of sessions recorded', max: 100, unit: '%' }),
+      barChart(labels, byProvider(rows, [{ column: 'recorded_pct', name: 'recorded', color: '#c0506a' }]), {
+        label: 'share of sessions recorded',
+        max: 100,
+        unit: '%',
+      }),
       'Sessions recorded, share of sessions',
     );
   },
@@ -157,13 +200,22 @@ const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
     if (answered.length === 0) return '<p class="muted">No survey answers in this period.</p>';
     const labels = answered.map((r) => String(r.provider));
     return figure(
-      barChart(labels, byProvider(answered, [{ column: 'mean_score', name: 'mean score', color: '#2a9d5b' }]), { label: 'mean survey score per provider', max: 3 }),
+      barChart(labels, byProvider(answered, [{ column: 'mean_score', name: 'mean score', color: '#2a9d5b' }]), {
+        label: 'mean survey score per provider',
+        max: 3,
+      }),
       'Mean survey score (1 not satisfied, 2 satisfied, 3 very satisfied)',
     );
   },
   dead_letters(rows) {
     const labels = rows.map((r) => `${r.provider} · ${r.stage} · ${r.error_code}`);
-    return figure(barChart(labels, byProvider(rows, [{ column: 'dead_letters', name: 'dead letters', color: BAD }]), { label: 'dead letters by reason', whole: true }), 'Dead letters by provider, stage and error code');
+    return figure(
+      barChart(labels, byProvider(rows, [{ column: 'dead_letters', name: 'dead letters', color: BAD }]), {
+        label: 'dead letters by reason',
+        whole: true,
+      }),
+      'Dead letters by provider, stage and error code',
+    );
   },
 };
 
@@ -174,14 +226,17 @@ function section(file: ReportFile, result: Result, input: PageInput): string {
   if (rows.length === 0) return `${head}<p class="empty">No data in this period.</p></section>`;
   const chart = CHARTS[file.name]?.(rows, input) ?? '';
   const long = result.rows.length > 12;
-  const data = long ? `<details><summary>All ${result.rows.length} rows</summary>${table(result)}</details>` : table(result);
+  const data = long
+    ? `<details><summary>All ${result.rows.length} rows</summary>${table(result)}</details>`
+    : table(result);
   return `${head}${chart}${data}</section>`;
 }
 
 function emptyState(input: PageInput): string {
-  const where = input.all.sessions > 0
-    ? `The dataset holds ${input.all.sessions.toLocaleString('en-US')} session${input.all.sessions === 1 ? '' : 's'} from ${input.all.first} to ${input.all.last}, none in this period: try <code>--days</code> with more days, or <code>--from</code> and <code>--to</code>.`
-    : `The dataset in <code>${escapeXml(input.dataset)}</code> holds no session yet. Is the pipeline running and receiving webhooks? <code>npx sessionflow demo</code> sends sample Zoom sessions to a running service.`;
+  const where =
+    input.all.sessions > 0
+      ? `The dataset holds ${input.all.sessions.toLocaleString('en-US')} session${input.all.sessions === 1 ? '' : 's'} from ${input.all.first} to ${input.all.last}, none in this period: try <code>--days</code> with more days, or <code>--from</code> and <code>--to</code>.`
+      : `The dataset in <code>${escapeXml(input.dataset)}</code> holds no session yet. Is the pipeline running and receiving webhooks? <code>npx sessionflow demo</code> sends sample Zoom sessions to a running service.`;
   return `<div class="empty-state"><h2>No sessions between ${input.from} and ${input.to}</h2><p>${where}</p></div>`;
 }
 

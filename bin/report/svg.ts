@@ -29,7 +29,8 @@ const WIDTH = 1080;
 export const escapeXml = (text: string): string =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
-const fmt = (value: number): string => (Number.isInteger(value) ? value.toLocaleString('en-US') : value.toLocaleString('en-US', { maximumFractionDigits: 2 }));
+const fmt = (value: number): string =>
+  Number.isInteger(value) ? value.toLocaleString('en-US') : value.toLocaleString('en-US', { maximumFractionDigits: 2 });
 
 /** 1, 2 or 5 times a power of ten, at least `value`: a tick step that reads well. */
 export function niceStep(value: number): number {
@@ -83,7 +84,9 @@ export function columnChart(labels: readonly string[], series: readonly Series[]
   const unit = options.unit ?? '';
   const parts: string[] = [svgOpen(width, height, options.label), legend(series, left, 14)];
   for (const v of ticks) {
-    parts.push(`<line x1="${left}" x2="${width - 12}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${width - 12}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`,
+    );
   }
   const every = Math.ceil(labels.length / 12);
   labels.forEach((label, i) => {
@@ -95,10 +98,15 @@ export function columnChart(labels: readonly string[], series: readonly Series[]
       if (v === null || v === undefined || v === 0) return;
       const x = options.stacked ? x0 + slot * 0.15 : x0 + slot * 0.1 + j * barW;
       const from = options.stacked ? base : 0;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(from + v).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${(y(from) - y(from + v)).toFixed(1)}" fill="${s.color}"><title>${escapeXml(`${label} ${s.name}: ${fmt(v)}${unit}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y(from + v).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${(y(from) - y(from + v)).toFixed(1)}" fill="${s.color}"><title>${escapeXml(`${label} ${s.name}: ${fmt(v)}${unit}`)}</title></rect>`,
+      );
       if (options.stacked) base += v;
     });
-    if (i % every === 0) parts.push(`<text x="${(x0 + slot / 2).toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`);
+    if (i % every === 0)
+      parts.push(
+        `<text x="${(x0 + slot / 2).toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`,
+      );
   });
   parts.push('</svg>');
   return parts.join('');
@@ -118,18 +126,25 @@ export function lineChart(labels: readonly string[], series: readonly Series[], 
   const unit = options.unit ?? '';
   const parts: string[] = [svgOpen(width, height, options.label), legend(series, left, 14)];
   for (const v of ticks) {
-    parts.push(`<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`,
+    );
   }
   const every = Math.ceil(labels.length / 12);
   labels.forEach((label, i) => {
-    if (i % every === 0) parts.push(`<text x="${x(i).toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`);
+    if (i % every === 0)
+      parts.push(
+        `<text x="${x(i).toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`,
+      );
   });
   for (const s of series) {
     let path = '';
     s.values.forEach((v, i) => {
       if (v === null) return;
       path += `${path === '' || s.values[i - 1] === null ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-      parts.push(`<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${s.color}"><title>${escapeXml(`${labels[i]} ${s.name}: ${fmt(v)}${unit}`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${s.color}"><title>${escapeXml(`${labels[i]} ${s.name}: ${fmt(v)}${unit}`)}</title></circle>`,
+      );
     });
     if (path) parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
   }
@@ -153,24 +168,36 @@ export function barChart(labels: readonly string[], series: readonly Series[], o
   const parts: string[] = [svgOpen(width, height, options.label), legend(series, left, 14)];
   for (const v of ticks) {
     const tx = left + w(v);
-    parts.push(`<line x1="${tx}" x2="${tx}" y1="${top}" y2="${height - 20}" class="grid"/><text x="${tx}" y="${height - 6}" class="tick" text-anchor="middle">${fmt(v)}${unit}</text>`);
+    parts.push(
+      `<line x1="${tx}" x2="${tx}" y1="${top}" y2="${height - 20}" class="grid"/><text x="${tx}" y="${height - 6}" class="tick" text-anchor="middle">${fmt(v)}${unit}</text>`,
+    );
   }
   labels.forEach((label, i) => {
     const y0 = top + i * rowH + 6;
-    parts.push(`<text x="${left - 8}" y="${y0 + (options.stacked ? bar : rowH - 12) / 2 + 4}" class="label" text-anchor="end">${escapeXml(label)}</text>`);
+    parts.push(
+      `<text x="${left - 8}" y="${y0 + (options.stacked ? bar : rowH - 12) / 2 + 4}" class="label" text-anchor="end">${escapeXml(label)}</text>`,
+    );
     let base = 0;
     series.forEach((s, j) => {
       const v = s.values[i];
       const y = options.stacked ? y0 : y0 + j * (bar + 3);
       const title = `${label} ${s.name}: ${v === null || v === undefined ? 'not asked' : fmt(v) + unit}`;
       if (v === null || v === undefined) {
-        if (!options.stacked) parts.push(`<text x="${left + 4}" y="${y + 12}" class="muted">${escapeXml(series.length > 1 ? `${s.name}: no data` : 'no data')}</text>`);
+        if (!options.stacked)
+          parts.push(
+            `<text x="${left + 4}" y="${y + 12}" class="muted">${escapeXml(series.length > 1 ? `${s.name}: no data` : 'no data')}</text>`,
+          );
         return;
       }
       const x = left + (options.stacked ? w(base) : 0);
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(v > 0 ? 1 : 0, w(v)).toFixed(1)}" height="${bar}" fill="${s.color}"><title>${escapeXml(title)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(v > 0 ? 1 : 0, w(v)).toFixed(1)}" height="${bar}" fill="${s.color}"><title>${escapeXml(title)}</title></rect>`,
+      );
       if (options.stacked) {
-        if (w(v) > 34) parts.push(`<text x="${(x + w(v) / 2).toFixed(1)}" y="${y + 12}" class="inbar" text-anchor="middle">${fmt(v)}${unit}</text>`);
+        if (w(v) > 34)
+          parts.push(
+            `<text x="${(x + w(v) / 2).toFixed(1)}" y="${y + 12}" class="inbar" text-anchor="middle">${fmt(v)}${unit}</text>`,
+          );
         base += v;
       } else {
         parts.push(`<text x="${(x + w(v) + 4).toFixed(1)}" y="${y + 12}" class="value">${fmt(v)}${unit}</text>`);

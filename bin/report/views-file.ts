@@ -50,8 +50,14 @@ async function emptyRelations(): Promise<Map<string, string>> {
     for (const table of ANALYST_TABLES) {
       const columns = rows
         .filter((r) => r.table_name === table.name && r.column_name !== 'provider' && r.column_name !== 'batch_id')
-        .map((r) => `CAST(NULL AS ${r.data_type === 'TIMESTAMP' ? 'TIMESTAMPTZ' : r.data_type}) AS ${quoteIdent(r.column_name)}`);
-      relations.set(table.name, `(SELECT ${columns.join(', ')}, CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS DATE) AS "date" WHERE false)`);
+        .map(
+          (r) =>
+            `CAST(NULL AS ${r.data_type === 'TIMESTAMP' ? 'TIMESTAMPTZ' : r.data_type}) AS ${quoteIdent(r.column_name)}`,
+        );
+      relations.set(
+        table.name,
+        `(SELECT ${columns.join(', ')}, CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS DATE) AS "date" WHERE false)`,
+      );
     }
     return relations;
   } finally {
@@ -78,8 +84,10 @@ export async function writeInitFile(dataDir: string, path: string): Promise<View
   const views = await viewsSql(dataDir);
   const header = [
     `-- The sessionflow views over ${views.dataset}, made by \`sessionflow sql --init-file\`.`,
-    '-- Run it when a DuckDB session starts (duckdb -init <this file>, or a BI tool\'s init SQL).',
-    ...(views.empty.length > 0 ? [`-- No file yet for: ${views.empty.join(', ')}; their views are empty until you make this file again.`] : []),
+    "-- Run it when a DuckDB session starts (duckdb -init <this file>, or a BI tool's init SQL).",
+    ...(views.empty.length > 0
+      ? [`-- No file yet for: ${views.empty.join(', ')}; their views are empty until you make this file again.`]
+      : []),
     "SET TimeZone = 'UTC';",
     '',
   ].join('\n');
@@ -96,7 +104,9 @@ export async function writeInitFile(dataDir: string, path: string): Promise<View
 export async function writeViewsDb(dataDir: string, path: string): Promise<ViewsSql> {
   const target = resolve(path);
   if (target === resolve(dataDir, 'warehouse.duckdb') || target === resolve(dataDir, 'log.duckdb')) {
-    throw new Error(`${path} is the pipeline's own database: choose another file, such as ${join(dataDir, 'views.duckdb')}`);
+    throw new Error(
+      `${path} is the pipeline's own database: choose another file, such as ${join(dataDir, 'views.duckdb')}`,
+    );
   }
   if (existsSync(target) && !(await isViewsDb(target))) {
     throw new Error(`${path} exists and is not a views database made by sessionflow: not replacing it`);
@@ -131,7 +141,10 @@ async function isViewsDb(path: string): Promise<boolean> {
     const conn = await db.connect();
     try {
       const rows = await queryRows(conn, `SELECT 1 FROM duckdb_tables() WHERE database_name = current_database()`);
-      const marker = await queryRows(conn, `SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND view_name = '${MARKER_VIEW}'`);
+      const marker = await queryRows(
+        conn,
+        `SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND view_name = '${MARKER_VIEW}'`,
+      );
       return rows.length === 0 && marker.length === 1;
     } finally {
       conn.closeSync();

@@ -63,7 +63,9 @@ interface Latest {
   lastAt: Micros;
 }
 
-export function createMluviiRedeliveries(options: { windowMicros?: number; maxStreams?: number } = {}): MluviiRedeliveries {
+export function createMluviiRedeliveries(
+  options: { windowMicros?: number; maxStreams?: number } = {},
+): MluviiRedeliveries {
   const windowMicros = options.windowMicros ?? REDELIVERY_WINDOW_MICROS;
   const maxStreams = options.maxStreams ?? REDELIVERY_STREAMS;
   // Insertion order is the order of lastAt (an entry is moved to the end when it is seen again):

@@ -57,7 +57,8 @@ export function createMluviiReceiver(credentials: MluviiCredentials | undefined)
         throw new SessionflowError('SECRET_NOT_CONFIGURED', 'set MLUVII_WEBHOOK_USER and MLUVII_WEBHOOK_PASSWORD');
       }
       const given = readBasicAuth(header(request, 'authorization'));
-      if (given === undefined) throw new SessionflowError('AUTH_MISSING', 'Authorization: Basic with user:password is required');
+      if (given === undefined)
+        throw new SessionflowError('AUTH_MISSING', 'Authorization: Basic with user:password is required');
       // Every comparison runs, whichever fails: the answer's timing says nothing about which.
       const userOk = sameSecret(user, given.user);
       let passwordOk = false;
@@ -65,7 +66,10 @@ export function createMluviiReceiver(credentials: MluviiCredentials | undefined)
       if (!userOk || !passwordOk) throw new SessionflowError('AUTH_INVALID', 'user or password does not match');
       const body = readMluviiBody(request.body);
       const delivery = mluviiDelivery(body, request.body);
-      return { dedupKey: delivery === null ? null : redeliveries.keyOf(delivery, now), sessionKey: mluviiSessionKey(body) };
+      return {
+        dedupKey: delivery === null ? null : redeliveries.keyOf(delivery, now),
+        sessionKey: mluviiSessionKey(body),
+      };
     },
   };
 }
@@ -92,7 +96,8 @@ interface MluviiEnvelope {
 function envelopeOf(body: unknown): { type: string; data: Record<string, unknown> } | undefined {
   const envelope = body as MluviiEnvelope | undefined;
   if (typeof envelope !== 'object' || envelope === null || typeof envelope.eventType !== 'string') return undefined;
-  const data = typeof envelope.data === 'object' && envelope.data !== null && !Array.isArray(envelope.data) ? envelope.data : {};
+  const data =
+    typeof envelope.data === 'object' && envelope.data !== null && !Array.isArray(envelope.data) ? envelope.data : {};
   return { type: envelope.eventType, data };
 }
 
@@ -117,7 +122,18 @@ export function mluviiDelivery(body: unknown, bytes: Buffer): MluviiDelivery | n
   if (activityId !== null) return { stream, payload: contentKey('mluvii', 'activity', activityId), timeless: false };
   const time = scalar(data.time ?? data.started ?? data.ended ?? data.created);
   if (time === null) return { stream, payload: mluviiContentKey(type, data, bytes), timeless: true };
-  return { stream, payload: contentKey('mluvii', type, scalar(data.id ?? data.sessionId), scalar(data.userId ?? data.operatorId), time, null), timeless: false };
+  return {
+    stream,
+    payload: contentKey(
+      'mluvii',
+      type,
+      scalar(data.id ?? data.sessionId),
+      scalar(data.userId ?? data.operatorId),
+      time,
+      null,
+    ),
+    timeless: false,
+  };
 }
 
 /** The key of a delivery's content alone (no stream): what every delivery of the same bytes shares. */

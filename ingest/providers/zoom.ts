@@ -22,7 +22,7 @@ const AHEAD_MICROS = 5 * 60 * 1_000_000;
 export const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
 
 export function zoomSignature(secret: string, timestamp: string, body: Buffer | string): string {
-  return 'v0=' + createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex');
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`;
 }
 
 export function zoomEncryptedToken(secret: string, plainToken: string): string {
@@ -44,8 +44,10 @@ export function createZoomReceiver(secrets: readonly string[], options: { tolera
       if (secrets.length === 0) throw new SessionflowError('SECRET_NOT_CONFIGURED', 'set ZOOM_WEBHOOK_SECRET_TOKEN');
       const timestamp = header(request, 'x-zm-request-timestamp');
       const signature = header(request, 'x-zm-signature');
-      if (!timestamp || !signature) throw new SessionflowError('AUTH_MISSING', 'x-zm-request-timestamp and x-zm-signature are required');
-      if (!/^\d{1,16}$/.test(timestamp)) throw new SessionflowError('AUTH_INVALID', 'x-zm-request-timestamp is not an epoch number');
+      if (!timestamp || !signature)
+        throw new SessionflowError('AUTH_MISSING', 'x-zm-request-timestamp and x-zm-signature are required');
+      if (!/^\d{1,16}$/.test(timestamp))
+        throw new SessionflowError('AUTH_INVALID', 'x-zm-request-timestamp is not an epoch number');
       const age = now - epochToMicros(Number(timestamp));
       if (age > behindMicros || -age > AHEAD_MICROS) throw new SessionflowError('TIMESTAMP_STALE');
       const secret = secrets.find((s) => signatureMatches(zoomSignature(s, timestamp, request.body), signature));
@@ -54,8 +56,13 @@ export function createZoomReceiver(secrets: readonly string[], options: { tolera
       const body = tryParseJson(request.body) as ZoomEnvelope | undefined;
       if (body?.event === 'endpoint.url_validation') {
         const plainToken = body.payload?.plainToken;
-        if (typeof plainToken !== 'string' || plainToken === '') throw new SessionflowError('BAD_REQUEST', 'payload.plainToken is missing');
-        return { reply: { plainToken, encryptedToken: zoomEncryptedToken(secret, plainToken) }, dedupKey: null, sessionKey: null };
+        if (typeof plainToken !== 'string' || plainToken === '')
+          throw new SessionflowError('BAD_REQUEST', 'payload.plainToken is missing');
+        return {
+          reply: { plainToken, encryptedToken: zoomEncryptedToken(secret, plainToken) },
+          dedupKey: null,
+          sessionKey: null,
+        };
       }
       return { dedupKey: zoomDedupKey(body), sessionKey: zoomSessionKey(body) };
     },
@@ -65,7 +72,10 @@ export function createZoomReceiver(secrets: readonly string[], options: { tolera
 interface ZoomEnvelope {
   event?: unknown;
   event_ts?: unknown;
-  payload?: { plainToken?: unknown; object?: { session_id?: unknown; user?: { id?: unknown; participant_uuid?: unknown } } };
+  payload?: {
+    plainToken?: unknown;
+    object?: { session_id?: unknown; user?: { id?: unknown; participant_uuid?: unknown } };
+  };
 }
 
 /** Zoom sends no event id: the same event redelivered has the same event, event_ts, session and participant. */
@@ -73,7 +83,13 @@ export function zoomDedupKey(body: ZoomEnvelope | undefined): string | null {
   if (!body || typeof body.event !== 'string') return null;
   const object = body.payload?.object;
   const user = object?.user;
-  return contentKey('zoom', body.event, scalar(body.event_ts), scalar(object?.session_id), scalar(user?.id ?? user?.participant_uuid));
+  return contentKey(
+    'zoom',
+    body.event,
+    scalar(body.event_ts),
+    scalar(object?.session_id),
+    scalar(user?.id ?? user?.participant_uuid),
+  );
 }
 
 function zoomSessionKey(body: ZoomEnvelope | undefined): string | null {

@@ -23,7 +23,14 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { bail, retry } from '../../lib/retry.js';
-import { ApizeeTokenError, fixedToken, passwordGrant, type ApizeeCredentials, type ApizeeTokens, type TokenAnswer } from './apizee-auth.js';
+import {
+  ApizeeTokenError,
+  fixedToken,
+  passwordGrant,
+  type ApizeeCredentials,
+  type ApizeeTokens,
+  type TokenAnswer,
+} from './apizee-auth.js';
 import type { RequestBudget } from './apizee-budget.js';
 import { eventsOf, itemId, totalOf } from './apizee-event.js';
 import { rateLimitDelayMs } from './rate-limit.js';
@@ -66,14 +73,28 @@ function apiError(status: number, ticketId: string, auth: ApizeeTokens['kind']):
     case 401:
       return new ApizeeApiError('unauthorized', ticketId, status, REFUSED[auth]);
     case 403:
-      return new ApizeeApiError('forbidden', ticketId, status,
-        `Apizee answered 403 Forbidden for ticket ${ticketId}: the token's user lacks the role permissions to read this ticket's events`);
+      return new ApizeeApiError(
+        'forbidden',
+        ticketId,
+        status,
+        `Apizee answered 403 Forbidden for ticket ${ticketId}: the token's user lacks the role permissions to read this ticket's events`,
+      );
     case 404:
-      return new ApizeeApiError('not_found', ticketId, status, `ticket ${ticketId} not found (HTTP 404): no such ticket for this Apizee account, or it was deleted`);
+      return new ApizeeApiError(
+        'not_found',
+        ticketId,
+        status,
+        `ticket ${ticketId} not found (HTTP 404): no such ticket for this Apizee account, or it was deleted`,
+      );
     default:
       return status >= 500
         ? new ApizeeApiError('server_error', ticketId, status, `Apizee answered HTTP ${status} for ticket ${ticketId}`)
-        : new ApizeeApiError('client_error', ticketId, status, `Apizee answered HTTP ${status} for ticket ${ticketId}; not retried`);
+        : new ApizeeApiError(
+            'client_error',
+            ticketId,
+            status,
+            `Apizee answered HTTP ${status} for ticket ${ticketId}; not retried`,
+          );
   }
 }
 
@@ -127,7 +148,12 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
    * and the request made again. Throws for the retry loop when Apizee cannot be reached. The token
    * request comes through here too: Apizee's limit counts every endpoint. `url` is never logged.
    */
-  async function exchange(url: URL, init: { method: 'GET' | 'POST'; token?: string }, signal: AbortSignal, ticketId: string | undefined): Promise<Answer> {
+  async function exchange(
+    url: URL,
+    init: { method: 'GET' | 'POST'; token?: string },
+    signal: AbortSignal,
+    ticketId: string | undefined,
+  ): Promise<Answer> {
     for (;;) {
       const release = await deps.budget.take(signal);
       let response: Response;
@@ -135,7 +161,10 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
       try {
         response = await doFetch(url, {
           method: init.method,
-          headers: { accept: 'application/json', ...(init.token !== undefined && { authorization: `Bearer ${init.token}` }) },
+          headers: {
+            accept: 'application/json',
+            ...(init.token !== undefined && { authorization: `Bearer ${init.token}` }),
+          },
           signal: AbortSignal.any([signal, AbortSignal.timeout(options.requestTimeoutMs)]),
         });
         if (response.status < 200 || response.status >= 300 || response.status === 204) await response.body?.cancel();
@@ -150,7 +179,10 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         const asked = rateLimitDelayMs(response.headers, nowMs());
         const waitMs = Math.min(asked ?? options.rateLimitFallbackMs, options.maxRateLimitWaitMs);
         deps.budget.holdUntil(nowMs() + waitMs);
-        deps.logger.warn({ ticketId, waitMs, told: asked !== undefined }, 'apizee rate limit reached (429); waiting as asked');
+        deps.logger.warn(
+          { ticketId, waitMs, told: asked !== undefined },
+          'apizee rate limit reached (429); waiting as asked',
+        );
         continue; // the budget's next slot comes after the hold
       }
       return { status: response.status, headers: response.headers, body };
@@ -161,7 +193,11 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
     'token' in options.auth
       ? fixedToken(options.auth.token)
       : passwordGrant(
-          { tokenUrl: `${base}/api/v3/token`, credentials: options.auth.credentials, refreshRatio: options.tokenRefreshRatio ?? 0.8 },
+          {
+            tokenUrl: `${base}/api/v3/token`,
+            credentials: options.auth.credentials,
+            refreshRatio: options.tokenRefreshRatio ?? 0.8,
+          },
           { post: (url, signal) => exchange(url, { method: 'POST' }, signal, undefined), logger: deps.logger, nowMs },
         );
 
@@ -189,7 +225,15 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
       if (answer.status >= 500) throw apiError(answer.status, ticketId, tokens.kind);
       if (answer.status !== 200) bail(apiError(answer.status, ticketId, tokens.kind));
       const items = eventsOf(answer.body);
-      if (items === undefined) bail(new ApizeeApiError('bad_answer', ticketId, 200, `Apizee answered ticket ${ticketId}'s events without an event list`));
+      if (items === undefined)
+        bail(
+          new ApizeeApiError(
+            'bad_answer',
+            ticketId,
+            200,
+            `Apizee answered ticket ${ticketId}'s events without an event list`,
+          ),
+        );
       return { items, total: totalOf(answer.body, answer.headers) };
     }
   }
@@ -202,15 +246,28 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
       ...options.backoff,
       signal,
       onRetry: (err, attempt, delayMs) =>
-        deps.logger.warn({ ticketId, attempt, delayMs, err: err instanceof Error ? err.message : String(err) }, 'apizee request failed; backing off'),
+        deps.logger.warn(
+          { ticketId, attempt, delayMs, err: err instanceof Error ? err.message : String(err) },
+          'apizee request failed; backing off',
+        ),
     }).catch((err: unknown) => {
       if (signal.aborted) throw err;
       if (err instanceof ApizeeApiError) {
         if (err.failure !== 'server_error') throw err;
-        throw new ApizeeApiError(err.failure, ticketId, err.status, `${err.message} (${options.backoff.attempts} attempts)`);
+        throw new ApizeeApiError(
+          err.failure,
+          ticketId,
+          err.status,
+          `${err.message} (${options.backoff.attempts} attempts)`,
+        );
       }
       const reason = err instanceof Error ? err.message : String(err);
-      throw new ApizeeApiError('server_error', ticketId, undefined, `Apizee could not be reached for ticket ${ticketId}: ${reason}`);
+      throw new ApizeeApiError(
+        'server_error',
+        ticketId,
+        undefined,
+        `Apizee could not be reached for ticket ${ticketId}: ${reason}`,
+      );
     });
   }
 

@@ -79,7 +79,10 @@ export interface PasswordGrantOptions {
   refreshRatio: number;
 }
 
-export function passwordGrant(options: PasswordGrantOptions, deps: { post: TokenPost; logger: Logger; nowMs: () => number }): ApizeeTokens {
+export function passwordGrant(
+  options: PasswordGrantOptions,
+  deps: { post: TokenPost; logger: Logger; nowMs: () => number },
+): ApizeeTokens {
   let held: { value: string; refreshAtMs: number } | undefined;
   let pending: Promise<string> | undefined;
 
@@ -89,17 +92,29 @@ export function passwordGrant(options: PasswordGrantOptions, deps: { post: Token
     url.searchParams.set('username', options.credentials.username);
     url.searchParams.set('password', options.credentials.password);
     const { status, body } = await deps.post(url, signal);
-    if (status >= 500) throw new ApizeeTokenError(false, status, `Apizee's token endpoint (POST /api/v3/token) answered HTTP ${status}`);
+    if (status >= 500)
+      throw new ApizeeTokenError(false, status, `Apizee's token endpoint (POST /api/v3/token) answered HTTP ${status}`);
     if (status < 200 || status >= 300) {
-      throw new ApizeeTokenError(true, status,
-        `Apizee refused APIZEE_API_USERNAME and APIZEE_API_PASSWORD at POST /api/v3/token (HTTP ${status}): wrong username or password, a disabled user, or APIZEE_API_URL is not the Apizee API`);
+      throw new ApizeeTokenError(
+        true,
+        status,
+        `Apizee refused APIZEE_API_USERNAME and APIZEE_API_PASSWORD at POST /api/v3/token (HTTP ${status}): wrong username or password, a disabled user, or APIZEE_API_URL is not the Apizee API`,
+      );
     }
     const record = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     const token = typeof record.access_token === 'string' ? record.access_token.trim() : '';
-    if (token === '') throw new ApizeeTokenError(true, status, `Apizee's token endpoint (POST /api/v3/token) answered HTTP ${status} without an access_token: is APIZEE_API_URL the Apizee API?`);
+    if (token === '')
+      throw new ApizeeTokenError(
+        true,
+        status,
+        `Apizee's token endpoint (POST /api/v3/token) answered HTTP ${status} without an access_token: is APIZEE_API_URL the Apizee API?`,
+      );
     const life = lifeSeconds(record.expires_in);
     held = { value: token, refreshAtMs: deps.nowMs() + life * 1000 * options.refreshRatio };
-    deps.logger.info({ expiresInSeconds: life, renewInSeconds: Math.round(life * options.refreshRatio) }, 'apizee access token obtained');
+    deps.logger.info(
+      { expiresInSeconds: life, renewInSeconds: Math.round(life * options.refreshRatio) },
+      'apizee access token obtained',
+    );
     return token;
   }
 

@@ -84,7 +84,19 @@ export function unixSeconds(value: unknown): number | undefined {
 }
 
 /** Top-level fields of a flat REST item that are not event-specific attributes. */
-const ENVELOPE_FIELDS = new Set(['id', 'objectId', 'object', 'event', 'time', 'created', 'createdAt', 'created_at', 'date', 'timestamp', 'props']);
+const ENVELOPE_FIELDS = new Set([
+  'id',
+  'objectId',
+  'object',
+  'event',
+  'time',
+  'created',
+  'createdAt',
+  'created_at',
+  'date',
+  'timestamp',
+  'props',
+]);
 const TIME_FIELDS = ['time', 'created', 'createdAt', 'created_at', 'date', 'timestamp'] as const;
 const COMMON_PROPS = ['eventType', 'eventCode', 'conversationId', 'ticketId'] as const;
 
@@ -138,7 +150,11 @@ export function webhookBody(item: unknown, ticketId: string): Json {
 /** One REST item as the webhook would have delivered it, with the receiver's own keys. */
 export function restDelivery(item: unknown, ticketId: string): ApizeeDelivery {
   const body = webhookBody(item, ticketId);
-  return { body: Buffer.from(JSON.stringify(body)), dedupKey: apizeeDedupKey(body), sessionKey: apizeeSessionKey(body) };
+  return {
+    body: Buffer.from(JSON.stringify(body)),
+    dedupKey: apizeeDedupKey(body),
+    sessionKey: apizeeSessionKey(body),
+  };
 }
 
 /** An item's own id as text, to tell pages apart; null when it has none. */

@@ -12,7 +12,11 @@ export function apizeeApiOptions(config: Config): ApizeeApiClientOptions | undef
   const a = config.apizeeApi;
   const { apizeeApiToken: token, apizeeApiCredentials: credentials } = config.secrets;
   if (!a) return undefined;
-  const auth = token ? { token } : credentials ? { credentials: { username: credentials.username, password: credentials.password } } : undefined;
+  const auth = token
+    ? { token }
+    : credentials
+      ? { credentials: { username: credentials.username, password: credentials.password } }
+      : undefined;
   if (!auth) return undefined;
   return { apiBaseUrl: a.url, ...auth, requestsPerMinute: a.requestsPerMinute, pageLimit: a.pageLimit };
 }

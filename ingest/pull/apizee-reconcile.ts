@@ -97,7 +97,11 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
           const stored = (JSON.parse(text) as { tickets?: Record<string, Tracked> }).tickets ?? {};
           for (const [id, t] of Object.entries(stored)) {
             const held = tickets.get(id);
-            if (typeof t.seenAt === 'number') tickets.set(id, { seenAt: Math.max(t.seenAt, held?.seenAt ?? 0), reconciledAt: typeof t.reconciledAt === 'number' ? t.reconciledAt : null });
+            if (typeof t.seenAt === 'number')
+              tickets.set(id, {
+                seenAt: Math.max(t.seenAt, held?.seenAt ?? 0),
+                reconciledAt: typeof t.reconciledAt === 'number' ? t.reconciledAt : null,
+              });
           }
         } catch (err) {
           log.warn({ err: message(err) }, 'tickets file unreadable; starting from the webhooks to come');
@@ -184,7 +188,11 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
         log.error({ err: message(err) }, 'apizee reconciliation run failed');
       }
       const took = nowMs() - started;
-      if (took > options.intervalMs) log.warn({ tookMs: took, intervalMs: options.intervalMs }, 'apizee reconciliation run took longer than its interval: more tickets than the rate limit allows; raise the interval or lower the lookback');
+      if (took > options.intervalMs)
+        log.warn(
+          { tookMs: took, intervalMs: options.intervalMs },
+          'apizee reconciliation run took longer than its interval: more tickets than the rate limit allows; raise the interval or lower the lookback',
+        );
       if (!stopping.signal.aborted) await pause.wait(Math.max(0, options.intervalMs - took));
     }
   }
@@ -194,13 +202,21 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
       return {
         async write(raw, sessionKey) {
           await sink.write(raw, sessionKey);
-          if (raw.provider === 'apizee' && raw.source === 'webhook' && sessionKey?.startsWith('apizee:')) seen(sessionKey.slice('apizee:'.length));
+          if (raw.provider === 'apizee' && raw.source === 'webhook' && sessionKey?.startsWith('apizee:'))
+            seen(sessionKey.slice('apizee:'.length));
         },
       };
     },
     start() {
       if (loop !== undefined) return;
-      log.info({ intervalMs: options.intervalMs, lookbackMs: options.lookbackMs, auth: options.credentials ? 'credentials' : 'fixed' }, 'apizee reconciliation starting');
+      log.info(
+        {
+          intervalMs: options.intervalMs,
+          lookbackMs: options.lookbackMs,
+          auth: options.credentials ? 'credentials' : 'fixed',
+        },
+        'apizee reconciliation starting',
+      );
       loop = loopRuns();
     },
     runOnce,

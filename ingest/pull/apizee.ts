@@ -55,7 +55,8 @@ export interface ApizeeClientDeps {
 /** The REST client with the options' defaults, drawing on the process's budget for the user. */
 export function apizeeApiFor(options: ApizeeApiClientOptions, deps: ApizeeClientDeps): ApizeeApi {
   const { token, credentials } = options;
-  if ((token === undefined) === (credentials === undefined)) throw new Error('the Apizee REST client takes a token or credentials, exactly one of them');
+  if ((token === undefined) === (credentials === undefined))
+    throw new Error('the Apizee REST client takes a token or credentials, exactly one of them');
   const windowMs = options.windowMs ?? 60_000;
   // The limit is the user's: the token stands for it, or its name at that API.
   const user = token ?? `${options.apiBaseUrl}\n${credentials!.username}`;
@@ -69,7 +70,11 @@ export function apizeeApiFor(options: ApizeeApiClientOptions, deps: ApizeeClient
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? 15 * 60_000,
       rateLimitFallbackMs: windowMs,
-      backoff: { initialMs: options.backoff?.initialMs ?? 1000, maxMs: options.backoff?.maxMs ?? 30_000, attempts: options.backoff?.attempts ?? 5 },
+      backoff: {
+        initialMs: options.backoff?.initialMs ?? 1000,
+        maxMs: options.backoff?.maxMs ?? 30_000,
+        attempts: options.backoff?.attempts ?? 5,
+      },
     },
     { budget, logger: deps.logger, ...(deps.fetch && { fetch: deps.fetch }), ...(deps.nowMs && { nowMs: deps.nowMs }) },
   );
@@ -102,7 +107,10 @@ export interface ApizeeBackfill {
    * The tickets one after another. A ticket that fails is reported and the next one goes on,
    * except a refused token (401), which ends the run; a stop ends it after the ticket in hand.
    */
-  tickets(ticketIds: readonly string[], options?: { signal?: AbortSignal; onTicket?: (progress: BackfillProgress) => void }): Promise<TicketOutcome[]>;
+  tickets(
+    ticketIds: readonly string[],
+    options?: { signal?: AbortSignal; onTicket?: (progress: BackfillProgress) => void },
+  ): Promise<TicketOutcome[]>;
 }
 
 export interface ApizeeBackfillDeps extends ApizeeClientDeps {
@@ -120,20 +128,29 @@ export function createApizeeBackfill(options: ApizeeApiClientOptions, deps: Apiz
 
   async function ticket(ticketId: string, signal: AbortSignal = new AbortController().signal): Promise<number> {
     const id = ticketId.trim();
-    if (!isTicketId(id)) throw new ApizeeApiError('client_error', id, undefined, `"${id}" is not an Apizee ticket id (a number)`);
+    if (!isTicketId(id))
+      throw new ApizeeApiError('client_error', id, undefined, `"${id}" is not an Apizee ticket id (a number)`);
     const deliveries = (await api.ticketEvents(id, signal)).map((item) => restDelivery(item, id));
     const receivedAt = clock();
     // Written together (the log groups them into one commit), in timeline order.
     await Promise.all(
       deliveries.map((delivery) =>
         deps.sink.write(
-          wrap({ provider: PROVIDER, source: 'backfill', receivedAt, dedupKey: delivery.dedupKey, headers: { 'content-type': 'application/json' }, body: delivery.body }),
+          wrap({
+            provider: PROVIDER,
+            source: 'backfill',
+            receivedAt,
+            dedupKey: delivery.dedupKey,
+            headers: { 'content-type': 'application/json' },
+            body: delivery.body,
+          }),
           delivery.sessionKey,
         ),
       ),
     );
     const unkeyed = deliveries.filter((d) => d.dedupKey === null).length;
-    if (unkeyed > 0) log.warn({ ticketId: id, unkeyed }, 'events without an id stored; the adapter will dead-letter them');
+    if (unkeyed > 0)
+      log.warn({ ticketId: id, unkeyed }, 'events without an id stored; the adapter will dead-letter them');
     log.info({ ticketId: id, events: deliveries.length }, 'apizee ticket backfilled');
     return deliveries.length;
   }
@@ -156,7 +173,13 @@ export function createApizeeBackfill(options: ApizeeApiClientOptions, deps: Apiz
         }
         outcomes.push(outcome);
         eventsWritten += outcome.events;
-        onTicket?.({ ticketsDone: outcomes.length, ticketsTotal: ticketIds.length, eventsWritten, failed: outcomes.filter((o) => o.error).length, last: outcome });
+        onTicket?.({
+          ticketsDone: outcomes.length,
+          ticketsTotal: ticketIds.length,
+          eventsWritten,
+          failed: outcomes.filter((o) => o.error).length,
+          last: outcome,
+        });
         if (outcome.error?.stopsRun) break;
       }
       return outcomes;

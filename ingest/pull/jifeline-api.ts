@@ -29,7 +29,10 @@ export interface EventsApi {
   page(afterId: string | null, limit: number, signal: AbortSignal): Promise<unknown[]>;
 }
 
-export function eventsApi(options: EventsApiOptions, deps: { tokens: TokenSource; logger: Logger; fetch?: typeof fetch }): EventsApi {
+export function eventsApi(
+  options: EventsApiOptions,
+  deps: { tokens: TokenSource; logger: Logger; fetch?: typeof fetch },
+): EventsApi {
   const doFetch = deps.fetch ?? fetch;
   const endpoint = `${options.apiBaseUrl.replace(/\/+$/, '')}/v2/system/events`;
 

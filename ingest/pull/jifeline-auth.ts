@@ -55,7 +55,11 @@ export function clientCredentials(
     const response = await doFetch(options.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: options.clientId, client_secret: options.clientSecret }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: options.clientId,
+        client_secret: options.clientSecret,
+      }).toString(),
       signal: AbortSignal.timeout(options.requestTimeoutMs),
     });
     if (!response.ok) {
@@ -63,7 +67,8 @@ export function clientCredentials(
       throw new JifelineHttpError('token', response.status);
     }
     const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-    if (typeof body.access_token !== 'string' || body.access_token === '') throw new Error('Jifeline token endpoint answered without an access_token');
+    if (typeof body.access_token !== 'string' || body.access_token === '')
+      throw new Error('Jifeline token endpoint answered without an access_token');
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
     held = { value: body.access_token, refreshAtMs: nowMs() + expiresIn * 1000 * options.refreshRatio };
     deps.logger.info({ expiresInSeconds: expiresIn }, 'access token obtained');

@@ -37,7 +37,11 @@ function sessionKeyOf(payload: unknown): string | null {
 /** One element of a page of `GET /v2/system/events`, stored as that element's JSON. */
 export function restDelivery(event: unknown): Delivery {
   const record = isRecord(event) ? event : {};
-  return { body: Buffer.from(JSON.stringify(event)), id: eventIdOf(record.id), sessionKey: sessionKeyOf(record.payload) };
+  return {
+    body: Buffer.from(JSON.stringify(event)),
+    id: eventIdOf(record.id),
+    sessionKey: sessionKeyOf(record.payload),
+  };
 }
 
 /** A websocket frame, stored byte for byte when it carries an event; its action otherwise. */

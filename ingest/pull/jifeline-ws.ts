@@ -50,7 +50,10 @@ function bytesOf(data: WebSocket.RawData): Buffer {
 }
 
 /** Before each reconnection: none for the first few, then the interval; a connection that lived an interval starts the count again. */
-export function reconnectDelayMs(failuresInARow: number, options: Pick<ListenerOptions, 'immediateReconnects' | 'reconnectIntervalMs'>): number {
+export function reconnectDelayMs(
+  failuresInARow: number,
+  options: Pick<ListenerOptions, 'immediateReconnects' | 'reconnectIntervalMs'>,
+): number {
   return failuresInARow <= options.immediateReconnects ? 0 : options.reconnectIntervalMs;
 }
 
@@ -69,14 +72,19 @@ export function startListener(options: ListenerOptions, deps: ListenerDeps): Lis
     }
     if (stopping.signal.aborted) return false;
     return new Promise<boolean>((resolve) => {
-      const ws = new WebSocket(options.url, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: 10_000, maxPayload: options.maxPayloadBytes });
+      const ws = new WebSocket(options.url, {
+        headers: { authorization: `Bearer ${token}` },
+        handshakeTimeout: 10_000,
+        maxPayload: options.maxPayloadBytes,
+      });
       socket = ws;
       let openedAt: number | undefined;
       let alive = true;
       let pinger: NodeJS.Timeout | undefined;
       ws.on('open', () => {
         openedAt = Date.now();
-        for (const type of options.eventTypes) ws.send(JSON.stringify({ action: 'subscribe-to-event', event_type: type }));
+        for (const type of options.eventTypes)
+          ws.send(JSON.stringify({ action: 'subscribe-to-event', event_type: type }));
         deps.logger.info({ ...LOG, subscriptions: options.eventTypes.length }, 'websocket connected');
         pinger = setInterval(() => {
           if (!alive) return ws.terminate();

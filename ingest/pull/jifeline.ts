@@ -96,11 +96,22 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
   const log = deps.logger.child({ provider: PROVIDER });
   const cursor = fileCursor(join(options.stateDir, CURSOR_FILE));
   const tokens = clientCredentials(
-    { tokenUrl: options.tokenUrl, clientId: options.clientId, clientSecret: options.clientSecret, refreshRatio: options.refreshRatio ?? 0.8, requestTimeoutMs },
+    {
+      tokenUrl: options.tokenUrl,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      refreshRatio: options.refreshRatio ?? 0.8,
+      requestTimeoutMs,
+    },
     { logger: log, ...(deps.fetch && { fetch: deps.fetch }) },
   );
   const api = eventsApi(
-    { apiBaseUrl: options.apiBaseUrl, apiKey: options.apiKey, requestTimeoutMs, maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? 15 * 60_000 },
+    {
+      apiBaseUrl: options.apiBaseUrl,
+      apiKey: options.apiKey,
+      requestTimeoutMs,
+      maxRateLimitWaitMs: options.maxRateLimitWaitMs ?? 15 * 60_000,
+    },
     { tokens, logger: log, ...(deps.fetch && { fetch: deps.fetch }) },
   );
 
@@ -113,7 +124,14 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
 
   const store = (delivery: Delivery, receivedAt: Micros) =>
     deps.sink.write(
-      wrap({ provider: PROVIDER, source: 'poll', receivedAt, dedupKey: delivery.id, headers: { 'content-type': 'application/json' }, body: delivery.body }),
+      wrap({
+        provider: PROVIDER,
+        source: 'poll',
+        receivedAt,
+        dedupKey: delivery.id,
+        headers: { 'content-type': 'application/json' },
+        body: delivery.body,
+      }),
       delivery.sessionKey,
     );
 
@@ -137,11 +155,18 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
     let stored = 0;
     while (!stopping.signal.aborted) {
       const from = after;
-      const page = await retry(() => api.page(from, limit, stopping.signal), { ...backoff, signal: stopping.signal, onRetry: onRetry('events request') });
+      const page = await retry(() => api.page(from, limit, stopping.signal), {
+        ...backoff,
+        signal: stopping.signal,
+        onRetry: onRetry('events request'),
+      });
       const deliveries = page.map(restDelivery).filter((d) => d.id === null || isAfter(d.id, from));
       const receivedAt = clock();
       await durably('raw sink write', () => Promise.all(deliveries.map((d) => store(d, receivedAt))));
-      const last = deliveries.reduce<string | null>((max, d) => (d.id !== null && isAfter(d.id, max) ? d.id : max), null);
+      const last = deliveries.reduce<string | null>(
+        (max, d) => (d.id !== null && isAfter(d.id, max) ? d.id : max),
+        null,
+      );
       if (last !== null && last !== from) {
         await durably('cursor write', () => cursor.write(last));
         after = last;
@@ -189,7 +214,8 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
       .then(
         () => log.debug({ id: delivery.id }, 'websocket event stored'),
         // Not lost: the poller stores every event itself; the websocket only brings it early.
-        (err: unknown) => log.warn({ id: delivery.id, err: message(err) }, 'websocket event not stored; the poller will fetch it'),
+        (err: unknown) =>
+          log.warn({ id: delivery.id, err: message(err) }, 'websocket event not stored; the poller will fetch it'),
       )
       .finally(() => frames.delete(write));
     frames.add(write);
@@ -198,7 +224,10 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
   return {
     start() {
       if (loop !== undefined) return;
-      log.info({ pageLimit: limit, pollIntervalMs, websocket: options.websocketUrl !== undefined }, 'jifeline puller starting');
+      log.info(
+        { pageLimit: limit, pollIntervalMs, websocket: options.websocketUrl !== undefined },
+        'jifeline puller starting',
+      );
       loop = run();
       if (options.websocketUrl !== undefined) {
         listener = startListener(

@@ -45,7 +45,8 @@ export function liveHolder(dir: string): number | undefined {
 /** Takes the lock of `dir`; returns its release. */
 export function lockDir(dir: string): () => void {
   const path = join(dir, 'LOCK');
-  if (held.has(path)) throw new SessionflowError('LOG_UNAVAILABLE', `${dir} is already open in this process (PID ${process.pid})`);
+  if (held.has(path))
+    throw new SessionflowError('LOG_UNAVAILABLE', `${dir} is already open in this process (PID ${process.pid})`);
   const mine = JSON.stringify({ pid: process.pid, started: startTime(process.pid) });
   try {
     const fd = openSync(path, 'wx');
@@ -60,7 +61,10 @@ export function lockDir(dir: string): () => void {
       // empty or torn: its writer died while writing it
     }
     if (typeof owner.pid === 'number' && alive(owner.pid, owner.started)) {
-      throw new SessionflowError('LOG_UNAVAILABLE', `${dir} is in use by another process (PID ${owner.pid}), a running \`sessionflow run\`?`);
+      throw new SessionflowError(
+        'LOG_UNAVAILABLE',
+        `${dir} is in use by another process (PID ${owner.pid}), a running \`sessionflow run\`?`,
+      );
     }
     writeFileAtomicSync(path, mine);
   }

@@ -59,12 +59,24 @@ export class EmbeddedConsumer implements Consumer {
         const { frames, cursor } = this.log.read(topic, partition, from, limit, maxBytes, this.cursors.get(key));
         if (frames.length === 0) continue;
         // Copies: a record kept by a handler must not keep the whole chunk it was read in alive.
-        const records: LogRecord[] = frames.map((f) => ({ topic, partition, offset: f.offset, key: f.key && Buffer.from(f.key), value: Buffer.from(f.value), timestamp: f.timestamp }));
+        const records: LogRecord[] = frames.map((f) => ({
+          topic,
+          partition,
+          offset: f.offset,
+          key: f.key && Buffer.from(f.key),
+          value: Buffer.from(f.value),
+          timestamp: f.timestamp,
+        }));
         await this.options.eachBatch({ topic, partition, records });
         const nextOffset = records.at(-1)!.offset + 1;
         this.positions.set(key, nextOffset);
         // Stored in the background (commits meanwhile share one write): the next batch need not wait for it.
-        this.lastCommit = { topic, partition, nextOffset, stored: this.log.commitPosition(this.options.group, topic, partition, nextOffset) };
+        this.lastCommit = {
+          topic,
+          partition,
+          nextOffset,
+          stored: this.log.commitPosition(this.options.group, topic, partition, nextOffset),
+        };
         this.lastCommit.stored.catch(() => undefined);
         if (cursor) this.cursors.set(key, cursor);
         worked = true;
@@ -82,7 +94,11 @@ export class EmbeddedConsumer implements Consumer {
     const last = this.lastCommit;
     if (!last) return;
     await last.stored.catch(() =>
-      retry(() => this.log.commitPosition(this.options.group, last.topic, last.partition, last.nextOffset), { initialMs: 100, maxMs: 1000, attempts: 5 }),
+      retry(() => this.log.commitPosition(this.options.group, last.topic, last.partition, last.nextOffset), {
+        initialMs: 100,
+        maxMs: 1000,
+        attempts: 5,
+      }),
     );
   }
 

@@ -14,7 +14,17 @@
  * only after its fdatasync. A failed or short write (a full disk) cuts the files back to their
  * last good size and refuses that group (LOG_UNAVAILABLE); the next publish tries again.
  */
-import { ftruncate, ftruncateSync, fdatasync, mkdirSync, readdirSync, readFileSync, statfs, writeSync, existsSync } from 'node:fs';
+import {
+  ftruncate,
+  ftruncateSync,
+  fdatasync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statfs,
+  writeSync,
+  existsSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
@@ -27,7 +37,15 @@ import { EmbeddedConsumer } from './embedded-consumer.js';
 import { frameSize, type Frame } from './frame.js';
 import { Partition, type Damage, type ReadCursor } from './partition.js';
 import { GroupPositions } from './positions.js';
-import { partitionFor, type ConsumeOptions, type Consumer, type Log, type OutgoingMessage, type TopicPartition, type TopicSpec } from './types.js';
+import {
+  partitionFor,
+  type ConsumeOptions,
+  type Consumer,
+  type Log,
+  type OutgoingMessage,
+  type TopicPartition,
+  type TopicSpec,
+} from './types.js';
 
 const fdatasyncP = promisify(fdatasync);
 const ftruncateP = promisify(ftruncate);
@@ -87,7 +105,10 @@ export class EmbeddedLog implements Log {
     private readonly options: EmbeddedLogOptions,
   ) {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
-    this.group = new GroupCommit((publishes) => this.commit(publishes), { maxWeight: options.maxCommitBytes ?? 16 * 1024 * 1024, weigh: (p) => p.bytes });
+    this.group = new GroupCommit((publishes) => this.commit(publishes), {
+      maxWeight: options.maxCommitBytes ?? 16 * 1024 * 1024,
+      weigh: (p) => p.bytes,
+    });
   }
 
   /** Opens (or creates) the log in `dir`, checking every frame of every segment (recover.ts). */
@@ -102,7 +123,9 @@ export class EmbeddedLog implements Log {
         const meta = join(topicDir, 'topic.json');
         if (!existsSync(meta)) continue; // a creation cut short before any publish
         const spec = { topic: name, ...(JSON.parse(readFileSync(meta, 'utf8')) as Omit<TopicSpec, 'topic'>) };
-        const partitions = Array.from({ length: spec.partitions }, (_, p) => Partition.open(join(topicDir, String(p)), damage));
+        const partitions = Array.from({ length: spec.partitions }, (_, p) =>
+          Partition.open(join(topicDir, String(p)), damage),
+        );
         log.topics.set(name, { spec, partitions });
       }
       return log;
@@ -115,13 +138,19 @@ export class EmbeddedLog implements Log {
   async createTopics(specs: TopicSpec[]): Promise<void> {
     if (this.closed) throw new SessionflowError('LOG_CLOSED');
     for (const spec of specs) {
-      if (!TOPIC_NAME.test(spec.topic) || spec.topic === '.' || spec.topic === '..') throw new SessionflowError('CONFIG_INVALID', `not a valid topic name: ${spec.topic}`);
+      if (!TOPIC_NAME.test(spec.topic) || spec.topic === '.' || spec.topic === '..')
+        throw new SessionflowError('CONFIG_INVALID', `not a valid topic name: ${spec.topic}`);
       const topicDir = join(this.dir, 'topics', spec.topic);
       const existing = this.topics.get(spec.topic);
       // An existing topic keeps its partitions (keys would move); its limits follow the configuration.
-      const meta = { partitions: existing?.spec.partitions ?? spec.partitions, compacted: spec.compacted ?? false, ...(spec.maxMessageBytes && { maxMessageBytes: spec.maxMessageBytes }) };
+      const meta = {
+        partitions: existing?.spec.partitions ?? spec.partitions,
+        compacted: spec.compacted ?? false,
+        ...(spec.maxMessageBytes && { maxMessageBytes: spec.maxMessageBytes }),
+      };
       if (existing) {
-        if (existing.spec.compacted === meta.compacted && existing.spec.maxMessageBytes === meta.maxMessageBytes) continue;
+        if (existing.spec.compacted === meta.compacted && existing.spec.maxMessageBytes === meta.maxMessageBytes)
+          continue;
         writeFileAtomicSync(join(topicDir, 'topic.json'), JSON.stringify(meta));
         existing.spec = { topic: spec.topic, ...meta };
         continue;
@@ -150,7 +179,9 @@ export class EmbeddedLog implements Log {
     // As Kafka refuses a record batch over the topic's max.message.bytes (one batch per partition).
     const limit = t.spec.maxMessageBytes;
     if (limit && [...perPartition.values()].some((n) => n > limit)) {
-      return Promise.reject(new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${topic} accepts (maxMessageBytes ${limit})`));
+      return Promise.reject(
+        new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${topic} accepts (maxMessageBytes ${limit})`),
+      );
     }
     return this.group.submit({ topic: t, messages, partitions, bytes });
   }
@@ -164,7 +195,9 @@ export class EmbeddedLog implements Log {
       }
     }
     const now = Date.now();
-    await this.append([...byPartition].map(([partition, messages]) => ({ partition, ...partition.encode(messages, now) })));
+    await this.append(
+      [...byPartition].map(([partition, messages]) => ({ partition, ...partition.encode(messages, now) })),
+    );
   }
 
   /** Writes and fdatasyncs each partition's frames (concurrently); all or none become visible. */
@@ -181,16 +214,22 @@ export class EmbeddedLog implements Log {
     } catch (cause) {
       throw new SessionflowError('LOG_UNAVAILABLE', 'could not prepare the embedded log for an append', { cause });
     }
-    const results = await Promise.allSettled(appends.map((a) => writeDurably(a.partition.active.fd!, a.buf, a.partition.active.size)));
+    const results = await Promise.allSettled(
+      appends.map((a) => writeDurably(a.partition.active.fd!, a.buf, a.partition.active.size)),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       // Back to the last good size, so what was refused is never read nor found at the next open.
       await Promise.all(
         appends.map((a) =>
-          ftruncateP(a.partition.active.fd!, a.partition.active.size).then(
-            () => fdatasyncP(a.partition.active.fd!),
-            () => void (a.partition.dirty = true),
-          ).catch(() => undefined),
+          ftruncateP(a.partition.active.fd!, a.partition.active.size)
+            .then(
+              () => fdatasyncP(a.partition.active.fd!),
+              () => {
+                a.partition.dirty = true;
+              },
+            )
+            .catch(() => undefined),
         ),
       );
       this.watchForRoom();
@@ -216,7 +255,10 @@ export class EmbeddedLog implements Log {
    */
   private watchForRoom(): void {
     if (this.refused || this.closed) return;
-    this.options.logger?.warn({ dir: this.dir }, 'embedded log: the disk refused a write; deliveries get 503 until it has room again');
+    this.options.logger?.warn(
+      { dir: this.dir },
+      'embedded log: the disk refused a write; deliveries get 503 until it has room again',
+    );
     const look = () =>
       statfs(this.dir, (err, stats) => {
         if (!this.refused) return;
@@ -245,7 +287,8 @@ export class EmbeddedLog implements Log {
       for (let partition = 0; partition < t.spec.partitions; partition++) assigned.push({ topic, partition });
     }
     const positions = new Map<string, number>();
-    for (const topic of options.topics) for (const [key, offset] of this.positions.of(options.group, topic)) positions.set(key, offset);
+    for (const topic of options.topics)
+      for (const [key, offset] of this.positions.of(options.group, topic)) positions.set(key, offset);
     if (options.seek) for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
     this.activeGroups.add(options.group);
     const consumer = new EmbeddedConsumer(this, options, assigned, positions, () => {
@@ -263,13 +306,22 @@ export class EmbeddedLog implements Log {
   }
 
   /** @internal Records of one partition from `from` on, within the bounds. */
-  read(topic: string, partition: number, from: number, maxRecords: number, maxBytes: number, cursor?: ReadCursor): { frames: Frame[]; cursor?: ReadCursor } {
+  read(
+    topic: string,
+    partition: number,
+    from: number,
+    maxRecords: number,
+    maxBytes: number,
+    cursor?: ReadCursor,
+  ): { frames: Frame[]; cursor?: ReadCursor } {
     const p = this.topics.get(topic)?.partitions[partition];
     if (!p) return { frames: [] };
     try {
       return p.read(from, maxRecords, maxBytes, cursor);
     } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${tpKey(topic, partition)} at offset ${from}`, { cause });
+      throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${tpKey(topic, partition)} at offset ${from}`, {
+        cause,
+      });
     }
   }
 
@@ -340,7 +392,8 @@ export class EmbeddedLog implements Log {
       if (this.closed) throw new SessionflowError('LOG_CLOSED');
       let erased = 0;
       try {
-        for (const [name, t] of this.topics) for (const p of t.partitions) erased += p.erase((frame) => match(name, frame));
+        for (const [name, t] of this.topics)
+          for (const p of t.partitions) erased += p.erase((frame) => match(name, frame));
       } catch (cause) {
         throw new SessionflowError('LOG_UNAVAILABLE', 'could not erase records of the embedded log', { cause });
       }

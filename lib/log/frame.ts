@@ -37,7 +37,14 @@ const writeU64 = (buf: Buffer, n: number, at: number) => {
 const readU64 = (buf: Buffer, at: number) => buf.readUInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
 
 /** Writes one frame at `at` of `buf` (which has room for it); returns where the next one starts. */
-export function writeFrame(buf: Buffer, at: number, offset: number, timestamp: number, key: Buffer | null, value: Buffer): number {
+export function writeFrame(
+  buf: Buffer,
+  at: number,
+  offset: number,
+  timestamp: number,
+  key: Buffer | null,
+  value: Buffer,
+): number {
   const start = at;
   const length = BODY_MIN + (key?.length ?? 0) + value.length;
   buf.writeUInt32BE(length, at);

@@ -4,7 +4,8 @@ import type { Logger } from '../logger.js';
 import type { ConsumeOptions, Consumer, LogRecord, TopicPartition } from './types.js';
 
 export const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
-export const unavailable = (detail: string, cause: unknown) => new SessionflowError('LOG_UNAVAILABLE', detail, { cause });
+export const unavailable = (detail: string, cause: unknown) =>
+  new SessionflowError('LOG_UNAVAILABLE', detail, { cause });
 
 /**
  * One member of a consumer group. Offsets are resolved and committed by hand after each handled
@@ -27,7 +28,9 @@ export class KafkaGroupConsumer implements Consumer {
     private readonly options: ConsumeOptions,
     private readonly logger: Logger,
   ) {
-    this.done = new Promise<void>((resolve, reject) => (this.settle = (err) => (err === undefined ? resolve() : reject(err))));
+    this.done = new Promise<void>(
+      (resolve, reject) => (this.settle = (err) => (err === undefined ? resolve() : reject(err))),
+    );
     this.done.catch(() => undefined);
   }
 
@@ -45,7 +48,11 @@ export class KafkaGroupConsumer implements Consumer {
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: options.topics, fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.handle(payload) });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.handle(payload),
+      });
     } catch (cause) {
       const err = unavailable(`cannot start a consumer in group ${options.group}`, cause);
       await this.shutdown(err);
@@ -56,8 +63,13 @@ export class KafkaGroupConsumer implements Consumer {
   private assigned(assignment: Record<string, number[]>): void {
     const generation = ++this.generation;
     this.sought.clear();
-    const partitions: TopicPartition[] = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
-    this.logger.debug({ group: this.options.group, partitions: partitions.map((tp) => tpKey(tp.topic, tp.partition)) }, 'partitions assigned');
+    const partitions: TopicPartition[] = Object.entries(assignment).flatMap(([topic, ps]) =>
+      ps.map((partition) => ({ topic, partition })),
+    );
+    this.logger.debug(
+      { group: this.options.group, partitions: partitions.map((tp) => tpKey(tp.topic, tp.partition)) },
+      'partitions assigned',
+    );
     const { seek } = this.options;
     if (!seek || partitions.length === 0) return;
     const byTopic = Object.entries(assignment).map(([topic, ps]) => ({ topic, partitions: ps }));
@@ -77,7 +89,14 @@ export class KafkaGroupConsumer implements Consumer {
     );
   }
 
-  private async handle({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handle({
+    batch,
+    resolveOffset,
+    commitOffsetsIfNecessary,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     if (this.failed) return;
     await this.seeking;
     if (this.failed || !isRunning() || isStale()) return;
@@ -87,13 +106,23 @@ export class KafkaGroupConsumer implements Consumer {
       // Untyped, but a kafkajs Batch keeps the offset it was fetched from.
       const fetchedFrom = Number((batch as Batch & { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset());
       if (fetchedFrom !== sought) {
-        this.logger.warn({ group: this.options.group, topic, partition, fetchedFrom, sought }, 'batch not fetched from the sought offset: skipped, seeking again');
+        this.logger.warn(
+          { group: this.options.group, topic, partition, fetchedFrom, sought },
+          'batch not fetched from the sought offset: skipped, seeking again',
+        );
         this.consumer.seek({ topic, partition, offset: String(sought) });
         return;
       }
       this.sought.delete(tpKey(topic, partition));
     }
-    const records: LogRecord[] = batch.messages.map((m) => ({ topic, partition, offset: Number(m.offset), key: m.key ?? null, value: m.value ?? Buffer.alloc(0), timestamp: Number(m.timestamp) }));
+    const records: LogRecord[] = batch.messages.map((m) => ({
+      topic,
+      partition,
+      offset: Number(m.offset),
+      key: m.key ?? null,
+      value: m.value ?? Buffer.alloc(0),
+      timestamp: Number(m.timestamp),
+    }));
     const size = this.options.maxBatchSize ?? 500;
     for (let start = 0; start < records.length; start += size) {
       if (!isRunning() || isStale()) return; // the rest is fetched again by whoever reads on
@@ -121,7 +150,8 @@ export class KafkaGroupConsumer implements Consumer {
   private shutdown(err?: unknown): Promise<void> {
     this.stopping ??= this.consumer.disconnect().then(
       () => this.settle(err),
-      (cause: unknown) => this.settle(err ?? unavailable(`consumer of ${this.options.group} did not stop cleanly`, cause)),
+      (cause: unknown) =>
+        this.settle(err ?? unavailable(`consumer of ${this.options.group} did not stop cleanly`, cause)),
     );
     return this.stopping;
   }

@@ -15,12 +15,28 @@
  * seconds and the caller spools) and a producer that failed a send is replaced: a new producer
  * id starts new sequences, as the Java producer bumps its epoch.
  */
-import { Kafka, Partitioners, logLevel as Level, type Admin, type ConfigResourceTypes, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel as Level,
+  type Admin,
+  type ConfigResourceTypes,
+  type ITopicConfig,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
 import { KafkaGroupConsumer, tpKey, unavailable } from './kafka-consumer.js';
-import { messageBytes, type ConsumeOptions, type Consumer, type Log, type OutgoingMessage, type TopicSpec } from './types.js';
+import {
+  messageBytes,
+  type ConsumeOptions,
+  type Consumer,
+  type Log,
+  type OutgoingMessage,
+  type TopicSpec,
+} from './types.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -88,11 +104,19 @@ export class KafkaLog implements Log {
     private readonly admin: Admin,
     private readonly options: KafkaLogOptions,
   ) {
-    this.group = new GroupCommit((publishes) => this.send(publishes), { maxWeight: (p) => p.cap, weigh: (p) => p.bytes });
+    this.group = new GroupCommit((publishes) => this.send(publishes), {
+      maxWeight: (p) => p.cap,
+      weigh: (p) => p.bytes,
+    });
   }
 
   static async connect(options: KafkaLogOptions): Promise<KafkaLog> {
-    const kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: kafkaLevel(options.logger), logCreator: () => logTo(options.logger) });
+    const kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: kafkaLevel(options.logger),
+      logCreator: () => logTo(options.logger),
+    });
     const log = new KafkaLog(kafka, kafka.admin(), options);
     try {
       await log.admin.connect();
@@ -139,7 +163,11 @@ export class KafkaLog implements Log {
       await this.admin
         .alterConfigs({
           validateOnly: false,
-          resources: retained.map((spec) => ({ type: TOPIC_RESOURCE, name: spec.topic, configEntries: topicConfig(spec, this.options.replicationFactor ?? -1).configEntries ?? [] })),
+          resources: retained.map((spec) => ({
+            type: TOPIC_RESOURCE,
+            name: spec.topic,
+            configEntries: topicConfig(spec, this.options.replicationFactor ?? -1).configEntries ?? [],
+          })),
         })
         .catch(failWith(`could not set retention.ms on ${retained.map((s) => s.topic).join(', ')}`));
     }
@@ -151,12 +179,17 @@ export class KafkaLog implements Log {
     if (messages.length === 0) return;
     // An unknown topic would fail the whole grouped send after kafkajs' metadata retries: refuse it alone, up front.
     if (!this.knownTopics.has(topic)) {
-      for (const name of await this.admin.listTopics().catch(failWith('cannot list topics'))) this.knownTopics.add(name);
+      for (const name of await this.admin.listTopics().catch(failWith('cannot list topics')))
+        this.knownTopics.add(name);
       if (!this.knownTopics.has(topic)) throw new SessionflowError('LOG_UNAVAILABLE', `unknown topic ${topic}`);
     }
     const limit = await this.messageLimit(topic);
     const tooLarge = messages.find((m) => messageBytes(m) > limit);
-    if (tooLarge) throw new SessionflowError('BODY_TOO_LARGE', `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts (max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`);
+    if (tooLarge)
+      throw new SessionflowError(
+        'BODY_TOO_LARGE',
+        `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts (max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`,
+      );
     // Many messages at once (a spool drain, a normalized batch) go in as many sends as the topic needs, in order.
     const cap = Math.min(limit, this.options.maxSendBytes ?? 900_000);
     const parts: PendingPublish[] = [];
@@ -175,9 +208,14 @@ export class KafkaLog implements Log {
     let limit = this.limits.get(topic);
     if (!limit) {
       limit = this.admin
-        .describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }] })
+        .describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
+        })
         .then(({ resources }) => {
-          const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+          const value = Number(
+            resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue,
+          );
           return (Number.isFinite(value) && value > 0 ? value : BROKER_DEFAULT_MAX_MESSAGE_BYTES) - BATCH_OVERHEAD;
         })
         .catch((cause: unknown) => {
@@ -197,16 +235,23 @@ export class KafkaLog implements Log {
     }
     const producer = this.connectedProducer();
     try {
-      await (await producer).sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await (await producer).sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
     } catch (cause) {
       if (this.producer === producer) this.producer = undefined; // never reuse the sequences of a failed send (see the header)
       void producer.then((p) => p.disconnect()).catch(() => undefined);
       const where = [...byTopic.keys()].join(', ');
-      if (!errorTypes(cause).some((t) => t === 'MESSAGE_TOO_LARGE' || t === 'RECORD_LIST_TOO_LARGE')) throw unavailable(`could not publish to ${where}`, cause);
+      if (!errorTypes(cause).some((t) => t === 'MESSAGE_TOO_LARGE' || t === 'RECORD_LIST_TOO_LARGE'))
+        throw unavailable(`could not publish to ${where}`, cause);
       // One message refused alone is too large for its topic, and not worth retrying. Several
       // refused together means the limit read earlier is stale (the topic was altered): read it
       // again, and let the callers retry (the ingest spools them) rather than refuse them all.
-      if (group.length === 1 && group[0]!.messages.length === 1) throw new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${where} accepts (max.message.bytes)`, { cause });
+      if (group.length === 1 && group[0]!.messages.length === 1)
+        throw new SessionflowError('BODY_TOO_LARGE', `a message is larger than ${where} accepts (max.message.bytes)`, {
+          cause,
+        });
       for (const topic of byTopic.keys()) this.limits.delete(topic);
       throw unavailable(`${where} refused a grouped send as too large; its max.message.bytes is read again`, cause);
     }
@@ -235,14 +280,20 @@ export class KafkaLog implements Log {
   }
 
   async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
-    const topics = await this.admin.fetchOffsets({ groupId: group, topics: [topic] }).catch(failWith(`cannot read the offsets of ${group}`));
+    const topics = await this.admin
+      .fetchOffsets({ groupId: group, topics: [topic] })
+      .catch(failWith(`cannot read the offsets of ${group}`));
     const partitions = topics.find((t) => t.topic === topic)?.partitions ?? [];
-    return new Map(partitions.filter((p) => Number(p.offset) >= 0).map((p) => [tpKey(topic, p.partition), Number(p.offset)])); // -1: none
+    return new Map(
+      partitions.filter((p) => Number(p.offset) >= 0).map((p) => [tpKey(topic, p.partition), Number(p.offset)]),
+    ); // -1: none
   }
 
   async endOffsets(topic: string): Promise<Map<string, number>> {
     // `offset` is the high watermark: the next offset to be written (with acks=all, every acknowledged message is below it).
-    const partitions = await this.admin.fetchTopicOffsets(topic).catch(failWith(`cannot read the end offsets of ${topic}`));
+    const partitions = await this.admin
+      .fetchTopicOffsets(topic)
+      .catch(failWith(`cannot read the end offsets of ${topic}`));
     return new Map(partitions.map((p) => [tpKey(topic, p.partition), Number(p.offset)]));
   }
 
@@ -259,17 +310,36 @@ export class KafkaLog implements Log {
 function errorTypes(err: unknown): string[] {
   const types: string[] = [];
   let e = err as { type?: unknown; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 5; depth++, e = e.cause as typeof e) if (typeof e.type === 'string') types.push(e.type);
+  for (let depth = 0; e && depth < 5; depth++, e = e.cause as typeof e)
+    if (typeof e.type === 'string') types.push(e.type);
   return types;
 }
 
 function kafkaLevel(logger: Logger): Level {
-  const levels: Record<string, Level> = { trace: Level.DEBUG, debug: Level.DEBUG, info: Level.INFO, warn: Level.WARN, error: Level.ERROR, fatal: Level.ERROR };
+  const levels: Record<string, Level> = {
+    trace: Level.DEBUG,
+    debug: Level.DEBUG,
+    info: Level.INFO,
+    warn: Level.WARN,
+    error: Level.ERROR,
+    fatal: Level.ERROR,
+  };
   return levels[logger.level] ?? Level.NOTHING;
 }
 
 /** Fields of kafkajs log lines that say where and why, never what a message contained. */
-const SAFE_FIELDS = ['broker', 'clientId', 'groupId', 'memberId', 'topic', 'partition', 'error', 'retryCount', 'retryTime', 'memberAssignment'];
+const SAFE_FIELDS = [
+  'broker',
+  'clientId',
+  'groupId',
+  'memberId',
+  'topic',
+  'partition',
+  'error',
+  'retryCount',
+  'retryTime',
+  'memberAssignment',
+];
 
 function logTo(logger: Logger): (entry: LogEntry) => void {
   const kafkaLogger = logger.child({ component: 'kafkajs' });

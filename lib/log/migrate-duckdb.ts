@@ -26,7 +26,11 @@ const PAGE = 5000;
  * Migrates DATA_DIR/log.duckdb into `logDir` when it is there. Returns what was copied, or
  * undefined when there was nothing to migrate.
  */
-export async function migrateDuckDbLog(dataDir: string, logDir: string, options: EmbeddedLogOptions = {}): Promise<{ messages: number; topics: number } | undefined> {
+export async function migrateDuckDbLog(
+  dataDir: string,
+  logDir: string,
+  options: EmbeddedLogOptions = {},
+): Promise<{ messages: number; topics: number } | undefined> {
   const file = join(dataDir, 'log.duckdb');
   if (!existsSync(file)) return undefined;
   if (existsSync(join(logDir, MIGRATED_MARK))) {
@@ -34,7 +38,10 @@ export async function migrateDuckDbLog(dataDir: string, logDir: string, options:
     return undefined;
   }
   if (existsSync(join(logDir, 'topics'))) {
-    throw new SessionflowError('CONFIG_INVALID', `${file} and ${logDir} both hold a log: move one of them away (log.duckdb is migrated into an empty DATA_DIR/log)`);
+    throw new SessionflowError(
+      'CONFIG_INVALID',
+      `${file} and ${logDir} both hold a log: move one of them away (log.duckdb is migrated into an empty DATA_DIR/log)`,
+    );
   }
   const building = `${logDir}.migrating`;
   rmSync(building, { recursive: true, force: true });
@@ -43,22 +50,37 @@ export async function migrateDuckDbLog(dataDir: string, logDir: string, options:
   try {
     const conn = await db.connect();
     try {
-      const tables = new Set((await queryRows<{ name: string }>(conn, `SELECT table_name AS name FROM information_schema.tables`)).map((r) => r.name));
+      const tables = new Set(
+        (await queryRows<{ name: string }>(conn, `SELECT table_name AS name FROM information_schema.tables`)).map(
+          (r) => r.name,
+        ),
+      );
       const log = await EmbeddedLog.open(building, options);
       try {
         if (tables.has('log_topics')) copied = await copyLog(conn, log, tables);
       } finally {
         await log.close();
       }
-      const schemas = tables.has('registry_schemas') ? await queryRows<StoredSchema>(conn, 'SELECT id, subject, version, schema FROM registry_schemas ORDER BY id, subject, version') : [];
-      await EmbeddedRegistry.write(building, schemas.map((s) => ({ id: Number(s.id), subject: s.subject, version: Number(s.version), schema: s.schema })));
+      const schemas = tables.has('registry_schemas')
+        ? await queryRows<StoredSchema>(
+            conn,
+            'SELECT id, subject, version, schema FROM registry_schemas ORDER BY id, subject, version',
+          )
+        : [];
+      await EmbeddedRegistry.write(
+        building,
+        schemas.map((s) => ({ id: Number(s.id), subject: s.subject, version: Number(s.version), schema: s.schema })),
+      );
     } finally {
       conn.closeSync();
     }
   } finally {
     db.closeSync();
   }
-  writeFileAtomicSync(join(building, MIGRATED_MARK), JSON.stringify({ from: 'log.duckdb', at: new Date().toISOString(), ...copied }));
+  writeFileAtomicSync(
+    join(building, MIGRATED_MARK),
+    JSON.stringify({ from: 'log.duckdb', at: new Date().toISOString(), ...copied }),
+  );
   renameSync(building, logDir);
   fsyncDir(dataDir);
   markMigrated(dataDir);
@@ -67,9 +89,18 @@ export async function migrateDuckDbLog(dataDir: string, logDir: string, options:
 
 type Conn = DuckDBConnection;
 
-async function copyLog(conn: Conn, log: EmbeddedLog, tables: Set<string>): Promise<{ messages: number; topics: number }> {
-  const topics = await queryRows<{ topic: string; partitions: number; compacted: boolean }>(conn, 'SELECT topic, partitions, compacted FROM log_topics ORDER BY topic');
-  await log.createTopics(topics.map((t) => ({ topic: t.topic, partitions: Number(t.partitions), compacted: t.compacted })));
+async function copyLog(
+  conn: Conn,
+  log: EmbeddedLog,
+  tables: Set<string>,
+): Promise<{ messages: number; topics: number }> {
+  const topics = await queryRows<{ topic: string; partitions: number; compacted: boolean }>(
+    conn,
+    'SELECT topic, partitions, compacted FROM log_topics ORDER BY topic',
+  );
+  await log.createTopics(
+    topics.map((t) => ({ topic: t.topic, partitions: Number(t.partitions), compacted: t.compacted })),
+  );
   let messages = 0;
   for (const t of topics) {
     for (let partition = 0; partition < Number(t.partitions); partition++) {
@@ -83,7 +114,12 @@ async function copyLog(conn: Conn, log: EmbeddedLog, tables: Set<string>): Promi
         await log.importRecords(
           t.topic,
           partition,
-          rows.map((r) => ({ offset: Number(r.offset), timestamp: Number(r.ts), key: r.key ? Buffer.from(r.key) : null, value: Buffer.from(r.value) })),
+          rows.map((r) => ({
+            offset: Number(r.offset),
+            timestamp: Number(r.ts),
+            key: r.key ? Buffer.from(r.key) : null,
+            value: Buffer.from(r.value),
+          })),
         );
         messages += rows.length;
         from = rows.at(-1)!.offset + 1n;
@@ -91,7 +127,10 @@ async function copyLog(conn: Conn, log: EmbeddedLog, tables: Set<string>): Promi
     }
   }
   if (tables.has('log_positions')) {
-    const positions = await queryRows<{ grp: string; topic: string; partition: number; next_offset: bigint }>(conn, 'SELECT grp, topic, "partition", next_offset FROM log_positions');
+    const positions = await queryRows<{ grp: string; topic: string; partition: number; next_offset: bigint }>(
+      conn,
+      'SELECT grp, topic, "partition", next_offset FROM log_positions',
+    );
     for (const p of positions) await log.commitPosition(p.grp, p.topic, Number(p.partition), Number(p.next_offset));
   }
   return { messages, topics: topics.length };

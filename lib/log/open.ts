@@ -22,7 +22,11 @@ export interface Transport {
 export async function openEmbeddedTransport(dataDir: string, logger?: Logger): Promise<Transport> {
   const dir = join(dataDir, 'log');
   const migrated = await migrateDuckDbLog(dataDir, dir, { ...(logger && { logger }) });
-  if (migrated) logger?.info(migrated, 'embedded log: migrated DATA_DIR/log.duckdb into DATA_DIR/log (the old file is kept as log.duckdb.migrated)');
+  if (migrated)
+    logger?.info(
+      migrated,
+      'embedded log: migrated DATA_DIR/log.duckdb into DATA_DIR/log (the old file is kept as log.duckdb.migrated)',
+    );
   const log = await EmbeddedLog.open(dir, { ...(logger && { logger }) });
   const registry = await EmbeddedRegistry.open(dir);
   return {

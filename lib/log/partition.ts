@@ -3,7 +3,18 @@
  * Appends are written and fdatasync'd by the log's group commit (embedded.ts); here are the
  * segments, reads by offset, and what retention does to closed segments.
  */
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../atomic-file.js';
 import { eraseFrame, frameSize, parseFrame, writeFrame, type Frame } from './frame.js';
@@ -51,13 +62,19 @@ export class Partition {
     mkdirSync(dir, { recursive: true });
     const names = readdirSync(dir);
     removeLeftovers(dir, names);
-    const bases = names.flatMap((n) => SEGMENT_FILE.exec(n)?.[1] ?? []).map(Number).sort((a, b) => a - b);
+    const bases = names
+      .flatMap((n) => SEGMENT_FILE.exec(n)?.[1] ?? [])
+      .map(Number)
+      .sort((a, b) => a - b);
     if (bases.length === 0) return Partition.create(dir);
     const segments: Segment[] = [];
     let last = -1;
     for (const [i, base] of bases.entries()) {
-      const r = recoverSegment(dir, base, i === bases.length - 1, last, (bytes, position) => damage.setAside(join(dir, segmentName(base)), position, bytes));
-      if (r.cut > 0 || r.regions > 0) damage.report({ segment: r.segment.path, cutBytes: r.cut, regions: r.regions, asideBytes: r.asideBytes });
+      const r = recoverSegment(dir, base, i === bases.length - 1, last, (bytes, position) =>
+        damage.setAside(join(dir, segmentName(base)), position, bytes),
+      );
+      if (r.cut > 0 || r.regions > 0)
+        damage.report({ segment: r.segment.path, cutBytes: r.cut, regions: r.regions, asideBytes: r.asideBytes });
       if (r.segment.lastOffset >= 0) last = r.segment.lastOffset;
       segments.push(r.segment);
     }
@@ -95,7 +112,10 @@ export class Partition {
   }
 
   /** Frames for `messages` from the next offset on, and where each lands relative to the buffer. */
-  encode(messages: ReadonlyArray<{ key: Buffer | null; value: Buffer; offset?: number; timestamp?: number }>, timestamp: number): { buf: Buffer; frames: Array<[number, number, number, number]> } {
+  encode(
+    messages: ReadonlyArray<{ key: Buffer | null; value: Buffer; offset?: number; timestamp?: number }>,
+    timestamp: number,
+  ): { buf: Buffer; frames: Array<[number, number, number, number]> } {
     let total = 0;
     for (const m of messages) total += frameSize(m.key, m.value);
     const buf = Buffer.allocUnsafe(total);
@@ -121,13 +141,19 @@ export class Partition {
   }
 
   /** Records from `from` on (from the first kept one when `from` was removed by retention). */
-  read(from: number, maxRecords: number, maxBytes: number, cursor?: ReadCursor): { frames: Frame[]; cursor?: ReadCursor } {
+  read(
+    from: number,
+    maxRecords: number,
+    maxBytes: number,
+    cursor?: ReadCursor,
+  ): { frames: Frame[]; cursor?: ReadCursor } {
     if (from >= this.nextOffset) return { frames: [] };
     let i = this.segmentIndex(from);
     for (; i < this.segments.length; i++) {
       const segment = this.segments[i]!;
       if (segment.records === 0 || segment.lastOffset < from) continue;
-      const position = cursor && cursor.segment === segment && cursor.offset === from ? cursor.position : segment.positionFor(from);
+      const position =
+        cursor && cursor.segment === segment && cursor.offset === from ? cursor.position : segment.positionFor(from);
       const { frames, next } = segment.read(from, position, maxRecords, maxBytes);
       if (frames.length > 0) return { frames, cursor: { segment, offset: frames.at(-1)!.offset + 1, position: next } };
     }
@@ -172,7 +198,8 @@ export class Partition {
   async compact(): Promise<number> {
     if (this.segments.length < 2) return 0;
     const latest = new Map<string, number>();
-    for (const segment of [...this.segments]) for (const f of all(segment)) if (f.key) latest.set(f.key.toString('latin1'), f.offset);
+    for (const segment of [...this.segments])
+      for (const f of all(segment)) if (f.key) latest.set(f.key.toString('latin1'), f.offset);
     let removed = 0;
     for (const segment of this.segments.slice(0, -1)) {
       const frames = all(segment);

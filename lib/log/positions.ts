@@ -47,7 +47,11 @@ export class GroupPositions {
   /** The group's positions on `topic`'s partitions, by `${topic}:${partition}`. */
   of(group: string, topic: string): Map<string, number> {
     const prefix = `${topic}:`;
-    return new Map([...(this.groups.get(group) ?? [])].filter(([key]) => key.startsWith(prefix) && !key.slice(prefix.length).includes(':')));
+    return new Map(
+      [...(this.groups.get(group) ?? [])].filter(
+        ([key]) => key.startsWith(prefix) && !key.slice(prefix.length).includes(':'),
+      ),
+    );
   }
 
   /** The lowest position any group has on the partition, or undefined when no group has one. */
@@ -67,10 +71,13 @@ export class GroupPositions {
     let writer = this.writers.get(group);
     if (!writer) {
       const path = join(this.dir, fileOf(group));
-      writer = new GroupCommit<void>(() => {
-        const file: GroupFile = { group, positions: Object.fromEntries(this.groups.get(group)!) };
-        return writeFileAtomic(path, JSON.stringify(file));
-      }, { minIntervalMs: WRITE_INTERVAL_MS });
+      writer = new GroupCommit<void>(
+        () => {
+          const file: GroupFile = { group, positions: Object.fromEntries(this.groups.get(group)!) };
+          return writeFileAtomic(path, JSON.stringify(file));
+        },
+        { minIntervalMs: WRITE_INTERVAL_MS },
+      );
       this.writers.set(group, writer);
     }
     return writer.submit();

@@ -26,7 +26,13 @@ export interface Recovery {
  * Reads and checks one segment. `after` is the last offset of the segments before it (frames must
  * go up from there); `setAside` keeps a bad stretch's bytes (it must be durable when it returns).
  */
-export function recoverSegment(dir: string, base: number, last: boolean, after: number, setAside: (bytes: Buffer, position: number) => void): Recovery {
+export function recoverSegment(
+  dir: string,
+  base: number,
+  last: boolean,
+  after: number,
+  setAside: (bytes: Buffer, position: number) => void,
+): Recovery {
   const segment = new Segment(dir, base);
   const buf = readFileSync(segment.path);
   const good: Array<[number, number]> = [];
@@ -88,5 +94,6 @@ function nextGoodFrame(buf: Buffer, from: number, after: number): number {
 
 /** Leftovers of an interrupted rewrite or atomic write: never the live file. */
 export function removeLeftovers(dir: string, names: string[]): void {
-  for (const name of names) if (name.endsWith('.cleaned') || name.endsWith('.tmp')) rmSync(`${dir}/${name}`, { force: true });
+  for (const name of names)
+    if (name.endsWith('.cleaned') || name.endsWith('.tmp')) rmSync(`${dir}/${name}`, { force: true });
 }

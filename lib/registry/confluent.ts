@@ -16,7 +16,12 @@ import { schemaText } from './compatibility.js';
 import type { Registry } from './types.js';
 
 /** Levels under which a new version must read data written with the previous one. */
-const IMPLIES_BACKWARD = new Set<string>([COMPATIBILITY.BACKWARD, COMPATIBILITY.BACKWARD_TRANSITIVE, COMPATIBILITY.FULL, COMPATIBILITY.FULL_TRANSITIVE]);
+const IMPLIES_BACKWARD = new Set<string>([
+  COMPATIBILITY.BACKWARD,
+  COMPATIBILITY.BACKWARD_TRANSITIVE,
+  COMPATIBILITY.FULL,
+  COMPATIBILITY.FULL_TRANSITIVE,
+]);
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 export interface ConfluentRegistryOptions {
@@ -56,17 +61,31 @@ export class ConfluentRegistry implements Registry {
   private async registerOnce(subject: string, text: string): Promise<number> {
     const compatibility = await this.levelOf(subject);
     try {
-      const { id } = await this.client.register({ type: SchemaType.AVRO, schema: text }, { subject, compatibility, updateConfig: false });
+      const { id } = await this.client.register(
+        { type: SchemaType.AVRO, schema: text },
+        { subject, compatibility, updateConfig: false },
+      );
       this.texts.set(id, Promise.resolve(text));
       return id;
     } catch (err) {
       const status = (err as { status?: unknown }).status;
       const message = err instanceof Error ? err.message : String(err);
       if (status === 409 || /compatib/i.test(message)) {
-        throw new SessionflowError('CONFIG_INVALID', `schema for ${subject} is not ${compatibility} compatible with its latest version (registry: ${message})`, { cause: err });
+        throw new SessionflowError(
+          'CONFIG_INVALID',
+          `schema for ${subject} is not ${compatibility} compatible with its latest version (registry: ${message})`,
+          { cause: err },
+        );
       }
-      if (status === 422 || status === 400) throw new SessionflowError('CONFIG_INVALID', `the registry refused the schema for ${subject}: ${message}`, { cause: err });
-      throw new SessionflowError('LOG_UNAVAILABLE', `schema registry at ${this.base} could not register ${subject}: ${message}`, { cause: err });
+      if (status === 422 || status === 400)
+        throw new SessionflowError('CONFIG_INVALID', `the registry refused the schema for ${subject}: ${message}`, {
+          cause: err,
+        });
+      throw new SessionflowError(
+        'LOG_UNAVAILABLE',
+        `schema registry at ${this.base} could not register ${subject}: ${message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -78,7 +97,9 @@ export class ConfluentRegistry implements Registry {
         const path = `/config/${encodeURIComponent(subject)}`;
         const read = async () => {
           const current = await this.request(path, { method: 'GET' }, (status) => status === 404);
-          return String((current as { compatibilityLevel?: unknown } | undefined)?.compatibilityLevel ?? '').toUpperCase();
+          return String(
+            (current as { compatibilityLevel?: unknown } | undefined)?.compatibilityLevel ?? '',
+          ).toUpperCase();
         };
         const name = await read();
         if (IMPLIES_BACKWARD.has(name)) return name as COMPATIBILITY;
@@ -104,7 +125,8 @@ export class ConfluentRegistry implements Registry {
     if (!text) {
       text = this.request(`/schemas/ids/${id}`, { method: 'GET' }).then((body) => {
         const schema = (body as { schema?: unknown }).schema;
-        if (typeof schema !== 'string') throw new SessionflowError('SCHEMA_NOT_FOUND', `id ${id}: the registry answered without a schema`);
+        if (typeof schema !== 'string')
+          throw new SessionflowError('SCHEMA_NOT_FOUND', `id ${id}: the registry answered without a schema`);
         return schema;
       });
       text.catch(() => this.texts.delete(id));
@@ -123,7 +145,11 @@ export class ConfluentRegistry implements Registry {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', `schema registry at ${this.base} did not answer ${init.method} ${path}`, { cause });
+      throw new SessionflowError(
+        'LOG_UNAVAILABLE',
+        `schema registry at ${this.base} did not answer ${init.method} ${path}`,
+        { cause },
+      );
     }
     const body: unknown = await response.json().catch(() => undefined);
     if (response.ok) return body;
@@ -132,7 +158,10 @@ export class ConfluentRegistry implements Registry {
     if (response.status === 404 && path.startsWith('/schemas/ids/')) {
       throw new SessionflowError('SCHEMA_NOT_FOUND', `id ${path.slice('/schemas/ids/'.length)} (${detail})`);
     }
-    throw new SessionflowError('LOG_UNAVAILABLE', `schema registry at ${this.base} answered ${response.status} to ${init.method} ${path}: ${detail}`);
+    throw new SessionflowError(
+      'LOG_UNAVAILABLE',
+      `schema registry at ${this.base} answered ${response.status} to ${init.method} ${path}: ${detail}`,
+    );
   }
 
   async close(): Promise<void> {

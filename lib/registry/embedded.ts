@@ -47,7 +47,9 @@ export class EmbeddedRegistry implements Registry {
 
   private reload(): void {
     const path = this.path;
-    this.schemas = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { schemas: StoredSchema[] }).schemas : [];
+    this.schemas = existsSync(path)
+      ? (JSON.parse(readFileSync(path, 'utf8')) as { schemas: StoredSchema[] }).schemas
+      : [];
   }
 
   register(subject: string, schema: object): Promise<number> {
@@ -60,9 +62,14 @@ export class EmbeddedRegistry implements Registry {
       const latest = versions.at(-1);
       if (latest) {
         const reason = backwardIncompatibility(schema, latest.schema);
-        if (reason) throw new SessionflowError('CONFIG_INVALID', `schema for ${subject} is not BACKWARD compatible with version ${latest.version}: ${reason}`);
+        if (reason)
+          throw new SessionflowError(
+            'CONFIG_INVALID',
+            `schema for ${subject} is not BACKWARD compatible with version ${latest.version}: ${reason}`,
+          );
       }
-      const id = this.schemas.find((s) => s.schema === text)?.id ?? this.schemas.reduce((max, s) => Math.max(max, s.id), 0) + 1;
+      const id =
+        this.schemas.find((s) => s.schema === text)?.id ?? this.schemas.reduce((max, s) => Math.max(max, s.id), 0) + 1;
       const next = [...this.schemas, { id, subject, version: (latest?.version ?? 0) + 1, schema: text }];
       await writeFileAtomic(this.path, JSON.stringify({ schemas: next }));
       this.schemas = next;

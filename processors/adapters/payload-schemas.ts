@@ -22,7 +22,12 @@ export interface PayloadSchemas<Name extends string> {
    * when the body itself is not a record. The message never quotes the value (it may be personal
    * data). `pathOf` turns a path in the checked object into the path in the body as received.
    */
-  check(name: Name, body: unknown, providerType: string | null, pathOf?: (path: string) => string): NormalizeFailure | null;
+  check(
+    name: Name,
+    body: unknown,
+    providerType: string | null,
+    pathOf?: (path: string) => string,
+  ): NormalizeFailure | null;
 }
 
 function describe(type: Type): string {
@@ -33,7 +38,8 @@ function describe(type: Type): string {
 /** `provider` names the folder under schemas/providers/, `label` the provider in messages ("Zoom"). */
 export function payloadSchemas<Name extends string>(provider: string, label: string): PayloadSchemas<Name> {
   const types = new Map<Name, Type>();
-  const json = (name: Name): Schema => JSON.parse(readFileSync(schemaPath('providers', provider, `${name}.avsc`), 'utf8')) as Schema;
+  const json = (name: Name): Schema =>
+    JSON.parse(readFileSync(schemaPath('providers', provider, `${name}.avsc`), 'utf8')) as Schema;
   const type = (name: Name): Type => {
     let parsed = types.get(name);
     if (parsed === undefined) {
@@ -54,7 +60,12 @@ export function payloadSchemas<Name extends string>(provider: string, label: str
       });
       if (valid) return null;
       if (first === undefined || first.path.length === 0) {
-        return { code: 'BODY_SHAPE', message: `${ERRORS.BODY_SHAPE.message} (${label} ${name})`, field_path: null, provider_type: providerType };
+        return {
+          code: 'BODY_SHAPE',
+          message: `${ERRORS.BODY_SHAPE.message} (${label} ${name})`,
+          field_path: null,
+          provider_type: providerType,
+        };
       }
       const fieldPath = pathOf(first.path.join('.'));
       const code = first.value === undefined || first.value === null ? 'FIELD_MISSING' : 'FIELD_INVALID';

@@ -10,7 +10,12 @@ export type Step<T> = { ok: true; value: T } | { ok: false; failure: NormalizeFa
 
 export const failed = (failure: NormalizeFailure): NormalizeResult => ({ events: [], failures: [failure] });
 
-export function failure(code: NormalizeFailure['code'], detail: string, fieldPath: string | null, providerType: string | null): NormalizeFailure {
+export function failure(
+  code: NormalizeFailure['code'],
+  detail: string,
+  fieldPath: string | null,
+  providerType: string | null,
+): NormalizeFailure {
   return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
 }
 
@@ -35,7 +40,9 @@ export function parseBody(body: Buffer, repair?: (text: string) => string): Step
       return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
     }
   }
-  return isRecord(value) ? { ok: true, value } : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
+  return isRecord(value)
+    ? { ok: true, value }
+    : { ok: false, failure: failure('BODY_SHAPE', 'body is not a JSON object', null, null) };
 }
 
 /** A required, non-blank string field naming the provider's event type (`event`, `eventType`). */
@@ -44,14 +51,24 @@ export function readTypeField(body: Record<string, unknown>, field: string): Ste
   if (type === undefined || type === null || (typeof type === 'string' && type.trim() === '')) {
     return { ok: false, failure: failure('FIELD_MISSING', field, field, null) };
   }
-  if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', `${field} is not a string`, field, null) };
+  if (typeof type !== 'string')
+    return { ok: false, failure: failure('FIELD_INVALID', `${field} is not a string`, field, null) };
   return { ok: true, value: type };
 }
 
 /** A provider time, read from `fieldPath`, checked against the accepted range (lib/time.ts TIME_RANGE). */
 export function timeInRange(micros: Micros, fieldPath: string, providerType: string | null): Step<Micros> {
   if (inTimeRange(micros)) return { ok: true, value: micros };
-  const shown = Number.isFinite(micros) && Math.abs(micros) < 8.64e18 ? microsToIso(Math.round(micros)) : String(micros);
+  const shown =
+    Number.isFinite(micros) && Math.abs(micros) < 8.64e18 ? microsToIso(Math.round(micros)) : String(micros);
   const range = `${microsToIso(TIME_RANGE.from)} to ${microsToIso(TIME_RANGE.until)}`;
-  return { ok: false, failure: failure('FIELD_INVALID', `${fieldPath} ${shown} is outside the accepted range (${range})`, fieldPath, providerType) };
+  return {
+    ok: false,
+    failure: failure(
+      'FIELD_INVALID',
+      `${fieldPath} ${shown} is outside the accepted range (${range})`,
+      fieldPath,
+      providerType,
+    ),
+  };
 }

@@ -65,7 +65,12 @@ export function longTotal(sum: number): number {
 export function mediaTimeOf(events: readonly SessionEvent[], endedAt: Micros | null): MediaTime {
   const recording = toggleTotal(
     events,
-    { opens: ['recording.started', 'recording.resumed'], closes: ['recording.paused', 'recording.stopped'], counted: 'recording.started', keyOf: wholeSession },
+    {
+      opens: ['recording.started', 'recording.resumed'],
+      closes: ['recording.paused', 'recording.stopped'],
+      counted: 'recording.started',
+      keyOf: wholeSession,
+    },
     endedAt,
   );
   const sharing = toggleTotal(
@@ -80,13 +85,23 @@ export function mediaTimeOf(events: readonly SessionEvent[], endedAt: Micros | n
     },
     endedAt,
   );
-  const hold = toggleTotal(events, { opens: ['hold.started'], closes: ['hold.ended'], counted: 'hold.started', keyOf: wholeSession }, endedAt);
+  const hold = toggleTotal(
+    events,
+    { opens: ['hold.started'], closes: ['hold.ended'], counted: 'hold.started', keyOf: wholeSession },
+    endedAt,
+  );
   // A/V time is a request the client took up to its termination: a refused request opens
   // nothing, and a request never terminated claims no time to the session end (mluvii sends
   // SessionActivityAvTerminated for every call that was held).
   const av = toggleTotal(
     events,
-    { opens: ['av.started'], closes: ['av.ended'], counted: 'av.started', keyOf: wholeSession, noLength: (e) => e.state === 'RejectedUser' || e.state === 'RejectedNoMic' },
+    {
+      opens: ['av.started'],
+      closes: ['av.ended'],
+      counted: 'av.started',
+      keyOf: wholeSession,
+      noLength: (e) => e.state === 'RejectedUser' || e.state === 'RejectedNoMic',
+    },
     null,
   );
   let files = 0;
@@ -163,7 +178,11 @@ export function countsOf(events: readonly SessionEvent[]): Counts {
  * What was done on a ticket: its distinct conversations (Apizee's attributes.conversation_id)
  * and the products added and removed (Jifeline; `count` products per event, 1 when not given).
  */
-export function ticketWorkOf(events: readonly SessionEvent[]): { conversations: number; products_added: number; products_removed: number } {
+export function ticketWorkOf(events: readonly SessionEvent[]): {
+  conversations: number;
+  products_added: number;
+  products_removed: number;
+} {
   const conversations = new Set<string>();
   let added = 0;
   let removed = 0;

@@ -117,7 +117,8 @@ export function lifecycleOf(
 
   const ticket = ticketEnd(events);
   let endedAt: Micros | null = null;
-  for (const event of events) if (event.type === 'session.ended') endedAt = Math.max(endedAt ?? event.occurred_at, event.occurred_at);
+  for (const event of events)
+    if (event.type === 'session.ended') endedAt = Math.max(endedAt ?? event.occurred_at, event.occurred_at);
   if (endedAt === null && ticket !== null) {
     const lastLeave = leaves.reduce<Micros | null>((max, e) => Math.max(max ?? e.occurred_at, e.occurred_at), null);
     endedAt = lastLeave ?? (provider === 'jifeline' ? ticket.at : null);

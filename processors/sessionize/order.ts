@@ -121,7 +121,10 @@ export function distinctInFoldOrder(events: readonly SessionEvent[]): SessionEve
 }
 
 /** Events grouped by a key, each group keeping fold order; groups in key order. */
-export function groupBy(events: readonly SessionEvent[], keyOf: (e: SessionEvent) => string): Map<string, SessionEvent[]> {
+export function groupBy(
+  events: readonly SessionEvent[],
+  keyOf: (e: SessionEvent) => string,
+): Map<string, SessionEvent[]> {
   const groups = new Map<string, SessionEvent[]>();
   for (const event of events) {
     const key = keyOf(event);

@@ -15,7 +15,11 @@ const ROLE_RANK: Record<Role, number> = { host: 5, agent: 4, chatbot: 3, system:
  * a ticket (an Apizee supervisor who changes a priority never joins).
  */
 function isTakingPart(event: SessionEvent): boolean {
-  return !(event.type.startsWith('invitation.') || event.type.startsWith('participant.invite') || event.type.startsWith('ticket.'));
+  return !(
+    event.type.startsWith('invitation.') ||
+    event.type.startsWith('participant.invite') ||
+    event.type.startsWith('ticket.')
+  );
 }
 
 /**
@@ -102,7 +106,9 @@ export interface Attendance {
  */
 export function attendance(events: readonly SessionEvent[]): Attendance {
   const moves = events.filter(
-    (e) => e.participant !== null && (e.type === 'participant.joined' || e.type === 'participant.left' || e.type === 'participant.concluded'),
+    (e) =>
+      e.participant !== null &&
+      (e.type === 'participant.joined' || e.type === 'participant.left' || e.type === 'participant.concluded'),
   );
   const presence = new Map<string, Presence[]>();
   const counted = new Set<SessionEvent>();
@@ -113,7 +119,10 @@ export function attendance(events: readonly SessionEvent[]): Attendance {
     const joinedEver = own.some((e) => e.type === 'participant.joined');
     for (const { event, effect } of walkToggles(own, (e) => (e.type === 'participant.joined' ? 'open' : 'close'))) {
       if (effect === 'opened') kept.push({ kind: 'join', event });
-      else if (effect === 'closed' || (effect === 'stray' && !joinedEver && kept.length === 0 && event.type === 'participant.left')) {
+      else if (
+        effect === 'closed' ||
+        (effect === 'stray' && !joinedEver && kept.length === 0 && event.type === 'participant.left')
+      ) {
         kept.push({ kind: 'leave', event });
         counted.add(event);
       }
@@ -168,7 +177,11 @@ export function spansOf(
     if (joinedAt !== null) spans.push(span(joinedAt, null));
   }
   // Stable: within one instant and participant, the order the walk produced.
-  return spans.sort((a, b) => a.joined_at - b.joined_at || (a.participant_key < b.participant_key ? -1 : a.participant_key > b.participant_key ? 1 : 0));
+  return spans.sort(
+    (a, b) =>
+      a.joined_at - b.joined_at ||
+      (a.participant_key < b.participant_key ? -1 : a.participant_key > b.participant_key ? 1 : 0),
+  );
 }
 
 /**

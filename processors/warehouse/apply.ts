@@ -58,7 +58,11 @@ export async function unfoldedSessions(conn: DuckDBConnection): Promise<Set<stri
  * which has no index on session_key, would scan the whole table to find nothing.
  */
 async function storedSessions(ctx: ApplyContext, keys: string[]): Promise<string[]> {
-  const reader = await ctx.conn.runAndReadAll('SELECT session_key FROM session_facts WHERE session_key IN (SELECT unnest($1))', [listValue(keys)], [KEYS]);
+  const reader = await ctx.conn.runAndReadAll(
+    'SELECT session_key FROM session_facts WHERE session_key IN (SELECT unnest($1))',
+    [listValue(keys)],
+    [KEYS],
+  );
   const known = new Set(reader.getRows().map(([key]) => String(key)));
   return keys.filter((key) => known.has(key) || ctx.unfolded.has(key));
 }
@@ -106,16 +110,26 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
 
   const raw = distinctBy(batch.raw, (r) => r.ingest_id);
   const rawStored = await returnedKeys(
-    insertRows(conn, tableSchema(tables, 'raw_webhooks'), raw.map((r) => ({ ...r, batch_id: batchId })), {
-      tail: 'ON CONFLICT DO NOTHING RETURNING ingest_id',
-    }),
+    insertRows(
+      conn,
+      tableSchema(tables, 'raw_webhooks'),
+      raw.map((r) => ({ ...r, batch_id: batchId })),
+      {
+        tail: 'ON CONFLICT DO NOTHING RETURNING ingest_id',
+      },
+    ),
   );
 
   const events = distinctBy(batch.events, (e) => e.event_id);
   const eventsStored = await returnedKeys(
-    insertRows(conn, tableSchema(tables, 'session_events'), events.map((e) => eventRow(e, batchId)), {
-      tail: 'ON CONFLICT DO NOTHING RETURNING event_id',
-    }),
+    insertRows(
+      conn,
+      tableSchema(tables, 'session_events'),
+      events.map((e) => eventRow(e, batchId)),
+      {
+        tail: 'ON CONFLICT DO NOTHING RETURNING event_id',
+      },
+    ),
   );
   const newEvents = events.filter((e) => eventsStored.has(e.event_id));
 
@@ -125,17 +139,28 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
   // A replayed dead letter (same delivery, stage, code and field) is not stored twice.
   const deadLetters = distinctBy([...batch.deadLetters, ...failures], deadLetterKey);
   const deadStored = await returnedKeys(
-    insertRows(conn, tableSchema(tables, 'dead_letters'), deadLetters.map((d) => ({ ...d, batch_id: batchId })), {
-      where: `NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.ingest_id = n.ingest_id AND d.stage = n.stage
+    insertRows(
+      conn,
+      tableSchema(tables, 'dead_letters'),
+      deadLetters.map((d) => ({ ...d, batch_id: batchId })),
+      {
+        where: `NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.ingest_id = n.ingest_id AND d.stage = n.stage
               AND d.error_code = n.error_code AND d.field_path IS NOT DISTINCT FROM n.field_path)`,
-      tail: 'RETURNING provider',
-    }),
+        tail: 'RETURNING provider',
+      },
+    ),
     true,
   );
-  const resolved = batch.renormalized?.length ? await resolveDeadLetters(ctx, batch.renormalized, deadLetters) : new Map<string, number>();
+  const resolved = batch.renormalized?.length
+    ? await resolveDeadLetters(ctx, batch.renormalized, deadLetters)
+    : new Map<string, number>();
 
   await replaceSessions(ctx, folded);
-  const appended: Record<string, number> = { raw_webhooks: rawStored.size, session_events: eventsStored.size, dead_letters: deadStored.size };
+  const appended: Record<string, number> = {
+    raw_webhooks: rawStored.size,
+    session_events: eventsStored.size,
+    dead_letters: deadStored.size,
+  };
   for (const table of DATASET_TABLES.filter((t) => t.mode === 'append' && appended[t.name]! > 0)) {
     await conn.run(
       `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT '${table.name}', provider, part_date, batch_id
@@ -145,7 +170,11 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
 
   await storeOffsets(ctx, batch.offsets, now);
 
-  await insertRows(conn, tableSchema(tables, 'warehouse_batches'), batchStats(batchId, now, batch, rawStored, eventsStored, deadStored, resolved));
+  await insertRows(
+    conn,
+    tableSchema(tables, 'warehouse_batches'),
+    batchStats(batchId, now, batch, rawStored, eventsStored, deadStored, resolved),
+  );
 
   const facts = folded.map((f) => f.fact);
   const total = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
@@ -166,8 +195,15 @@ export async function storeOffsets(ctx: ApplyContext, offsets: WarehouseBatch['o
   await insertRows(
     ctx.conn,
     tableSchema(ctx.tables, 'pipeline_offsets'),
-    [...latest.values()].map((o) => ({ topic: o.topic, partition: o.partition, next_offset: o.next_offset, updated_at: now })),
-    { tail: `ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at` },
+    [...latest.values()].map((o) => ({
+      topic: o.topic,
+      partition: o.partition,
+      next_offset: o.next_offset,
+      updated_at: now,
+    })),
+    {
+      tail: `ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at`,
+    },
   );
 }
 
@@ -176,7 +212,12 @@ export async function storeOffsets(ctx: ApplyContext, offsets: WarehouseBatch['o
  * their facts and spans. The caller opens the transaction. With `outbox: false` the caller puts
  * in the facts outbox only the sessions whose fact it finds changed (the rebuild).
  */
-export async function refoldInTransaction(ctx: ApplyContext, sessions: string[], now: Micros, options: { outbox?: boolean } = {}): Promise<RefoldResult> {
+export async function refoldInTransaction(
+  ctx: ApplyContext,
+  sessions: string[],
+  now: Micros,
+  options: { outbox?: boolean } = {},
+): Promise<RefoldResult> {
   // Batch ids start at 1: excluding batch 0 reads every stored event.
   const { folded } = await foldSessions(ctx, 0, sessions, [], now);
   await replaceSessions(ctx, folded, options.outbox ?? true);
@@ -195,7 +236,11 @@ const NO_FIELD = '\u001e';
  * dead_letters (DESIGN section 8), and its body stays in raw_webhooks. The dead_letters partitions
  * they leave are re-derived from the table (batch_id 0, export.ts). Returns the count per provider.
  */
-async function resolveDeadLetters(ctx: ApplyContext, ingestIds: readonly string[], current: readonly DeadLetter[]): Promise<Map<string, number>> {
+async function resolveDeadLetters(
+  ctx: ApplyContext,
+  ingestIds: readonly string[],
+  current: readonly DeadLetter[],
+): Promise<Map<string, number>> {
   const keep = current
     .filter((d) => d.stage === 'normalize')
     .map((d) => [d.ingest_id, d.error_code, d.field_path ?? NO_FIELD].join(KEY_SEPARATOR));
@@ -208,11 +253,17 @@ async function resolveDeadLetters(ctx: ApplyContext, ingestIds: readonly string[
     params,
     [KEYS, KEYS],
   );
-  return returnedKeys(ctx.conn.runAndReadAll(`DELETE FROM dead_letters WHERE ${where} RETURNING provider`, params, [KEYS, KEYS]), true);
+  return returnedKeys(
+    ctx.conn.runAndReadAll(`DELETE FROM dead_letters WHERE ${where} RETURNING provider`, params, [KEYS, KEYS]),
+    true,
+  );
 }
 
 /** The first column of a RETURNING result; as a multiset (counted) when `count` is set. */
-async function returnedKeys(result: Promise<DuckDBResultReader | undefined>, count = false): Promise<Map<string, number>> {
+async function returnedKeys(
+  result: Promise<DuckDBResultReader | undefined>,
+  count = false,
+): Promise<Map<string, number>> {
   const keys = new Map<string, number>();
   const reader = await result;
   for (const [value] of reader?.getRows() ?? []) {
@@ -235,7 +286,13 @@ interface Folded {
  * A fold that throws is a bug, not bad data; the session keeps its previous facts and the new
  * events' deliveries get a `warehouse` dead letter, so the pipeline goes on and the failure is counted.
  */
-async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string[], newEvents: SessionEvent[], now: Micros) {
+async function foldSessions(
+  ctx: ApplyContext,
+  batchId: number,
+  sessions: string[],
+  newEvents: SessionEvent[],
+  now: Micros,
+) {
   const folded: Folded[] = [];
   const failures: DeadLetter[] = [];
   if (sessions.length === 0) return { folded, failures };
@@ -270,7 +327,10 @@ async function foldSessions(ctx: ApplyContext, batchId: number, sessions: string
       ctx.unfolded.add(key);
       ctx.logger.error({ err, session_key: key }, 'could not fold session facts');
       const message = `could not fold the facts of session ${key}: ${err instanceof Error ? err.message : String(err)}`;
-      const deliveries = distinctBy(newEvents.filter((e) => e.session_key === key), (e) => e.ingest_id);
+      const deliveries = distinctBy(
+        newEvents.filter((e) => e.session_key === key),
+        (e) => e.ingest_id,
+      );
       for (const e of deliveries) {
         failures.push({
           ingest_id: e.ingest_id,
@@ -311,10 +371,22 @@ async function replaceSessions(ctx: ApplyContext, folded: Folded[], outbox = tru
   await markPartitions();
   await conn.run('DELETE FROM participant_sessions WHERE session_key IN (SELECT unnest($1))', keys, [KEYS]);
   await conn.run('DELETE FROM session_facts WHERE session_key IN (SELECT unnest($1))', keys, [KEYS]);
-  await insertRows(conn, tableSchema(tables, 'session_facts'), folded.map((f) => ({ ...f.fact })));
-  await insertRows(conn, tableSchema(tables, 'participant_sessions'), folded.flatMap((f) => f.spans.map((s) => ({ ...s }))));
+  await insertRows(
+    conn,
+    tableSchema(tables, 'session_facts'),
+    folded.map((f) => ({ ...f.fact })),
+  );
+  await insertRows(
+    conn,
+    tableSchema(tables, 'participant_sessions'),
+    folded.flatMap((f) => f.spans.map((s) => ({ ...s }))),
+  );
   await markPartitions();
-  if (outbox) await enqueueFacts(conn, folded.map((f) => f.fact.session_key));
+  if (outbox)
+    await enqueueFacts(
+      conn,
+      folded.map((f) => f.fact.session_key),
+    );
 }
 
 function batchStats(
@@ -330,7 +402,16 @@ function batchStats(
   const of = (provider: string) => {
     let row = stats.get(provider);
     if (!row) {
-      row = { batch_id: batchId, provider, applied_at: now, raw_webhooks: 0, raw_duplicates: 0, events: 0, duplicate_events: 0, dead_letters: 0 };
+      row = {
+        batch_id: batchId,
+        provider,
+        applied_at: now,
+        raw_webhooks: 0,
+        raw_duplicates: 0,
+        events: 0,
+        duplicate_events: 0,
+        dead_letters: 0,
+      };
       stats.set(provider, row);
     }
     return row as Record<string, number>;

@@ -26,23 +26,32 @@ const STAGED_TYPE: Record<ColumnKind, string> = {
 };
 
 function append(appender: DuckDBAppender, kind: ColumnKind, value: unknown): void {
-  if (value === null) return appender.appendNull();
+  if (value === null) {
+    appender.appendNull();
+    return;
+  }
   switch (kind) {
     case 'BIGINT':
     case 'TIMESTAMP':
-      return appender.appendBigInt(BigInt(value as number));
+      appender.appendBigInt(BigInt(value as number));
+      break;
     case 'INTEGER':
-      return appender.appendInteger(value as number);
+      appender.appendInteger(value as number);
+      break;
     case 'DOUBLE':
-      return appender.appendDouble(value as number);
+      appender.appendDouble(value as number);
+      break;
     case 'BOOLEAN':
-      return appender.appendBoolean(value as boolean);
+      appender.appendBoolean(value as boolean);
+      break;
     case 'BLOB':
-      return appender.appendBlob(value as Uint8Array);
+      appender.appendBlob(value as Uint8Array);
+      break;
     case 'MAP':
-      return appender.appendVarchar(JSON.stringify(value));
+      appender.appendVarchar(JSON.stringify(value));
+      break;
     default:
-      return appender.appendVarchar(value as string);
+      appender.appendVarchar(value as string);
   }
 }
 
@@ -102,6 +111,7 @@ export async function insertRows(
     try {
       appender.closeSync();
     } catch (err) {
+      // biome-ignore lint/correctness/noUnsafeFinally: a close that fails after a whole append is the error to report
       if (appended) throw err; // else the first error is the one to report (a half row cannot close)
     }
   }
@@ -131,7 +141,10 @@ export function eventRow(event: SessionEvent, batchId: number): Row {
 /** The event as session_events gives it back: what eventRow stored, without the round trip. */
 export function asStored(event: SessionEvent): SessionEvent {
   const p = event.participant;
-  return { ...event, participant: p ? { key: p.key, role: p.role ?? null, provider_user_id: p.provider_user_id ?? null } : null };
+  return {
+    ...event,
+    participant: p ? { key: p.key, role: p.role ?? null, provider_user_id: p.provider_user_id ?? null } : null,
+  };
 }
 
 /** Reads session_events rows back as SessionEvents (timestamps as micros, attributes as JSON). */
@@ -140,7 +153,8 @@ export const EVENT_SELECT = `SELECT event_id, ingest_id, provider, account_id, s
   participant_key, participant_role, provider_user_id, reason, state, scope, bytes, count, score,
   to_json(attributes) AS attributes FROM session_events`;
 
-interface StoredEvent extends Omit<SessionEvent, 'participant' | 'attributes' | 'occurred_at' | 'received_at' | 'bytes' | 'count'> {
+interface StoredEvent
+  extends Omit<SessionEvent, 'participant' | 'attributes' | 'occurred_at' | 'received_at' | 'bytes' | 'count'> {
   occurred_at: bigint;
   received_at: bigint;
   bytes: bigint | null;
@@ -152,7 +166,17 @@ interface StoredEvent extends Omit<SessionEvent, 'participant' | 'attributes' | 
 }
 
 export function eventFromRow(row: StoredEvent): SessionEvent {
-  const { participant_key, participant_role, provider_user_id, attributes, occurred_at, received_at, bytes, count, ...rest } = row;
+  const {
+    participant_key,
+    participant_role,
+    provider_user_id,
+    attributes,
+    occurred_at,
+    received_at,
+    bytes,
+    count,
+    ...rest
+  } = row;
   return {
     ...rest,
     occurred_at: Number(occurred_at),

@@ -45,7 +45,13 @@ export interface ErasedKeys {
 }
 
 type ErasedKind = 'participant' | 'session' | 'pair' | 'body' | 'dedup';
-const SET_OF: Record<ErasedKind, keyof ErasedKeys> = { participant: 'participants', session: 'sessions', pair: 'pairs', body: 'bodies', dedup: 'dedups' };
+const SET_OF: Record<ErasedKind, keyof ErasedKeys> = {
+  participant: 'participants',
+  session: 'sessions',
+  pair: 'pairs',
+  body: 'bodies',
+  dedup: 'dedups',
+};
 
 export const pairKey = (session: string, participant: string): string => `${session}\u001f${participant}`;
 
@@ -55,7 +61,8 @@ export function noErasedKeys(): ErasedKeys {
 
 export async function loadErasedKeys(conn: DuckDBConnection): Promise<ErasedKeys> {
   const erased = noErasedKeys();
-  for (const row of await queryRows<{ kind: ErasedKind; key: string }>(conn, 'SELECT kind, "key" FROM erased_keys')) erased[SET_OF[row.kind]].add(row.key);
+  for (const row of await queryRows<{ kind: ErasedKind; key: string }>(conn, 'SELECT kind, "key" FROM erased_keys'))
+    erased[SET_OF[row.kind]].add(row.key);
   return erased;
 }
 
@@ -101,7 +108,12 @@ const add = (counts: Counts, provider: string, n = 1) => counts.set(provider, (c
  * deliveries' bodies and dedup keys. Returns the result and the keys to add to `ctx.erased` once
  * the transaction has committed.
  */
-export async function eraseInTransaction(ctx: ApplyContext, order: ErasureOrder, piiKey: string, now: Micros): Promise<{ result: ErasureResult; erased: ErasedKeys }> {
+export async function eraseInTransaction(
+  ctx: ApplyContext,
+  order: ErasureOrder,
+  piiKey: string,
+  now: Micros,
+): Promise<{ result: ErasureResult; erased: ErasedKeys }> {
   const { conn } = ctx;
   const { subjects } = order;
   const matched = await deliveriesNaming(conn, new PersonMatcher(subjects));
@@ -136,12 +148,23 @@ export async function eraseInTransaction(ctx: ApplyContext, order: ErasureOrder,
                               AND e.event_id NOT IN (SELECT event_id FROM temp.erase_events)) AS "left"
      FROM (SELECT DISTINCT session_key FROM temp.erase_events WHERE session_key IS NOT NULL) t`,
   );
-  const removed = new Set(touched.filter((t) => Number(t.left) === 0 || subjects.sessions.includes(t.session_key)).map((t) => t.session_key));
+  const removed = new Set(
+    touched.filter((t) => Number(t.left) === 0 || subjects.sessions.includes(t.session_key)).map((t) => t.session_key),
+  );
   for (const key of subjects.sessions) removed.add(key);
-  const refold = touched.map((t) => t.session_key).filter((key) => !removed.has(key)).sort();
+  const refold = touched
+    .map((t) => t.session_key)
+    .filter((key) => !removed.has(key))
+    .sort();
   const factProviders = new Map(
-    (await queryRows<{ session_key: string; provider: string }>(conn, 'SELECT session_key, provider FROM session_facts WHERE session_key IN (SELECT unnest($1))', [keys([...removed, ...refold])], [KEYS]))
-      .map((r) => [r.session_key, r.provider]),
+    (
+      await queryRows<{ session_key: string; provider: string }>(
+        conn,
+        'SELECT session_key, provider FROM session_facts WHERE session_key IN (SELECT unnest($1))',
+        [keys([...removed, ...refold])],
+        [KEYS],
+      )
+    ).map((r) => [r.session_key, r.provider]),
   );
 
   const partitions = await markPartitions(conn, [...removed, ...refold]);
@@ -150,20 +173,41 @@ export async function eraseInTransaction(ctx: ApplyContext, order: ErasureOrder,
   const deadLetters: Counts = new Map();
   const deliveries: Counts = new Map();
   const erased = noErasedKeys();
-  for (const row of await queryRows<{ provider: string }>(conn, 'DELETE FROM session_events WHERE event_id IN (SELECT event_id FROM temp.erase_events) RETURNING provider')) add(events, row.provider);
-  for (const row of await queryRows<{ provider: string }>(conn, 'DELETE FROM dead_letters WHERE ingest_id IN (SELECT ingest_id FROM temp.erase_deliveries) RETURNING provider')) add(deadLetters, row.provider);
+  for (const row of await queryRows<{ provider: string }>(
+    conn,
+    'DELETE FROM session_events WHERE event_id IN (SELECT event_id FROM temp.erase_events) RETURNING provider',
+  ))
+    add(events, row.provider);
+  for (const row of await queryRows<{ provider: string }>(
+    conn,
+    'DELETE FROM dead_letters WHERE ingest_id IN (SELECT ingest_id FROM temp.erase_deliveries) RETURNING provider',
+  ))
+    add(deadLetters, row.provider);
   const ingestIds: string[] = [];
-  for (const row of await queryRows<{ ingest_id: string; provider: string; dedup_key: string | null; body: Uint8Array }>(
+  for (const row of await queryRows<{
+    ingest_id: string;
+    provider: string;
+    dedup_key: string | null;
+    body: Uint8Array;
+  }>(
     conn,
     'DELETE FROM raw_webhooks WHERE ingest_id IN (SELECT ingest_id FROM temp.erase_deliveries) RETURNING ingest_id, provider, dedup_key, body',
   )) {
     add(deliveries, row.provider);
     ingestIds.push(row.ingest_id);
-    erased.bodies.add(deliveryHash(piiKey, 'body', row.provider, Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength)));
+    erased.bodies.add(
+      deliveryHash(
+        piiKey,
+        'body',
+        row.provider,
+        Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+      ),
+    );
     if (row.dedup_key !== null) erased.dedups.add(deliveryHash(piiKey, 'dedup', row.provider, row.dedup_key));
   }
   // Deliveries whose raw row never reached the warehouse still have ingest_ids on events.
-  for (const row of await queryRows<{ ingest_id: string }>(conn, 'SELECT ingest_id FROM temp.erase_deliveries')) if (!ingestIds.includes(row.ingest_id)) ingestIds.push(row.ingest_id);
+  for (const row of await queryRows<{ ingest_id: string }>(conn, 'SELECT ingest_id FROM temp.erase_deliveries'))
+    if (!ingestIds.includes(row.ingest_id)) ingestIds.push(row.ingest_id);
 
   const gone = keys(removed);
   await conn.run('DELETE FROM participant_sessions WHERE session_key IN (SELECT unnest($1))', [gone], [KEYS]);
@@ -171,11 +215,15 @@ export async function eraseInTransaction(ctx: ApplyContext, order: ErasureOrder,
   await conn.run('DELETE FROM facts_outbox WHERE session_key IN (SELECT unnest($1))', [gone], [KEYS]);
   ctx.cache.forget([...removed, ...refold]);
   const { failed } = await refoldInTransaction(ctx, refold, now);
-  if (failed.length > 0) ctx.logger.error({ sessions: failed.length }, 'erase: sessions whose fold threw keep their previous facts');
+  if (failed.length > 0)
+    ctx.logger.error({ sessions: failed.length }, 'erase: sessions whose fold threw keep their previous facts');
 
   for (const key of subjects.participants) erased.participants.add(key);
   for (const key of subjects.sessions) erased.sessions.add(key);
-  for (const row of await queryRows<{ session_key: string; participant_key: string }>(conn, 'SELECT session_key, participant_key FROM temp.erase_pairs')) {
+  for (const row of await queryRows<{ session_key: string; participant_key: string }>(
+    conn,
+    'SELECT session_key, participant_key FROM temp.erase_pairs',
+  )) {
     erased.pairs.add(pairKey(row.session_key, row.participant_key));
   }
   const refolded: Counts = new Map();
@@ -183,7 +231,15 @@ export async function eraseInTransaction(ctx: ApplyContext, order: ErasureOrder,
   for (const key of refold) add(refolded, factProviders.get(key) ?? 'none');
   for (const key of removed) if (factProviders.has(key)) add(removedBy, factProviders.get(key)!);
 
-  const providers = [...new Set([...deliveries.keys(), ...events.keys(), ...deadLetters.keys(), ...refolded.keys(), ...removedBy.keys()])].sort();
+  const providers = [
+    ...new Set([
+      ...deliveries.keys(),
+      ...events.keys(),
+      ...deadLetters.keys(),
+      ...refolded.keys(),
+      ...removedBy.keys(),
+    ]),
+  ].sort();
   const total = (counts: Counts) => [...counts.values()].reduce((a, b) => a + b, 0);
   const result: ErasureResult = {
     request_id: order.requestId,
@@ -225,7 +281,9 @@ export async function eraseInTransaction(ctx: ApplyContext, order: ErasureOrder,
   await insertRows(
     conn,
     tableSchema(ctx.tables, 'erased_keys'),
-    (Object.keys(SET_OF) as ErasedKind[]).flatMap((kind) => [...erased[SET_OF[kind]]].map((key) => ({ kind, key, erasure_id: order.requestId }))),
+    (Object.keys(SET_OF) as ErasedKind[]).flatMap((kind) =>
+      [...erased[SET_OF[kind]]].map((key) => ({ kind, key, erasure_id: order.requestId })),
+    ),
     { tail: 'ON CONFLICT DO NOTHING' },
   );
   await storeOffsets(ctx, order.offsets, now);
@@ -241,8 +299,17 @@ async function markPartitions(conn: DuckDBConnection, sessions: string[]): Promi
     UNION SELECT t.table_name, f.provider, CAST(coalesce(f.started_at, f.first_event_at) AS DATE)
           FROM session_facts f CROSS JOIN (VALUES ('session_facts'), ('participant_sessions')) AS t(table_name)
           WHERE f.session_key IN (SELECT unnest($1))`;
-  const [count] = await queryRows<{ n: bigint }>(conn, `SELECT count(*) AS n FROM (${marks})`, [keys(sessions)], [KEYS]);
-  await conn.run(`INSERT OR IGNORE INTO parquet_pending SELECT table_name, provider, part_date, 0 FROM (${marks})`, [keys(sessions)], [KEYS]);
+  const [count] = await queryRows<{ n: bigint }>(
+    conn,
+    `SELECT count(*) AS n FROM (${marks})`,
+    [keys(sessions)],
+    [KEYS],
+  );
+  await conn.run(
+    `INSERT OR IGNORE INTO parquet_pending SELECT table_name, provider, part_date, 0 FROM (${marks})`,
+    [keys(sessions)],
+    [KEYS],
+  );
   return Number(count!.n);
 }
 
@@ -252,7 +319,11 @@ export async function nextBatchId(conn: DuckDBConnection): Promise<number> {
 }
 
 /** Adds erasure record rows (one batch id) and marks their Parquet partitions. */
-export async function recordErasures(ctx: ApplyContext, batchId: number, rows: Record<string, unknown>[]): Promise<void> {
+export async function recordErasures(
+  ctx: ApplyContext,
+  batchId: number,
+  rows: Record<string, unknown>[],
+): Promise<void> {
   if (rows.length === 0) return;
   await insertRows(ctx.conn, tableSchema(ctx.tables, 'erasures'), rows);
   await ctx.conn.run(
@@ -265,9 +336,15 @@ async function deliveriesNaming(conn: DuckDBConnection, matcher: PersonMatcher):
   const found: string[] = [];
   if (matcher.empty) return found;
   for (let after = ''; ; ) {
-    const rows = await queryRows<{ ingest_id: string; body: Uint8Array }>(conn, 'SELECT ingest_id, body FROM raw_webhooks WHERE ingest_id > $1 ORDER BY ingest_id LIMIT 2000', [after]);
+    const rows = await queryRows<{ ingest_id: string; body: Uint8Array }>(
+      conn,
+      'SELECT ingest_id, body FROM raw_webhooks WHERE ingest_id > $1 ORDER BY ingest_id LIMIT 2000',
+      [after],
+    );
     if (rows.length === 0) return found;
-    for (const row of rows) if (matcher.matches(Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength))) found.push(row.ingest_id);
+    for (const row of rows)
+      if (matcher.matches(Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength)))
+        found.push(row.ingest_id);
     after = rows.at(-1)!.ingest_id;
   }
 }
@@ -288,15 +365,23 @@ export interface Dropped {
  * session, participant or participant-in-session, and the dead letters of a delivery dropped here.
  * `recent` remembers the deliveries dropped lately, whose dead letters may come in a later batch.
  */
-export function droppedByErasure(erased: ErasedKeys, piiKey: string | undefined, batch: WarehouseBatch, recent: Set<string>): Dropped {
+export function droppedByErasure(
+  erased: ErasedKeys,
+  piiKey: string | undefined,
+  batch: WarehouseBatch,
+  recent: Set<string>,
+): Dropped {
   const counts: Dropped['counts'] = new Map();
-  const of = (provider: string) => counts.get(provider) ?? counts.set(provider, { deliveries: 0, events: 0, deadLetters: 0 }).get(provider)!;
+  const of = (provider: string) =>
+    counts.get(provider) ?? counts.set(provider, { deliveries: 0, events: 0, deadLetters: 0 }).get(provider)!;
   const refused: string[] = [];
-  if (!anyErased(erased)) return { raw: batch.raw, events: batch.events, deadLetters: batch.deadLetters, counts, refused };
+  if (!anyErased(erased))
+    return { raw: batch.raw, events: batch.events, deadLetters: batch.deadLetters, counts, refused };
   const raw = batch.raw.filter((r) => {
     const hit =
       piiKey !== undefined &&
-      (erased.bodies.has(deliveryHash(piiKey, 'body', r.provider, r.body)) || (r.dedup_key !== null && erased.dedups.has(deliveryHash(piiKey, 'dedup', r.provider, r.dedup_key))));
+      (erased.bodies.has(deliveryHash(piiKey, 'body', r.provider, r.body)) ||
+        (r.dedup_key !== null && erased.dedups.has(deliveryHash(piiKey, 'dedup', r.provider, r.dedup_key))));
     if (hit) {
       of(r.provider).deliveries += 1;
       refused.push(r.ingest_id);
@@ -311,7 +396,8 @@ export function droppedByErasure(erased: ErasedKeys, piiKey: string | undefined,
       recent.has(e.ingest_id) && p !== undefined
         ? true
         : (e.session_key !== null && erased.sessions.has(e.session_key)) ||
-          (p !== undefined && (erased.participants.has(p) || (e.session_key !== null && erased.pairs.has(pairKey(e.session_key, p)))));
+          (p !== undefined &&
+            (erased.participants.has(p) || (e.session_key !== null && erased.pairs.has(pairKey(e.session_key, p)))));
     if (hit) of(e.provider).events += 1;
     return !hit;
   });

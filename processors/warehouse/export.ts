@@ -35,7 +35,14 @@ import {
   repairPartition,
   tempPath,
 } from './files.js';
-import { DATASET_TABLES, datasetTable, parquetColumns, tableSchema, type DatasetTable, type TableSchema } from './tables.js';
+import {
+  DATASET_TABLES,
+  datasetTable,
+  parquetColumns,
+  tableSchema,
+  type DatasetTable,
+  type TableSchema,
+} from './tables.js';
 
 interface Pending {
   table_name: string;
@@ -65,7 +72,8 @@ export class ParquetExporter {
     for (const table of DATASET_TABLES) {
       for (const dir of await partitionDirs(this.dataDir, table.name)) {
         const removed = await repairPartition(dir);
-        if (removed.length > 0) this.logger.warn({ dir, removed }, 'removed leftovers of an interrupted Parquet export');
+        if (removed.length > 0)
+          this.logger.warn({ dir, removed }, 'removed leftovers of an interrupted Parquet export');
       }
     }
   }
@@ -81,10 +89,12 @@ export class ParquetExporter {
     const started = performance.now();
     // Facts first, then spans, then the append-only tables: what analysts wait for is readable
     // a few hundred milliseconds sooner under load, when a run writes a dozen partitions.
-    const pending = (await this.conn.runAndReadAll(
-      `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
+    const pending = (
+      await this.conn.runAndReadAll(
+        `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
        ORDER BY CASE table_name WHEN 'session_facts' THEN 0 WHEN 'participant_sessions' THEN 1 ELSE 2 END, batch_id, table_name, provider, "date"`,
-    )).getRowObjectsJS() as unknown as Pending[];
+      )
+    ).getRowObjectsJS() as unknown as Pending[];
     const partitions = new Map<string, { table: DatasetTable; entry: Pending; dir: string; batches: number[] }>();
     for (const entry of pending) {
       const table = datasetTable(entry.table_name);
@@ -114,7 +124,10 @@ export class ParquetExporter {
         // DuckDB gave up on the instance: nothing more runs on it until the warehouse opens it again.
         if (storageFault(err) === 'invalidated') throw err;
         run.failed += 1;
-        this.logger.error({ err, table: table.name, provider: entry.provider, date: entry.date }, 'Parquet export failed; will retry');
+        this.logger.error(
+          { err, table: table.name, provider: entry.provider, date: entry.date },
+          'Parquet export failed; will retry',
+        );
       }
     }
     if (written.length > 0) await this.exported(written);
@@ -164,7 +177,11 @@ export class ParquetExporter {
       for (const dir of await partitionDirs(this.dataDir, table.name)) {
         const partition = parsePartitionDir(dir);
         if (!partition) continue;
-        await this.conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), 0)`, [table.name, partition.provider, partition.date]);
+        await this.conn.run(`INSERT OR IGNORE INTO parquet_pending VALUES ($1, $2, CAST($3 AS DATE), 0)`, [
+          table.name,
+          partition.provider,
+          partition.date,
+        ]);
       }
     }
   }
@@ -206,12 +223,19 @@ export class ParquetExporter {
    * several), unless a file already holds them all; files it holds in turn (written by a run a
    * crash cut short) are removed.
    */
-  private async append(table: DatasetTable, entry: Pending, dir: string, batches: { first: number; last: number }): Promise<void> {
+  private async append(
+    table: DatasetTable,
+    entry: Pending,
+    dir: string,
+    batches: { first: number; last: number },
+  ): Promise<void> {
     const files = await listDataFiles(dir);
     if (batchesCovered(files, batches)) return;
-    const target = batches.first === batches.last ? batchFileName(batches.first) : compactedFileName(batches.first, batches.last);
+    const target =
+      batches.first === batches.last ? batchFileName(batches.first) : compactedFileName(batches.first, batches.last);
     if ((await this.copy(this.select(table, entry, batches), join(dir, target))) === 0) return;
-    for (const file of files) if (batches.first <= file.first && file.last <= batches.last) await rm(join(dir, file.name), { force: true });
+    for (const file of files)
+      if (batches.first <= file.first && file.last <= batches.last) await rm(join(dir, file.name), { force: true });
   }
 
   /**

@@ -94,7 +94,9 @@ async function names(dir: string): Promise<string[]> {
 }
 
 export async function listDataFiles(dir: string): Promise<DataFile[]> {
-  return (await names(dir)).flatMap((name) => parseDataFile(name) ?? []).sort((a, b) => a.first - b.first || a.last - b.last);
+  return (await names(dir))
+    .flatMap((name) => parseDataFile(name) ?? [])
+    .sort((a, b) => a.first - b.first || a.last - b.last);
 }
 
 /** A compacted file (other than `file` itself) already holds everything `file` holds. */

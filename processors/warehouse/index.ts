@@ -15,7 +15,16 @@
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
-import { SerialQueue, inTransaction, openDuckDB, queryRows, sqlString, storageFault, type DuckDBConnection, type DuckDBInstance } from '../../lib/duckdb.js';
+import {
+  SerialQueue,
+  inTransaction,
+  openDuckDB,
+  queryRows,
+  sqlString,
+  storageFault,
+  type DuckDBConnection,
+  type DuckDBInstance,
+} from '../../lib/duckdb.js';
 import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
@@ -80,7 +89,10 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
     await createStaging(conn, tables.values());
     const exporter = new ParquetExporter(conn, options.dataDir, options.logger, tables);
     if (await prepareRestricted(options.dataDir)) {
-      options.logger.warn({ from: 'parquet/raw_webhooks', to: 'restricted/raw_webhooks' }, 'moved the raw archive out of the dataset BI reads');
+      options.logger.warn(
+        { from: 'parquet/raw_webhooks', to: 'restricted/raw_webhooks' },
+        'moved the raw archive out of the dataset BI reads',
+      );
     }
     // Exports a crash or a failure left behind are done before the first new batch.
     await exporter.repair();
@@ -142,7 +154,12 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
       return applyInTransaction(this.ctx, batch, this.clock());
     });
     this.ctx.logger.debug(
-      { events: batch.events.length, inserted: result.insertedEvents, sessions: result.touchedSessions.length, ms: Math.round(performance.now() - started) },
+      {
+        events: batch.events.length,
+        inserted: result.insertedEvents,
+        sessions: result.touchedSessions.length,
+        ms: Math.round(performance.now() - started),
+      },
       'warehouse batch stored',
     );
     this.scheduleExport();
@@ -175,12 +192,24 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
           }
         })
       : await this.transaction(() => eraseInTransaction(this.ctx, order, piiKey, now));
-    for (const kind of Object.keys(outcome.erased) as Array<keyof ErasedKeys>) for (const key of outcome.erased[kind]) this.ctx.erased[kind].add(key);
+    for (const kind of Object.keys(outcome.erased) as Array<keyof ErasedKeys>)
+      for (const key of outcome.erased[kind]) this.ctx.erased[kind].add(key);
     if (!order.dryRun) {
       await this.flush();
       await this.serial(() => this.compactFile());
     }
-    this.ctx.logger.info({ request_id: order.requestId, dry_run: order.dryRun, deliveries: outcome.result.deliveries, events: outcome.result.events, sessions_refolded: outcome.result.sessions_refolded, sessions_removed: outcome.result.sessions_removed, partitions: outcome.result.partitions }, order.dryRun ? 'erase: dry run counted' : 'erase: done');
+    this.ctx.logger.info(
+      {
+        request_id: order.requestId,
+        dry_run: order.dryRun,
+        deliveries: outcome.result.deliveries,
+        events: outcome.result.events,
+        sessions_refolded: outcome.result.sessions_refolded,
+        sessions_removed: outcome.result.sessions_removed,
+        partitions: outcome.result.partitions,
+      },
+      order.dryRun ? 'erase: dry run counted' : 'erase: done',
+    );
     return outcome.result;
   }
 
@@ -241,7 +270,11 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     } catch (err) {
       const fault = storageFault(err);
       if (fault) {
-        if (!this.failing) this.ctx.logger.warn({ err: String(err), fault }, 'warehouse cannot write; retrying until the disk takes writes again');
+        if (!this.failing)
+          this.ctx.logger.warn(
+            { err: String(err), fault },
+            'warehouse cannot write; retrying until the disk takes writes again',
+          );
         this.failing = true;
         if (fault === 'invalidated') this.needsReopen = true;
       }
@@ -329,10 +362,13 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
       if (!failed) this.exportAttempts = 0;
       else if (!this.exportRetry && !this.closed) {
         this.exportAttempts += 1;
-        this.exportRetry = setTimeout(() => {
-          this.exportRetry = undefined;
-          this.scheduleExport(true);
-        }, backoffDelay(this.exportAttempts, 500, 10_000));
+        this.exportRetry = setTimeout(
+          () => {
+            this.exportRetry = undefined;
+            this.scheduleExport(true);
+          },
+          backoffDelay(this.exportAttempts, 500, 10_000),
+        );
         this.exportRetry.unref();
       }
     });
@@ -352,7 +388,10 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
 
   async offsets(): Promise<Map<string, number>> {
     const rows = await this.serial(() =>
-      queryRows<{ topic: string; partition: number; next_offset: bigint }>(this.conn, 'SELECT topic, "partition", next_offset FROM pipeline_offsets'),
+      queryRows<{ topic: string; partition: number; next_offset: bigint }>(
+        this.conn,
+        'SELECT topic, "partition", next_offset FROM pipeline_offsets',
+      ),
     );
     return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
   }

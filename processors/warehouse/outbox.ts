@@ -28,10 +28,18 @@ export async function enqueueFacts(conn: DuckDBConnection, keys: readonly string
  * Up to `limit` outbox rows, oldest change first, with their facts as session_facts holds them
  * now. Rows whose session has no fact any more (a rebuild removed it) are dropped here.
  */
-export async function readOutbox(conn: DuckDBConnection, tables: Map<string, TableSchema>, limit: number): Promise<OutboxChunk> {
-  await conn.run(`DELETE FROM facts_outbox o WHERE NOT EXISTS (SELECT 1 FROM session_facts f WHERE f.session_key = o.session_key)`);
+export async function readOutbox(
+  conn: DuckDBConnection,
+  tables: Map<string, TableSchema>,
+  limit: number,
+): Promise<OutboxChunk> {
+  await conn.run(
+    `DELETE FROM facts_outbox o WHERE NOT EXISTS (SELECT 1 FROM session_facts f WHERE f.session_key = o.session_key)`,
+  );
   const columns = tableSchema(tables, 'session_facts').columns;
-  const select = columns.map((c) => (c.kind === 'TIMESTAMP' ? `epoch_us(f."${c.name}") AS "${c.name}"` : `f."${c.name}"`));
+  const select = columns.map((c) =>
+    c.kind === 'TIMESTAMP' ? `epoch_us(f."${c.name}") AS "${c.name}"` : `f."${c.name}"`,
+  );
   const reader = await conn.runAndReadAll(
     `SELECT o.seq AS outbox_seq, ${select.join(', ')} FROM facts_outbox o JOIN session_facts f USING (session_key)
      ORDER BY o.seq LIMIT ${Math.max(1, Math.floor(limit))}`,

@@ -9,7 +9,15 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { SerialQueue, type DuckDBConnection } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs, restrictedDir } from './files.js';
-import { ANALYST_TABLES, DATASET_TABLES, describeTables, parquetColumns, tableSchema, warehouseDdl, type DatasetTable } from './tables.js';
+import {
+  ANALYST_TABLES,
+  DATASET_TABLES,
+  describeTables,
+  parquetColumns,
+  tableSchema,
+  warehouseDdl,
+  type DatasetTable,
+} from './tables.js';
 
 export interface Dataset {
   /** Runs one query; values come back JSON-ready (BIGINT and timestamps as exact strings). */
@@ -77,7 +85,11 @@ class DatasetViews {
       const columns = parquetColumns(tableSchema(ddl, table));
       return `(SELECT ${columns.join(', ')}, CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS DATE) AS "date" FROM ${DDL_SCHEMA}.${table} WHERE false)`;
     });
-    await this.conn.run(sql.replaceAll('{{dataset}}', literal(datasetDir(this.dataDir))).replaceAll('{{restricted}}', literal(restrictedDir(this.dataDir))));
+    await this.conn.run(
+      sql
+        .replaceAll('{{dataset}}', literal(datasetDir(this.dataDir)))
+        .replaceAll('{{restricted}}', literal(restrictedDir(this.dataDir))),
+    );
     this.empty = empty;
   }
 
@@ -130,6 +142,7 @@ class DuckDBDataset implements Dataset {
 
 /** BIGINTs that fit a JS number become numbers (counts, bytes); timestamps stay Dates, blobs bytes. */
 function plain(value: unknown): unknown {
-  if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(value);
+  if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER))
+    return Number(value);
   return value;
 }

@@ -24,9 +24,22 @@ export async function rebuild(core: WarehouseCore, options: RebuildOptions = {})
   // One instant for the whole run: a session's status does not depend on which chunk it fell in.
   const now = core.clock();
   const keys = await core.serial(async () =>
-    (await queryRows<{ k: string }>(ctx.conn, 'SELECT DISTINCT session_key AS k FROM session_events WHERE session_key IS NOT NULL ORDER BY k')).map((r) => r.k),
+    (
+      await queryRows<{ k: string }>(
+        ctx.conn,
+        'SELECT DISTINCT session_key AS k FROM session_events WHERE session_key IS NOT NULL ORDER BY k',
+      )
+    ).map((r) => r.k),
   );
-  const report: RebuildReport = { total: keys.length, rebuilt: 0, changed: 0, failed: [], orphans: 0, exported: 0, interrupted: false };
+  const report: RebuildReport = {
+    total: keys.length,
+    rebuilt: 0,
+    changed: 0,
+    failed: [],
+    orphans: 0,
+    exported: 0,
+    interrupted: false,
+  };
   report.orphans = await core.transaction(() => removeOrphans(ctx));
   options.onProgress?.(0, keys.length);
   for (let i = 0; i < keys.length; i += chunkSize) {
@@ -39,7 +52,11 @@ export async function rebuild(core: WarehouseCore, options: RebuildOptions = {})
     options.onProgress?.(report.rebuilt, keys.length);
   }
   report.interrupted = report.rebuilt < keys.length;
-  if (report.failed.length > 0) ctx.logger.error({ sessions: report.failed.slice(0, 10), failed: report.failed.length }, 'rebuild: some folds failed; those sessions keep their facts');
+  if (report.failed.length > 0)
+    ctx.logger.error(
+      { sessions: report.failed.slice(0, 10), failed: report.failed.length },
+      'rebuild: some folds failed; those sessions keep their facts',
+    );
   // Interrupted: only what the committed chunks touched is exported; the rerun does the rest.
   if (!report.interrupted) await core.serial(() => core.exporter.markAllRewritten());
   const run = await core.serial(() => core.exporter.exportPending(options.onExportProgress));
@@ -51,7 +68,11 @@ export async function rebuild(core: WarehouseCore, options: RebuildOptions = {})
  * One chunk: the sessions' facts and spans as stored are kept aside, the sessions are folded and
  * replaced, and the two are compared (EXCEPT ALL: equal rows, equal doubles) to count what changed.
  */
-async function rebuildChunk(ctx: ApplyContext, keys: string[], now: Micros): Promise<{ changed: number; failed: string[] }> {
+async function rebuildChunk(
+  ctx: ApplyContext,
+  keys: string[],
+  now: Micros,
+): Promise<{ changed: number; failed: string[] }> {
   const { conn } = ctx;
   const param = [listValue(keys)];
   const types = [KEYS];
@@ -59,8 +80,16 @@ async function rebuildChunk(ctx: ApplyContext, keys: string[], now: Micros): Pro
   await conn.run(`CREATE TEMP TABLE IF NOT EXISTS rebuild_spans AS SELECT * FROM participant_sessions WHERE false`);
   await conn.run(`DELETE FROM temp.rebuild_facts`);
   await conn.run(`DELETE FROM temp.rebuild_spans`);
-  await conn.run(`INSERT INTO temp.rebuild_facts SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1))`, param, types);
-  await conn.run(`INSERT INTO temp.rebuild_spans SELECT * FROM participant_sessions WHERE session_key IN (SELECT unnest($1))`, param, types);
+  await conn.run(
+    `INSERT INTO temp.rebuild_facts SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1))`,
+    param,
+    types,
+  );
+  await conn.run(
+    `INSERT INTO temp.rebuild_spans SELECT * FROM participant_sessions WHERE session_key IN (SELECT unnest($1))`,
+    param,
+    types,
+  );
   const { failed } = await refoldInTransaction(ctx, keys, now, { outbox: false });
   // Only the facts that came out different go to facts.v1 (through the outbox the next writer publishes).
   const changedFacts = await conn.runAndReadAll(
@@ -68,7 +97,10 @@ async function rebuildChunk(ctx: ApplyContext, keys: string[], now: Micros): Pro
     param,
     types,
   );
-  await enqueueFacts(conn, changedFacts.getRows().map((row) => String(row[0])));
+  await enqueueFacts(
+    conn,
+    changedFacts.getRows().map((row) => String(row[0])),
+  );
   const reader = await conn.runAndReadAll(
     `WITH f AS (SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1))),
           s AS (SELECT * FROM participant_sessions WHERE session_key IN (SELECT unnest($1)))

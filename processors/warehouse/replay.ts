@@ -27,10 +27,23 @@ export async function replay(core: WarehouseCore, options: ReplayOptions): Promi
   // One instant for the whole run (folds, failed_at, bookkeeping).
   const now = core.clock();
   const selection = where(options);
-  const [count] = await core.serial(() => queryRows<{ n: bigint }>(ctx.conn, `SELECT count(*) AS n FROM raw_webhooks WHERE ${selection.sql}`, selection.params));
+  const [count] = await core.serial(() =>
+    queryRows<{ n: bigint }>(
+      ctx.conn,
+      `SELECT count(*) AS n FROM raw_webhooks WHERE ${selection.sql}`,
+      selection.params,
+    ),
+  );
   const report: ReplayReport = {
-    total: Number(count?.n ?? 0), replayed: 0, insertedEvents: 0, insertedDeadLetters: 0, resolvedDeadLetters: 0, sessions: 0,
-    exported: 0, interrupted: false, lastReceivedAt: undefined,
+    total: Number(count?.n ?? 0),
+    replayed: 0,
+    insertedEvents: 0,
+    insertedDeadLetters: 0,
+    resolvedDeadLetters: 0,
+    sessions: 0,
+    exported: 0,
+    interrupted: false,
+    lastReceivedAt: undefined,
   };
   await core.serial(() => checkReproduces(core, options, selection));
   options.onProgress?.(0, report.total);
@@ -121,7 +134,11 @@ function where(selection: ReplaySelection, after?: Position): Where {
  * have participant events are normalized first; if none gives back any of its stored event_ids,
  * the replay stops before writing anything.
  */
-async function checkReproduces(core: WarehouseCore, normalize: Pick<ReplayOptions, 'normalize'>, selection: Where): Promise<void> {
+async function checkReproduces(
+  core: WarehouseCore,
+  normalize: Pick<ReplayOptions, 'normalize'>,
+  selection: Where,
+): Promise<void> {
   const probes = (
     await queryRows<StoredRaw>(
       core.ctx.conn,

@@ -10,12 +10,21 @@ import type { ApplyContext } from './apply.js';
 import { nextBatchId, recordErasures } from './erase.js';
 
 /** Deliveries removed per provider. Inside the transaction the caller opened. */
-export async function expireRawInTransaction(ctx: ApplyContext, cutoff: Micros, now: Micros): Promise<Map<string, number>> {
+export async function expireRawInTransaction(
+  ctx: ApplyContext,
+  cutoff: Micros,
+  now: Micros,
+): Promise<Map<string, number>> {
   const { conn } = ctx;
   const where = `received_at < make_timestamp(${Math.floor(cutoff)}::BIGINT)`;
-  await conn.run(`INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), 0 FROM raw_webhooks WHERE ${where}`);
+  await conn.run(
+    `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), 0 FROM raw_webhooks WHERE ${where}`,
+  );
   const removed = new Map<string, number>();
-  for (const row of await queryRows<{ provider: string }>(conn, `DELETE FROM raw_webhooks WHERE ${where} RETURNING provider`)) {
+  for (const row of await queryRows<{ provider: string }>(
+    conn,
+    `DELETE FROM raw_webhooks WHERE ${where} RETURNING provider`,
+  )) {
     removed.set(row.provider, (removed.get(row.provider) ?? 0) + 1);
   }
   if (removed.size === 0) return removed;

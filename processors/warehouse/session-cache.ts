@@ -58,7 +58,9 @@ export class SessionCache {
     this.remove(key);
     // A batch stages the events the session had plus its new ones: count only those added.
     const grown = previous !== undefined && events.length >= previous.events.length && events[0] === previous.events[0];
-    const bytes = grown ? events.slice(previous.events.length).reduce((sum, e) => sum + eventBytes(e), previous.bytes) : events.reduce((sum, e) => sum + eventBytes(e), 0);
+    const bytes = grown
+      ? events.slice(previous.events.length).reduce((sum, e) => sum + eventBytes(e), previous.bytes)
+      : events.reduce((sum, e) => sum + eventBytes(e), 0);
     if (bytes > this.maxBytes / 4) return; // one huge session must not push out all the others
     this.sessions.set(key, { events, bytes });
     this.total += bytes;

@@ -37,7 +37,9 @@ function lockMessage(err: unknown): string | undefined {
   return undefined;
 }
 
-export async function openWarehouseWhenFree(options: WarehouseOptions & { logger: Logger; signal?: AbortSignal; pollMs?: number }): Promise<Warehouse> {
+export async function openWarehouseWhenFree(
+  options: WarehouseOptions & { logger: Logger; signal?: AbortSignal; pollMs?: number },
+): Promise<Warehouse> {
   let told = false;
   for (;;) {
     try {
@@ -46,7 +48,8 @@ export async function openWarehouseWhenFree(options: WarehouseOptions & { logger
       return warehouse;
     } catch (err) {
       if (!isLocked(err)) throw err;
-      if (!told) options.logger.warn({ dataDir: options.dataDir }, 'another process writes this warehouse; waiting as standby');
+      if (!told)
+        options.logger.warn({ dataDir: options.dataDir }, 'another process writes this warehouse; waiting as standby');
       told = true;
       await sleep(options.pollMs ?? 2000, options.signal);
     }

@@ -9,7 +9,10 @@ import { refoldInTransaction } from './apply.js';
 import type { WarehouseCore } from './core.js';
 import type { SweepResult } from './types.js';
 
-export async function sweepIdle(core: WarehouseCore, options: { after?: string; limit?: number } = {}): Promise<SweepResult> {
+export async function sweepIdle(
+  core: WarehouseCore,
+  options: { after?: string; limit?: number } = {},
+): Promise<SweepResult> {
   const horizon = core.ctx.idleHorizonMicros;
   if (horizon === undefined) return { facts: [], next: undefined };
   const limit = options.limit ?? 1000;
@@ -28,7 +31,11 @@ export async function sweepIdle(core: WarehouseCore, options: { after?: string; 
     const keys = rows.map((r) => r.session_key);
     if (keys.length === 0) return { facts: [], next: undefined };
     const { facts, failed } = await refoldInTransaction(core.ctx, keys, now);
-    if (failed.length > 0) core.ctx.logger.error({ sessions: failed.slice(0, 10), failed: failed.length }, 'idle sweep: some folds failed; those sessions keep their facts');
+    if (failed.length > 0)
+      core.ctx.logger.error(
+        { sessions: failed.slice(0, 10), failed: failed.length },
+        'idle sweep: some folds failed; those sessions keep their facts',
+      );
     return { facts, next: keys.length === limit ? keys.at(-1) : undefined };
   });
 }

@@ -7,7 +7,16 @@ import { readFile } from 'node:fs/promises';
 import { queryRows, type DuckDBConnection } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
 
-export type ColumnKind = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP' | 'BLOB' | 'MAP' | 'DATE';
+export type ColumnKind =
+  | 'VARCHAR'
+  | 'BIGINT'
+  | 'INTEGER'
+  | 'DOUBLE'
+  | 'BOOLEAN'
+  | 'TIMESTAMP'
+  | 'BLOB'
+  | 'MAP'
+  | 'DATE';
 
 export interface Column {
   name: string;
@@ -54,7 +63,10 @@ export async function describeTables(conn: DuckDBConnection, schema = 'main'): P
   const tables = new Map<string, TableSchema>();
   for (const row of rows) {
     let table = tables.get(row.table_name);
-    if (!table) tables.set(row.table_name, (table = { name: row.table_name, columns: [] }));
+    if (!table) {
+      table = { name: row.table_name, columns: [] };
+      tables.set(row.table_name, table);
+    }
     table.columns.push({ name: row.column_name, kind: kindOf(row.data_type) });
   }
   return tables;
@@ -150,5 +162,7 @@ export function datasetTable(name: string): DatasetTable {
 export function parquetColumns(table: TableSchema): string[] {
   return table.columns
     .filter((c) => c.name !== 'provider' && !INTERNAL_COLUMNS.has(c.name))
-    .map((c) => (c.kind === 'TIMESTAMP' ? `timezone('UTC', ${quoteIdent(c.name)}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name)));
+    .map((c) =>
+      c.kind === 'TIMESTAMP' ? `timezone('UTC', ${quoteIdent(c.name)}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
+    );
 }

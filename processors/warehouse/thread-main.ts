@@ -29,7 +29,9 @@ try {
 
 /** A Buffer crosses as a plain Uint8Array: made a Buffer again over the same bytes. */
 function asBuffers(batch: WarehouseBatch): WarehouseBatch {
-  const raw = batch.raw.map((r): RawWebhook => ({ ...r, body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) }));
+  const raw = batch.raw.map(
+    (r): RawWebhook => ({ ...r, body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) }),
+  );
   return { ...batch, raw };
 }
 

@@ -18,7 +18,16 @@ import { Worker } from 'node:worker_threads';
 import { ERRORS, SessionflowError, isSessionflowError, type ErrorCode } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { projectRoot } from '../../lib/paths.js';
-import type { BatchResult, ErasureOrder, ErasureResult, OutboxChunk, OutboxMark, SweepResult, WarehouseBatch, WarehouseWriter } from './types.js';
+import type {
+  BatchResult,
+  ErasureOrder,
+  ErasureResult,
+  OutboxChunk,
+  OutboxMark,
+  SweepResult,
+  WarehouseBatch,
+  WarehouseWriter,
+} from './types.js';
 
 /** What the worker is started with (workerData): plain values only. */
 export interface ThreadOptions {
@@ -60,7 +69,8 @@ export function reportError(err: unknown): ErrorReport {
 
 /** The error again on this side, with its code when it had one of ours. */
 function rebuiltError(report: ErrorReport): Error {
-  const err = report.code !== undefined && report.code in ERRORS ? new SessionflowError(report.code as ErrorCode) : new Error();
+  const err =
+    report.code !== undefined && report.code in ERRORS ? new SessionflowError(report.code as ErrorCode) : new Error();
   err.message = report.message;
   if (report.stack) err.stack = report.stack;
   return err;
@@ -70,7 +80,9 @@ function rebuiltError(report: ErrorReport): Error {
 function workerScript(): string {
   const here = fileURLToPath(import.meta.url);
   const beside = join(dirname(here), 'thread-main.js');
-  return here.endsWith('.js') && existsSync(beside) ? beside : join(projectRoot(), 'dist', 'processors', 'warehouse', 'thread-main.js');
+  return here.endsWith('.js') && existsSync(beside)
+    ? beside
+    : join(projectRoot(), 'dist', 'processors', 'warehouse', 'thread-main.js');
 }
 
 /** Starts the worker; resolves once it has the warehouse open (it waits as a standby while another process writes it). */

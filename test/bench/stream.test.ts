@@ -3,7 +3,12 @@ import { createCanonicalizer } from '../../bench/canonical.js';
 import { LatencyHistogram, percentileOf } from '../../bench/histogram.js';
 import { DeliveryStream, markerDelivery } from '../../bench/stream.js';
 
-const credentials = { zoomSecret: 'zoom-secret', apizeeSecret: 'apizee-secret', mluviiUser: 'user', mluviiPassword: 'password' };
+const credentials = {
+  zoomSecret: 'zoom-secret',
+  apizeeSecret: 'apizee-secret',
+  mluviiUser: 'user',
+  mluviiPassword: 'password',
+};
 
 describe('the benchmark load stream', () => {
   it('sends distinct, signed deliveries of the three providers that the product reads without a failure', () => {
@@ -33,7 +38,11 @@ describe('the benchmark load stream', () => {
 
   it('makes a marker session the Zoom adapter reads as a session start', () => {
     const marker = markerDelivery('bm-test==');
-    const rows = createCanonicalizer(credentials, 'pii-key-0123456789abcdef').toRows('zoom', marker.body, Date.now() * 1000);
+    const rows = createCanonicalizer(credentials, 'pii-key-0123456789abcdef').toRows(
+      'zoom',
+      marker.body,
+      Date.now() * 1000,
+    );
     expect(rows.events.map((e) => [e.session_key, e.type])).toEqual([['zoom:bm-test==', 'session.started']]);
   });
 });
@@ -42,7 +51,7 @@ describe('the latency histogram', () => {
   it('gives percentiles no lower than the exact ones, to the bucket', () => {
     const values = Array.from({ length: 10_000 }, (_, i) => (i % 1000) / 7 + (i % 3) * 50);
     const h = new LatencyHistogram();
-    values.forEach((v) => h.record(v));
+    for (const v of values) h.record(v);
     for (const p of [50, 99]) {
       const exact = percentileOf(values, p);
       expect(h.percentile(p)).toBeGreaterThanOrEqual(exact);

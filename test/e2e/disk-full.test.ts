@@ -48,7 +48,8 @@ let sessionCount = 0;
 function newSession(): Session {
   const provider = (['zoom', 'apizee', 'mluvii'] as const)[sessionCount++ % 3]!;
   const start = nowMicros() - 2 * 3600e6 - sessionCount * 60e6;
-  const wrap = (deliveries: Array<{ body: string }>) => deliveries.map((d) => ({ provider, body: d.body, statuses: [] }));
+  const wrap = (deliveries: Array<{ body: string }>) =>
+    deliveries.map((d) => ({ provider, body: d.body, statuses: [] }));
   if (provider === 'zoom') {
     const s = plannedZoomSession(start);
     // One webhook carries two quality issues: one event each.
@@ -65,7 +66,11 @@ function headers(provider: Provider, body: string): Record<string, string> {
 }
 
 async function post(service: Service, delivery: Delivery): Promise<number> {
-  const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, { method: 'POST', headers: headers(delivery.provider, delivery.body), body: delivery.body });
+  const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, {
+    method: 'POST',
+    headers: headers(delivery.provider, delivery.body),
+    body: delivery.body,
+  });
   const answer = (await response.json()) as { ingest_id?: string; error?: string };
   delivery.statuses.push(response.status);
   if (response.status === 200) delivery.ingestId = answer.ingest_id;
@@ -76,7 +81,8 @@ async function post(service: Service, delivery: Delivery): Promise<number> {
 
 /** Posts deliveries `concurrency` at a time, as a provider under load would. */
 async function postAll(service: Service, deliveries: Delivery[], concurrency = 8): Promise<void> {
-  for (let i = 0; i < deliveries.length; i += concurrency) await Promise.all(deliveries.slice(i, i + concurrency).map((d) => post(service, d)));
+  for (let i = 0; i < deliveries.length; i += concurrency)
+    await Promise.all(deliveries.slice(i, i + concurrency).map((d) => post(service, d)));
 }
 
 const readyStatus = async (service: Service) => (await fetch(`${service.url}/health/ready`)).status;
@@ -138,7 +144,11 @@ describe('a full disk (embedded mode), end to end over HTTP', () => {
 
     // Space is back: ready again with no restart.
     fs.free();
-    await eventually(async () => ((await readyStatus(service!)) === 200 ? true : undefined), 20_000, '/health/ready 200 after the space came back');
+    await eventually(
+      async () => ((await readyStatus(service!)) === 200 ? true : undefined),
+      20_000,
+      '/health/ready 200 after the space came back',
+    );
     // The provider retries what was refused; new deliveries are taken too.
     const refused = sessions.flatMap((s) => s.deliveries).filter((d) => d.ingestId === undefined);
     await postAll(service, refused);
@@ -148,21 +158,39 @@ describe('a full disk (embedded mode), end to end over HTTP', () => {
 
     // Normalize and the warehouse catch up, and so does the Parquet export: every session complete.
     const keys = sessions.map((s) => `'${s.key}'`).join(', ');
-    await eventually(async () => {
-      const rows = await query(fs.path, `select session_key, events from session_facts where session_key in (${keys})`);
-      const events = new Map(rows.map((r) => [String(r.session_key), Number(r.events)]));
-      return sessions.every((s) => events.get(s.key) === s.events) ? true : undefined;
-    }, 60_000, 'the facts of every session, complete');
+    await eventually(
+      async () => {
+        const rows = await query(
+          fs.path,
+          `select session_key, events from session_facts where session_key in (${keys})`,
+        );
+        const events = new Map(rows.map((r) => [String(r.session_key), Number(r.events)]));
+        return sessions.every((s) => events.get(s.key) === s.events) ? true : undefined;
+      },
+      60_000,
+      'the facts of every session, complete',
+    );
 
     const deliveries = sessions.flatMap((s) => s.deliveries);
     const acked = new Set(deliveries.flatMap((d) => (d.ingestId ? [d.ingestId] : [])));
-    const raw = await eventually(async () => {
-      const rows = await query(fs.path, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
-      return rows.filter((r) => acked.has(String(r.ingest_id))).length === acked.size ? rows : undefined;
-    }, 30_000, 'every acknowledged delivery in raw_webhooks');
+    const raw = await eventually(
+      async () => {
+        const rows = await query(fs.path, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, {
+          restricted: true,
+        });
+        return rows.filter((r) => acked.has(String(r.ingest_id))).length === acked.size ? rows : undefined;
+      },
+      30_000,
+      'every acknowledged delivery in raw_webhooks',
+    );
     const stored = raw.filter((r) => acked.has(String(r.ingest_id)));
     const duplicated = raw.filter((r) => Number(r.n) > 1).length;
-    const events = (await query(fs.path, `select count(*) as n, count(distinct event_id) as ids from session_events where session_key in (${keys})`))[0]!;
+    const events = (
+      await query(
+        fs.path,
+        `select count(*) as n, count(distinct event_id) as ids from session_events where session_key in (${keys})`,
+      )
+    )[0]!;
 
     const figures = {
       deliveries: deliveries.length,
@@ -176,7 +204,13 @@ describe('a full disk (embedded mode), end to end over HTTP', () => {
       duplicatedEvents: Number(events.n) - Number(events.ids),
       events: Number(events.n),
       // Which of the retrying paths this run went through (from the service's log lines).
-      paths: ['embedded log cannot write', 'warehouse batch not stored', 'publish failed', 'opened again', 'Parquet export failed'].filter((line) => service!.output().includes(line)),
+      paths: [
+        'embedded log cannot write',
+        'warehouse batch not stored',
+        'publish failed',
+        'opened again',
+        'Parquet export failed',
+      ].filter((line) => service!.output().includes(line)),
     };
     console.log('disk-full figures', JSON.stringify(figures));
 

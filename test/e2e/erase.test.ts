@@ -66,14 +66,20 @@ function plan() {
   });
   const apizee = plannedApizeeSession(start);
   const apizeeOther = plannedApizeeSession(start + 60e6);
-  const [, apizeeEmail, apizeePhone] = /"requestor":\{"email":"([^"]+)","phone":"([^"]+)"/.exec(apizee.deliveries.map((d) => d.body).join('\n'))!;
-  const apizeeBodies = apizee.deliveries.map((d) => d.body.replaceAll(apizeeEmail!, EMAIL).replaceAll(apizeePhone!, '777123456'));
+  const [, apizeeEmail, apizeePhone] = /"requestor":\{"email":"([^"]+)","phone":"([^"]+)"/.exec(
+    apizee.deliveries.map((d) => d.body).join('\n'),
+  )!;
+  const apizeeBodies = apizee.deliveries.map((d) =>
+    d.body.replaceAll(apizeeEmail!, EMAIL).replaceAll(apizeePhone!, '777123456'),
+  );
   const mluvii = plannedMluviiSession(start);
   const mluviiOther = plannedMluviiSession(start + 60e6);
   const all = mluvii.deliveries.map((d) => d.body).join('\n');
   const mluviiEmail = /"oo1_guest_email":"([^"]+)"/.exec(all)![1]!;
   const mluviiPhone = /"oo1_guest_phone":"([^"]+)"/.exec(all)![1]!;
-  const mluviiBodies = mluvii.deliveries.map((d) => d.body.replaceAll(mluviiEmail, 'erase.me\\u002Bgdpr\\u0040example.eu').replaceAll(mluviiPhone, PHONE));
+  const mluviiBodies = mluvii.deliveries.map((d) =>
+    d.body.replaceAll(mluviiEmail, 'erase.me\\u002Bgdpr\\u0040example.eu').replaceAll(mluviiPhone, PHONE),
+  );
   const person: Delivery[] = [
     ...zoomBodies.map((body) => ({ provider: 'zoom' as const, body })),
     ...apizeeBodies.map((body) => ({ provider: 'apizee' as const, body })),
@@ -120,33 +126,64 @@ describe('sessionflow erase, end to end over HTTP', () => {
   it('erases one person from every table, every file and the log while the pipeline runs; others are unchanged; a redelivery stays out', async () => {
     service = await startService(dir.path, ENV);
     const p = plan();
-    for (const needle of [EMAIL, 'erase.me\\u002Bgdpr\\u0040example.eu', PHONE, '777123456']) expect(p.person.some((d) => d.body.includes(needle)), needle).toBe(true);
+    for (const needle of [EMAIL, 'erase.me\\u002Bgdpr\\u0040example.eu', PHONE, '777123456'])
+      expect(
+        p.person.some((d) => d.body.includes(needle)),
+        needle,
+      ).toBe(true);
     expect(p.others.some((d) => namesPerson(d.body))).toBe(false);
     const send = async (deliveries: Delivery[]) => {
       for (const delivery of deliveries) {
-        const response = await fetch(`${service!.url}/webhooks/${delivery.provider}`, { method: 'POST', headers: headersFor(delivery), body: delivery.body });
+        const response = await fetch(`${service!.url}/webhooks/${delivery.provider}`, {
+          method: 'POST',
+          headers: headersFor(delivery),
+          body: delivery.body,
+        });
         expect(response.status, await response.clone().text()).toBe(200);
       }
     };
     await send([...p.person, ...p.others]);
 
     // Every session folded from all its deliveries, and every delivery archived.
-    const zoomKeys = await eventually(async () => {
-      const rows = await query(dir.path, `select session_id, session_key from session_facts where provider = 'zoom' and participants = 3 and alerts = 2 and recordings = 1`);
-      return rows.length === 2 ? Object.fromEntries(rows.map((r) => [r.session_id, r.session_key as string])) : undefined;
-    }, WAIT_MS, 'both Zoom facts');
+    const zoomKeys = await eventually(
+      async () => {
+        const rows = await query(
+          dir.path,
+          `select session_id, session_key from session_facts where provider = 'zoom' and participants = 3 and alerts = 2 and recordings = 1`,
+        );
+        return rows.length === 2
+          ? Object.fromEntries(rows.map((r) => [r.session_id, r.session_key as string]))
+          : undefined;
+      },
+      WAIT_MS,
+      'both Zoom facts',
+    );
     const personSessions = [zoomKeys[p.zoom.sessionId]!, p.apizee.key, p.mluvii.key];
     const otherSessions = [zoomKeys[p.zoomOther.sessionId]!, p.apizeeOther.key, p.mluviiOther.key];
     const expectedEvents = [p.apizee, p.apizeeOther, p.mluvii, p.mluviiOther];
-    await eventually(async () => {
-      const rows = await query(dir.path, `select session_key, events from session_facts where session_key in (${expectedEvents.map((s) => `'${s.key}'`).join(', ')})`);
-      return rows.length === 4 && expectedEvents.every((s) => rows.some((r) => r.session_key === s.key && r.events === s.events)) ? rows : undefined;
-    }, WAIT_MS, 'the Apizee and mluvii facts');
+    await eventually(
+      async () => {
+        const rows = await query(
+          dir.path,
+          `select session_key, events from session_facts where session_key in (${expectedEvents.map((s) => `'${s.key}'`).join(', ')})`,
+        );
+        return rows.length === 4 &&
+          expectedEvents.every((s) => rows.some((r) => r.session_key === s.key && r.events === s.events))
+          ? rows
+          : undefined;
+      },
+      WAIT_MS,
+      'the Apizee and mluvii facts',
+    );
     const sent = p.person.length + p.others.length;
-    await eventually(async () => {
-      const [row] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
-      return row!.n === sent ? row : undefined;
-    }, WAIT_MS, 'every delivery archived');
+    await eventually(
+      async () => {
+        const [row] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
+        return row!.n === sent ? row : undefined;
+      },
+      WAIT_MS,
+      'every delivery archived',
+    );
 
     // Who the person is in each session, as an analyst would find them.
     const keysOf = async () =>
@@ -161,17 +198,30 @@ describe('sessionflow erase, end to end over HTTP', () => {
     const personKeys = await keysOf();
     expect(personKeys.length).toBeGreaterThanOrEqual(3);
     const inList = (keys: string[]) => keys.map((k) => `'${k}'`).join(', ');
-    const factsOf = (keys: string[]) => query(dir.path, `select * from session_facts where session_key in (${inList(keys)}) order by session_key`);
+    const factsOf = (keys: string[]) =>
+      query(dir.path, `select * from session_facts where session_key in (${inList(keys)}) order by session_key`);
     const othersBefore = await factsOf(otherSessions);
     const personBefore = await factsOf(personSessions);
 
     // A request sealed with another PII_KEY is refused, and nothing changes.
-    const wrongKey = await runCli(['erase', '--email', EMAIL], { DATA_DIR: dir.path, ...ENV, PII_KEY: 'another-pii-key-0123456789' }, dir.path, WAIT_MS);
+    const wrongKey = await runCli(
+      ['erase', '--email', EMAIL],
+      { DATA_DIR: dir.path, ...ENV, PII_KEY: 'another-pii-key-0123456789' },
+      dir.path,
+      WAIT_MS,
+    );
     expect(wrongKey.code).toBe(1);
-    expect(wrongKey.stderr).toMatch(/refused: the erasure request cannot be carried out: the request cannot be opened with this PII_KEY/);
+    expect(wrongKey.stderr).toMatch(
+      /refused: the erasure request cannot be carried out: the request cannot be opened with this PII_KEY/,
+    );
     expect(await factsOf(personSessions)).toEqual(personBefore);
 
-    const erase = await runCli(['erase', '--email', 'Erase.Me+GDPR@example.eu', '--phone', '+420777123456'], { DATA_DIR: dir.path, ...ENV }, dir.path, WAIT_MS);
+    const erase = await runCli(
+      ['erase', '--email', 'Erase.Me+GDPR@example.eu', '--phone', '+420777123456'],
+      { DATA_DIR: dir.path, ...ENV },
+      dir.path,
+      WAIT_MS,
+    );
     expect(erase.code, erase.stderr).toBe(0);
     expect(erase.stdout).toMatch(/^erased; request \w+/);
     const count = (label: string) => Number(new RegExp(`${label}\\s+(\\d+)`).exec(erase.stdout)?.[1]);
@@ -181,7 +231,10 @@ describe('sessionflow erase, end to end over HTTP', () => {
 
     // No table returns a row for them; their sessions are folded without them; nobody else changed.
     for (const table of ['session_events', 'participant_sessions']) {
-      expect(await query(dir.path, `select * from ${table} where participant_key in (${inList(personKeys)})`), table).toEqual([]);
+      expect(
+        await query(dir.path, `select * from ${table} where participant_key in (${inList(personKeys)})`),
+        table,
+      ).toEqual([]);
     }
     const raw = await query(dir.path, 'select ingest_id, body from raw_webhooks', { restricted: true });
     expect(raw.filter((r) => namesPerson(Buffer.from(r.body as Uint8Array).toString('utf8')))).toEqual([]);
@@ -191,14 +244,27 @@ describe('sessionflow erase, end to end over HTTP', () => {
     expect(await factsOf(otherSessions)).toEqual(othersBefore);
 
     // The person's deliveries come again (a provider's retry): dropped on arrival and counted.
-    const again = [p.person.find((d) => d.provider === 'zoom' && d.body.includes(EMAIL))!, p.person.find((d) => d.provider === 'apizee' && d.body.includes(EMAIL))!];
+    const again = [
+      p.person.find((d) => d.provider === 'zoom' && d.body.includes(EMAIL))!,
+      p.person.find((d) => d.provider === 'apizee' && d.body.includes(EMAIL))!,
+    ];
     await send(again);
-    await eventually(async () => {
-      const [row] = await query(dir.path, `select sum(deliveries) as n from erasures where reason = 'redelivery'`, { restricted: true });
-      return Number(row!.n) === again.length ? row : undefined;
-    }, WAIT_MS, 'the redeliveries counted as refused');
+    await eventually(
+      async () => {
+        const [row] = await query(dir.path, `select sum(deliveries) as n from erasures where reason = 'redelivery'`, {
+          restricted: true,
+        });
+        return Number(row!.n) === again.length ? row : undefined;
+      },
+      WAIT_MS,
+      'the redeliveries counted as refused',
+    );
     expect(await keysOf()).toEqual([]);
-    expect((await query(dir.path, 'select ingest_id, body from raw_webhooks', { restricted: true })).filter((r) => namesPerson(Buffer.from(r.body as Uint8Array).toString('utf8')))).toEqual([]);
+    expect(
+      (await query(dir.path, 'select ingest_id, body from raw_webhooks', { restricted: true })).filter((r) =>
+        namesPerson(Buffer.from(r.body as Uint8Array).toString('utf8')),
+      ),
+    ).toEqual([]);
 
     // The erasure record: counts and keyed hashes, never the values.
     const record = await query(dir.path, `select * from erasures where reason = 'erase'`, { restricted: true });
@@ -208,7 +274,9 @@ describe('sessionflow erase, end to end over HTTP', () => {
 
     const audit = await runCli(['audit'], { DATA_DIR: dir.path, ...ENV }, dir.path);
     expect(audit.code, audit.stdout + audit.stderr).toBe(0);
-    expect(audit.stdout).toMatch(/audit: OK, .*apart: [1-9]\d* erased, 0 expired, 2 redeliveries of erased data refused/);
+    expect(audit.stdout).toMatch(
+      /audit: OK, .*apart: [1-9]\d* erased, 0 expired, 2 redeliveries of erased data refused/,
+    );
 
     // Stopped (DuckDB checkpoints and closes): nothing under DATA_DIR names them, in any spelling.
     expect(await service.stop()).toBe(0);
@@ -217,12 +285,19 @@ describe('sessionflow erase, end to end over HTTP', () => {
     expect(files.some((f) => f.includes(join('log', 'topics')))).toBe(true);
     const found = files.flatMap((file) => {
       const bytes = readFileSync(file);
-      return NEEDLES.filter((n) => bytes.includes(n) || bytes.includes(n.toUpperCase())).map((n) => `${file.slice(dir.path.length)}: ${n}`);
+      return NEEDLES.filter((n) => bytes.includes(n) || bytes.includes(n.toUpperCase())).map(
+        (n) => `${file.slice(dir.path.length)}: ${n}`,
+      );
     });
     expect(found).toEqual([]);
 
     // With nothing running, the command starts the writer itself.
-    const offline = await runCli(['erase', '--session', otherSessions[0]!], { DATA_DIR: dir.path, ...ENV }, dir.path, WAIT_MS);
+    const offline = await runCli(
+      ['erase', '--session', otherSessions[0]!],
+      { DATA_DIR: dir.path, ...ENV },
+      dir.path,
+      WAIT_MS,
+    );
     expect(offline.code, offline.stderr).toBe(0);
     expect(offline.stderr).toContain('the pipeline is not running: starting the warehouse writer');
     expect(offline.stdout).toMatch(/sessions removed\s+1\n/);
@@ -240,37 +315,70 @@ describe('sessionflow erase, end to end over HTTP', () => {
       ...apizee.deliveries.map((d) => ({ provider: 'apizee' as const, body: d.body })),
       ...mluvii.deliveries.map((d) => ({ provider: 'mluvii' as const, body: d.body })),
     ];
-    const personal = [...apizee.personal, ...mluvii.personal].filter((v) => v.includes('@') || /^\+?\d[\d ]{6,}$/.test(v));
+    const personal = [...apizee.personal, ...mluvii.personal].filter(
+      (v) => v.includes('@') || /^\+?\d[\d ]{6,}$/.test(v),
+    );
     expect(personal.length).toBeGreaterThanOrEqual(4);
     for (const delivery of deliveries) {
-      const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, { method: 'POST', headers: headersFor(delivery), body: delivery.body });
+      const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, {
+        method: 'POST',
+        headers: headersFor(delivery),
+        body: delivery.body,
+      });
       expect(response.status).toBe(200);
     }
     const sessions = [apizee, mluvii].map((s) => `'${s.sessionKey}'`).join(', ');
-    const stored = await eventually(async () => {
-      const [raw] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
-      const facts = await query(dir.path, `select session_key, events from session_facts where session_key in (${sessions}) order by session_key`);
-      return raw!.n === deliveries.length && facts.length === 2 ? facts : undefined;
-    }, WAIT_MS, 'every delivery archived and both facts');
+    const stored = await eventually(
+      async () => {
+        const [raw] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
+        const facts = await query(
+          dir.path,
+          `select session_key, events from session_facts where session_key in (${sessions}) order by session_key`,
+        );
+        return raw!.n === deliveries.length && facts.length === 2 ? facts : undefined;
+      },
+      WAIT_MS,
+      'every delivery archived and both facts',
+    );
     const events = await query(dir.path, 'select count(*) as n from session_events');
 
     // The bodies go once they are older than the retention; what was made of them stays.
-    await eventually(async () => {
-      const [raw] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
-      return raw!.n === 0 ? raw : undefined;
-    }, WAIT_MS, 'the raw archive emptied by retention');
-    const [expired] = await query(dir.path, `select sum(deliveries) as n from erasures where reason = 'retention'`, { restricted: true });
+    await eventually(
+      async () => {
+        const [raw] = await query(dir.path, 'select count(*) as n from raw_webhooks', { restricted: true });
+        return raw!.n === 0 ? raw : undefined;
+      },
+      WAIT_MS,
+      'the raw archive emptied by retention',
+    );
+    const [expired] = await query(dir.path, `select sum(deliveries) as n from erasures where reason = 'retention'`, {
+      restricted: true,
+    });
     expect(Number(expired!.n)).toBe(deliveries.length);
-    expect(await query(dir.path, `select session_key, events from session_facts where session_key in (${sessions}) order by session_key`)).toEqual(stored);
+    expect(
+      await query(
+        dir.path,
+        `select session_key, events from session_facts where session_key in (${sessions}) order by session_key`,
+      ),
+    ).toEqual(stored);
     expect(await query(dir.path, 'select count(*) as n from session_events')).toEqual(events);
-    await eventually(async () => (service!.output().includes('raw retention: removed the bodies past RAW_RETENTION_DAYS') ? true : undefined), WAIT_MS, 'the retention logged');
+    await eventually(
+      async () =>
+        service!.output().includes('raw retention: removed the bodies past RAW_RETENTION_DAYS') ? true : undefined,
+      WAIT_MS,
+      'the retention logged',
+    );
 
     const audit = await runCli(['audit'], { DATA_DIR: dir.path, ...ENV }, dir.path);
     expect(audit.code, audit.stdout + audit.stderr).toBe(0);
     expect(audit.stdout).toContain(`apart: 0 erased, ${deliveries.length} expired`);
 
     // The log's raw records (consumed, and as old) are erased too: no file holds the bodies' e-mails and phones.
-    await eventually(async () => (service!.output().match(/"logRecords":[1-9]/) ? true : undefined), WAIT_MS, 'the log records expired');
+    await eventually(
+      async () => (service!.output().match(/"logRecords":[1-9]/) ? true : undefined),
+      WAIT_MS,
+      'the log records expired',
+    );
     expect(await service.stop()).toBe(0);
     const found = filesUnder(dir.path).flatMap((file) => {
       const bytes = readFileSync(file);

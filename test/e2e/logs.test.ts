@@ -45,28 +45,53 @@ describe('the service log', () => {
     const apizee = plannedApizeeSession(start).deliveries[0]!.body;
     const mluvii = plannedMluviiSession(start).deliveries[0]!.body;
     const post = (provider: string, headers: Record<string, string>, body: string) =>
-      fetch(`${service!.url}/webhooks/${provider}`, { method: 'POST', headers: { ...extra, ...headers }, body }).then((r) => r.status);
+      fetch(`${service!.url}/webhooks/${provider}`, { method: 'POST', headers: { ...extra, ...headers }, body }).then(
+        (r) => r.status,
+      );
 
     const apizeeHeader = SECRETS.APIZEE_WEBHOOK_HEADER.toLowerCase();
     const zoomSigned = zoomHeaders(SECRETS.ZOOM_WEBHOOK_SECRET_TOKEN, zoom);
     expect(await post('zoom', zoomSigned, zoom)).toBe(200);
     expect(await post('zoom', { ...zoomSigned, 'x-zm-signature': 'v0=log-forged-signature' }, zoom)).toBe(401);
-    expect(await post('apizee', { 'content-type': 'application/json', [apizeeHeader]: SECRETS.APIZEE_WEBHOOK_SECRET }, apizee)).toBe(200);
-    expect(await post('apizee', { 'content-type': 'application/json', [apizeeHeader]: 'log-wrong-apizee-secret' }, apizee)).toBe(401);
-    expect(await post('apizee', { 'content-type': 'application/json', [apizeeHeader]: SECRETS.APIZEE_WEBHOOK_SECRET }, '{"not json')).toBeGreaterThanOrEqual(200);
-    expect(await post('mluvii', mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD), mluvii)).toBe(200);
-    expect(await post('mluvii', mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, 'log-wrong-mluvii-password'), mluvii)).toBe(401);
+    expect(
+      await post(
+        'apizee',
+        { 'content-type': 'application/json', [apizeeHeader]: SECRETS.APIZEE_WEBHOOK_SECRET },
+        apizee,
+      ),
+    ).toBe(200);
+    expect(
+      await post('apizee', { 'content-type': 'application/json', [apizeeHeader]: 'log-wrong-apizee-secret' }, apizee),
+    ).toBe(401);
+    expect(
+      await post(
+        'apizee',
+        { 'content-type': 'application/json', [apizeeHeader]: SECRETS.APIZEE_WEBHOOK_SECRET },
+        '{"not json',
+      ),
+    ).toBeGreaterThanOrEqual(200);
+    expect(
+      await post('mluvii', mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD), mluvii),
+    ).toBe(200);
+    expect(await post('mluvii', mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, 'log-wrong-mluvii-password'), mluvii)).toBe(
+      401,
+    );
 
     // The accepted ones went all the way through (the stages logged their batches meanwhile).
-    await eventually(async () => {
-      const [row] = await queryDataset(dir.path, 'select count(distinct provider) as n from session_events');
-      return Number(row!.n) === 3 ? true : undefined;
-    }, 30_000, 'events of the three providers');
+    await eventually(
+      async () => {
+        const [row] = await queryDataset(dir.path, 'select count(distinct provider) as n from session_events');
+        return Number(row!.n) === 3 ? true : undefined;
+      },
+      30_000,
+      'events of the three providers',
+    );
     expect(await service.stop()).toBe(0);
 
     const output = service.output();
     expect(output).toContain('"level":20'); // debug lines were written: the search covers them
-    const mluviiBasic = (password: string) => Buffer.from(`${SECRETS.MLUVII_WEBHOOK_USER}:${password}`).toString('base64');
+    const mluviiBasic = (password: string) =>
+      Buffer.from(`${SECRETS.MLUVII_WEBHOOK_USER}:${password}`).toString('base64');
     const secrets = [
       SECRETS.ZOOM_WEBHOOK_SECRET_TOKEN,
       zoomSigned['x-zm-signature']!,

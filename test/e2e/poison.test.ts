@@ -30,7 +30,11 @@ const HEADERS = {
 };
 type Provider = keyof typeof HEADERS;
 
-const fixture = (provider: Provider, name: string) => JSON.parse(readFileSync(join(projectRoot(), 'test/fixtures', provider, `${name}.json`), 'utf8')) as Record<string, any>;
+const fixture = (provider: Provider, name: string) =>
+  JSON.parse(readFileSync(join(projectRoot(), 'test/fixtures', provider, `${name}.json`), 'utf8')) as Record<
+    string,
+    any
+  >;
 
 /** The issue's poison, each a delivery its provider could really send, with what it must become. */
 function poison(): Array<{ name: string; provider: Provider; body: string; codes: string[]; field?: string }> {
@@ -47,12 +51,48 @@ function poison(): Array<{ name: string; provider: Provider; body: string; codes
   strange.payload.object.user.name = '\udfff\u0000';
   strange.payload.object.session_name = 'x'.repeat(100_000);
   return [
-    { name: 'Zoom event_ts in the year 2500', provider: 'zoom', body: JSON.stringify({ ...started, event_ts: Date.UTC(2500, 0, 1) }), codes: ['FIELD_INVALID'], field: 'event_ts' },
-    { name: 'mluvii time in the year 9999', provider: 'mluvii', body: JSON.stringify({ ...mluvii, data: { ...mluvii.data, id: 990001, started: '9999-12-31T23:59:59.999999+02:00' } }), codes: ['FIELD_INVALID'], field: 'data.started' },
-    { name: 'Apizee time 9e12', provider: 'apizee', body: JSON.stringify({ ...apizee, objectId: 990002, time: 9e12 }), codes: ['FIELD_INVALID'], field: 'time' },
-    { name: 'Zoom file_size past a long', provider: 'zoom', body: JSON.stringify(recording), codes: ['EVENT_INVALID', 'FIELD_INVALID'] },
-    { name: 'a prototype key', provider: 'apizee', body: `{"__proto__": {"polluted": 1}, ${JSON.stringify({ ...apizee, objectId: 990003 }).slice(1)}`, codes: [] },
-    { name: 'NUL bytes, lone surrogates and a 100 kB name', provider: 'zoom', body: JSON.stringify(strange), codes: [] },
+    {
+      name: 'Zoom event_ts in the year 2500',
+      provider: 'zoom',
+      body: JSON.stringify({ ...started, event_ts: Date.UTC(2500, 0, 1) }),
+      codes: ['FIELD_INVALID'],
+      field: 'event_ts',
+    },
+    {
+      name: 'mluvii time in the year 9999',
+      provider: 'mluvii',
+      body: JSON.stringify({
+        ...mluvii,
+        data: { ...mluvii.data, id: 990001, started: '9999-12-31T23:59:59.999999+02:00' },
+      }),
+      codes: ['FIELD_INVALID'],
+      field: 'data.started',
+    },
+    {
+      name: 'Apizee time 9e12',
+      provider: 'apizee',
+      body: JSON.stringify({ ...apizee, objectId: 990002, time: 9e12 }),
+      codes: ['FIELD_INVALID'],
+      field: 'time',
+    },
+    {
+      name: 'Zoom file_size past a long',
+      provider: 'zoom',
+      body: JSON.stringify(recording),
+      codes: ['EVENT_INVALID', 'FIELD_INVALID'],
+    },
+    {
+      name: 'a prototype key',
+      provider: 'apizee',
+      body: `{"__proto__": {"polluted": 1}, ${JSON.stringify({ ...apizee, objectId: 990003 }).slice(1)}`,
+      codes: [],
+    },
+    {
+      name: 'NUL bytes, lone surrogates and a 100 kB name',
+      provider: 'zoom',
+      body: JSON.stringify(strange),
+      codes: [],
+    },
   ];
 }
 
@@ -72,7 +112,11 @@ describe('poison over HTTP', () => {
     service = await startService(dir.path, SECRETS);
     const sent: Array<ReturnType<typeof poison>[number] & { ingestId: string }> = [];
     for (const delivery of poison()) {
-      const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, { method: 'POST', headers: HEADERS[delivery.provider](delivery.body), body: delivery.body });
+      const response = await fetch(`${service.url}/webhooks/${delivery.provider}`, {
+        method: 'POST',
+        headers: HEADERS[delivery.provider](delivery.body),
+        body: delivery.body,
+      });
       expect(response.status, delivery.name).toBe(200);
       sent.push({ ...delivery, ingestId: ((await response.json()) as { ingest_id: string }).ingest_id });
     }
@@ -80,10 +124,24 @@ describe('poison over HTTP', () => {
     // A normal session after the poison: its fact must appear, from the same running process.
     const session = plannedZoomSession(nowMicros() - 2 * 3600e6);
     for (const delivery of session.deliveries) {
-      expect((await fetch(`${service.url}/webhooks/zoom`, { method: 'POST', headers: HEADERS.zoom(delivery.body), body: delivery.body })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${service.url}/webhooks/zoom`, {
+            method: 'POST',
+            headers: HEADERS.zoom(delivery.body),
+            body: delivery.body,
+          })
+        ).status,
+      ).toBe(200);
     }
     const fact = await eventually(
-      async () => (await query(dir.path, `select * from session_facts where session_key = 'zoom:${session.sessionId}' and recording_files = 2`))[0],
+      async () =>
+        (
+          await query(
+            dir.path,
+            `select * from session_facts where session_key = 'zoom:${session.sessionId}' and recording_files = 2`,
+          )
+        )[0],
       30_000,
       'the normal session fact',
     );
@@ -91,11 +149,22 @@ describe('poison over HTTP', () => {
 
     // Each poison delivery is a dead letter with its code and field, or became events: never lost.
     const ids = sent.map((d) => `'${d.ingestId}'`).join(', ');
-    const letters = await eventually(async () => {
-      const rows = await query(dir.path, `select ingest_id, stage, error_code, field_path from dead_letters where ingest_id in (${ids})`);
-      return rows.length >= sent.filter((d) => d.codes.length > 0).length ? rows : undefined;
-    }, 30_000, 'the dead letters');
-    const withEvents = new Set((await query(dir.path, `select distinct ingest_id from session_events where ingest_id in (${ids})`)).map((r) => r.ingest_id));
+    const letters = await eventually(
+      async () => {
+        const rows = await query(
+          dir.path,
+          `select ingest_id, stage, error_code, field_path from dead_letters where ingest_id in (${ids})`,
+        );
+        return rows.length >= sent.filter((d) => d.codes.length > 0).length ? rows : undefined;
+      },
+      30_000,
+      'the dead letters',
+    );
+    const withEvents = new Set(
+      (await query(dir.path, `select distinct ingest_id from session_events where ingest_id in (${ids})`)).map(
+        (r) => r.ingest_id,
+      ),
+    );
     for (const delivery of sent) {
       const letter = letters.find((l) => l.ingest_id === delivery.ingestId);
       if (delivery.codes.length > 0) {
@@ -103,7 +172,10 @@ describe('poison over HTTP', () => {
         expect(delivery.codes, delivery.name).toContain(letter!.error_code);
         if (delivery.field) expect(letter!.field_path, delivery.name).toBe(delivery.field);
       } else {
-        expect(letter === undefined && withEvents.has(delivery.ingestId), `${delivery.name}: events, no dead letter`).toBe(true);
+        expect(
+          letter === undefined && withEvents.has(delivery.ingestId),
+          `${delivery.name}: events, no dead letter`,
+        ).toBe(true);
       }
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -112,12 +184,21 @@ describe('poison over HTTP', () => {
 
     // The audit accounts for every archived delivery, poison included (it reads the dataset,
     // whose raw archive may trail the facts by a batch: run it until it balances, as its help says).
-    const audit = await eventually(async () => {
-      const result = await runCli(['audit', '--format', 'json'], { DATA_DIR: dir.path, ...SECRETS }, dir.path);
-      const rows = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, string | number>);
-      const total = rows.find((r) => r.provider === 'total')!;
-      return result.code === 0 && Number(total.archived) === sent.length + session.deliveries.length ? rows : undefined;
-    }, 30_000, 'a balanced audit');
+    const audit = await eventually(
+      async () => {
+        const result = await runCli(['audit', '--format', 'json'], { DATA_DIR: dir.path, ...SECRETS }, dir.path);
+        const rows = result.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, string | number>);
+        const total = rows.find((r) => r.provider === 'total')!;
+        return result.code === 0 && Number(total.archived) === sent.length + session.deliveries.length
+          ? rows
+          : undefined;
+      },
+      30_000,
+      'a balanced audit',
+    );
     const total = audit.find((r) => r.provider === 'total')!;
     expect(Number(total.dead_lettered)).toBe(sent.filter((d) => d.codes.length > 0).length);
     expect(Number(total.unexplained)).toBe(0);

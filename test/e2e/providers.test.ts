@@ -40,8 +40,20 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { provider: 'apizee', plan: plannedApizeeSession, headers: apizeeHeaders(SECRETS.APIZEE_WEBHOOK_SECRET), seed: 7, attribute: 'conversation_id' },
-  { provider: 'mluvii', plan: plannedMluviiSession, headers: mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD), seed: 2024, attribute: 'activity_type' },
+  {
+    provider: 'apizee',
+    plan: plannedApizeeSession,
+    headers: apizeeHeaders(SECRETS.APIZEE_WEBHOOK_SECRET),
+    seed: 7,
+    attribute: 'conversation_id',
+  },
+  {
+    provider: 'mluvii',
+    plan: plannedMluviiSession,
+    headers: mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD),
+    seed: 2024,
+    attribute: 'activity_type',
+  },
 ];
 
 const hex = (bytes: Uint8Array | string): string => Buffer.from(bytes as Uint8Array).toString('hex');
@@ -64,21 +76,36 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
       service = await startService(dir.path, SECRETS);
       const session = plan(nowMicros() - 3 * 3600e6);
       // The scan below means something only if the bodies really carry these values.
-      for (const value of session.personal) expect(session.deliveries.some((d) => d.body.includes(value)), value).toBe(true);
+      for (const value of session.personal)
+        expect(
+          session.deliveries.some((d) => d.body.includes(value)),
+          value,
+        ).toBe(true);
 
       const deliveries = shuffled([...session.deliveries, ...session.deliveries], seed);
       for (const delivery of deliveries) {
-        const response = await fetch(`${service.url}/webhooks/${provider}`, { method: 'POST', headers, body: delivery.body });
+        const response = await fetch(`${service.url}/webhooks/${provider}`, {
+          method: 'POST',
+          headers,
+          body: delivery.body,
+        });
         expect(response.status, `${delivery.event}: ${await response.clone().text()}`).toBe(200);
       }
 
       const key = session.sessionKey;
       const timeColumns = Object.keys(session.times);
-      const fact = await eventually(async () => {
-        const micros = timeColumns.map((c) => `epoch_us(${c}) as ${c}_us`).join(', ');
-        const rows = await query(dir.path, `select *, ${micros} from session_facts where session_key = '${key}' and events = ${session.expected.events}`);
-        return rows[0];
-      }, WAIT_MS, `the fact of ${key}`);
+      const fact = await eventually(
+        async () => {
+          const micros = timeColumns.map((c) => `epoch_us(${c}) as ${c}_us`).join(', ');
+          const rows = await query(
+            dir.path,
+            `select *, ${micros} from session_facts where session_key = '${key}' and events = ${session.expected.events}`,
+          );
+          return rows[0];
+        },
+        WAIT_MS,
+        `the fact of ${key}`,
+      );
       expect(Object.fromEntries(Object.keys(session.expected).map((k) => [k, fact[k]]))).toEqual(session.expected);
       expect(Object.fromEntries(timeColumns.map((c) => [c, fact[`${c}_us`]]))).toEqual(session.times);
 
@@ -88,16 +115,30 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
       // see rows twice, export.ts. Poll until the archive is exactly what was sent.)
       const sent = deliveries.map((d) => hex(d.body)).sort();
       let archived: string[] = [];
-      const raw = await eventually(async () => {
-        const rows = await query(dir.path, `select body, cast(headers as varchar) as headers from raw_webhooks where provider = '${provider}'`, { restricted: true });
-        archived = rows.map((r) => hex(r.body as Uint8Array)).sort();
-        return archived.length === sent.length && archived.every((b, i) => b === sent[i]) ? rows : undefined;
-      }, WAIT_MS, 'every delivery in raw_webhooks').catch((err: Error) => {
+      const raw = await eventually(
+        async () => {
+          const rows = await query(
+            dir.path,
+            `select body, cast(headers as varchar) as headers from raw_webhooks where provider = '${provider}'`,
+            { restricted: true },
+          );
+          archived = rows.map((r) => hex(r.body as Uint8Array)).sort();
+          return archived.length === sent.length && archived.every((b, i) => b === sent[i]) ? rows : undefined;
+        },
+        WAIT_MS,
+        'every delivery in raw_webhooks',
+      ).catch((err: Error) => {
         expect(archived, err.message).toEqual(sent);
         throw err;
       });
       const basic = headers.authorization?.replace(/^Basic /, '');
-      const credentials = [SECRETS.APIZEE_WEBHOOK_SECRET, SECRETS.MLUVII_WEBHOOK_PASSWORD, 'x-webhook-secret', 'authorization', ...(basic ? [basic] : [])];
+      const credentials = [
+        SECRETS.APIZEE_WEBHOOK_SECRET,
+        SECRETS.MLUVII_WEBHOOK_PASSWORD,
+        'x-webhook-secret',
+        'authorization',
+        ...(basic ? [basic] : []),
+      ];
       const archivedHeaders = raw.map((r) => String(r.headers)).join('\n');
       expect(archivedHeaders).toContain('content-type');
       expect(credentials.filter((c) => archivedHeaders.includes(c))).toEqual([]);
@@ -106,10 +147,17 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
       // partitions are written one after the other: the events' file may trail the fact's.
       const one = { n: session.expected.events, ids: session.expected.events };
       let events: Record<string, unknown> | undefined;
-      await eventually(async () => {
-        [events] = await query(dir.path, `select count(*) as n, count(distinct event_id) as ids from session_events where session_key = '${key}'`);
-        return events!.n === one.n && events!.ids === one.ids ? events : undefined;
-      }, WAIT_MS, 'one row per event in session_events').catch((err: Error) => {
+      await eventually(
+        async () => {
+          [events] = await query(
+            dir.path,
+            `select count(*) as n, count(distinct event_id) as ids from session_events where session_key = '${key}'`,
+          );
+          return events!.n === one.n && events!.ids === one.ids ? events : undefined;
+        },
+        WAIT_MS,
+        'one row per event in session_events',
+      ).catch((err: Error) => {
         expect(events, err.message).toEqual(one);
         throw err;
       });
@@ -123,7 +171,10 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
          union all select cast(p as varchar) from participant_sessions p where provider = '${provider}'`,
       );
       expect(lines.length).toBeGreaterThan(session.expected.events);
-      const text = lines.map((l) => String(l.line)).join('\n').toLowerCase();
+      const text = lines
+        .map((l) => String(l.line))
+        .join('\n')
+        .toLowerCase();
       expect(text).toContain(key.toLowerCase());
       expect(text).toContain(attribute);
       expect(session.personal.filter((value) => text.includes(value.toLowerCase()))).toEqual([]);
@@ -131,11 +182,19 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
       // Nor does any file of the dataset BI reads, whatever its table: each Parquet file under
       // DATA_DIR/parquet read whole (they are ZSTD: a byte search would find nothing either way).
       // The bodies that hold these values are in the raw archive apart, DATA_DIR/restricted.
-      const files = readdirSync(join(dir.path, 'parquet'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'));
+      const files = readdirSync(join(dir.path, 'parquet'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+        f.endsWith('.parquet'),
+      );
       expect(files.some((f) => f.startsWith('raw_webhooks'))).toBe(false);
       const list = files.map((f) => `'${join(dir.path, 'parquet', f)}'`).join(', ');
-      const everything = await query(dir.path, `select cast(t as varchar) as line from read_parquet([${list}], union_by_name = true, hive_partitioning = false) t`);
-      const dataset = everything.map((l) => String(l.line)).join('\n').toLowerCase();
+      const everything = await query(
+        dir.path,
+        `select cast(t as varchar) as line from read_parquet([${list}], union_by_name = true, hive_partitioning = false) t`,
+      );
+      const dataset = everything
+        .map((l) => String(l.line))
+        .join('\n')
+        .toLowerCase();
       expect(dataset).toContain(key.toLowerCase());
       expect(session.personal.filter((value) => dataset.includes(value.toLowerCase()))).toEqual([]);
       await expect(query(dir.path, 'select count(*) from raw_webhooks')).rejects.toThrow(/raw_webhooks does not exist/);
@@ -147,36 +206,62 @@ describe('Apizee and mluvii, end to end over HTTP', () => {
   it('mluvii bodies with no id and no time: an operator going AWAY → ONLINE → AWAY is three events, a retry of one none', async () => {
     service = await startService(dir.path, SECRETS);
     const headers = mluviiHeaders(SECRETS.MLUVII_WEBHOOK_USER, SECRETS.MLUVII_WEBHOOK_PASSWORD);
-    const status = (value: string) => JSON.stringify({ eventType: 'UserStatusChanged', data: { userId: 2710, status: value, availabilityStatus: value, availabilityStatusReason: null } });
+    const status = (value: string) =>
+      JSON.stringify({
+        eventType: 'UserStatusChanged',
+        data: { userId: 2710, status: value, availabilityStatus: value, availabilityStatusReason: null },
+      });
     // The first AWAY retried at once (mluvii sends it again when our answer did not reach it).
     for (const body of [status('AWAY'), status('AWAY'), status('ONLINE'), status('AWAY')]) {
       expect((await fetch(`${service.url}/webhooks/mluvii`, { method: 'POST', headers, body })).status).toBe(200);
     }
-    const rows = await eventually(async () => {
-      const found = await query(dir.path, `select state from session_events where provider_type = 'UserStatusChanged' order by occurred_at, received_at`);
-      return found.length >= 3 ? found : undefined;
-    }, WAIT_MS, 'the status changes in session_events');
+    const rows = await eventually(
+      async () => {
+        const found = await query(
+          dir.path,
+          `select state from session_events where provider_type = 'UserStatusChanged' order by occurred_at, received_at`,
+        );
+        return found.length >= 3 ? found : undefined;
+      },
+      WAIT_MS,
+      'the status changes in session_events',
+    );
     expect(rows.map((r) => r.state)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
   }, 120_000);
 
   it('`sessionflow demo --provider all` sends sessions of all three providers with the development secrets; their facts appear', async () => {
     service = await startService(dir.path); // development: makes the secrets and keeps them in DATA_DIR
-    const demo = await runCli(['demo', '--provider', 'all', '--sessions', '1', '--url', service.url], { DATA_DIR: dir.path }, dir.path);
+    const demo = await runCli(
+      ['demo', '--provider', 'all', '--sessions', '1', '--url', service.url],
+      { DATA_DIR: dir.path },
+      dir.path,
+    );
     expect(demo.code, demo.stderr).toBe(0);
     const keys = [...demo.stdout.matchAll(/^\s+((?:zoom|apizee|mluvii):\S+) started /gm)].map((m) => m[1]!);
     expect(keys.map((k) => k.split(':')[0]).sort()).toEqual(['apizee', 'mluvii', 'zoom']);
     expect(demo.stdout).toContain('npx sessionflow sql "select');
 
     const final: Record<string, string> = { zoom: 'ended', apizee: 'closed', mluvii: 'ended' };
-    const facts = await eventually(async () => {
-      const rows = await query(dir.path, `select provider, session_key, status from session_facts where session_key in (${keys.map((k) => `'${k}'`).join(', ')})`);
-      return rows.length === 3 && rows.every((r) => r.status === final[r.provider as string]) ? rows : undefined;
-    }, WAIT_MS, 'the facts of the three demo sessions');
+    const facts = await eventually(
+      async () => {
+        const rows = await query(
+          dir.path,
+          `select provider, session_key, status from session_facts where session_key in (${keys.map((k) => `'${k}'`).join(', ')})`,
+        );
+        return rows.length === 3 && rows.every((r) => r.status === final[r.provider as string]) ? rows : undefined;
+      },
+      WAIT_MS,
+      'the facts of the three demo sessions',
+    );
     expect(facts.map((f) => f.provider).sort()).toEqual(['apizee', 'mluvii', 'zoom']);
   }, 120_000);
 
   it('`sessionflow demo` says which secret is missing, and sends nothing', async () => {
-    const demo = await runCli(['demo', '--provider', 'all', '--url', 'http://127.0.0.1:9'], { DATA_DIR: dir.path, ZOOM_WEBHOOK_SECRET_TOKEN: 'set' }, dir.path);
+    const demo = await runCli(
+      ['demo', '--provider', 'all', '--url', 'http://127.0.0.1:9'],
+      { DATA_DIR: dir.path, ZOOM_WEBHOOK_SECRET_TOKEN: 'set' },
+      dir.path,
+    );
     expect(demo.code).toBe(2);
     expect(demo.stderr).toContain('APIZEE_WEBHOOK_SECRET');
     expect(demo.stderr).toContain('MLUVII_WEBHOOK_USER and MLUVII_WEBHOOK_PASSWORD');

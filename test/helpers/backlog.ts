@@ -29,7 +29,8 @@ export function backlogDeliveries(count: number): ZoomDelivery[] {
   const base = nowMicros() - 6 * 3600e6;
   const sessions: PlannedSession[] = Array.from({ length: count }, (_, i) => plannedZoomSession(base + i * 60e6));
   const out: ZoomDelivery[] = [];
-  for (let i = 0; i < Math.max(...sessions.map((s) => s.deliveries.length)); i++) for (const s of sessions) if (s.deliveries[i]) out.push(s.deliveries[i]!);
+  for (let i = 0; i < Math.max(...sessions.map((s) => s.deliveries.length)); i++)
+    for (const s of sessions) if (s.deliveries[i]) out.push(s.deliveries[i]!);
   return out;
 }
 
@@ -50,7 +51,12 @@ export function postBacklog(url: string, secret: string, deliveries: ZoomDeliver
     while (!stopped && next < deliveries.length) {
       const delivery = deliveries[next++]!;
       try {
-        const response = await fetch(`${url}/webhooks/zoom`, { method: 'POST', headers: zoomHeaders(secret, delivery.body), body: delivery.body, signal: AbortSignal.timeout(15_000) });
+        const response = await fetch(`${url}/webhooks/zoom`, {
+          method: 'POST',
+          headers: zoomHeaders(secret, delivery.body),
+          body: delivery.body,
+          signal: AbortSignal.timeout(15_000),
+        });
         const body = (await response.json().catch(() => ({}))) as { ingest_id?: string };
         posted.push({ delivery, status: response.status, ...(body.ingest_id && { ingestId: body.ingest_id }) });
       } catch {
@@ -59,8 +65,16 @@ export function postBacklog(url: string, secret: string, deliveries: ZoomDeliver
     }
   };
   const done = Promise.all(Array.from({ length: concurrency }, sender)).then(() => undefined);
-  const acked = () => posted.filter((p) => typeof p.status === 'number' && p.status >= 200 && p.status < 300 && p.ingestId);
-  return { posted, acked, done, stop: () => void (stopped = true) };
+  const acked = () =>
+    posted.filter((p) => typeof p.status === 'number' && p.status >= 200 && p.status < 300 && p.ingestId);
+  return {
+    posted,
+    acked,
+    done,
+    stop: () => {
+      stopped = true;
+    },
+  };
 }
 
 /**
@@ -68,7 +82,11 @@ export function postBacklog(url: string, secret: string, deliveries: ZoomDeliver
  * log by the ingest's own receiver, envelope and sink (as `sessionflow run` would after its 2xx),
  * before the service starts. Returns them as acknowledged.
  */
-export async function prefillEmbeddedBacklog(dataDir: string, secret: string, deliveries: ZoomDelivery[]): Promise<Posted[]> {
+export async function prefillEmbeddedBacklog(
+  dataDir: string,
+  secret: string,
+  deliveries: ZoomDelivery[],
+): Promise<Posted[]> {
   const transport = await openEmbeddedTransport(dataDir);
   try {
     const topics = topicsFor('sessionflow.');
@@ -77,11 +95,20 @@ export async function prefillEmbeddedBacklog(dataDir: string, secret: string, de
     const receiver = createZoomReceiver([secret]);
     return await Promise.all(
       deliveries.map(async (delivery) => {
-        const headers = Object.fromEntries(Object.entries(zoomHeaders(secret, delivery.body)).map(([k, v]) => [k.toLowerCase(), v]));
+        const headers = Object.fromEntries(
+          Object.entries(zoomHeaders(secret, delivery.body)).map(([k, v]) => [k.toLowerCase(), v]),
+        );
         const body = Buffer.from(delivery.body);
         const receivedAt = nowMicros();
         const verified = receiver.verify({ headers, body }, receivedAt);
-        const raw = wrap({ provider: 'zoom', source: 'webhook', receivedAt, dedupKey: verified.dedupKey, headers, body });
+        const raw = wrap({
+          provider: 'zoom',
+          source: 'webhook',
+          receivedAt,
+          dedupKey: verified.dedupKey,
+          headers,
+          body,
+        });
         await sink.write(raw, verified.sessionKey);
         return { delivery, status: 200, ingestId: raw.ingest_id };
       }),
@@ -93,7 +120,11 @@ export async function prefillEmbeddedBacklog(dataDir: string, secret: string, de
 
 /** Rows the Parquet dataset of `dataDir` shows now: what the warehouse has written so far. */
 export async function storedCounts(dataDir: string): Promise<{ raw: number; events: number }> {
-  const [row] = await queryDataset(dataDir, `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`, { restricted: true });
+  const [row] = await queryDataset(
+    dataDir,
+    `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`,
+    { restricted: true },
+  );
   return { raw: Number(row!.raw), events: Number(row!.events) };
 }
 
@@ -101,19 +132,34 @@ export async function storedCounts(dataDir: string): Promise<{ raw: number; even
  * Waits until the dataset of `dataDir` holds every acknowledged delivery, then checks each is
  * archived once and gave its events once. Returns what it found.
  */
-export async function expectStoredOnce(dataDir: string, acked: Posted[], timeoutMs: number, explain: () => string): Promise<{ stored: number; lost: number; duplicated: number; extra: number }> {
+export async function expectStoredOnce(
+  dataDir: string,
+  acked: Posted[],
+  timeoutMs: number,
+  explain: () => string,
+): Promise<{ stored: number; lost: number; duplicated: number; extra: number }> {
   const expectedEvents = acked.reduce((sum, p) => sum + eventsOf(p.delivery), 0);
   try {
-    await eventually(async () => {
-      const counts = await storedCounts(dataDir);
-      return counts.raw >= acked.length && counts.events >= expectedEvents ? counts : undefined;
-    }, timeoutMs, `${acked.length} raw webhooks and ${expectedEvents} events`, 250);
+    await eventually(
+      async () => {
+        const counts = await storedCounts(dataDir);
+        return counts.raw >= acked.length && counts.events >= expectedEvents ? counts : undefined;
+      },
+      timeoutMs,
+      `${acked.length} raw webhooks and ${expectedEvents} events`,
+      250,
+    );
   } catch (err) {
     throw new Error(`${String(err)}\n${explain()}`);
   }
-  const raw = await queryDataset(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
+  const raw = await queryDataset(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, {
+    restricted: true,
+  });
   const perRaw = new Map(raw.map((r) => [String(r.ingest_id), Number(r.n)]));
-  const events = await queryDataset(dataDir, `select ingest_id, count(*) as n, count(distinct event_id) as ids from session_events group by ingest_id`);
+  const events = await queryDataset(
+    dataDir,
+    `select ingest_id, count(*) as n, count(distinct event_id) as ids from session_events group by ingest_id`,
+  );
   const perEvents = new Map(events.map((e) => [String(e.ingest_id), Number(e.n)]));
   const ackedIds = new Set(acked.map((p) => p.ingestId!));
   const lost = acked.filter((p) => perRaw.get(p.ingestId!) !== 1 && !perRaw.has(p.ingestId!)).length;

@@ -4,7 +4,11 @@ import { openDataset, type DatasetOptions } from '../../processors/warehouse/que
  * Rows of one query on the Parquet dataset of `dataDir` (the views `sessionflow sql` uses), as
  * objects; `{ restricted: true }` adds the raw archive (raw_webhooks), as `sessionflow sql --restricted`.
  */
-export async function queryDataset(dataDir: string, sql: string, options: DatasetOptions = {}): Promise<Record<string, unknown>[]> {
+export async function queryDataset(
+  dataDir: string,
+  sql: string,
+  options: DatasetOptions = {},
+): Promise<Record<string, unknown>[]> {
   const dataset = await openDataset(dataDir, options);
   try {
     const { columns, rows } = await dataset.query(sql);

@@ -39,27 +39,94 @@ export function ownKeyed(key: string, value: unknown): Record<string, unknown> {
 // Poison values.
 
 const extremeNumbers = fc.constantFrom<unknown>(
-  1e308, -1e308, 1.7976931348623157e308, 9e15, -9e15, -0, 2 ** 53 + 1, 2 ** 53, -(2 ** 53) - 1,
-  Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -1, 0, 0.5, -0.5, 1.5, 5e-324, 1e11, 99_999_999_999,
-  253_402_300_799, 253_402_300_799_000, -62_135_596_800_000, 16_725_225_600_000, 4_102_444_800_000, 1e21, 1e300,
-  rawToken('1e400'), rawToken('-1e400'), rawToken('1e-400'), rawToken('9007199254740993'),
-  rawToken('123456789012345678901234567890'), rawToken('-0'), rawToken('1E+308'), rawToken('0.00000000000000000001'),
+  1e308,
+  -1e308,
+  1.7976931348623157e308,
+  9e15,
+  -9e15,
+  -0,
+  2 ** 53 + 1,
+  2 ** 53,
+  -(2 ** 53) - 1,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  -1,
+  0,
+  0.5,
+  -0.5,
+  1.5,
+  5e-324,
+  1e11,
+  99_999_999_999,
+  253_402_300_799,
+  253_402_300_799_000,
+  -62_135_596_800_000,
+  16_725_225_600_000,
+  4_102_444_800_000,
+  1e21,
+  1e300,
+  rawToken('1e400'),
+  rawToken('-1e400'),
+  rawToken('1e-400'),
+  rawToken('9007199254740993'),
+  rawToken('123456789012345678901234567890'),
+  rawToken('-0'),
+  rawToken('1E+308'),
+  rawToken('0.00000000000000000001'),
 );
 
 /** Timestamps far outside what the providers send: the year 9999, before 1970, and invalid dates. */
 export const extremeTimes = fc.constantFrom<unknown>(
-  '9999-12-31T23:59:59Z', '9999-12-31T23:59:59.999999+14:00', '9999-12-31T23:59:59:999999-23:59',
-  '2500-01-01T00:00:00Z', '2100-01-01T00:00:00Z', '2099-12-31T23:59:59.999999Z',
-  '1969-12-31T23:59:59Z', '1970-01-01T00:00:00Z', '1999-12-31T23:59:59.999999+00:00', '0000-01-01T00:00:00Z',
-  '0001-01-01T00:00:00+02:00', '1899-12-31T23:59:59-12:00', '2024-02-30T10:00:00Z', '2024-05-02T24:00:00Z',
-  '2024-05-02T10:00:00+99:99', '2024-05-02T10:00:00.9999999999Z', '+275760-09-13T00:00:00Z', '2024-05-02',
-  '7ZZZZZZZZZZZZZZZZZZZZZZZZZ', '00000000000000000000000000', 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ',
+  '9999-12-31T23:59:59Z',
+  '9999-12-31T23:59:59.999999+14:00',
+  '9999-12-31T23:59:59:999999-23:59',
+  '2500-01-01T00:00:00Z',
+  '2100-01-01T00:00:00Z',
+  '2099-12-31T23:59:59.999999Z',
+  '1969-12-31T23:59:59Z',
+  '1970-01-01T00:00:00Z',
+  '1999-12-31T23:59:59.999999+00:00',
+  '0000-01-01T00:00:00Z',
+  '0001-01-01T00:00:00+02:00',
+  '1899-12-31T23:59:59-12:00',
+  '2024-02-30T10:00:00Z',
+  '2024-05-02T24:00:00Z',
+  '2024-05-02T10:00:00+99:99',
+  '2024-05-02T10:00:00.9999999999Z',
+  '+275760-09-13T00:00:00Z',
+  '2024-05-02',
+  '7ZZZZZZZZZZZZZZZZZZZZZZZZZ',
+  '00000000000000000000000000',
+  'ZZZZZZZZZZZZZZZZZZZZZZZZZZ',
 );
 
 const oddStrings = fc.constantFrom<unknown>(
-  '', ' ', '\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\ud83d', '\ud83d\ude00', '\u2028\u2029', '\\', '"', '%00',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'null', 'undefined', 'NaN', 'Infinity',
-  'session.started', 'Guest', 'User', 'Chatbot', 'very satisfied',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  '\udfff',
+  'x\ud83d',
+  '\ud83d\ude00',
+  '\u2028\u2029',
+  '\\',
+  '"',
+  '%00',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  'session.started',
+  'Guest',
+  'User',
+  'Chatbot',
+  'very satisfied',
 );
 
 const wrongTypes = fc.oneof(
@@ -78,9 +145,21 @@ const protoObjects = fc.constantFrom<unknown>(
 /** Long strings and huge arrays: rare, they cost time. */
 const heavy = fc.oneof(
   fc.constantFrom(1_000, 100_000, 1_000_000).map((n) => 'x'.repeat(n)),
-  fc.constantFrom(10_000, 30_000).chain((n) =>
-    fc.constantFrom<unknown>('x', 1, null, {}, { id: '1' }, { file_size: 1e15, file_type: 'MP4' }, 'Unstable audio quality').map((item) => new Array<unknown>(n).fill(item)),
-  ),
+  fc
+    .constantFrom(10_000, 30_000)
+    .chain((n) =>
+      fc
+        .constantFrom<unknown>(
+          'x',
+          1,
+          null,
+          {},
+          { id: '1' },
+          { file_size: 1e15, file_type: 'MP4' },
+          'Unstable audio quality',
+        )
+        .map((item) => new Array<unknown>(n).fill(item)),
+    ),
   fc.constant(20_000).map((n) => Array.from({ length: n }, (_, i) => `issue-${i}`)),
   fc.constant(20_000).map((n) => Array.from({ length: n }, (_, i) => ({ id: i, answer: 'Satisfied' }))),
 );
@@ -96,7 +175,17 @@ export const poison: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: heavy, weight: 1 },
 );
 
-const oddKeys = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', '\u0000', 'polluted');
+const oddKeys = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '',
+  '\u0000',
+  'polluted',
+);
 
 // ---------------------------------------------------------------------------------------
 // Mutations of a JSON document.
@@ -104,7 +193,11 @@ const oddKeys = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toStri
 type Path = ReadonlyArray<string | number>;
 
 function pathsOf(value: unknown, path: Path = [], out: Path[] = []): Path[] {
-  if (Array.isArray(value)) value.forEach((item, i) => { out.push([...path, i]); pathsOf(item, [...path, i], out); });
+  if (Array.isArray(value))
+    value.forEach((item, i) => {
+      out.push([...path, i]);
+      pathsOf(item, [...path, i], out);
+    });
   else if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value)) {
       out.push([...path, key]);
@@ -138,15 +231,26 @@ export type Mutation =
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), value: poison }), weight: 6 },
-  { arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), key: oddKeys, value: poison }), weight: 2 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), key: oddKeys, value: poison }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }), weight: 1 },
   {
     arbitrary: fc.record({
       kind: fc.constant('same-kind' as const),
       at: fc.nat(),
       number: extremeNumbers,
-      text: fc.oneof(extremeTimes, oddStrings, fc.constantFrom(1_000, 100_000).map((n) => 'y'.repeat(n))),
-      copies: fc.oneof({ arbitrary: fc.constant(2), weight: 4 }, { arbitrary: fc.constant(1_000), weight: 2 }, { arbitrary: fc.constant(20_000), weight: 1 }),
+      text: fc.oneof(
+        extremeTimes,
+        oddStrings,
+        fc.constantFrom(1_000, 100_000).map((n) => 'y'.repeat(n)),
+      ),
+      copies: fc.oneof(
+        { arbitrary: fc.constant(2), weight: 4 },
+        { arbitrary: fc.constant(1_000), weight: 2 },
+        { arbitrary: fc.constant(20_000), weight: 1 },
+      ),
     }),
     weight: 4,
   },
@@ -165,7 +269,8 @@ function sameKind(value: unknown, m: Extract<Mutation, { kind: 'same-kind' }>): 
 }
 
 /** A fresh copy of a poison value, so no two places (or runs) share one object. */
-const copy = (value: unknown): unknown => (value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value);
+const copy = (value: unknown): unknown =>
+  value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
 
 /** Applies a mutation to a document in place (the root itself is never replaced). */
 export function mutate(doc: unknown, m: Mutation): void {
@@ -213,11 +318,13 @@ export function mutatedFixture(provider: string): fc.Arbitrary<{ name: string; b
       return false; // a fixture that is not JSON as sent (a provider quirk) is read as it is, not mutated
     }
   });
-  return fc.record({ fixture: fc.constantFrom(...all), mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }) }).map(({ fixture, mutations }) => {
-    const doc = JSON.parse(fixture.text) as unknown;
-    for (const m of mutations) mutate(doc, m);
-    return { name: fixture.name, body: toJsonText(doc) };
-  });
+  return fc
+    .record({ fixture: fc.constantFrom(...all), mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }) })
+    .map(({ fixture, mutations }) => {
+      const doc = JSON.parse(fixture.text) as unknown;
+      for (const m of mutations) mutate(doc, m);
+      return { name: fixture.name, body: toJsonText(doc) };
+    });
 }
 
 /** Arbitrary JSON bodies: any JSON value, objects with odd keys, and bytes that are not JSON at all. */
@@ -229,31 +336,50 @@ export const arbitraryBody: fc.Arbitrary<string | Buffer> = fc.oneof(
     return toJsonText(doc);
   }),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
-  fc.constantFrom('', ' ', 'null', '[]', '{', '{"a":', '\ufeff{}', '{"__proto__":{"polluted":"yes"}}', '{"event":"session.started"}'),
+  fc.constantFrom(
+    '',
+    ' ',
+    'null',
+    '[]',
+    '{',
+    '{"a":',
+    '\ufeff{}',
+    '{"__proto__":{"polluted":"yes"}}',
+    '{"event":"session.started"}',
+  ),
 );
 
 // ---------------------------------------------------------------------------------------
 // What an adapter returns, checked.
 
 const ERROR_CODES = new Set(Object.keys(ERRORS));
-const PROTOTYPES: Array<[string, object]> = [['Object', Object.prototype], ['Array', Array.prototype], ['Function', Function.prototype], ['String', String.prototype]];
+const PROTOTYPES: Array<[string, object]> = [
+  ['Object', Object.prototype],
+  ['Array', Array.prototype],
+  ['Function', Function.prototype],
+  ['String', String.prototype],
+];
 const ownNames = new Map(PROTOTYPES.map(([name, proto]) => [name, Object.getOwnPropertyNames(proto).sort().join(',')]));
 
 /** Fails when any built-in prototype has gained (or lost) a property, or `({}).polluted` is set. */
 export function expectNoPollution(): void {
   expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
   expect(([] as unknown as { polluted?: unknown }).polluted).toBeUndefined();
-  for (const [name, proto] of PROTOTYPES) expect(Object.getOwnPropertyNames(proto).sort().join(','), `${name}.prototype`).toBe(ownNames.get(name));
+  for (const [name, proto] of PROTOTYPES)
+    expect(Object.getOwnPropertyNames(proto).sort().join(','), `${name}.prototype`).toBe(ownNames.get(name));
 }
 
 /** The first field path at which a value does not fit SessionEvent, or null when it fits. */
 export function sessionEventMismatch(event: unknown): string | null {
   let path: string | null = null;
-  const valid = loadSchema('SessionEvent').type.isValid(event, { errorHook: (at) => (path ??= at.join('.') || '(record)') });
+  const valid = loadSchema('SessionEvent').type.isValid(event, {
+    errorHook: (at) => (path ??= at.join('.') || '(record)'),
+  });
   return valid ? null : (path ?? '(record)');
 }
 
-const plain = (value: unknown): boolean => value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+const plain = (value: unknown): boolean =>
+  value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
 
 /**
  * The adapter's answer is sound: events and failures as arrays; every event fits SessionEvent,
@@ -267,14 +393,17 @@ export function expectSound(result: NormalizeResult, secret?: string): void {
   for (const event of result.events) {
     expect(sessionEventMismatch(event), `event ${event.type} does not fit SessionEvent`).toBeNull();
     expect(inTimeRange(event.occurred_at), `occurred_at ${event.occurred_at}`).toBe(true);
-    expect(plain(event) && plain(event.attributes) && (event.participant === null || plain(event.participant))).toBe(true);
+    expect(plain(event) && plain(event.attributes) && (event.participant === null || plain(event.participant))).toBe(
+      true,
+    );
   }
   for (const failure of result.failures) {
     expect(ERROR_CODES, failure.message).toContain(failure.code);
     expect(typeof failure.message).toBe('string');
     expect(failure.field_path === null || typeof failure.field_path === 'string').toBe(true);
     expect(failure.provider_type === null || typeof failure.provider_type === 'string').toBe(true);
-    if (secret !== undefined) expect(failure.message.includes(secret), 'the failure message quotes a body value').toBe(false);
+    if (secret !== undefined)
+      expect(failure.message.includes(secret), 'the failure message quotes a body value').toBe(false);
   }
 }
 
@@ -283,8 +412,14 @@ export const RECEIVED_AT = Date.UTC(2024, 4, 2, 16) * 1000;
 
 export function rawOf(provider: string, body: string | Buffer): RawWebhook {
   return {
-    ingest_id: '01HWZ5Q6T3J8M2N4P6R8S0V2X4', provider, received_at: RECEIVED_AT, source: 'webhook', dedup_key: null,
-    headers: {}, content_type: 'application/json', body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+    ingest_id: '01HWZ5Q6T3J8M2N4P6R8S0V2X4',
+    provider,
+    received_at: RECEIVED_AT,
+    source: 'webhook',
+    dedup_key: null,
+    headers: {},
+    content_type: 'application/json',
+    body: Buffer.isBuffer(body) ? body : Buffer.from(body),
   };
 }
 

@@ -28,11 +28,23 @@ export interface StartOptions {
 }
 
 /** Starts the built CLI (`sessionflow run`, or the stage `options.command`) as a real process on a free port. */
-export async function startService(dataDir: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<Service> {
+export async function startService(
+  dataDir: string,
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<Service> {
   const command = options.command ?? 'run';
   const proc = spawn(process.execPath, [join(projectRoot(), 'dist/bin/sessionflow.js'), command], {
     cwd: dataDir,
-    env: { PATH: process.env.PATH, NODE_ENV: 'development', DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'development',
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -75,7 +87,12 @@ export async function startService(dataDir: string, env: Record<string, string> 
 }
 
 /** Polls `check` until it returns a value (not undefined) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | undefined>, ms = 20_000, what = 'condition', intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  ms = 20_000,
+  what = 'condition',
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -100,7 +117,12 @@ export interface CliResult {
  * Runs the built CLI once (`sessionflow <args>`) to its end, in `cwd` (so no .env of the repo is
  * read) with only PATH, NODE_ENV development and `env`; killed after `timeoutMs`.
  */
-export async function runCli(args: string[], env: Record<string, string>, cwd: string, timeoutMs = 60_000): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   const proc = spawn(process.execPath, [join(projectRoot(), 'dist/bin/sessionflow.js'), ...args], {
     cwd,
     env: { PATH: process.env.PATH, NODE_ENV: 'development', ...env },

@@ -24,11 +24,15 @@ export interface SmallFs {
 export function mountSmallFs(megabytes: number): SmallFs {
   const mount = tempDir('sessionflow-smallfs-');
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m,mode=0755`, 'tmpfs', mount.path], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m,mode=0755`, 'tmpfs', mount.path], {
+      stdio: 'pipe',
+    });
   } catch (err) {
     mount.remove();
     const detail = err instanceof Error && 'stderr' in err ? String((err as { stderr: Buffer }).stderr) : String(err);
-    throw new Error(`cannot mount a ${megabytes} MB tmpfs for the disk-full test (it needs root, as in CI): ${detail.trim()}`);
+    throw new Error(
+      `cannot mount a ${megabytes} MB tmpfs for the disk-full test (it needs root, as in CI): ${detail.trim()}`,
+    );
   }
   const ballast = join(mount.path, 'ballast');
   const available = () => {

@@ -68,7 +68,14 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
 
   async function backfill(over: Partial<ApizeeApiClientOptions> = {}): Promise<ApizeeBackfill> {
     return createApizeeBackfill(
-      { apiBaseUrl: base, credentials: { username: USERNAME, password: PASSWORD }, pageLimit: 10, requestTimeoutMs: 5000, backoff: { initialMs: 20, maxMs: 100, attempts: 3 }, ...over },
+      {
+        apiBaseUrl: base,
+        credentials: { username: USERNAME, password: PASSWORD },
+        pageLimit: 10,
+        requestTimeoutMs: 5000,
+        backoff: { initialMs: 20, maxMs: 100, attempts: 3 },
+        ...over,
+      },
       {
         sink: await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics),
         logger: createLogger('trace', log.stream),
@@ -90,7 +97,10 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
     expect(await Promise.all([b.ticket('361'), b.ticket('362')])).toEqual([12, 12]);
     expect(await b.ticket('363')).toBe(12);
     expect(fake.tokenRequests).toHaveLength(1);
-    expect(fake.tokenRequests[0]).toMatchObject({ query: { grant_type: 'password', username: USERNAME, password: PASSWORD }, status: 200 });
+    expect(fake.tokenRequests[0]).toMatchObject({
+      query: { grant_type: 'password', username: USERNAME, password: PASSWORD },
+      status: 200,
+    });
     const [token] = fake.issued;
     expect(fake.requests.map((r) => [r.status, r.token])).toEqual(Array(6).fill([200, token]));
   });
@@ -176,7 +186,13 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
     expect(text).toContain('apizee access token obtained');
     expect(text).toContain('"level":20'); // debug lines were written: the search covers them
     expect(fake.issued).toHaveLength(4);
-    const secrets = [PASSWORD, `${PASSWORD}-wrong`, encodeURIComponent(PASSWORD), new URLSearchParams({ password: PASSWORD }).toString(), ...fake.issued];
+    const secrets = [
+      PASSWORD,
+      `${PASSWORD}-wrong`,
+      encodeURIComponent(PASSWORD),
+      new URLSearchParams({ password: PASSWORD }).toString(),
+      ...fake.issued,
+    ];
     expect(secrets.filter((secret) => text.includes(secret))).toEqual([]);
   });
 });
@@ -193,12 +209,19 @@ describe('a fixed APIZEE_API_TOKEN', () => {
       const make = async (token: string) =>
         createApizeeBackfill(
           { apiBaseUrl: base, token, pageLimit: 10, backoff: { initialMs: 20, maxMs: 100, attempts: 3 } },
-          { sink: await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics), logger: createLogger('silent'), budget: slidingWindowBudget({ perWindow: 1000, windowMs: 60_000 }) },
+          {
+            sink: await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics),
+            logger: createLogger('silent'),
+            budget: slidingWindowBudget({ perWindow: 1000, windowMs: 60_000 }),
+          },
         );
       expect(await (await make(TOKEN)).ticket('361')).toBe(3);
       const [outcome] = await (await make('expired')).tickets(['361']);
       expect(outcome!.error!.message).toMatch(/refused APIZEE_API_TOKEN \(HTTP 401\)/);
-      expect(fake.requests.map((r) => [r.status, r.token])).toEqual([[200, TOKEN], [401, 'expired']]);
+      expect(fake.requests.map((r) => [r.status, r.token])).toEqual([
+        [200, TOKEN],
+        [401, 'expired'],
+      ]);
       expect(fake.tokenRequests).toEqual([]);
     } finally {
       await transport.close();
@@ -210,6 +233,11 @@ describe('a fixed APIZEE_API_TOKEN', () => {
   it('goes alone: a client takes a token or credentials, exactly one of them', () => {
     const deps = { sink: { write: async () => undefined }, logger: createLogger('silent') };
     expect(() => createApizeeBackfill({ apiBaseUrl: 'http://127.0.0.1:1' }, deps)).toThrow(/a token or credentials/);
-    expect(() => createApizeeBackfill({ apiBaseUrl: 'http://127.0.0.1:1', token: TOKEN, credentials: { username: USERNAME, password: PASSWORD } }, deps)).toThrow(/a token or credentials/);
+    expect(() =>
+      createApizeeBackfill(
+        { apiBaseUrl: 'http://127.0.0.1:1', token: TOKEN, credentials: { username: USERNAME, password: PASSWORD } },
+        deps,
+      ),
+    ).toThrow(/a token or credentials/);
   });
 });

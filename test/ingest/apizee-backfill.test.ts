@@ -54,24 +54,44 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
 }
 
 describe('apizee REST items become the webhook body', () => {
-  it.each(documented)('%s: flat REST record → same dedup key, session key and canonical events as the webhook', (_name, body) => {
-    const delivered = wrap({ provider: 'apizee', source: 'webhook', receivedAt: 1_749_585_600_000_000, dedupKey: apizeeDedupKey(body), headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
-    for (const item of [flatRecord(body), body]) {
-      const d = restDelivery(item, '361');
-      expect(d.dedupKey).toBe(String(body.objectId));
-      expect(d.dedupKey).toBe(apizeeDedupKey(body));
-      expect(d.sessionKey).toBe(apizeeSessionKey(body));
-      expect(JSON.parse(d.body.toString('utf8'))).toEqual(body); // exactly the webhook's body
-      const backfilled = wrap({ provider: 'apizee', source: 'backfill', receivedAt: 1_749_590_000_000_000, dedupKey: d.dedupKey, headers: { 'content-type': 'application/json' }, body: d.body });
-      const [a, b] = [apizeeAdapter.normalize(delivered, { piiKey: PII_KEY }), apizeeAdapter.normalize(backfilled, { piiKey: PII_KEY })];
-      expect(a.failures).toEqual([]);
-      expect(b.failures).toEqual([]);
-      expect(a.events.length).toBeGreaterThan(0);
-      const same = (r: typeof a) => r.events.map(({ ingest_id: _i, received_at: _r, ...rest }) => rest);
-      expect(same(b)).toEqual(same(a));
-      expect(b.events.map((e) => e.event_id)).toEqual(a.events.map((e) => e.event_id));
-    }
-  });
+  it.each(documented)(
+    '%s: flat REST record → same dedup key, session key and canonical events as the webhook',
+    (_name, body) => {
+      const delivered = wrap({
+        provider: 'apizee',
+        source: 'webhook',
+        receivedAt: 1_749_585_600_000_000,
+        dedupKey: apizeeDedupKey(body),
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(body)),
+      });
+      for (const item of [flatRecord(body), body]) {
+        const d = restDelivery(item, '361');
+        expect(d.dedupKey).toBe(String(body.objectId));
+        expect(d.dedupKey).toBe(apizeeDedupKey(body));
+        expect(d.sessionKey).toBe(apizeeSessionKey(body));
+        expect(JSON.parse(d.body.toString('utf8'))).toEqual(body); // exactly the webhook's body
+        const backfilled = wrap({
+          provider: 'apizee',
+          source: 'backfill',
+          receivedAt: 1_749_590_000_000_000,
+          dedupKey: d.dedupKey,
+          headers: { 'content-type': 'application/json' },
+          body: d.body,
+        });
+        const [a, b] = [
+          apizeeAdapter.normalize(delivered, { piiKey: PII_KEY }),
+          apizeeAdapter.normalize(backfilled, { piiKey: PII_KEY }),
+        ];
+        expect(a.failures).toEqual([]);
+        expect(b.failures).toEqual([]);
+        expect(a.events.length).toBeGreaterThan(0);
+        const same = (r: typeof a) => r.events.map(({ ingest_id: _i, received_at: _r, ...rest }) => rest);
+        expect(same(b)).toEqual(same(a));
+        expect(b.events.map((e) => e.event_id)).toEqual(a.events.map((e) => e.event_id));
+      }
+    },
+  );
 
   it.each([
     [1749581447, 1749581447],
@@ -89,14 +109,30 @@ describe('apizee REST items become the webhook body', () => {
     const d = restDelivery({ eventType: 'media.OCRDone', created: '2025-06-10T18:50:47+00:00', text: 'x' }, '361');
     expect(d.dedupKey).toBeNull();
     expect(d.sessionKey).toBe('apizee:361');
-    const raw = wrap({ provider: 'apizee', source: 'backfill', receivedAt: 1, dedupKey: null, headers: {}, body: d.body });
+    const raw = wrap({
+      provider: 'apizee',
+      source: 'backfill',
+      receivedAt: 1,
+      dedupKey: null,
+      headers: {},
+      body: d.body,
+    });
     expect(apizeeAdapter.normalize(raw, { piiKey: PII_KEY }).failures.map((f) => f.field_path)).toEqual(['objectId']);
   });
 
   it('string ids and codes of a REST record are sent as the webhook sends them (numbers)', () => {
-    expect(webhookBody({ id: '1266', eventType: 'media.OCRDone', eventCode: '41', conversationId: '548', time: 1749581447, text: 't' }, '361')).toEqual(
-      { event: 'create', time: 1749581447, object: 'conversationevent', objectId: 1266, props: { eventType: 'media.OCRDone', eventCode: 41, conversationId: 548, ticketId: 361, text: 't' } },
-    );
+    expect(
+      webhookBody(
+        { id: '1266', eventType: 'media.OCRDone', eventCode: '41', conversationId: '548', time: 1749581447, text: 't' },
+        '361',
+      ),
+    ).toEqual({
+      event: 'create',
+      time: 1749581447,
+      object: 'conversationevent',
+      objectId: 1266,
+      props: { eventType: 'media.OCRDone', eventCode: 41, conversationId: 548, ticketId: 361, text: 't' },
+    });
   });
 });
 
@@ -125,9 +161,19 @@ describe('apizee backfill against a local Apizee API', () => {
 
   const sink = () => createLogRawSink(transport.log, new AvroCodec(transport.registry), topics);
 
-  async function backfill(over: Partial<ApizeeApiClientOptions> = {}, deps: { budget?: RequestBudget; sink?: RawSink } = {}): Promise<ApizeeBackfill> {
+  async function backfill(
+    over: Partial<ApizeeApiClientOptions> = {},
+    deps: { budget?: RequestBudget; sink?: RawSink } = {},
+  ): Promise<ApizeeBackfill> {
     return createApizeeBackfill(
-      { apiBaseUrl: base, token: TOKEN, pageLimit: 10, requestTimeoutMs: 5000, backoff: { initialMs: 20, maxMs: 100, attempts: 3 }, ...over },
+      {
+        apiBaseUrl: base,
+        token: TOKEN,
+        pageLimit: 10,
+        requestTimeoutMs: 5000,
+        backoff: { initialMs: 20, maxMs: 100, attempts: 3 },
+        ...over,
+      },
       {
         sink: deps.sink ?? (await sink()),
         logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
@@ -145,7 +191,8 @@ describe('apizee backfill against a local Apizee API', () => {
       group: `check-${++groups}`,
       topics: [TOPIC],
       eachBatch: async (batch) => {
-        for (const record of batch.records) out.push({ raw: await reader.decode(record.value), key: record.key?.toString() ?? null });
+        for (const record of batch.records)
+          out.push({ raw: await reader.decode(record.value), key: record.key?.toString() ?? null });
       },
     });
     await waitFor(() => out.length >= end, 'the raw topic');
@@ -159,11 +206,20 @@ describe('apizee backfill against a local Apizee API', () => {
     fake.add('361', ...events);
     const written = await (await backfill()).ticket('361');
     expect(written).toBe(25);
-    expect(fake.requests.map((r) => [r.offset, r.limit, r.status])).toEqual([[0, 10, 200], [10, 10, 200], [20, 10, 200]]);
+    expect(fake.requests.map((r) => [r.offset, r.limit, r.status])).toEqual([
+      [0, 10, 200],
+      [10, 10, 200],
+      [20, 10, 200],
+    ]);
     const rows = await stored();
     expect(rows.map((r) => JSON.parse(r.raw.body.toString('utf8')))).toEqual(events);
     for (const [i, row] of rows.entries()) {
-      expect(row.raw).toMatchObject({ provider: 'apizee', source: 'backfill', dedup_key: String(events[i]!.objectId), content_type: 'application/json' });
+      expect(row.raw).toMatchObject({
+        provider: 'apizee',
+        source: 'backfill',
+        dedup_key: String(events[i]!.objectId),
+        content_type: 'application/json',
+      });
       expect(row.key).toBe('apizee:361');
     }
   });
@@ -190,7 +246,12 @@ describe('apizee backfill against a local Apizee API', () => {
     const [a, b] = [await backfill({}, { budget }), await backfill({}, { budget })];
     const started = Date.now();
     const results = await Promise.all([a.tickets(['401', '402']), b.tickets(['403', '404'])]);
-    expect(results.flat().map((o) => [o.ticketId, o.events, o.error?.message])).toEqual([['401', 35, undefined], ['402', 35, undefined], ['403', 35, undefined], ['404', 35, undefined]]);
+    expect(results.flat().map((o) => [o.ticketId, o.events, o.error?.message])).toEqual([
+      ['401', 35, undefined],
+      ['402', 35, undefined],
+      ['403', 35, undefined],
+      ['404', 35, undefined],
+    ]);
     const at = fake.requests.map((r) => r.at);
     expect(at).toHaveLength(16);
     expect(fake.rateLimited).toBe(0);
@@ -222,7 +283,13 @@ describe('apizee backfill against a local Apizee API', () => {
     fake.script.push({ status: 429, headers: { 'retry-after': '0.4' } });
     const inner = slidingWindowBudget({ perWindow: 100, windowMs: 60_000 });
     let held = false;
-    const budget: RequestBudget = { take: (signal) => inner.take(signal), holdUntil: (ms) => ((held = true), inner.holdUntil(ms)) };
+    const budget: RequestBudget = {
+      take: (signal) => inner.take(signal),
+      holdUntil: (ms) => {
+        held = true;
+        return inner.holdUntil(ms);
+      },
+    };
     const first = (await backfill({}, { budget })).ticket('361');
     await waitFor(() => held, 'the 429 to reach the budget');
     const refusedAt = fake.requests[0]!.at;
@@ -252,11 +319,25 @@ describe('apizee backfill against a local Apizee API', () => {
     fake.add('363', ...timeline(363, 1, 7000));
     fake.forbidden.add('363');
     const seen: number[] = [];
-    const outcomes = await (await backfill()).tickets(['999', '363', '361'], { onTicket: (p) => seen.push(p.ticketsDone) });
-    expect(outcomes.map((o) => [o.ticketId, o.events, o.error?.failure ?? null])).toEqual([['999', 0, 'not_found'], ['363', 0, 'forbidden'], ['361', 2, null]]);
-    expect(outcomes[0]!.error!.message).toBe('ticket 999 not found (HTTP 404): no such ticket for this Apizee account, or it was deleted');
-    expect(outcomes[1]!.error!.message).toMatch(/403 Forbidden for ticket 363: the token's user lacks the role permissions/);
-    expect(fake.requests.map((r) => [r.ticketId, r.status])).toEqual([['999', 404], ['363', 403], ['361', 200]]); // each once
+    const outcomes = await (await backfill()).tickets(['999', '363', '361'], {
+      onTicket: (p) => seen.push(p.ticketsDone),
+    });
+    expect(outcomes.map((o) => [o.ticketId, o.events, o.error?.failure ?? null])).toEqual([
+      ['999', 0, 'not_found'],
+      ['363', 0, 'forbidden'],
+      ['361', 2, null],
+    ]);
+    expect(outcomes[0]!.error!.message).toBe(
+      'ticket 999 not found (HTTP 404): no such ticket for this Apizee account, or it was deleted',
+    );
+    expect(outcomes[1]!.error!.message).toMatch(
+      /403 Forbidden for ticket 363: the token's user lacks the role permissions/,
+    );
+    expect(fake.requests.map((r) => [r.ticketId, r.status])).toEqual([
+      ['999', 404],
+      ['363', 403],
+      ['361', 200],
+    ]); // each once
     expect(seen).toEqual([1, 2, 3]);
     expect((await stored()).map((r) => r.raw.dedup_key)).toEqual(['5000', '5001']);
   });
@@ -275,7 +356,10 @@ describe('apizee backfill against a local Apizee API', () => {
     await start();
     for (const t of ['361', '362', '363']) fake.add(t, ...timeline(Number(t), 2, Number(t) * 10));
     const stop = new AbortController();
-    const first = await (await backfill()).tickets(['361', '362', '363'], { signal: stop.signal, onTicket: () => stop.abort() });
+    const first = await (await backfill()).tickets(['361', '362', '363'], {
+      signal: stop.signal,
+      onTicket: () => stop.abort(),
+    });
     expect(first.map((o) => o.ticketId)).toEqual(['361']);
     const again = await (await backfill()).tickets(['361', '362', '363']);
     expect(again.map((o) => o.events)).toEqual([2, 2, 2]);
@@ -297,7 +381,12 @@ describe('apizee backfill against a local Apizee API', () => {
       bodyLimitBytes: 64 * 1024,
       ready: () => true,
     });
-    const response = await app.inject({ method: 'POST', url: '/webhooks/apizee', headers: { 'content-type': 'application/json', 'x-webhook-secret': SECRET }, payload: JSON.stringify(ocr) });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: { 'content-type': 'application/json', 'x-webhook-secret': SECRET },
+      payload: JSON.stringify(ocr),
+    });
     expect(response.statusCode).toBe(200);
     await app.close();
     expect(await (await backfill({}, { sink: rawSink })).ticket('361')).toBe(2);

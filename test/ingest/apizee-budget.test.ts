@@ -63,7 +63,14 @@ describe('the sliding-window request budget', () => {
     stop.abort(new Error('stopped'));
     await expect(budget.take(stop.signal)).rejects.toThrow('stopped');
     const order: number[] = [];
-    await Promise.all([1, 2, 3].map((n) => budget.take().then((release) => (order.push(n), release()))));
+    await Promise.all(
+      [1, 2, 3].map((n) =>
+        budget.take().then((release) => {
+          order.push(n);
+          release();
+        }),
+      ),
+    );
     expect(order).toEqual([1, 2, 3]);
   });
 

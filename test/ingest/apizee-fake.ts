@@ -134,7 +134,8 @@ export class FakeApizee {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (url.pathname === '/api/v3/token') return this.token(req, res, url, at);
     const match = /^\/api\/v3\/tickets\/([^/]+)\/events$/.exec(url.pathname);
-    if (req.method !== 'GET' || !match) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"No route"}');
+    if (req.method !== 'GET' || !match)
+      return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"No route"}');
     const ticketId = decodeURIComponent(match[1]!);
     const number = (name: string) => (url.searchParams.has(name) ? Number(url.searchParams.get(name)) : null);
     const limit = number('limit');
@@ -151,7 +152,8 @@ export class FakeApizee {
     const scripted = this.script.shift();
     if (scripted) return answer(scripted.status, { message: 'scripted' }, scripted.headers);
     const known = bearer === TOKEN || (bearer !== null && (this.valid.get(bearer) ?? 0) > at);
-    if (!known || (this.refuseEveryToken && bearer !== TOKEN)) return answer(401, { code: 401, message: 'Unauthorized' });
+    if (!known || (this.refuseEveryToken && bearer !== TOKEN))
+      return answer(401, { code: 401, message: 'Unauthorized' });
     if (this.forbidden.has(ticketId)) return answer(403, { code: 403, message: 'Forbidden' });
     const events = this.tickets.get(ticketId);
     if (events === undefined) return answer(404, { code: 404, message: 'Not found' });
@@ -167,7 +169,8 @@ export class FakeApizee {
     const window = this.options.limit;
     if (!window) return undefined;
     const recent = this.arrivals.filter((t) => t > at - window.windowMs);
-    if (recent.length >= window.perWindow) return { 'x-ratelimit-reset': String(Math.ceil((recent[0]! + window.windowMs) / 1000)) };
+    if (recent.length >= window.perWindow)
+      return { 'x-ratelimit-reset': String(Math.ceil((recent[0]! + window.windowMs) / 1000)) };
     this.arrivals.push(at);
     return undefined;
   }
@@ -176,7 +179,12 @@ export class FakeApizee {
     let body = '';
     for await (const chunk of req) body += String(chunk);
     const query = Object.fromEntries(url.searchParams);
-    const answer = (status: number, json: unknown, headers: Record<string, string> = {}, issued: string | null = null) => {
+    const answer = (
+      status: number,
+      json: unknown,
+      headers: Record<string, string> = {},
+      issued: string | null = null,
+    ) => {
       this.tokenRequests.push({ query, body, status, issued, at });
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(json));
     };
@@ -186,9 +194,19 @@ export class FakeApizee {
     const scripted = this.tokenScript.shift();
     if (scripted) return answer(scripted.status, { message: 'scripted' }, scripted.headers);
     if (query.grant_type !== 'password') return answer(400, { code: 400, message: 'grant_type' });
-    if (query.username !== USERNAME || query.password !== PASSWORD) return answer(401, { code: 401, message: 'Bad credentials' });
+    if (query.username !== USERNAME || query.password !== PASSWORD)
+      return answer(401, { code: 401, message: 'Bad credentials' });
     const token = `issued-${++this.issuedCount}-eyJ0eXAiOiJKV1QiLCJhbGc`;
     this.valid.set(token, at + this.expiresIn * 1000);
-    answer(200, { access_token: token, created_at: new Date(at).toISOString().replace('Z', '+00:00'), expires_in: this.expiresIn }, {}, token);
+    answer(
+      200,
+      {
+        access_token: token,
+        created_at: new Date(at).toISOString().replace('Z', '+00:00'),
+        expires_in: this.expiresIn,
+      },
+      {},
+      token,
+    );
   }
 }

@@ -14,7 +14,13 @@ import { createApizeeReceiver } from '../../ingest/providers/apizee.js';
 import { createLogRawSink, type RawSink } from '../../ingest/raw-sink.js';
 import { slidingWindowBudget } from '../../ingest/pull/apizee-budget.js';
 import { apizeeApiOptions, apizeeReconcileOptions } from '../../ingest/pull/apizee-options.js';
-import { APIZEE_STATE_FILE, createApizeeReconciler, nextDue, type ApizeeReconcileOptions, type ApizeeReconciler } from '../../ingest/pull/apizee-reconcile.js';
+import {
+  APIZEE_STATE_FILE,
+  createApizeeReconciler,
+  nextDue,
+  type ApizeeReconcileOptions,
+  type ApizeeReconciler,
+} from '../../ingest/pull/apizee-reconcile.js';
 import { isLogLocked, lockedLogMessage } from '../../bin/commands/backfill.js';
 import { tempDir } from '../helpers/tmp.js';
 import { FakeApizee, PASSWORD, TOKEN, USERNAME, type WebhookBody } from './apizee-fake.js';
@@ -81,10 +87,22 @@ describe('apizee periodic reconciliation', () => {
   const stateDir = () => join(dir.path, 'pull', 'apizee');
   const stateFile = () => join(stateDir(), APIZEE_STATE_FILE);
 
-  async function reconciler(over: Partial<ApizeeReconcileOptions> = {}, realClock = false): Promise<{ r: ApizeeReconciler; sink: RawSink }> {
+  async function reconciler(
+    over: Partial<ApizeeReconcileOptions> = {},
+    realClock = false,
+  ): Promise<{ r: ApizeeReconciler; sink: RawSink }> {
     const sink = await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics);
     const r = createApizeeReconciler(
-      { apiBaseUrl: base, token: TOKEN, stateDir: stateDir(), intervalMs: 15 * MIN, lookbackMs: 24 * HOUR, saveDelayMs: 10, backoff: { initialMs: 20, maxMs: 100, attempts: 2 }, ...over },
+      {
+        apiBaseUrl: base,
+        token: TOKEN,
+        stateDir: stateDir(),
+        intervalMs: 15 * MIN,
+        lookbackMs: 24 * HOUR,
+        saveDelayMs: 10,
+        backoff: { initialMs: 20, maxMs: 100, attempts: 2 },
+        ...over,
+      },
       {
         sink,
         logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
@@ -98,8 +116,20 @@ describe('apizee periodic reconciliation', () => {
 
   /** Delivers the webhook of `body` through the real receiver and the observed sink. */
   async function deliver(sink: RawSink, body: WebhookBody): Promise<void> {
-    const app = buildApp({ receivers: [createApizeeReceiver([SECRET])], sink, logger: createLogger('silent'), metrics: createMetrics(), bodyLimitBytes: 65536, ready: () => true });
-    const response = await app.inject({ method: 'POST', url: '/webhooks/apizee', headers: { 'content-type': 'application/json', 'x-webhook-secret': SECRET }, payload: JSON.stringify(body) });
+    const app = buildApp({
+      receivers: [createApizeeReceiver([SECRET])],
+      sink,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      bodyLimitBytes: 65536,
+      ready: () => true,
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: { 'content-type': 'application/json', 'x-webhook-secret': SECRET },
+      payload: JSON.stringify(body),
+    });
     expect(response.statusCode).toBe(200);
     await app.close();
   }
@@ -130,13 +160,18 @@ describe('apizee periodic reconciliation', () => {
     await deliver(first.sink, event(361, 1));
     await deliver(first.sink, event(999, 7)); // a ticket the API does not know (deleted since)
     expect(await first.r.runOnce()).toMatchObject({ due: 2, reconciled: 1, failed: 1 });
-    expect(fake.requests.map((q) => [q.ticketId, q.status])).toEqual([['361', 200], ['999', 404]]);
+    expect(fake.requests.map((q) => [q.ticketId, q.status])).toEqual([
+      ['361', 200],
+      ['999', 404],
+    ]);
 
     clock.ms += MIN;
     await deliver(first.sink, event(361, 1));
     expect(await first.r.runOnce()).toMatchObject({ due: 1, reconciled: 1 });
     await first.r.stop();
-    const stored = JSON.parse(readFileSync(stateFile(), 'utf8')) as { tickets: Record<string, { seenAt: number; reconciledAt: number }> };
+    const stored = JSON.parse(readFileSync(stateFile(), 'utf8')) as {
+      tickets: Record<string, { seenAt: number; reconciledAt: number }>;
+    };
     expect(stored.tickets).toEqual({ '361': { seenAt: T0 + MIN, reconciledAt: T0 + MIN } });
 
     const second = await reconciler();
@@ -154,7 +189,7 @@ describe('apizee periodic reconciliation', () => {
     expect((await r.runOnce()).due).toBe(2);
   });
 
-  it('with the user\'s credentials, gets its token itself, keeps it across runs, renews it before it expires and after a 401', async () => {
+  it("with the user's credentials, gets its token itself, keeps it across runs, renews it before it expires and after a 401", async () => {
     fake.expiresIn = 3600;
     fake.add('361', event(361, 1));
     fake.add('362', event(362, 2));
@@ -199,33 +234,80 @@ describe('apizee periodic reconciliation', () => {
     const requests = fake.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(fake.requests.length).toBe(requests);
-    expect(Object.keys((JSON.parse(readFileSync(stateFile(), 'utf8')) as { tickets: object }).tickets)).toEqual(['361']);
+    expect(Object.keys((JSON.parse(readFileSync(stateFile(), 'utf8')) as { tickets: object }).tickets)).toEqual([
+      '361',
+    ]);
   });
 });
 
 describe('apizee configuration', () => {
   it('APIZEE_API_TOKEN turns the REST client and the periodic job on, with the documented defaults', () => {
     const config = parseConfig({ DATA_DIR: '/tmp/sf', APIZEE_API_TOKEN: 'tok' });
-    expect(config.apizeeApi).toEqual({ url: 'https://cloud.apizee.com', auth: 'fixed', requestsPerMinute: 10, pageLimit: 100, reconcileIntervalMinutes: 15, reconcileLookbackHours: 24 });
-    expect(apizeeApiOptions(config)).toEqual({ apiBaseUrl: 'https://cloud.apizee.com', token: 'tok', requestsPerMinute: 10, pageLimit: 100 });
-    expect(apizeeReconcileOptions(config)).toMatchObject({ stateDir: '/tmp/sf/pull/apizee', intervalMs: 15 * MIN, lookbackMs: 24 * HOUR });
+    expect(config.apizeeApi).toEqual({
+      url: 'https://cloud.apizee.com',
+      auth: 'fixed',
+      requestsPerMinute: 10,
+      pageLimit: 100,
+      reconcileIntervalMinutes: 15,
+      reconcileLookbackHours: 24,
+    });
+    expect(apizeeApiOptions(config)).toEqual({
+      apiBaseUrl: 'https://cloud.apizee.com',
+      token: 'tok',
+      requestsPerMinute: 10,
+      pageLimit: 100,
+    });
+    expect(apizeeReconcileOptions(config)).toMatchObject({
+      stateDir: '/tmp/sf/pull/apizee',
+      intervalMs: 15 * MIN,
+      lookbackMs: 24 * HOUR,
+    });
     expect(JSON.stringify(parseConfig({ APIZEE_API_TOKEN: 'tok' }).apizeeApi)).not.toContain('tok');
   });
 
   it('APIZEE_API_USERNAME and APIZEE_API_PASSWORD turn them on too, the client getting its own tokens', () => {
-    const config = parseConfig({ DATA_DIR: '/tmp/sf', APIZEE_API_USERNAME: ` ${USERNAME} `, APIZEE_API_PASSWORD: ` ${PASSWORD}` });
-    expect(config.apizeeApi).toMatchObject({ url: 'https://cloud.apizee.com', auth: 'credentials', reconcileIntervalMinutes: 15 });
+    const config = parseConfig({
+      DATA_DIR: '/tmp/sf',
+      APIZEE_API_USERNAME: ` ${USERNAME} `,
+      APIZEE_API_PASSWORD: ` ${PASSWORD}`,
+    });
+    expect(config.apizeeApi).toMatchObject({
+      url: 'https://cloud.apizee.com',
+      auth: 'credentials',
+      reconcileIntervalMinutes: 15,
+    });
     // The username is trimmed; the password is taken as it is written (a space may be part of it).
-    expect(apizeeApiOptions(config)).toEqual({ apiBaseUrl: 'https://cloud.apizee.com', credentials: { username: USERNAME, password: ` ${PASSWORD}` }, requestsPerMinute: 10, pageLimit: 100 });
+    expect(apizeeApiOptions(config)).toEqual({
+      apiBaseUrl: 'https://cloud.apizee.com',
+      credentials: { username: USERNAME, password: ` ${PASSWORD}` },
+      requestsPerMinute: 10,
+      pageLimit: 100,
+    });
     expect(apizeeReconcileOptions(config)).toMatchObject({ credentials: { username: USERNAME }, intervalMs: 15 * MIN });
     expect(JSON.stringify(config.apizeeApi)).not.toContain(PASSWORD);
   });
 
   it.each([
-    ['a username without a password', { APIZEE_API_USERNAME: USERNAME }, /APIZEE_API_PASSWORD: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/],
-    ['a password without a username', { APIZEE_API_PASSWORD: PASSWORD }, /APIZEE_API_USERNAME: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/],
-    ['a blank password', { APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: '   ' }, /APIZEE_API_PASSWORD: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/],
-    ['a token beside the credentials', { APIZEE_API_TOKEN: 'tok', APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: PASSWORD }, /APIZEE_API_TOKEN: set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both/],
+    [
+      'a username without a password',
+      { APIZEE_API_USERNAME: USERNAME },
+      /APIZEE_API_PASSWORD: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/,
+    ],
+    [
+      'a password without a username',
+      { APIZEE_API_PASSWORD: PASSWORD },
+      /APIZEE_API_USERNAME: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/,
+    ],
+    [
+      'a blank password',
+      { APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: '   ' },
+      /APIZEE_API_PASSWORD: APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together/,
+    ],
+    [
+      'a token beside the credentials',
+      { APIZEE_API_TOKEN: 'tok', APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: PASSWORD },
+      /APIZEE_API_TOKEN: set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both/,
+    ],
   ])('refuses %s (CONFIG_INVALID), naming the variable and never the password', (_name, env, message) => {
     let error: unknown;
     try {
@@ -250,7 +332,16 @@ describe('apizee configuration', () => {
   it('every APIZEE_API_ variable is in .env.example and the README', () => {
     const example = readFileSync(join(projectRoot(), '.env.example'), 'utf8');
     const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
-    for (const name of ['APIZEE_API_URL', 'APIZEE_API_TOKEN', 'APIZEE_API_USERNAME', 'APIZEE_API_PASSWORD', 'APIZEE_API_REQUESTS_PER_MINUTE', 'APIZEE_API_PAGE_LIMIT', 'APIZEE_API_RECONCILE_INTERVAL_MINUTES', 'APIZEE_API_RECONCILE_LOOKBACK_HOURS']) {
+    for (const name of [
+      'APIZEE_API_URL',
+      'APIZEE_API_TOKEN',
+      'APIZEE_API_USERNAME',
+      'APIZEE_API_PASSWORD',
+      'APIZEE_API_REQUESTS_PER_MINUTE',
+      'APIZEE_API_PAGE_LIMIT',
+      'APIZEE_API_RECONCILE_INTERVAL_MINUTES',
+      'APIZEE_API_RECONCILE_LOOKBACK_HOURS',
+    ]) {
       expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
       expect(readme).toContain(name);
     }
@@ -307,35 +398,51 @@ describe('backfill while the service holds the embedded log', () => {
 describe('run with APIZEE_API_TOKEN, or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, set', () => {
   it.each([
     ['a token', { APIZEE_API_TOKEN: TOKEN }, 0],
-    ['the user\'s credentials', { APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: PASSWORD }, 1],
-  ])('with %s, reconciles the ticket a webhook named, through the running pipeline', async (_name, auth, tokenRequests) => {
-    const dir = tempDir();
-    const fake = new FakeApizee();
-    const base = await fake.listen();
-    fake.add('361', event(361, 1), event(361, 2));
-    const { startPipeline } = await import('../../bin/pipeline.js');
-    const config = parseConfig({
-      NODE_ENV: 'test', DATA_DIR: dir.path, PORT: '0', HOST: '127.0.0.1', TOPIC_PARTITIONS: '1', LOG_LEVEL: 'silent',
-      APIZEE_WEBHOOK_SECRET: SECRET, PII_KEY: 'test-pii-key-0123456789',
-      APIZEE_API_URL: base, ...auth, APIZEE_API_RECONCILE_INTERVAL_MINUTES: '0.005',
-    });
-    const pipeline = await startPipeline(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
-    try {
-      const response = await fetch(`${pipeline.url}/webhooks/apizee`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-webhook-secret': SECRET },
-        body: JSON.stringify(event(361, 1)),
+    ["the user's credentials", { APIZEE_API_USERNAME: USERNAME, APIZEE_API_PASSWORD: PASSWORD }, 1],
+  ])(
+    'with %s, reconciles the ticket a webhook named, through the running pipeline',
+    async (_name, auth, tokenRequests) => {
+      const dir = tempDir();
+      const fake = new FakeApizee();
+      const base = await fake.listen();
+      fake.add('361', event(361, 1), event(361, 2));
+      const { startPipeline } = await import('../../bin/pipeline.js');
+      const config = parseConfig({
+        NODE_ENV: 'test',
+        DATA_DIR: dir.path,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        TOPIC_PARTITIONS: '1',
+        LOG_LEVEL: 'silent',
+        APIZEE_WEBHOOK_SECRET: SECRET,
+        PII_KEY: 'test-pii-key-0123456789',
+        APIZEE_API_URL: base,
+        ...auth,
+        APIZEE_API_RECONCILE_INTERVAL_MINUTES: '0.005',
       });
-      expect(response.status).toBe(200);
-      await waitFor(() => fake.requests.some((r) => r.ticketId === '361' && r.status === 200), 'the reconciliation of ticket 361');
-      await pipeline.stop();
-      const stored = JSON.parse(readFileSync(join(dir.path, 'pull', 'apizee', APIZEE_STATE_FILE), 'utf8')) as { tickets: object };
-      expect(Object.keys(stored.tickets)).toEqual(['361']);
-      expect(fake.tokenRequests).toHaveLength(tokenRequests);
-    } finally {
-      await pipeline.stop();
-      await fake.close();
-      dir.remove();
-    }
-  });
+      const pipeline = await startPipeline(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+      try {
+        const response = await fetch(`${pipeline.url}/webhooks/apizee`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-webhook-secret': SECRET },
+          body: JSON.stringify(event(361, 1)),
+        });
+        expect(response.status).toBe(200);
+        await waitFor(
+          () => fake.requests.some((r) => r.ticketId === '361' && r.status === 200),
+          'the reconciliation of ticket 361',
+        );
+        await pipeline.stop();
+        const stored = JSON.parse(readFileSync(join(dir.path, 'pull', 'apizee', APIZEE_STATE_FILE), 'utf8')) as {
+          tickets: object;
+        };
+        expect(Object.keys(stored.tickets)).toEqual(['361']);
+        expect(fake.tokenRequests).toHaveLength(tokenRequests);
+      } finally {
+        await pipeline.stop();
+        await fake.close();
+        dir.remove();
+      }
+    },
+  );
 });

@@ -23,7 +23,13 @@ const ocrDone = JSON.stringify({
   time: 1749581447,
   object: 'conversationevent',
   objectId: 1266,
-  props: { eventType: 'media.OCRDone', eventCode: 41, conversationId: 548, ticketId: 361, text: 'text captured by OCR' },
+  props: {
+    eventType: 'media.OCRDone',
+    eventCode: 41,
+    conversationId: 548,
+    ticketId: 361,
+    text: 'text captured by OCR',
+  },
 });
 
 const withSecret = (secret: string | undefined, name = 'x-webhook-secret'): Record<string, string> => ({
@@ -37,7 +43,10 @@ describe('POST /webhooks/apizee', () => {
   let transport: Transport;
   let apps: FastifyInstance[];
 
-  async function app(secrets: readonly string[] = [SECRET, OLD_SECRET], headerName = 'x-webhook-secret'): Promise<FastifyInstance> {
+  async function app(
+    secrets: readonly string[] = [SECRET, OLD_SECRET],
+    headerName = 'x-webhook-secret',
+  ): Promise<FastifyInstance> {
     const built = buildApp({
       receivers: [createApizeeReceiver(secrets, headerName)],
       sink: await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics),
@@ -72,7 +81,8 @@ describe('POST /webhooks/apizee', () => {
       group: 'check',
       topics: [topics.raw('apizee')],
       eachBatch: async (batch) => {
-        for (const r of batch.records) out.push({ raw: await reader.decode(r.value), key: r.key?.toString('utf8') ?? null });
+        for (const r of batch.records)
+          out.push({ raw: await reader.decode(r.value), key: r.key?.toString('utf8') ?? null });
       },
     });
     while (out.length < end) await new Promise((r) => setTimeout(r, 10));
@@ -82,12 +92,22 @@ describe('POST /webhooks/apizee', () => {
 
   it('stores a delivery with the right secret byte for byte, keyed by ticket, deduplicated by objectId, without the secret', async () => {
     const body = ocrDone.replace('{', '{ \n'); // not re-serialised JSON: the archive keeps these exact bytes
-    const response = await (await app()).inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET), payload: body });
+    const response = await (await app()).inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET),
+      payload: body,
+    });
     expect(response.statusCode).toBe(200);
     const [entry] = await stored();
     expect(entry!.raw.ingest_id).toBe(response.json().ingest_id);
     expect(entry!.raw.body.toString('utf8')).toBe(body);
-    expect(entry!.raw).toMatchObject({ provider: 'apizee', source: 'webhook', dedup_key: '1266', content_type: 'application/json' });
+    expect(entry!.raw).toMatchObject({
+      provider: 'apizee',
+      source: 'webhook',
+      dedup_key: '1266',
+      content_type: 'application/json',
+    });
     expect(entry!.key).toBe('apizee:361');
     expect(entry!.raw.headers['x-webhook-secret']).toBeUndefined();
     expect(entry!.raw.headers['user-agent']).toBe('Apizee-Webhook/1.0');
@@ -95,14 +115,29 @@ describe('POST /webhooks/apizee', () => {
   });
 
   it('accepts the previous secret during rotation', async () => {
-    const response = await (await app()).inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(OLD_SECRET), payload: ocrDone });
+    const response = await (await app()).inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(OLD_SECRET),
+      payload: ocrDone,
+    });
     expect(response.statusCode).toBe(200);
   });
 
   it('gives a redelivery the same dedup key and a new ingest id', async () => {
     const a = await app();
-    const first = await a.inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET), payload: ocrDone });
-    const second = await a.inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET), payload: ocrDone });
+    const first = await a.inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET),
+      payload: ocrDone,
+    });
+    const second = await a.inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET),
+      payload: ocrDone,
+    });
     expect(first.json().ingest_id).not.toBe(second.json().ingest_id);
     const [x, y] = await stored();
     expect([x!.raw.dedup_key, y!.raw.dedup_key]).toEqual(['1266', '1266']);
@@ -123,7 +158,12 @@ describe('POST /webhooks/apizee', () => {
   });
 
   it('answers SECRET_NOT_CONFIGURED (401) when no secret is configured', async () => {
-    const response = await (await app([])).inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET), payload: ocrDone });
+    const response = await (await app([])).inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET),
+      payload: ocrDone,
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json().error).toBe('SECRET_NOT_CONFIGURED');
     expect(await stored()).toHaveLength(0);
@@ -131,9 +171,19 @@ describe('POST /webhooks/apizee', () => {
 
   it('reads the secret from a custom header name (any case) and keeps that header out of the archive', async () => {
     const a = await app([SECRET], 'X-Apizee-Token');
-    const wrongHeader = await a.inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET), payload: ocrDone });
+    const wrongHeader = await a.inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET),
+      payload: ocrDone,
+    });
     expect(wrongHeader.json().error).toBe('AUTH_MISSING');
-    const response = await a.inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET, 'X-Apizee-Token'), payload: ocrDone });
+    const response = await a.inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET, 'X-Apizee-Token'),
+      payload: ocrDone,
+    });
     expect(response.statusCode).toBe(200);
     const [entry] = await stored();
     expect(entry!.raw.headers['x-apizee-token']).toBeUndefined();
@@ -142,7 +192,12 @@ describe('POST /webhooks/apizee', () => {
 
   it('stores a body it cannot read (the adapter dead-letters it), with no dedup or message key', async () => {
     const body = '{"event":"create","objectId":';
-    const response = await (await app()).inject({ method: 'POST', url: '/webhooks/apizee', headers: withSecret(SECRET), payload: body });
+    const response = await (await app()).inject({
+      method: 'POST',
+      url: '/webhooks/apizee',
+      headers: withSecret(SECRET),
+      payload: body,
+    });
     expect(response.statusCode).toBe(200);
     const [entry] = await stored();
     expect(entry!.raw.body.toString('utf8')).toBe(body);
@@ -151,7 +206,9 @@ describe('POST /webhooks/apizee', () => {
   });
 
   it('the archive allow-list never keeps the default secret header', () => {
-    expect(keptHeaders({ 'x-webhook-secret': SECRET, 'content-type': 'application/json' })).toEqual({ 'content-type': 'application/json' });
+    expect(keptHeaders({ 'x-webhook-secret': SECRET, 'content-type': 'application/json' })).toEqual({
+      'content-type': 'application/json',
+    });
   });
 });
 

@@ -50,7 +50,8 @@ export class FakeJifeline {
     this.wss = new WebSocketServer({
       server: this.server,
       path: '/wssprd',
-      verifyClient: (info, done) => (this.valid(info.req.headers.authorization) ? done(true) : done(false, 401, 'Unauthorized')),
+      verifyClient: (info, done) =>
+        this.valid(info.req.headers.authorization) ? done(true) : done(false, 401, 'Unauthorized'),
     });
     this.wss.on('connection', (ws) => {
       this.connections++;
@@ -87,7 +88,14 @@ export class FakeJifeline {
     let sent = 0;
     for (const [ws, types] of this.sockets) {
       if (!types.has(event.type)) continue;
-      ws.send(JSON.stringify({ action: 'event-received', event_id: event.id, event_type: event.type, message: event.payload }));
+      ws.send(
+        JSON.stringify({
+          action: 'event-received',
+          event_id: event.id,
+          event_type: event.type,
+          message: event.payload,
+        }),
+      );
       sent++;
     }
     return sent;
@@ -131,12 +139,17 @@ export class FakeJifeline {
     for await (const chunk of req) text += String(chunk);
     const form = new URLSearchParams(text);
     this.tokenRequests++;
-    const ok = req.headers['content-type'] === 'application/x-www-form-urlencoded' && form.get('grant_type') === 'client_credentials'
-      && form.get('client_id') === CLIENT.id && form.get('client_secret') === CLIENT.secret;
+    const ok =
+      req.headers['content-type'] === 'application/x-www-form-urlencoded' &&
+      form.get('grant_type') === 'client_credentials' &&
+      form.get('client_id') === CLIENT.id &&
+      form.get('client_secret') === CLIENT.secret;
     if (!ok) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
     const token = `tok-${++this.issued}`;
     this.tokens.set(token, { expiresAtMs: Date.now() + this.expiresIn * 1000, revoked: false });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' }));
   }
 
   private async eventsPage(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

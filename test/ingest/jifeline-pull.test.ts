@@ -8,7 +8,13 @@ import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import { createLogger } from '../../lib/logger.js';
 import { topicsFor } from '../../lib/topics.js';
 import { createLogRawSink, type RawSink } from '../../ingest/raw-sink.js';
-import { CURSOR_FILE, createJifelinePuller, JIFELINE_SUBSCRIBED_TYPES, type JifelinePuller, type JifelinePullOptions } from '../../ingest/pull/jifeline.js';
+import {
+  CURSOR_FILE,
+  createJifelinePuller,
+  JIFELINE_SUBSCRIBED_TYPES,
+  type JifelinePuller,
+  type JifelinePullOptions,
+} from '../../ingest/pull/jifeline.js';
 import { reconnectDelayMs } from '../../ingest/pull/jifeline-ws.js';
 import { rateLimitDelayMs } from '../../ingest/pull/rate-limit.js';
 import { jifelineAdapter, JIFELINE_EVENT_TYPES } from '../../processors/adapters/jifeline/index.js';
@@ -27,7 +33,10 @@ function event(type = 'tickets.ticket.created'): FakeEvent {
     id: nextUlid(Date.UTC(2024, 4, 2, 8) + n * 1000),
     type,
     occurred_at: new Date(Date.UTC(2024, 4, 2, 8) + n * 1000).toISOString(),
-    payload: { ticket: { id: TICKETS[n % 2]!, ticket_number: 72456000 + n }, customer: { id: '160c0c4b-9966-4dc1-a916-8407eb10d74e', name: 'Autoservis Jana Novakova' } },
+    payload: {
+      ticket: { id: TICKETS[n % 2]!, ticket_number: 72456000 + n },
+      customer: { id: '160c0c4b-9966-4dc1-a916-8407eb10d74e', name: 'Autoservis Jana Novakova' },
+    },
   };
 }
 
@@ -71,14 +80,26 @@ describe('Jifeline puller against a local Partner API', () => {
   });
 
   const stateDir = () => join(dir.path, 'pull', 'jifeline');
-  const cursor = () => (existsSync(join(stateDir(), CURSOR_FILE)) ? readFileSync(join(stateDir(), CURSOR_FILE), 'utf8').trim() : null);
+  const cursor = () =>
+    existsSync(join(stateDir(), CURSOR_FILE)) ? readFileSync(join(stateDir(), CURSOR_FILE), 'utf8').trim() : null;
 
-  async function puller(over: Partial<JifelinePullOptions> = {}, wrapSink: (sink: RawSink) => RawSink = (sink) => sink): Promise<JifelinePuller> {
+  async function puller(
+    over: Partial<JifelinePullOptions> = {},
+    wrapSink: (sink: RawSink) => RawSink = (sink) => sink,
+  ): Promise<JifelinePuller> {
     const sink = wrapSink(await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics));
     const p = createJifelinePuller(
       {
-        apiBaseUrl: base, tokenUrl: `${base}/oauth2/token`, clientId: CLIENT.id, clientSecret: CLIENT.secret, stateDir: stateDir(),
-        pageLimit: 2, pollIntervalMs: 60_000, backoff: { initialMs: 20, maxMs: 100 }, requestTimeoutMs: 5000, ...over,
+        apiBaseUrl: base,
+        tokenUrl: `${base}/oauth2/token`,
+        clientId: CLIENT.id,
+        clientSecret: CLIENT.secret,
+        stateDir: stateDir(),
+        pageLimit: 2,
+        pollIntervalMs: 60_000,
+        backoff: { initialMs: 20, maxMs: 100 },
+        requestTimeoutMs: 5000,
+        ...over,
       },
       { sink, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') },
     );
@@ -98,7 +119,12 @@ describe('Jifeline puller against a local Partner API', () => {
         for (const record of batch.records) {
           const raw = await reader.decode(record.value);
           const body = JSON.parse(raw.body.toString('utf8')) as { action?: string; id?: string; event_id?: string };
-          out.push({ raw, key: record.key?.toString() ?? null, path: body.action ? 'websocket' : 'rest', id: body.event_id ?? body.id ?? '' });
+          out.push({
+            raw,
+            key: record.key?.toString() ?? null,
+            path: body.action ? 'websocket' : 'rest',
+            id: body.event_id ?? body.id ?? '',
+          });
         }
       },
     });
@@ -115,12 +141,21 @@ describe('Jifeline puller against a local Partner API', () => {
     const p = await puller({ pollIntervalMs: 100 });
     p.start();
     await waitFor(() => cursor() === first[4]!.id, 'the cursor at the fifth event');
-    expect(fake.requests.slice(0, 3).map((r) => [r.afterId, r.limit])).toEqual([[null, 2], [first[1]!.id, 2], [first[3]!.id, 2]]);
+    expect(fake.requests.slice(0, 3).map((r) => [r.afterId, r.limit])).toEqual([
+      [null, 2],
+      [first[1]!.id, 2],
+      [first[3]!.id, 2],
+    ]);
 
     const rows = await stored();
     expect(rows.map((r) => r.id)).toEqual(first.map((e) => e.id));
     for (const [i, row] of rows.entries()) {
-      expect(row.raw).toMatchObject({ provider: 'jifeline', source: 'poll', dedup_key: first[i]!.id, content_type: 'application/json' });
+      expect(row.raw).toMatchObject({
+        provider: 'jifeline',
+        source: 'poll',
+        dedup_key: first[i]!.id,
+        content_type: 'application/json',
+      });
       expect(row.key).toBe(`jifeline:${first[i]!.payload.ticket.id}`);
       expect(JSON.parse(row.raw.body.toString('utf8'))).toEqual(first[i]);
     }
@@ -152,7 +187,10 @@ describe('Jifeline puller against a local Partner API', () => {
     const before = { tokens: fake.tokenRequests, requests: fake.requests.length };
     fake.revoke(fake.lastToken);
     fake.add(event());
-    await waitFor(() => fake.requests.slice(before.requests).some((r) => r.status === 200 && r.afterId !== null), 'a poll after the revocation');
+    await waitFor(
+      () => fake.requests.slice(before.requests).some((r) => r.status === 200 && r.afterId !== null),
+      'a poll after the revocation',
+    );
     const after = fake.requests.slice(before.requests);
     const refused = after.findIndex((r) => r.status === 401);
     expect(after.filter((r) => r.status === 401)).toHaveLength(1);
@@ -179,9 +217,15 @@ describe('Jifeline puller against a local Partner API', () => {
   it('stores websocket events as they come, reconnects after a drop, and the poller fills the gap', async () => {
     const start = [event(), event(), event()];
     fake.add(...start);
-    const p = await puller({ websocketUrl: `${base.replace('http', 'ws')}/wssprd`, reconnect: { immediate: 3, intervalMs: 200 } });
+    const p = await puller({
+      websocketUrl: `${base.replace('http', 'ws')}/wssprd`,
+      reconnect: { immediate: 3, intervalMs: 200 },
+    });
     p.start();
-    await waitFor(() => cursor() === start[2]!.id && fake.openSubscriptions()[0]?.size === JIFELINE_SUBSCRIBED_TYPES.length, 'the subscriptions');
+    await waitFor(
+      () => cursor() === start[2]!.id && fake.openSubscriptions()[0]?.size === JIFELINE_SUBSCRIBED_TYPES.length,
+      'the subscriptions',
+    );
     expect([...fake.subscriptions[0]!].sort()).toEqual([...JIFELINE_EVENT_TYPES.keys()].sort());
 
     const live = event('tickets.ticket.product_added');
@@ -199,10 +243,15 @@ describe('Jifeline puller against a local Partner API', () => {
     expect(fake.tokenRequests).toBe(2);
 
     const rows = await stored();
-    expect(rows.filter((r) => r.path === 'rest').map((r) => r.id)).toEqual([...start, live, ...missed].map((e) => e.id));
+    expect(rows.filter((r) => r.path === 'rest').map((r) => r.id)).toEqual(
+      [...start, live, ...missed].map((e) => e.id),
+    );
     expect(rows.filter((r) => r.path === 'websocket').map((r) => r.id)).toEqual([live.id]);
     const both = rows.filter((r) => r.id === live.id);
-    expect(both.map((r) => [r.raw.dedup_key, r.key])).toEqual([[live.id, `jifeline:${live.payload.ticket.id}`], [live.id, `jifeline:${live.payload.ticket.id}`]]);
+    expect(both.map((r) => [r.raw.dedup_key, r.key])).toEqual([
+      [live.id, `jifeline:${live.payload.ticket.id}`],
+      [live.id, `jifeline:${live.payload.ticket.id}`],
+    ]);
     const normalized = both.map((r) => jifelineAdapter.normalize(r.raw, { piiKey: 'test-pii-key' }));
     expect(normalized.map((result) => result.failures)).toEqual([[], []]);
     expect(normalized[0]!.events[0]!.event_id).toBe(normalized[1]!.events[0]!.event_id);
@@ -212,13 +261,26 @@ describe('Jifeline puller against a local Partner API', () => {
   it('drops a websocket frame over maxFrameBytes (closing that connection) instead of buffering it, and the poller brings its event', async () => {
     const start = event();
     fake.add(start);
-    const p = await puller({ websocketUrl: `${base.replace('http', 'ws')}/wssprd`, reconnect: { immediate: 3, intervalMs: 200 }, maxFrameBytes: 4096 });
+    const p = await puller({
+      websocketUrl: `${base.replace('http', 'ws')}/wssprd`,
+      reconnect: { immediate: 3, intervalMs: 200 },
+      maxFrameBytes: 4096,
+    });
     p.start();
-    await waitFor(() => cursor() === start.id && fake.openSubscriptions()[0]?.size === JIFELINE_SUBSCRIBED_TYPES.length, 'the subscriptions');
-    const large: FakeEvent = { ...event(), payload: { ticket: { id: TICKETS[0]! }, customer: { id: 'c1', name: 'x'.repeat(8_000) } } };
+    await waitFor(
+      () => cursor() === start.id && fake.openSubscriptions()[0]?.size === JIFELINE_SUBSCRIBED_TYPES.length,
+      'the subscriptions',
+    );
+    const large: FakeEvent = {
+      ...event(),
+      payload: { ticket: { id: TICKETS[0]! }, customer: { id: 'c1', name: 'x'.repeat(8_000) } },
+    };
     fake.add(large);
     expect(fake.push(large)).toBe(1);
-    await waitFor(() => fake.connections === 2 && fake.openSubscriptions().length === 1, 'a new connection after the one the frame closed');
+    await waitFor(
+      () => fake.connections === 2 && fake.openSubscriptions().length === 1,
+      'a new connection after the one the frame closed',
+    );
     const small = event('tickets.ticket.closed');
     fake.add(small);
     expect(fake.push(small)).toBe(1);
@@ -267,8 +329,14 @@ describe('Jifeline puller against a local Partner API', () => {
 });
 
 describe('websocket reconnection schedule', () => {
-  it.each([[1, 0], [3, 0], [4, 5000], [9, 5000]] as const)('after %j failures in a row: %j ms', (failures, expected) =>
-    expect(reconnectDelayMs(failures, { immediateReconnects: 3, reconnectIntervalMs: 5000 })).toBe(expected));
+  it.each([
+    [1, 0],
+    [3, 0],
+    [4, 5000],
+    [9, 5000],
+  ] as const)('after %j failures in a row: %j ms', (failures, expected) =>
+    expect(reconnectDelayMs(failures, { immediateReconnects: 3, reconnectIntervalMs: 5000 })).toBe(expected),
+  );
 });
 
 describe('rateLimitDelayMs', () => {

@@ -22,10 +22,12 @@ function providerLabels(text: string): Set<string> {
 }
 
 /** Path segments a stranger may send: anything URL-safe, some of them near the real names. */
-const segment = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9._~-]{1,40}$/),
-  fc.constantFrom('ZOOM', 'zoom2', 'apizee ', 'none', 'unknown', '__proto__', 'constructor', '..', 'metrics'),
-).map((s) => encodeURIComponent(s));
+const segment = fc
+  .oneof(
+    fc.stringMatching(/^[A-Za-z0-9._~-]{1,40}$/),
+    fc.constantFrom('ZOOM', 'zoom2', 'apizee ', 'none', 'unknown', '__proto__', 'constructor', '..', 'metrics'),
+  )
+  .map((s) => encodeURIComponent(s));
 
 describe('ingest metrics labels', () => {
   let app: FastifyInstance;
@@ -55,9 +57,11 @@ describe('ingest metrics labels', () => {
       fc.asyncProperty(segment, fc.constantFrom('ok', 'large', 'text'), async (name, kind) => {
         const url = `/webhooks/${name}`;
         const response =
-          kind === 'large' ? await post(url, JSON.stringify({ pad: 'x'.repeat(LIMIT * 2) }))
-          : kind === 'text' ? await post(url, '{}', 'text/plain')
-          : await post(url, '{}');
+          kind === 'large'
+            ? await post(url, JSON.stringify({ pad: 'x'.repeat(LIMIT * 2) }))
+            : kind === 'text'
+              ? await post(url, '{}', 'text/plain')
+              : await post(url, '{}');
         expect(response.statusCode).toBeGreaterThanOrEqual(400);
       }),
       { numRuns: 200 },

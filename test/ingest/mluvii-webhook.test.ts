@@ -12,7 +12,15 @@ import { createMetrics } from '../../lib/metrics.js';
 import { resolveSecrets } from '../../lib/secrets.js';
 import { topicsFor } from '../../lib/topics.js';
 import { buildApp } from '../../ingest/app.js';
-import { createMluviiReceiver, mluviiAuthorization, mluviiDedupKey, mluviiSessionKey, readBasicAuth, readMluviiBody, type MluviiCredentials } from '../../ingest/providers/mluvii.js';
+import {
+  createMluviiReceiver,
+  mluviiAuthorization,
+  mluviiDedupKey,
+  mluviiSessionKey,
+  readBasicAuth,
+  readMluviiBody,
+  type MluviiCredentials,
+} from '../../ingest/providers/mluvii.js';
 import { createMluviiRedeliveries, REDELIVERY_WINDOW_MICROS } from '../../ingest/providers/mluvii-redeliveries.js';
 import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { mluviiAdapter } from '../../processors/adapters/mluvii/index.js';
@@ -27,7 +35,15 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/mluvii/', import.meta.url));
 
 const onHold = JSON.stringify({
   eventType: 'SessionActivityOnHold',
-  data: { sessionId: 7383730, activityId: 50898864, time: '2024-05-06T15:05:29.719899+02:00', type: 'OnHold', client: 'User', userId: 2710, text: null },
+  data: {
+    sessionId: 7383730,
+    activityId: 50898864,
+    time: '2024-05-06T15:05:29.719899+02:00',
+    type: 'OnHold',
+    client: 'User',
+    userId: 2710,
+    text: null,
+  },
 });
 
 const headers = (authorization?: string): Record<string, string> => ({
@@ -36,7 +52,11 @@ const headers = (authorization?: string): Record<string, string> => ({
   ...(authorization === undefined ? {} : { authorization }),
 });
 
-async function appWith(credentials: MluviiCredentials | undefined, transport: Transport, clock = () => NOW_MS * 1000): Promise<FastifyInstance> {
+async function appWith(
+  credentials: MluviiCredentials | undefined,
+  transport: Transport,
+  clock = () => NOW_MS * 1000,
+): Promise<FastifyInstance> {
   return buildApp({
     receivers: [createMluviiReceiver(credentials)],
     sink: await createLogRawSink(transport.log, new AvroCodec(transport.registry), topics),
@@ -78,7 +98,8 @@ describe('POST /webhooks/mluvii', () => {
       group: 'check',
       topics: [topics.raw('mluvii')],
       eachBatch: async (batch) => {
-        for (const r of batch.records) out.push({ raw: await reader.decode(r.value), key: r.key?.toString('utf8') ?? null });
+        for (const r of batch.records)
+          out.push({ raw: await reader.decode(r.value), key: r.key?.toString('utf8') ?? null });
       },
     });
     while (out.length < end) await new Promise((r) => setTimeout(r, 10));
@@ -86,7 +107,8 @@ describe('POST /webhooks/mluvii', () => {
     return out;
   }
 
-  const post = (payload: string, authorization?: string) => app.inject({ method: 'POST', url: '/webhooks/mluvii', headers: headers(authorization), payload });
+  const post = (payload: string, authorization?: string) =>
+    app.inject({ method: 'POST', url: '/webhooks/mluvii', headers: headers(authorization), payload });
 
   it('stores a delivery with the right credentials byte for byte, keyed by its session, without the Authorization header', async () => {
     const body = onHold.replace('{', '{ ');
@@ -119,30 +141,47 @@ describe('POST /webhooks/mluvii', () => {
    * Posts each body `seconds` after NOW, then normalizes what was stored and keeps the first event
    * of each event_id, as session_events does.
    */
-  async function deliver(...deliveries: Array<[seconds: number, body: object]>): Promise<{ raws: RawWebhook[]; events: SessionEvent[] }> {
+  async function deliver(
+    ...deliveries: Array<[seconds: number, body: object]>
+  ): Promise<{ raws: RawWebhook[]; events: SessionEvent[] }> {
     for (const [seconds, body] of deliveries) {
       now = NOW_MS * 1000 + seconds * 1_000_000;
       expect((await post(JSON.stringify(body), mluviiAuthorization(USER, PASSWORD))).statusCode).toBe(200);
     }
     const raws = (await stored()).map((entry) => entry.raw);
     const events = new Map<string, SessionEvent>();
-    for (const raw of raws) for (const e of mluviiAdapter.normalize(raw, { piiKey: 'k' }).events) if (!events.has(e.event_id)) events.set(e.event_id, e);
+    for (const raw of raws)
+      for (const e of mluviiAdapter.normalize(raw, { piiKey: 'k' }).events)
+        if (!events.has(e.event_id)) events.set(e.event_id, e);
     return { raws, events: [...events.values()] };
   }
 
   describe('a body with no activityId and no time: a retry collapses, a genuine repeat is kept', () => {
-    const status = (value: string) => ({ eventType: 'UserStatusChanged', data: { userId: 2710, status: value, availabilityStatus: value, availabilityStatusReason: null } });
+    const status = (value: string) => ({
+      eventType: 'UserStatusChanged',
+      data: { userId: 2710, status: value, availabilityStatus: value, availabilityStatusReason: null },
+    });
     const latest = (events: SessionEvent[]) => events.reduce((a, b) => (b.occurred_at > a.occurred_at ? b : a));
 
     it('UserStatusChanged AWAY → ONLINE → AWAY is three events and the operator is AWAY; mluvii retrying the first AWAY adds none', async () => {
-      const { raws, events } = await deliver([0, status('AWAY')], [20, status('AWAY')], [60, status('ONLINE')], [120, status('AWAY')]);
+      const { raws, events } = await deliver(
+        [0, status('AWAY')],
+        [20, status('AWAY')],
+        [60, status('ONLINE')],
+        [120, status('AWAY')],
+      );
       expect(latest(events).state).toBe('AWAY');
       expect(events.map((e) => e.state)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
       expect(raws[1]!.dedup_key).toBe(raws[0]!.dedup_key);
       expect(raws[3]!.dedup_key).not.toBe(raws[0]!.dedup_key);
     });
 
-    it.each(['SessionCallParamsUpdated', 'EmailThreadParamsUpdated', 'GuestIdentityUpdated', 'ApplicationSettingChanged'])(
+    it.each([
+      'SessionCallParamsUpdated',
+      'EmailThreadParamsUpdated',
+      'GuestIdentityUpdated',
+      'ApplicationSettingChanged',
+    ])(
       '%s: the same body retried twice is one event; sent again past 5 minutes from the first, another',
       async (type) => {
         const body = JSON.parse(readFileSync(join(FIXTURES, `${type}.json`), 'utf8')) as object;
@@ -159,7 +198,7 @@ describe('POST /webhooks/mluvii', () => {
       expect(events.map((e) => e.type)).toEqual(['session.updated', 'hold.started', 'session.updated']);
     });
 
-    it('keeps each entity apart: one operator going AWAY does not make another one\'s AWAY a retry', async () => {
+    it("keeps each entity apart: one operator going AWAY does not make another one's AWAY a retry", async () => {
       const other = { ...status('AWAY'), data: { ...status('AWAY').data, userId: 4301 } };
       const { events } = await deliver([0, status('AWAY')], [1, other], [2, status('AWAY')]);
       expect(events.map((e) => e.participant?.provider_user_id)).toEqual(['2710', '4301']);
@@ -190,11 +229,21 @@ describe('POST /webhooks/mluvii', () => {
   });
 
   it('answers 401 SECRET_NOT_CONFIGURED in production when no credentials are configured', async () => {
-    const config = parseConfig({ NODE_ENV: 'production', DATA_DIR: dir.path, PII_KEY: 'k'.repeat(32), MLUVII_WEBHOOK_PASSWORD: 'only-a-password' });
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      DATA_DIR: dir.path,
+      PII_KEY: 'k'.repeat(32),
+      MLUVII_WEBHOOK_PASSWORD: 'only-a-password',
+    });
     const secrets = resolveSecrets(config);
     expect(secrets.mluvii).toBeUndefined();
     const production = await appWith(secrets.mluvii, transport);
-    const response = await production.inject({ method: 'POST', url: '/webhooks/mluvii', headers: headers(mluviiAuthorization(USER, PASSWORD)), payload: onHold });
+    const response = await production.inject({
+      method: 'POST',
+      url: '/webhooks/mluvii',
+      headers: headers(mluviiAuthorization(USER, PASSWORD)),
+      payload: onHold,
+    });
     await production.close();
     expect(response.statusCode).toBe(401);
     expect(response.json().error).toBe('SECRET_NOT_CONFIGURED');
@@ -224,7 +273,9 @@ describe('mluvii receiver: which deliveries are retries', () => {
   it('keys a body with an activity or a time by it alone, and counts it as what came between', () => {
     const memory = createMluviiRedeliveries();
     const params = memory.keyOf(timeless('mluvii:1', 'params'), 0);
-    expect(memory.keyOf({ stream: 'mluvii:1', payload: 'activity-50898864', timeless: false }, 1)).toBe('activity-50898864');
+    expect(memory.keyOf({ stream: 'mluvii:1', payload: 'activity-50898864', timeless: false }, 1)).toBe(
+      'activity-50898864',
+    );
     expect(memory.keyOf(timeless('mluvii:1', 'params'), 2)).not.toBe(params);
   });
 
@@ -255,7 +306,16 @@ describe('mluvii receiver: reading credentials and keys', () => {
   it.each(fixtures)('%s: the message key is the session key the adapter gives its events', (file) => {
     const bytes = readFileSync(join(FIXTURES, file));
     const body = readMluviiBody(bytes);
-    const raw = { ingest_id: '01HWZ5Q6T3J8M2N4P6R8S0V2X4', provider: 'mluvii', received_at: NOW_MS * 1000, source: 'webhook' as const, dedup_key: null, headers: {}, content_type: null, body: bytes };
+    const raw = {
+      ingest_id: '01HWZ5Q6T3J8M2N4P6R8S0V2X4',
+      provider: 'mluvii',
+      received_at: NOW_MS * 1000,
+      source: 'webhook' as const,
+      dedup_key: null,
+      headers: {},
+      content_type: null,
+      body: bytes,
+    };
     const [event] = mluviiAdapter.normalize(raw, { piiKey: 'k' }).events;
     expect(mluviiSessionKey(body)).toBe(event!.session_key);
     expect(mluviiDedupKey(body, bytes)).toMatch(/^[0-9a-f]{32}$/);
@@ -266,10 +326,16 @@ describe('mluvii receiver: reading credentials and keys', () => {
     const sameActivity = { ...activity, data: { ...activity.data, time: '2024-05-06T15:05:30+02:00' } };
     const key = (body: object) => mluviiDedupKey(body, Buffer.from(JSON.stringify(body)));
     expect(key(sameActivity)).toBe(key(activity));
-    const setting = (name: string) => ({ eventType: 'ApplicationSettingChanged', data: { name, companyId: 1, departmentId: 62 } });
+    const setting = (name: string) => ({
+      eventType: 'ApplicationSettingChanged',
+      data: { name, companyId: 1, departmentId: 62 },
+    });
     expect(key(setting('recordSession'))).not.toBe(key(setting('guestPreview')));
     expect(key(setting('recordSession'))).toBe(key(setting('recordSession')));
-    const joined = (userId: number) => ({ eventType: 'SessionOperatorJoined', data: { id: 7371450, userId, time: '2024-05-02T16:05:24.454661+02:00' } });
+    const joined = (userId: number) => ({
+      eventType: 'SessionOperatorJoined',
+      data: { id: 7371450, userId, time: '2024-05-02T16:05:24.454661+02:00' },
+    });
     expect(key(joined(4))).not.toBe(key(joined(5)));
   });
 });

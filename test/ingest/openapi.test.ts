@@ -12,7 +12,10 @@ interface Operation {
   description?: string;
   parameters?: { in: string; name: string; schema?: { enum?: string[] } }[];
   requestBody?: { content: Record<string, { schema: { oneOf?: { title?: string; description?: string }[] } }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema: { properties?: { error?: { enum?: string[] } } } }> }>;
+  responses: Record<
+    string,
+    { description: string; content?: Record<string, { schema: { properties?: { error?: { enum?: string[] } } } }> }
+  >;
   security?: Record<string, string[]>[];
 }
 interface Spec {
@@ -30,7 +33,11 @@ describe('OpenAPI at /docs', () => {
 
   beforeAll(async () => {
     app = buildApp({
-      receivers: [createZoomReceiver(['z']), createApizeeReceiver(['a']), createMluviiReceiver({ user: 'u', passwords: ['p'] })],
+      receivers: [
+        createZoomReceiver(['z']),
+        createApizeeReceiver(['a']),
+        createMluviiReceiver({ user: 'u', passwords: ['p'] }),
+      ],
       sink: { write: () => Promise.reject(new Error('no writes here')) },
       logger: createLogger('silent'),
       metrics: createMetrics(),
@@ -49,9 +56,15 @@ describe('OpenAPI at /docs', () => {
     expect(spec.openapi).toMatch(/^3\.\d+\.\d+$/);
     expect(spec.info.title).toBeTruthy();
     expect(spec.info.version).toBeTruthy();
-    expect(Object.keys(spec.paths).sort()).toEqual(['/health/live', '/health/ready', '/metrics', '/webhooks/{provider}']);
+    expect(Object.keys(spec.paths).sort()).toEqual([
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+      '/webhooks/{provider}',
+    ]);
     expect(Object.keys(spec.paths['/webhooks/{provider}']!)).toEqual(['post']);
-    for (const path of ['/health/live', '/health/ready', '/metrics']) expect(Object.keys(spec.paths[path]!)).toEqual(['get']);
+    for (const path of ['/health/live', '/health/ready', '/metrics'])
+      expect(Object.keys(spec.paths[path]!)).toEqual(['get']);
     // What a validator checks first: methods, a described response each, path parameters declared,
     // security naming declared schemes, no dangling $ref.
     for (const [path, item] of Object.entries(spec.paths)) {
@@ -69,7 +82,9 @@ describe('OpenAPI at /docs', () => {
     }
     const text = JSON.stringify(spec);
     for (const [, ref] of text.matchAll(/"\$ref":"#\/([^"]+)"/g)) {
-      const target = ref!.split('/').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], spec);
+      const target = ref!
+        .split('/')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], spec);
       expect(target, ref).toBeDefined();
     }
   });
@@ -97,11 +112,15 @@ describe('OpenAPI at /docs', () => {
 
   it('declares how each provider authenticates', () => {
     const schemes = spec.components.securitySchemes;
-    expect(schemes['zoomSignature']).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-zm-signature' });
-    expect(schemes['zoomTimestamp']).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-zm-request-timestamp' });
-    expect(schemes['apizeeSecret']).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-webhook-secret' });
-    expect(schemes['mluviiBasic']).toMatchObject({ type: 'http', scheme: 'basic' });
-    expect(spec.paths['/webhooks/{provider}']!.post!.security).toEqual([{ zoomSignature: [], zoomTimestamp: [] }, { apizeeSecret: [] }, { mluviiBasic: [] }]);
+    expect(schemes.zoomSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-zm-signature' });
+    expect(schemes.zoomTimestamp).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-zm-request-timestamp' });
+    expect(schemes.apizeeSecret).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-webhook-secret' });
+    expect(schemes.mluviiBasic).toMatchObject({ type: 'http', scheme: 'basic' });
+    expect(spec.paths['/webhooks/{provider}']!.post!.security).toEqual([
+      { zoomSignature: [], zoomTimestamp: [] },
+      { apizeeSecret: [] },
+      { mluviiBasic: [] },
+    ]);
   });
 
   it('serves the UI at /docs and the document as YAML too, from the package alone', async () => {
@@ -122,10 +141,20 @@ describe('OpenAPI at /docs', () => {
 
   it('leaves the webhook body unvalidated: a body matching no provider shape still reaches the receiver', async () => {
     // Not a Zoom envelope and no credentials: the receiver (not a schema) answers, 401 AUTH_MISSING.
-    const res = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: { 'content-type': 'application/json' }, payload: '[1,2]' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: { 'content-type': 'application/json' },
+      payload: '[1,2]',
+    });
     expect(res.statusCode).toBe(401);
     expect(res.json()).toEqual({ error: 'AUTH_MISSING', message: expect.any(String) });
-    const unknown = await app.inject({ method: 'POST', url: '/webhooks/nobody', headers: { 'content-type': 'application/json' }, payload: '{}' });
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/webhooks/nobody',
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toMatchObject({ error: 'NOT_FOUND' });
   });

@@ -3,7 +3,18 @@
  * comes back short without an error), bytes that are not frames (a flipped byte, an impossible
  * length), and a position file that cannot be replaced or points past the end.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../lib/avro.js';
@@ -19,7 +30,11 @@ import { createSpoolingSink } from '../../ingest/spooling-sink.js';
 import { mountSmallFs, type SmallFs } from '../helpers/small-fs.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const rec = (i: number, size = 0) => ({ topic: i % 2 ? 'raw.a' : 'raw.b', key: i % 3 ? Buffer.from(`k${i}`) : null, value: Buffer.from(`value-${i}${'x'.repeat(size)}`) });
+const rec = (i: number, size = 0) => ({
+  topic: i % 2 ? 'raw.a' : 'raw.b',
+  key: i % 3 ? Buffer.from(`k${i}`) : null,
+  value: Buffer.from(`value-${i}${'x'.repeat(size)}`),
+});
 /** Bytes of a record's frame on disk: header (length, CRC), topic length, topic, key length, key, value. */
 const frameBytes = (r: ReturnType<typeof rec>) => 8 + 2 + r.topic.length + 4 + (r.key?.length ?? 0) + r.value.length;
 const values = (records: Array<{ value: Buffer }>) => records.map((r) => r.value.toString().replace(/x+$/, ''));
@@ -40,7 +55,10 @@ describe('spool on a full disk', () => {
     fs.fill(2048);
     const free = fs.available();
     const big = rec(2, 12_000);
-    const refusal = await spool.append([big]).then(() => undefined, (err: unknown) => err as Error & { code?: string });
+    const refusal = await spool.append([big]).then(
+      () => undefined,
+      (err: unknown) => err as Error & { code?: string },
+    );
     expect(refusal).toMatchObject({ code: 'SPOOL_WRITE_FAILED' });
     expect(statSync(file).size).toBe(before);
     expect(spool.pending).toBe(2);
@@ -51,7 +69,9 @@ describe('spool on a full disk', () => {
     const reopened = await Spool.open(dir);
     const { records } = await reopened.peek(100);
     await reopened.close();
-    console.log(`[spool full disk] ${free} bytes free (beyond the last page) for a ${frameBytes(big)}-byte frame: ${refusal?.message}; acked 3, stored ${records.length}, lost ${3 - values(records).filter((v) => ['value-0', 'value-1', 'value-3'].includes(v)).length}, refused stored ${values(records).includes('value-2') ? 1 : 0}`);
+    console.log(
+      `[spool full disk] ${free} bytes free (beyond the last page) for a ${frameBytes(big)}-byte frame: ${refusal?.message}; acked 3, stored ${records.length}, lost ${3 - values(records).filter((v) => ['value-0', 'value-1', 'value-3'].includes(v)).length}, refused stored ${values(records).includes('value-2') ? 1 : 0}`,
+    );
     expect(values(records)).toEqual(['value-0', 'value-1', 'value-3']);
     expect(readdirSync(dir).filter((f) => f.startsWith('bad-'))).toEqual([]);
   });
@@ -65,13 +85,41 @@ describe('spool on a full disk', () => {
       const hung: Log = Object.create(transport.log);
       hung.publish = () => new Promise(() => undefined); // Kafka unreachable: never acknowledges
       const spool = await Spool.open(join(fs.path, 'spool'));
-      const sink = await createSpoolingSink(hung, new AvroCodec(transport.registry), topics, spool, createLogger('silent'), { ackTimeoutMs: 100 });
+      const sink = await createSpoolingSink(
+        hung,
+        new AvroCodec(transport.registry),
+        topics,
+        spool,
+        createLogger('silent'),
+        { ackTimeoutMs: 100 },
+      );
       const now = Date.now();
-      const app = buildApp({ receivers: [createZoomReceiver(['secret'])], sink, logger: createLogger('silent'), metrics: createMetrics(), bodyLimitBytes: 64 * 1024, ready: () => true, clock: () => now * 1000 });
+      const app = buildApp({
+        receivers: [createZoomReceiver(['secret'])],
+        sink,
+        logger: createLogger('silent'),
+        metrics: createMetrics(),
+        bodyLimitBytes: 64 * 1024,
+        ready: () => true,
+        clock: () => now * 1000,
+      });
       const post = (n: number) => {
-        const body = JSON.stringify({ event: 'session.started', event_ts: now, payload: { account_id: 'a', object: { id: `s${n}`, session_id: `s${n}`, pad: 'p'.repeat(12_000) } } });
+        const body = JSON.stringify({
+          event: 'session.started',
+          event_ts: now,
+          payload: { account_id: 'a', object: { id: `s${n}`, session_id: `s${n}`, pad: 'p'.repeat(12_000) } },
+        });
         const ts = String(Math.floor(now / 1000));
-        return app.inject({ method: 'POST', url: '/webhooks/zoom', payload: body, headers: { 'content-type': 'application/json', 'x-zm-request-timestamp': ts, 'x-zm-signature': zoomSignature('secret', ts, body) } });
+        return app.inject({
+          method: 'POST',
+          url: '/webhooks/zoom',
+          payload: body,
+          headers: {
+            'content-type': 'application/json',
+            'x-zm-request-timestamp': ts,
+            'x-zm-signature': zoomSignature('secret', ts, body),
+          },
+        });
       };
       expect((await post(1)).statusCode).toBe(200);
       const size = statSync(join(fs.path, 'spool', 'spool.log')).size;
@@ -112,44 +160,52 @@ describe('spool frames that do not check out', () => {
     { what: 'an impossible length', at: (i: number) => offsetOf(i), bytes: Buffer.from([0xff, 0xff, 0xff, 0xf0]) },
   ];
 
-  it.each(faults)('at open, $what in the third frame: set aside, counted, and the frames after it still drained', async ({ at, bytes }) => {
-    const spool = await Spool.open(dir.path);
-    await spool.append(records);
-    await spool.close();
-    const original = readFileSync(join(dir.path, 'spool.log')).subarray(offsetOf(2), offsetOf(3));
-    damage(join(dir.path, 'spool.log'), at(2), bytes);
+  it.each(faults)(
+    'at open, $what in the third frame: set aside, counted, and the frames after it still drained',
+    async ({ at, bytes }) => {
+      const spool = await Spool.open(dir.path);
+      await spool.append(records);
+      await spool.close();
+      const original = readFileSync(join(dir.path, 'spool.log')).subarray(offsetOf(2), offsetOf(3));
+      damage(join(dir.path, 'spool.log'), at(2), bytes);
 
-    const metrics = createMetrics();
-    const reopened = await Spool.open(dir.path, { metrics });
-    expect(reopened.pending).toBe(4);
-    const drained = await reopened.peek(100);
-    expect(values(drained.records)).toEqual(['value-0', 'value-1', 'value-3', 'value-4']);
-    await reopened.ack(drained.next, drained.records.length);
-    await reopened.close();
+      const metrics = createMetrics();
+      const reopened = await Spool.open(dir.path, { metrics });
+      expect(reopened.pending).toBe(4);
+      const drained = await reopened.peek(100);
+      expect(values(drained.records)).toEqual(['value-0', 'value-1', 'value-3', 'value-4']);
+      await reopened.ack(drained.next, drained.records.length);
+      await reopened.close();
 
-    const kept = readdirSync(dir.path).filter((f) => /^bad-[0-9A-HJKMNP-TV-Z]{26}\.bin$/.test(f));
-    expect(kept).toHaveLength(1);
-    const keptBytes = readFileSync(join(dir.path, kept[0]!));
-    expect(keptBytes.length).toBe(original.length);
-    expect(await setAsideCount(metrics, 'bad_frame')).toBe(1);
-    console.log(`[spool bad frame at open, ${bytes.length === 1 ? 'CRC' : 'length'}] acked 5, drained 4, set aside 1 (${keptBytes.length} bytes, in ${kept[0]}), lost 0`);
-  });
+      const kept = readdirSync(dir.path).filter((f) => /^bad-[0-9A-HJKMNP-TV-Z]{26}\.bin$/.test(f));
+      expect(kept).toHaveLength(1);
+      const keptBytes = readFileSync(join(dir.path, kept[0]!));
+      expect(keptBytes.length).toBe(original.length);
+      expect(await setAsideCount(metrics, 'bad_frame')).toBe(1);
+      console.log(
+        `[spool bad frame at open, ${bytes.length === 1 ? 'CRC' : 'length'}] acked 5, drained 4, set aside 1 (${keptBytes.length} bytes, in ${kept[0]}), lost 0`,
+      );
+    },
+  );
 
-  it.each(faults)('while draining, $what in the third frame: set aside once, and the frames after it published', async ({ at, bytes }) => {
-    const metrics = createMetrics();
-    const spool = await Spool.open(dir.path, { metrics });
-    await spool.append(records);
-    damage(join(dir.path, 'spool.log'), at(2), bytes);
-    const first = await spool.peek(100);
-    const again = await spool.peek(100); // a drain that failed to publish reads the same stretch again
-    expect(values(first.records)).toEqual(['value-0', 'value-1', 'value-3', 'value-4']);
-    expect(values(again.records)).toEqual(values(first.records));
-    await spool.ack(first.next, 5);
-    expect(spool.pending).toBe(0);
-    await spool.close();
-    expect(readdirSync(dir.path).filter((f) => f.startsWith('bad-'))).toHaveLength(1);
-    expect(await setAsideCount(metrics, 'bad_frame')).toBe(1);
-  });
+  it.each(faults)(
+    'while draining, $what in the third frame: set aside once, and the frames after it published',
+    async ({ at, bytes }) => {
+      const metrics = createMetrics();
+      const spool = await Spool.open(dir.path, { metrics });
+      await spool.append(records);
+      damage(join(dir.path, 'spool.log'), at(2), bytes);
+      const first = await spool.peek(100);
+      const again = await spool.peek(100); // a drain that failed to publish reads the same stretch again
+      expect(values(first.records)).toEqual(['value-0', 'value-1', 'value-3', 'value-4']);
+      expect(values(again.records)).toEqual(values(first.records));
+      await spool.ack(first.next, 5);
+      expect(spool.pending).toBe(0);
+      await spool.close();
+      expect(readdirSync(dir.path).filter((f) => f.startsWith('bad-'))).toHaveLength(1);
+      expect(await setAsideCount(metrics, 'bad_frame')).toBe(1);
+    },
+  );
 
   it('keeps a torn tail aside before cutting it, and appends after it', async () => {
     const spool = await Spool.open(dir.path);
@@ -187,7 +243,9 @@ describe('spool position', () => {
     const drained = values((await reopened.peek(100)).records);
     await reopened.close();
     const lost = ['value-4', 'value-5'].filter((v) => !drained.includes(v));
-    console.log(`[spool position not saved] acked 6, drained on reopen ${JSON.stringify(drained)}: lost ${lost.length}, duplicated ${drained.filter((v) => ['value-2', 'value-3'].includes(v)).length} (published, then their ack failed)`);
+    console.log(
+      `[spool position not saved] acked 6, drained on reopen ${JSON.stringify(drained)}: lost ${lost.length}, duplicated ${drained.filter((v) => ['value-2', 'value-3'].includes(v)).length} (published, then their ack failed)`,
+    );
     expect(drained).toEqual(['value-2', 'value-3', 'value-4', 'value-5']);
   });
 

@@ -15,7 +15,11 @@ import { createSpoolingSink } from '../../ingest/spooling-sink.js';
 import { wrap } from '../../ingest/envelope.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const rec = (i: number) => ({ topic: i % 2 ? 'a' : 'b', key: i % 3 ? Buffer.from(`k${i}`) : null, value: Buffer.from(`value-${i}`) });
+const rec = (i: number) => ({
+  topic: i % 2 ? 'a' : 'b',
+  key: i % 3 ? Buffer.from(`k${i}`) : null,
+  value: Buffer.from(`value-${i}`),
+});
 
 describe('spool', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -36,7 +40,9 @@ describe('spool', () => {
     const again = await Spool.open(dir.path);
     expect(again.pending).toBe(4);
     const rest = await again.peek(100);
-    expect(rest.records.map((r) => [r.topic, r.key?.toString() ?? null, r.value.toString()])).toEqual([3, 4, 5, 6].map((i) => [rec(i).topic, rec(i).key?.toString() ?? null, `value-${i}`]));
+    expect(rest.records.map((r) => [r.topic, r.key?.toString() ?? null, r.value.toString()])).toEqual(
+      [3, 4, 5, 6].map((i) => [rec(i).topic, rec(i).key?.toString() ?? null, `value-${i}`]),
+    );
     await again.ack(rest.next, 4);
     expect(again.pending).toBe(0);
     expect(statSync(join(dir.path, 'spool.log')).size).toBe(0);
@@ -79,8 +85,13 @@ describe('spooling sink', () => {
     // A log that says what its topics take, as KafkaLog reads max.message.bytes from the broker.
     if (announceLimit) wrapped.messageLimit = async () => maxBytes;
     const publish: Log['publish'] = (topic, messages) =>
-      messages.some((m) => m.value.length > maxBytes) ? Promise.reject(new SessionflowError('BODY_TOO_LARGE', 'max.message.bytes')) : log.publish(topic, messages);
-    wrapped.publish = (topic, messages) => (down ? new Promise((resolve, reject) => hung.push(() => publish(topic, messages).then(resolve, reject))) : publish(topic, messages));
+      messages.some((m) => m.value.length > maxBytes)
+        ? Promise.reject(new SessionflowError('BODY_TOO_LARGE', 'max.message.bytes'))
+        : log.publish(topic, messages);
+    wrapped.publish = (topic, messages) =>
+      down
+        ? new Promise((resolve, reject) => hung.push(() => publish(topic, messages).then(resolve, reject)))
+        : publish(topic, messages);
     return {
       log: wrapped,
       setDown(value: boolean) {
@@ -96,8 +107,18 @@ describe('spooling sink', () => {
     const codec = new AvroCodec(transport.registry);
     const target = switchable(transport.log);
     const spool = await Spool.open(join(dir.path, 'spool'));
-    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
-    const raw = (i: number): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i}}`) });
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), {
+      ackTimeoutMs: 200,
+    });
+    const raw = (i: number): RawWebhook =>
+      wrap({
+        provider: 'zoom',
+        source: 'webhook',
+        receivedAt: Date.now() * 1000,
+        dedupKey: `d${i}`,
+        headers: {},
+        body: Buffer.from(`{"n":${i}}`),
+      });
 
     await sink.write(raw(0), null);
     target.setDown(true);
@@ -111,7 +132,13 @@ describe('spooling sink', () => {
     target.setDown(false);
     const reader = codec.deserializer<RawWebhook>('RawWebhook');
     const bodies: string[] = [];
-    const consumer = await transport.log.consume({ group: 'check', topics: [topics.raw('zoom')], eachBatch: async (b) => { for (const r of b.records) bodies.push((await reader.decode(r.value)).body.toString()); } });
+    const consumer = await transport.log.consume({
+      group: 'check',
+      topics: [topics.raw('zoom')],
+      eachBatch: async (b) => {
+        for (const r of b.records) bodies.push((await reader.decode(r.value)).body.toString());
+      },
+    });
     const deadline = Date.now() + 10_000;
     while (new Set(bodies).size < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await consumer.stop();
@@ -127,8 +154,18 @@ describe('spooling sink', () => {
     const codec = new AvroCodec(transport.registry);
     const target = switchable(transport.log, 2000);
     const spool = await Spool.open(join(dir.path, 'spool'));
-    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
-    const raw = (i: number, size = 10): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`) });
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), {
+      ackTimeoutMs: 200,
+    });
+    const raw = (i: number, size = 10): RawWebhook =>
+      wrap({
+        provider: 'zoom',
+        source: 'webhook',
+        receivedAt: Date.now() * 1000,
+        dedupKey: `d${i}`,
+        headers: {},
+        body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`),
+      });
 
     await expect(sink.write(raw(0, 5000), null)).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
     expect(sink.spooled).toBe(0);
@@ -140,9 +177,17 @@ describe('spooling sink', () => {
 
     const reader = codec.deserializer<RawWebhook>('RawWebhook');
     const published = new Set<number>();
-    const consumer = await transport.log.consume({ group: 'check', topics: [topics.raw('zoom')], eachBatch: async (b) => { for (const r of b.records) published.add((JSON.parse((await reader.decode(r.value)).body.toString()) as { n: number }).n); } });
+    const consumer = await transport.log.consume({
+      group: 'check',
+      topics: [topics.raw('zoom')],
+      eachBatch: async (b) => {
+        for (const r of b.records)
+          published.add((JSON.parse((await reader.decode(r.value)).body.toString()) as { n: number }).n);
+      },
+    });
     const deadline = Date.now() + 10_000;
-    while ((sink.spooled > 0 || !published.has(3)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((sink.spooled > 0 || !published.has(3)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     await consumer.stop();
     await sink.close();
     expect([...published].sort()).toEqual([1, 3]);
@@ -157,8 +202,18 @@ describe('spooling sink', () => {
     const codec = new AvroCodec(transport.registry);
     const target = switchable(transport.log, 2000, true);
     const spool = await Spool.open(join(dir.path, 'spool'));
-    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
-    const raw = (i: number, size = 10): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`) });
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), {
+      ackTimeoutMs: 200,
+    });
+    const raw = (i: number, size = 10): RawWebhook =>
+      wrap({
+        provider: 'zoom',
+        source: 'webhook',
+        receivedAt: Date.now() * 1000,
+        dedupKey: `d${i}`,
+        headers: {},
+        body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`),
+      });
 
     target.setDown(true);
     await sink.write(raw(1), null);
@@ -182,11 +237,28 @@ describe('spooling sink', () => {
     const target = switchable(transport.log, 2000); // the limit is only found out by publishing
     const metrics = createMetrics();
     const spool = await Spool.open(join(dir.path, 'spool'), { metrics });
-    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), { ackTimeoutMs: 200 });
-    const raw = (i: number, size = 10): RawWebhook => wrap({ provider: 'zoom', source: 'webhook', receivedAt: Date.now() * 1000, dedupKey: `d${i}`, headers: {}, body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`) });
+    const sink = await createSpoolingSink(target.log, codec, topics, spool, createLogger('silent'), {
+      ackTimeoutMs: 200,
+    });
+    const raw = (i: number, size = 10): RawWebhook =>
+      wrap({
+        provider: 'zoom',
+        source: 'webhook',
+        receivedAt: Date.now() * 1000,
+        dedupKey: `d${i}`,
+        headers: {},
+        body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(size)}"}`),
+      });
 
     target.setDown(true);
-    for (const [i, size] of [[1, 10], [2, 5000], [3, 5000], [4, 5000], [5, 10]] as const) await sink.write(raw(i, size), null);
+    for (const [i, size] of [
+      [1, 10],
+      [2, 5000],
+      [3, 5000],
+      [4, 5000],
+      [5, 10],
+    ] as const)
+      await sink.write(raw(i, size), null);
     expect(sink.spooled).toBe(5);
     target.setDown(false);
     const deadline = Date.now() + 10_000;

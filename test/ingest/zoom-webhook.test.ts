@@ -28,7 +28,15 @@ function signed(body: string, options: { secret?: string; timestamp?: string } =
 const joined = JSON.stringify({
   event: 'session.user_joined',
   event_ts: NOW_MS,
-  payload: { account_id: 'acc1', object: { id: 's1', session_id: 's1==', session_name: 'n', user: { id: '1', name: 'Ana', join_time: '2026-11-21T10:00:00Z', participant_uuid: 'u1' } } },
+  payload: {
+    account_id: 'acc1',
+    object: {
+      id: 's1',
+      session_id: 's1==',
+      session_name: 'n',
+      user: { id: '1', name: 'Ana', join_time: '2026-11-21T10:00:00Z', participant_uuid: 'u1' },
+    },
+  },
 });
 
 describe('POST /webhooks/zoom', () => {
@@ -92,7 +100,12 @@ describe('POST /webhooks/zoom', () => {
   });
 
   it('accepts the previous secret during rotation', async () => {
-    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: signed(joined, { secret: OLD_SECRET }), payload: joined });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: signed(joined, { secret: OLD_SECRET }),
+      payload: joined,
+    });
     expect(response.statusCode).toBe(200);
   });
 
@@ -105,31 +118,58 @@ describe('POST /webhooks/zoom', () => {
   });
 
   it.each([
-    ['a wrong signature', { 'x-zm-signature': zoomSignature('not-the-secret', String(Math.floor(NOW_MS / 1000)), joined) }, 'AUTH_INVALID'],
+    [
+      'a wrong signature',
+      { 'x-zm-signature': zoomSignature('not-the-secret', String(Math.floor(NOW_MS / 1000)), joined) },
+      'AUTH_INVALID',
+    ],
     ['a wrong-length signature', { 'x-zm-signature': 'v0=abc' }, 'AUTH_INVALID'],
-    ['a signature over other bytes', { 'x-zm-signature': zoomSignature(SECRET, String(Math.floor(NOW_MS / 1000)), joined + ' ') }, 'AUTH_INVALID'],
+    [
+      'a signature over other bytes',
+      { 'x-zm-signature': zoomSignature(SECRET, String(Math.floor(NOW_MS / 1000)), `${joined} `) },
+      'AUTH_INVALID',
+    ],
     ['no signature', { 'x-zm-signature': undefined }, 'AUTH_MISSING'],
-    ['a timestamp 91 minutes old (seconds)', signed(joined, { timestamp: String(Math.floor(NOW_MS / 1000) - 91 * 60) }), 'TIMESTAMP_STALE'],
-    ['a timestamp 6 minutes ahead (milliseconds)', signed(joined, { timestamp: String(NOW_MS + 360_000) }), 'TIMESTAMP_STALE'],
+    [
+      'a timestamp 91 minutes old (seconds)',
+      signed(joined, { timestamp: String(Math.floor(NOW_MS / 1000) - 91 * 60) }),
+      'TIMESTAMP_STALE',
+    ],
+    [
+      'a timestamp 6 minutes ahead (milliseconds)',
+      signed(joined, { timestamp: String(NOW_MS + 360_000) }),
+      'TIMESTAMP_STALE',
+    ],
     ['a timestamp that is not a number', { 'x-zm-request-timestamp': 'yesterday' }, 'AUTH_INVALID'],
   ])('refuses %s with 401 and stores nothing', async (_name, override, code) => {
     const headers: Record<string, string | undefined> = { ...signed(joined), ...override };
     for (const key of Object.keys(headers)) if (headers[key] === undefined) delete headers[key];
-    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: headers as Record<string, string>, payload: joined });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: headers as Record<string, string>,
+      payload: joined,
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json().error).toBe(code);
     expect(await stored()).toHaveLength(0);
   });
 
   it("accepts Zoom's last retry, 60 minutes later, when it carries the original timestamp (within ZOOM_TIMESTAMP_TOLERANCE_MINUTES, 90 by default)", async () => {
-    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: signed(joined, { timestamp: String(NOW_MS - 60 * 60_000 - 5_000) }), payload: joined });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: signed(joined, { timestamp: String(NOW_MS - 60 * 60_000 - 5_000) }),
+      payload: joined,
+    });
     expect(response.statusCode).toBe(200);
     expect(await stored()).toHaveLength(1);
   });
 
   it('takes the window from the setting: older than it is refused, within it accepted; never more than 5 minutes ahead', () => {
     const receiver = createZoomReceiver([SECRET], { toleranceMinutes: 10 });
-    const verify = (timestamp: string) => () => receiver.verify({ headers: signed(joined, { timestamp }), body: Buffer.from(joined) }, NOW_MS * 1000);
+    const verify = (timestamp: string) => () =>
+      receiver.verify({ headers: signed(joined, { timestamp }), body: Buffer.from(joined) }, NOW_MS * 1000);
     expect(verify(String(NOW_MS - 9 * 60_000))).not.toThrow();
     expect(verify(String(NOW_MS - 11 * 60_000))).toThrow(/outside the accepted window/);
     expect(verify(String(NOW_MS + 4 * 60_000))).not.toThrow();
@@ -137,22 +177,39 @@ describe('POST /webhooks/zoom', () => {
   });
 
   it('accepts a timestamp in milliseconds within 5 minutes', async () => {
-    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: signed(joined, { timestamp: String(NOW_MS - 240_000) }), payload: joined });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: signed(joined, { timestamp: String(NOW_MS - 240_000) }),
+      payload: joined,
+    });
     expect(response.statusCode).toBe(200);
   });
 
   it('answers endpoint.url_validation as Zoom documents and stores nothing', async () => {
-    const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'qgg8vlvZRS6UYooatFL8Aw' }, event_ts: NOW_MS });
+    const body = JSON.stringify({
+      event: 'endpoint.url_validation',
+      payload: { plainToken: 'qgg8vlvZRS6UYooatFL8Aw' },
+      event_ts: NOW_MS,
+    });
     const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: signed(body), payload: body });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ plainToken: 'qgg8vlvZRS6UYooatFL8Aw', encryptedToken: zoomEncryptedToken(SECRET, 'qgg8vlvZRS6UYooatFL8Aw') });
+    expect(response.json()).toEqual({
+      plainToken: 'qgg8vlvZRS6UYooatFL8Aw',
+      encryptedToken: zoomEncryptedToken(SECRET, 'qgg8vlvZRS6UYooatFL8Aw'),
+    });
     expect(zoomEncryptedToken(SECRET, 'qgg8vlvZRS6UYooatFL8Aw')).toMatch(/^[0-9a-f]{64}$/);
     expect(await stored()).toHaveLength(0);
   });
 
   it('refuses an unsigned url_validation', async () => {
     const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'x' }, event_ts: NOW_MS });
-    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: { 'content-type': 'application/json' }, payload: body });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: { 'content-type': 'application/json' },
+      payload: body,
+    });
     expect(response.statusCode).toBe(401);
   });
 
@@ -161,17 +218,29 @@ describe('POST /webhooks/zoom', () => {
     const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: signed(body), payload: body });
     expect(response.statusCode).toBe(413);
     expect(response.json().error).toBe('BODY_TOO_LARGE');
-    expect(await metrics.registry.getSingleMetricAsString('sessionflow_ingest_rejected_total')).toContain('code="BODY_TOO_LARGE"');
+    expect(await metrics.registry.getSingleMetricAsString('sessionflow_ingest_rejected_total')).toContain(
+      'code="BODY_TOO_LARGE"',
+    );
   });
 
   it('answers 415 for a body that is not JSON by content type', async () => {
-    const response = await app.inject({ method: 'POST', url: '/webhooks/zoom', headers: { ...signed(joined), 'content-type': 'text/plain' }, payload: joined });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/zoom',
+      headers: { ...signed(joined), 'content-type': 'text/plain' },
+      payload: joined,
+    });
     expect(response.statusCode).toBe(415);
     expect(response.json().error).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('answers 404 for a provider it does not know', async () => {
-    const response = await app.inject({ method: 'POST', url: '/webhooks/nope', headers: signed(joined), payload: joined });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/webhooks/nope',
+      headers: signed(joined),
+      payload: joined,
+    });
     expect(response.statusCode).toBe(404);
   });
 

@@ -7,7 +7,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { Fleet, ci, cleanUpAfterEach, kafkaDescribe, kafkaEnv, metric, need, query, randomPrefix, sleep, waitFor } from './support.js';
+import {
+  Fleet,
+  ci,
+  cleanUpAfterEach,
+  kafkaDescribe,
+  kafkaEnv,
+  metric,
+  need,
+  query,
+  randomPrefix,
+  sleep,
+  waitFor,
+} from './support.js';
 import { acknowledged, eventsOf, interleaved, plannedSessions, sendTraffic } from './traffic.js';
 
 interface StackScript {
@@ -20,8 +32,10 @@ const stackScript = async () => (await import(new URL('../../scripts/stack.mjs',
 /** Whether the broker the tests use is the local one scripts/stack.mjs can stop and start. */
 async function brokerControllable(): Promise<string | undefined> {
   const s = await (await stackScript()).status();
-  if (!s.kafka.running) return 'the broker is not the local stack of scripts/stack.mjs, which this test stops and restarts';
-  if (!need().brokers.includes(s.env.KAFKA_BROKERS)) return `the tests use ${need().brokers.join(',')}, not the local stack's ${s.env.KAFKA_BROKERS}`;
+  if (!s.kafka.running)
+    return 'the broker is not the local stack of scripts/stack.mjs, which this test stops and restarts';
+  if (!need().brokers.includes(s.env.KAFKA_BROKERS))
+    return `the tests use ${need().brokers.join(',')}, not the local stack's ${s.env.KAFKA_BROKERS}`;
   return undefined;
 }
 
@@ -86,7 +100,13 @@ kafkaDescribe('Kafka mode, broker outage', () => {
 
     // The spool drains once the broker is back.
     const spoolFile = join(dataDir, 'spool', 'spool.log');
-    await waitFor(async () => (existsSync(spoolFile) && statSync(spoolFile).size === 0 ? true : undefined), 30_000, 'the spool drained', () => fleet.output(), 50);
+    await waitFor(
+      async () => (existsSync(spoolFile) && statSync(spoolFile).size === 0 ? true : undefined),
+      30_000,
+      'the spool drained',
+      () => fleet.output(),
+      50,
+    );
     const drainedMs = Date.now() - backAt;
 
     // Every acknowledged delivery: archived once, and all its events in session_events.
@@ -94,7 +114,11 @@ kafkaDescribe('Kafka mode, broker outage', () => {
     const totalEvents = [...expectedEvents.values()].reduce((a, b) => a + b, 0);
     const counts = await waitFor(
       async () => {
-        const [row] = await query(dataDir, `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`, { restricted: true });
+        const [row] = await query(
+          dataDir,
+          `select (select count(*) from raw_webhooks) as raw, (select count(*) from session_events) as events`,
+          { restricted: true },
+        );
         return row!.raw === acked.length && row!.events === totalEvents ? row : undefined;
       },
       45_000,
@@ -103,13 +127,21 @@ kafkaDescribe('Kafka mode, broker outage', () => {
       250,
     );
     const completeMs = Date.now() - backAt;
-    const raw = await query(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
+    const raw = await query(dataDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, {
+      restricted: true,
+    });
     expect(raw.filter((r) => r.n !== 1)).toEqual([]);
     expect(new Set(raw.map((r) => r.ingest_id))).toEqual(new Set(expectedEvents.keys()));
-    const events = await query(dataDir, `select ingest_id, count(*) as n, count(distinct event_id) as ids from session_events group by ingest_id`);
+    const events = await query(
+      dataDir,
+      `select ingest_id, count(*) as n, count(distinct event_id) as ids from session_events group by ingest_id`,
+    );
     expect(Object.fromEntries(events.map((e) => [e.ingest_id, e.n]))).toEqual(Object.fromEntries(expectedEvents));
     expect(events.every((e) => e.ids === e.n)).toBe(true);
-    const retried = service.output().split('\n').filter((l) => l.includes('"msg":"publish failed; the log is unavailable, retrying"')).length;
+    const retried = service
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"publish failed; the log is unavailable, retrying"')).length;
     expect(service.proc.exitCode).toBeNull(); // the stages rode the outage out
     console.log(
       `[broker outage] ${retried} stage publishes retried through the outage; spool drained ${(drainedMs / 1000).toFixed(1)} s after the broker was back; warehouse complete (${counts.raw} raw, ${counts.events} events) after ${(completeMs / 1000).toFixed(1)} s`,

@@ -14,7 +14,20 @@ import { AvroCodec, type RecordName } from '../../lib/avro.js';
 import { ConfluentRegistry } from '../../lib/registry/confluent.js';
 import { nowMicros } from '../../lib/time.js';
 import { topicsFor, valueSubject } from '../../lib/topics.js';
-import { Fleet, ci, cleanUpAfterEach, kafkaDescribe, kafkaEnv, need, post, query, randomPrefix, readTopics, waitFor, type TopicMessage } from './support.js';
+import {
+  Fleet,
+  ci,
+  cleanUpAfterEach,
+  kafkaDescribe,
+  kafkaEnv,
+  need,
+  post,
+  query,
+  randomPrefix,
+  readTopics,
+  waitFor,
+  type TopicMessage,
+} from './support.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -50,7 +63,8 @@ print(json.dumps(out))
 function pythonAvroMissing(): string | undefined {
   const r = spawnSync(PYTHON, ['-c', 'import avro.schema, avro.io'], { encoding: 'utf8' });
   if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
-  if (r.status !== 0) return `${PYTHON} cannot import avro (apt-get install python3-avro): ${r.stderr.trim().split('\n').at(-1)}`;
+  if (r.status !== 0)
+    return `${PYTHON} cannot import avro (apt-get install python3-avro): ${r.stderr.trim().split('\n').at(-1)}`;
   return undefined;
 }
 
@@ -58,7 +72,8 @@ function pythonAvroMissing(): string | undefined {
 function plain(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return { $bytes: value.toString('base64') };
   if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   return value;
 }
 
@@ -79,11 +94,29 @@ kafkaDescribe('Kafka mode, our topics read by an independent Avro reader', () =>
     const session = plannedZoomSession(nowMicros() - 3600e6);
     for (const delivery of session.deliveries) expect((await post(service.url, delivery)).status).toBe(200);
     const key = `zoom:${session.sessionId}`;
-    await waitFor(async () => (await query(dataDir, `select 1 from session_facts where session_key = '${key}' and events = ${session.expected.events}`))[0], 30_000, 'the fact', () => fleet.output());
+    await waitFor(
+      async () =>
+        (
+          await query(
+            dataDir,
+            `select 1 from session_facts where session_key = '${key}' and events = ${session.expected.events}`,
+          )
+        )[0],
+      30_000,
+      'the fact',
+      () => fleet.output(),
+    );
 
     const count = (ms: TopicMessage[], topic: string) => ms.filter((m) => m.topic === topic).length;
-    const messages = await readTopics([topics.raw('zoom'), topics.events, topics.facts], (ms) => count(ms, topics.raw('zoom')) >= 18 && count(ms, topics.events) >= 19 && count(ms, topics.facts) >= 1);
-    const records: Record<string, RecordName> = { [topics.raw('zoom')]: 'RawWebhook', [topics.events]: 'SessionEvent', [topics.facts]: 'SessionFact' };
+    const messages = await readTopics(
+      [topics.raw('zoom'), topics.events, topics.facts],
+      (ms) => count(ms, topics.raw('zoom')) >= 18 && count(ms, topics.events) >= 19 && count(ms, topics.facts) >= 1,
+    );
+    const records: Record<string, RecordName> = {
+      [topics.raw('zoom')]: 'RawWebhook',
+      [topics.events]: 'SessionEvent',
+      [topics.facts]: 'SessionFact',
+    };
 
     // The Confluent header, and the schema text from the registry's REST API.
     const { registryUrl } = need();
@@ -100,7 +133,9 @@ kafkaDescribe('Kafka mode, our topics read by an independent Avro reader', () =>
       }
     }
     for (const topic of Object.keys(records)) {
-      const latest = (await (await fetch(`${registryUrl}/subjects/${valueSubject(topic)}/versions/latest`)).json()) as { id: number };
+      const latest = (await (await fetch(`${registryUrl}/subjects/${valueSubject(topic)}/versions/latest`)).json()) as {
+        id: number;
+      };
       expect(messages.filter((m) => m.topic === topic).every((m) => m.value!.readUInt32BE(1) === latest.id)).toBe(true);
     }
 
@@ -111,11 +146,17 @@ kafkaDescribe('Kafka mode, our topics read by an independent Avro reader', () =>
       for (const [id, text] of schemas) writeFileSync(join(work, `schema-${id}.avsc`), text);
       const manifest = messages.map((m, i) => {
         writeFileSync(join(work, `payload-${i}.avro`), m.value!.subarray(5));
-        return { schema: join(work, `schema-${m.value!.readUInt32BE(1)}.avsc`), payload: join(work, `payload-${i}.avro`) };
+        return {
+          schema: join(work, `schema-${m.value!.readUInt32BE(1)}.avsc`),
+          payload: join(work, `payload-${i}.avro`),
+        };
       });
       writeFileSync(join(work, 'manifest.json'), JSON.stringify(manifest));
       writeFileSync(join(work, 'reader.py'), READER);
-      const r = spawnSync(PYTHON, [join(work, 'reader.py'), join(work, 'manifest.json')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const r = spawnSync(PYTHON, [join(work, 'reader.py'), join(work, 'manifest.json')], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
       expect(r.status, r.stderr).toBe(0);
       decoded = JSON.parse(r.stdout) as typeof decoded;
     } finally {
@@ -132,7 +173,9 @@ kafkaDescribe('Kafka mode, our topics read by an independent Avro reader', () =>
       const ours = (await codec.deserializer(records[m.topic]!).decode(m.value!)) as Record<string, unknown>;
       expect(theirs.value).toEqual(plain(ours));
       if (m.topic === topics.raw('zoom')) {
-        expect(bodies.has(Buffer.from((theirs.value.body as { $bytes: string }).$bytes, 'base64').toString('utf8'))).toBe(true);
+        expect(
+          bodies.has(Buffer.from((theirs.value.body as { $bytes: string }).$bytes, 'base64').toString('utf8')),
+        ).toBe(true);
         expect(theirs.value).toMatchObject({ provider: 'zoom', source: 'webhook', ingest_id: ours.ingest_id });
       } else if (m.topic === topics.events) {
         expect(theirs.value).toMatchObject({ session_key: key, event_id: ours.event_id, type: ours.type });

@@ -13,7 +13,20 @@ import { ConfluentRegistry } from '../../lib/registry/confluent.js';
 import { microsToIso, nowMicros } from '../../lib/time.js';
 import { topicsFor } from '../../lib/topics.js';
 import { eventually, runCli } from '../helpers/service.js';
-import { Fleet, cleanUpAfterEach, kafkaClient, kafkaDescribe, kafkaEnv, need, post, query, randomPrefix, readTopics, shuffled, waitFor } from './support.js';
+import {
+  Fleet,
+  cleanUpAfterEach,
+  kafkaClient,
+  kafkaDescribe,
+  kafkaEnv,
+  need,
+  post,
+  query,
+  randomPrefix,
+  readTopics,
+  shuffled,
+  waitFor,
+} from './support.js';
 
 kafkaDescribe('Kafka mode, end to end over HTTP', () => {
   const fleet = new Fleet();
@@ -31,7 +44,13 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     const key = `zoom:${session.sessionId}`;
     const eventCount = session.deliveries.length + 1; // the alert webhook carries two issues
     const fact = await waitFor(
-      async () => (await query(dataDir, `select * from session_facts where session_key = '${key}' and recording_files = 2 and events = ${eventCount}`))[0],
+      async () =>
+        (
+          await query(
+            dataDir,
+            `select * from session_facts where session_key = '${key}' and recording_files = 2 and events = ${eventCount}`,
+          )
+        )[0],
       30_000,
       'the session fact',
       () => fleet.output(),
@@ -40,24 +59,43 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     expect((fact.started_at as Date).toISOString()).toBe(microsToIso(start).replace(/\.\d+Z$/, '.000Z'));
     expect(fact.end_reason).toBeTruthy();
 
-    const spans = await query(dataDir, `select * from participant_sessions where session_key = '${key}' order by joined_at`);
+    const spans = await query(
+      dataDir,
+      `select * from participant_sessions where session_key = '${key}' order by joined_at`,
+    );
     expect(spans).toHaveLength(4);
     expect(spans.reduce((sum, s) => sum + Number(s.duration_seconds), 0)).toBe(session.expected.participant_seconds);
 
     // Twice delivered, once stored: one canonical row per event.
-    const [events] = await query(dataDir, `select count(*) as n, count(distinct event_id) as ids from session_events where session_key = '${key}'`);
+    const [events] = await query(
+      dataDir,
+      `select count(*) as n, count(distinct event_id) as ids from session_events where session_key = '${key}'`,
+    );
     expect(events).toEqual({ n: eventCount, ids: eventCount });
     const byType = Object.fromEntries(
-      (await query(dataDir, `select type, count(*) as n from session_events where session_key = '${key}' group by type`)).map((e) => [e.type, Number(e.n)]),
+      (
+        await query(
+          dataDir,
+          `select type, count(*) as n from session_events where session_key = '${key}' group by type`,
+        )
+      ).map((e) => [e.type, Number(e.n)]),
     );
     expect(byType['participant.joined']).toBe(4);
     expect(byType['quality.alert']).toBe(2);
 
     // Every delivery archived, redeliveries included (the raw topic may trail the facts).
-    const raw = await eventually(async () => {
-      const [row] = await query(dataDir, `select count(*) as n, count(distinct ingest_id) as ids, count(distinct dedup_key) as keys from raw_webhooks`, { restricted: true });
-      return row!.n === deliveries.length ? row : undefined;
-    }, 20_000, 'every delivery in raw_webhooks');
+    const raw = await eventually(
+      async () => {
+        const [row] = await query(
+          dataDir,
+          `select count(*) as n, count(distinct ingest_id) as ids, count(distinct dedup_key) as keys from raw_webhooks`,
+          { restricted: true },
+        );
+        return row!.n === deliveries.length ? row : undefined;
+      },
+      20_000,
+      'every delivery in raw_webhooks',
+    );
     expect(raw).toEqual({ n: deliveries.length, ids: deliveries.length, keys: session.deliveries.length });
 
     // facts.v1: the latest SessionFact of the session, decoded through the registry.
@@ -72,7 +110,13 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
       return decoded.at(-1)!.events === eventCount && decoded.at(-1)!.recording_files === 2;
     });
     const latest = decoded.at(-1)!;
-    expect(latest).toMatchObject({ session_key: key, provider: 'zoom', status: 'ended', ...session.expected, events: eventCount });
+    expect(latest).toMatchObject({
+      session_key: key,
+      provider: 'zoom',
+      status: 'ended',
+      ...session.expected,
+      events: eventCount,
+    });
     expect(latest.started_at).toBe(start - (start % 1_000_000));
   });
   it('takes a webhook of exactly the body limit through Kafka (raw topics allow it) and refuses one byte more', async () => {
@@ -94,14 +138,21 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     expect((await post(service.url, { event: 'session.started', body: padTo(limit + 1) })).status).toBe(413);
 
     const row = await waitFor(
-      async () => (await query(dataDir, `select octet_length(body) as size from raw_webhooks where ingest_id = '${ingest_id}'`, { restricted: true }))[0],
+      async () =>
+        (
+          await query(dataDir, `select octet_length(body) as size from raw_webhooks where ingest_id = '${ingest_id}'`, {
+            restricted: true,
+          })
+        )[0],
       30_000,
       'the delivery at the limit in raw_webhooks',
       () => fleet.output(),
     );
     expect(row.size).toBe(limit);
     // It went through Kafka, not the spool.
-    expect(existsSync(join(dataDir, 'spool', 'spool.log')) ? statSync(join(dataDir, 'spool', 'spool.log')).size : 0).toBe(0);
+    expect(
+      existsSync(join(dataDir, 'spool', 'spool.log')) ? statSync(join(dataDir, 'spool', 'spool.log')).size : 0,
+    ).toBe(0);
     const [event] = await query(dataDir, `select type from session_events where ingest_id = '${ingest_id}'`);
     expect(event).toEqual({ type: 'session.started' });
   });
@@ -114,21 +165,42 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     const session = plannedZoomSession(nowMicros() - 3 * 3600e6);
     const email = 'erase.kafka@example.eu';
     // The app keys one guest by their e-mail (Video SDK apps set user_key themselves).
-    const deliveries = session.deliveries.map((d) => ({ ...d, body: d.body.replaceAll('"user_key":"cust-301"', `"user_key":"${email}"`) }));
+    const deliveries = session.deliveries.map((d) => ({
+      ...d,
+      body: d.body.replaceAll('"user_key":"cust-301"', `"user_key":"${email}"`),
+    }));
     expect(deliveries.filter((d) => d.body.includes(email)).length).toBe(4);
     for (const delivery of deliveries) expect((await post(service.url, delivery)).status).toBe(200);
     const key = `zoom:${session.sessionId}`;
-    await waitFor(async () => (await query(dataDir, `select * from session_facts where session_key = '${key}' and participants = 3 and recording_files = 2`))[0], 30_000, 'the fact', () => fleet.output());
-    await waitFor(async () => {
-      const [row] = await query(dataDir, 'select count(*) as n from raw_webhooks', { restricted: true });
-      return row!.n === deliveries.length ? row : undefined;
-    }, 30_000, 'every delivery archived', () => fleet.output());
+    await waitFor(
+      async () =>
+        (
+          await query(
+            dataDir,
+            `select * from session_facts where session_key = '${key}' and participants = 3 and recording_files = 2`,
+          )
+        )[0],
+      30_000,
+      'the fact',
+      () => fleet.output(),
+    );
+    await waitFor(
+      async () => {
+        const [row] = await query(dataDir, 'select count(*) as n from raw_webhooks', { restricted: true });
+        return row!.n === deliveries.length ? row : undefined;
+      },
+      30_000,
+      'every delivery archived',
+      () => fleet.output(),
+    );
 
     const erase = await runCli(['erase', '--email', email], { ...env, DATA_DIR: dataDir }, dataDir, 60_000);
     expect(erase.code, erase.stdout + erase.stderr).toBe(0);
     expect(erase.stderr).toContain('is on the erasures topic');
     expect(erase.stdout).toMatch(/deliveries removed from the raw archive\s+4\n/);
-    expect(erase.stdout).toContain("not erased: Kafka's raw topics keep the deliveries until their retention.ms (RAW_RETENTION_DAYS=7)");
+    expect(erase.stdout).toContain(
+      "not erased: Kafka's raw topics keep the deliveries until their retention.ms (RAW_RETENTION_DAYS=7)",
+    );
     const [fact] = await query(dataDir, `select participants from session_facts where session_key = '${key}'`);
     expect(fact).toEqual({ participants: 2 });
     const raw = await query(dataDir, 'select body from raw_webhooks', { restricted: true });
@@ -139,9 +211,17 @@ kafkaDescribe('Kafka mode, end to end over HTTP', () => {
     await admin.connect();
     try {
       const topics = topicsFor(prefix);
-      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topics.raw('zoom'), configNames: ['retention.ms', 'max.message.bytes'] }] });
-      const entries = Object.fromEntries(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
-      expect(entries).toEqual({ 'retention.ms': String(7 * 86_400_000), 'max.message.bytes': String(1024 * 1024 + 64 * 1024) });
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2, name: topics.raw('zoom'), configNames: ['retention.ms', 'max.message.bytes'] }],
+      });
+      const entries = Object.fromEntries(
+        described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]),
+      );
+      expect(entries).toEqual({
+        'retention.ms': String(7 * 86_400_000),
+        'max.message.bytes': String(1024 * 1024 + 64 * 1024),
+      });
     } finally {
       await admin.disconnect();
     }

@@ -7,7 +7,18 @@
 import { AssignerProtocol } from 'kafkajs';
 import { expect, it } from 'vitest';
 import { topicsFor } from '../../lib/topics.js';
-import { Fleet, cleanUpAfterEach, kafkaClient, kafkaDescribe, kafkaEnv, metric, query, randomPrefix, sleep, waitFor } from './support.js';
+import {
+  Fleet,
+  cleanUpAfterEach,
+  kafkaClient,
+  kafkaDescribe,
+  kafkaEnv,
+  metric,
+  query,
+  randomPrefix,
+  sleep,
+  waitFor,
+} from './support.js';
 import { acknowledged, interleaved, plannedSessions, sendTraffic } from './traffic.js';
 import { plannedZoomSession } from '../../bin/demo-zoom.js';
 
@@ -47,11 +58,15 @@ kafkaDescribe('Kafka mode, normalize scaled out', () => {
           return Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`));
         });
       };
-      const allRaw = topics.allRaw.flatMap((topic) => Array.from({ length: PARTITIONS }, (_, p) => `${topic}:${p}`)).sort();
+      const allRaw = topics.allRaw
+        .flatMap((topic) => Array.from({ length: PARTITIONS }, (_, p) => `${topic}:${p}`))
+        .sort();
       const shared = await waitFor(
         async () => {
           const members = await assignments();
-          return members?.length === 2 && members.every((m) => m.length > 0) && members.flat().length === allRaw.length ? members : undefined;
+          return members?.length === 2 && members.every((m) => m.length > 0) && members.flat().length === allRaw.length
+            ? members
+            : undefined;
         },
         30_000,
         `two members of ${group} sharing the raw partitions`,
@@ -65,7 +80,10 @@ kafkaDescribe('Kafka mode, normalize scaled out', () => {
       const complete = async (count: number) =>
         waitFor(
           async () => {
-            const [row] = await query(warehouseDir, `select count(*) as n from session_facts where events = ${ZOOM_EVENTS} and recording_files = 2 and status = 'ended'`);
+            const [row] = await query(
+              warehouseDir,
+              `select count(*) as n from session_facts where events = ${ZOOM_EVENTS} and recording_files = 2 and status = 'ended'`,
+            );
             return row!.n === count ? row : undefined;
           },
           30_000,
@@ -79,7 +97,10 @@ kafkaDescribe('Kafka mode, normalize scaled out', () => {
       await traffic1.done;
       expect(acknowledged(traffic1.sent)).toHaveLength(traffic1.sent.length);
       await complete(first.length);
-      const [byOne, byTwo] = [await metric(one.url, 'sessionflow_normalize_records_total'), await metric(two.url, 'sessionflow_normalize_records_total')];
+      const [byOne, byTwo] = [
+        await metric(one.url, 'sessionflow_normalize_records_total'),
+        await metric(two.url, 'sessionflow_normalize_records_total'),
+      ];
       expect(byOne).toBeGreaterThan(0);
       expect(byTwo).toBeGreaterThan(0);
       expect(byOne + byTwo).toBeGreaterThanOrEqual(traffic1.sent.length);
@@ -105,7 +126,10 @@ kafkaDescribe('Kafka mode, normalize scaled out', () => {
       await traffic2.done;
       expect(acknowledged(traffic2.sent)).toHaveLength(traffic2.sent.length);
       await complete(first.length + second.length);
-      const [events] = await query(warehouseDir, `select count(*) as n, count(distinct event_id) as ids from session_events`);
+      const [events] = await query(
+        warehouseDir,
+        `select count(*) as n, count(distinct event_id) as ids from session_events`,
+      );
       expect(events).toEqual({ n: 2 * SESSIONS * ZOOM_EVENTS, ids: 2 * SESSIONS * ZOOM_EVENTS });
       const byOneAfter = await metric(one.url, 'sessionflow_normalize_records_total');
       console.log(

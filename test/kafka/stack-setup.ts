@@ -20,7 +20,11 @@ declare module 'vitest' {
 }
 
 interface StackModule {
-  up(): Promise<{ env: { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string }; alreadyRunning: boolean; started: string[] }>;
+  up(): Promise<{
+    env: { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string };
+    alreadyRunning: boolean;
+    started: string[];
+  }>;
   down(): Promise<string[]>;
 }
 
@@ -60,10 +64,14 @@ const onPath = (command: string) => spawnSync(command, ['-version'], { stdio: 'i
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const ci = /^(1|true|yes)$/i.test(process.env.CI ?? '');
   const provide = (stack: KafkaStack) => {
-    if ('unavailable' in stack) say(`${stack.unavailable}: the Kafka tests will ${ci ? 'FAIL (CI=true)' : 'be skipped'}`);
+    if ('unavailable' in stack)
+      say(`${stack.unavailable}: the Kafka tests will ${ci ? 'FAIL (CI=true)' : 'be skipped'}`);
     project.provide('kafkaStack', stack);
   };
-  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = (process.env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   const registryUrl = process.env.SCHEMA_REGISTRY_URL?.trim();
 
   if (brokers.length > 0 || registryUrl) {
@@ -72,12 +80,17 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       return undefined;
     }
     const problem = await reachable(brokers, registryUrl);
-    provide(problem ? { unavailable: `${problem} (from KAFKA_BROKERS/SCHEMA_REGISTRY_URL)` } : { brokers, registryUrl });
+    provide(
+      problem ? { unavailable: `${problem} (from KAFKA_BROKERS/SCHEMA_REGISTRY_URL)` } : { brokers, registryUrl },
+    );
     return undefined;
   }
 
   if (!onPath('java') || !onPath('mvn')) {
-    provide({ unavailable: 'no KAFKA_BROKERS/SCHEMA_REGISTRY_URL, and java or mvn is not on PATH to start the local stack (scripts/stack.mjs)' });
+    provide({
+      unavailable:
+        'no KAFKA_BROKERS/SCHEMA_REGISTRY_URL, and java or mvn is not on PATH to start the local stack (scripts/stack.mjs)',
+    });
     return undefined;
   }
   const stack = (await import(new URL('../../scripts/stack.mjs', import.meta.url).href)) as StackModule;
@@ -89,7 +102,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     provide({ unavailable: `scripts/stack.mjs up failed: ${err instanceof Error ? err.message : String(err)}` });
     return undefined;
   }
-  say(result.alreadyRunning ? 'using the running local stack' : `started ${result.started.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  say(
+    result.alreadyRunning
+      ? 'using the running local stack'
+      : `started ${result.started.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+  );
   provide({ brokers: result.env.KAFKA_BROKERS.split(','), registryUrl: result.env.SCHEMA_REGISTRY_URL });
   if (result.alreadyRunning || result.started.length === 0) return undefined;
   return async () => {

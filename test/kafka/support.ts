@@ -52,7 +52,12 @@ export function kafkaEnv(prefix: string, extra: Record<string, string> = {}): Re
 }
 
 export function post(url: string, delivery: ZoomDelivery, signal?: AbortSignal): Promise<Response> {
-  return fetch(`${url}/webhooks/zoom`, { method: 'POST', headers: zoomHeaders(SECRET, delivery.body), body: delivery.body, ...(signal && { signal }) });
+  return fetch(`${url}/webhooks/zoom`, {
+    method: 'POST',
+    headers: zoomHeaders(SECRET, delivery.body),
+    body: delivery.body,
+    ...(signal && { signal }),
+  });
 }
 
 /** A sample's value from a process's /metrics (summed over its label sets), 0 when absent. */
@@ -77,8 +82,17 @@ export type TopicMessage = KafkaMessage & { topic: string; partition: number };
  * Reads `topics` from the beginning in a group of its own until `enough` says so (or the time is
  * up, which fails with what was read).
  */
-export async function readTopics(topics: string[], enough: (messages: TopicMessage[]) => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<TopicMessage[]> {
-  const consumer = kafkaClient().consumer({ groupId: `sessionflow-e2e-reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 200, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+export async function readTopics(
+  topics: string[],
+  enough: (messages: TopicMessage[]) => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<TopicMessage[]> {
+  const consumer = kafkaClient().consumer({
+    groupId: `sessionflow-e2e-reader-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 200,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+  });
   const messages: TopicMessage[] = [];
   await consumer.connect();
   try {
@@ -96,7 +110,8 @@ export async function readTopics(topics: string[], enough: (messages: TopicMessa
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const outcome = await Promise.race([finished, timedOut]);
     clearTimeout(timer);
-    if (outcome === 'timeout') throw new Error(`timed out reading ${topics.join(', ')}: ${messages.length} messages read`);
+    if (outcome === 'timeout')
+      throw new Error(`timed out reading ${topics.join(', ')}: ${messages.length} messages read`);
     return messages;
   } finally {
     await consumer.disconnect().catch(() => undefined);
@@ -190,7 +205,13 @@ async function dropTopics(prefixes: string[]): Promise<void> {
 }
 
 /** `eventually`, with a failure message made when it fails (so it can say what the processes printed by then). */
-export async function waitFor<T>(check: () => Promise<T | undefined>, ms: number, what: string, explain?: () => string, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  ms: number,
+  what: string,
+  explain?: () => string,
+  intervalMs = 100,
+): Promise<T> {
   try {
     return await eventually(check, ms, what, intervalMs);
   } catch (err) {

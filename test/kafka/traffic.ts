@@ -29,7 +29,8 @@ export function plannedSessions(count: number): PlannedSession[] {
 export function interleaved(sessions: PlannedSession[]): Array<{ delivery: ZoomDelivery; session: PlannedSession }> {
   const out: Array<{ delivery: ZoomDelivery; session: PlannedSession }> = [];
   const longest = Math.max(...sessions.map((s) => s.deliveries.length));
-  for (let i = 0; i < longest; i++) for (const session of sessions) if (session.deliveries[i]) out.push({ delivery: session.deliveries[i]!, session });
+  for (let i = 0; i < longest; i++)
+    for (const session of sessions) if (session.deliveries[i]) out.push({ delivery: session.deliveries[i]!, session });
   return out;
 }
 
@@ -44,7 +45,11 @@ export interface Traffic {
  * Posts `items` to `url` with `concurrency` senders, each pausing `pauseMs` between posts. A post
  * that does not answer within `timeoutMs` counts as an error.
  */
-export function sendTraffic(url: string, items: Array<{ delivery: ZoomDelivery; session: PlannedSession }>, options: { concurrency?: number; pauseMs?: number; timeoutMs?: number } = {}): Traffic {
+export function sendTraffic(
+  url: string,
+  items: Array<{ delivery: ZoomDelivery; session: PlannedSession }>,
+  options: { concurrency?: number; pauseMs?: number; timeoutMs?: number } = {},
+): Traffic {
   const sent: Sent[] = [];
   let next = 0;
   let stopped = false;
@@ -55,7 +60,15 @@ export function sendTraffic(url: string, items: Array<{ delivery: ZoomDelivery; 
       try {
         const response = await post(url, delivery, AbortSignal.timeout(options.timeoutMs ?? 15_000));
         const body = (await response.json().catch(() => ({}))) as { ingest_id?: string; error?: string };
-        sent.push({ delivery, session, status: response.status, at, ms: Date.now() - at, ...(body.ingest_id && { ingestId: body.ingest_id }), ...(body.error && { error: body.error }) });
+        sent.push({
+          delivery,
+          session,
+          status: response.status,
+          at,
+          ms: Date.now() - at,
+          ...(body.ingest_id && { ingestId: body.ingest_id }),
+          ...(body.error && { error: body.error }),
+        });
       } catch (err) {
         sent.push({ delivery, session, status: 'error', error: String(err), at, ms: Date.now() - at });
       }
@@ -73,4 +86,5 @@ export function sendTraffic(url: string, items: Array<{ delivery: ZoomDelivery; 
 }
 
 /** Acknowledged (2xx) posts. */
-export const acknowledged = (sent: Sent[]) => sent.filter((s) => typeof s.status === 'number' && s.status >= 200 && s.status < 300 && s.ingestId);
+export const acknowledged = (sent: Sent[]) =>
+  sent.filter((s) => typeof s.status === 'number' && s.status >= 200 && s.status < 300 && s.ingestId);

@@ -62,7 +62,9 @@ if (unavailable && !ci) {
   it.skip(`Kafka transport (skipped: ${unavailable})`, () => undefined);
 } else {
   logContract('kafka', { open: openLog });
-  registryContract('confluent-compatible (Apicurio)', { open: async () => new ConfluentRegistry({ url: need().registryUrl }) });
+  registryContract('confluent-compatible (Apicurio)', {
+    open: async () => new ConfluentRegistry({ url: need().registryUrl }),
+  });
 
   describe('Kafka only', () => {
     const open: Log[] = [];
@@ -75,7 +77,11 @@ if (unavailable && !ci) {
     /** A plain kafkajs admin, to look at the broker's side (made on first use, so every test fails alone without a stack). */
     const kafkaAdmin = () =>
       (admin ??= (async () => {
-        const a = new Kafka({ clientId: 'sessionflow-test-admin', brokers: need().brokers, logLevel: logLevel.NOTHING }).admin();
+        const a = new Kafka({
+          clientId: 'sessionflow-test-admin',
+          brokers: need().brokers,
+          logLevel: logLevel.NOTHING,
+        }).admin();
         await a.connect();
         return a;
       })());
@@ -93,9 +99,18 @@ if (unavailable && !ci) {
       await a.createTopics([{ topic, partitions: 4 }]);
       const one = await member(a, group, topic);
       const two = await member(b, group, topic);
-      await eventually(() => new Set([...one.assigned(), ...two.assigned()]).size === 4 && one.assigned().length === 2 && two.assigned().length === 2, 'two partitions each');
+      await eventually(
+        () =>
+          new Set([...one.assigned(), ...two.assigned()]).size === 4 &&
+          one.assigned().length === 2 &&
+          two.assigned().length === 2,
+        'two partitions each',
+      );
 
-      await a.publish(topic, Array.from({ length: 200 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));
+      await a.publish(
+        topic,
+        Array.from({ length: 200 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })),
+      );
       await eventually(() => one.seen.length + two.seen.length >= 200, 'all 200 messages');
       await new Promise((resolve) => setTimeout(resolve, 500)); // room for a duplicate to show up
       await Promise.all([one.consumer.stop(), two.consumer.stop()]);
@@ -116,19 +131,30 @@ if (unavailable && !ci) {
       const stays = await member(a, group, topic);
       const leaves = await member(b, group, topic);
       await eventually(() => stays.assigned().length === 2 && leaves.assigned().length === 2, 'two partitions each');
-      await a.publish(topic, Array.from({ length: 100 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`first${i}`) })));
+      await a.publish(
+        topic,
+        Array.from({ length: 100 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`first${i}`) })),
+      );
       const committed = async () => [...(await a.committedOffsets(group, topic)).values()].reduce((x, y) => x + y, 0);
       await eventually(async () => (await committed()) === 100, 'the first 100 committed');
       await leaves.consumer.stop();
       await eventually(() => stays.assigned().length === 4, 'all four partitions on the member that stays');
 
-      await a.publish(topic, Array.from({ length: 100 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`second${i}`) })));
-      await eventually(() => stays.seen.filter((r) => text(r.value)!.startsWith('second')).length >= 100, 'the second 100 on the member that stays');
+      await a.publish(
+        topic,
+        Array.from({ length: 100 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`second${i}`) })),
+      );
+      await eventually(
+        () => stays.seen.filter((r) => text(r.value)!.startsWith('second')).length >= 100,
+        'the second 100 on the member that stays',
+      );
       await stays.consumer.stop();
       const values = [...stays.seen, ...leaves.seen].map((r) => text(r.value));
       expect(new Set(values).size).toBe(values.length);
       expect(values).toHaveLength(200);
-      expect(new Set(stays.seen.filter((r) => text(r.value)!.startsWith('second')).map((r) => r.partition))).toEqual(new Set([0, 1, 2, 3]));
+      expect(new Set(stays.seen.filter((r) => text(r.value)!.startsWith('second')).map((r) => r.partition))).toEqual(
+        new Set([0, 1, 2, 3]),
+      );
     });
 
     it.each([
@@ -139,7 +165,11 @@ if (unavailable && !ci) {
       const log = await client();
       const topic = unique('seek');
       const group = unique('group');
-      const publish = (from: number, n: number) => log.publish(topic, Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`s${from + i}`) })));
+      const publish = (from: number, n: number) =>
+        log.publish(
+          topic,
+          Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`s${from + i}`) })),
+        );
       await log.createTopics([{ topic, partitions: 1 }]);
       await publish(0, before);
       const first = await member(log, group, topic);
@@ -158,11 +188,23 @@ if (unavailable && !ci) {
 
     it('puts keys on the partitions the Java client puts them (murmur2)', async () => {
       // Expected partitions computed with org.apache.kafka.common.utils.Utils.murmur2 (kafka-clients 4.1.2), 4 partitions.
-      const expected: Record<string, number> = { 'session-1': 0, 'session-2': 3, 'session-3': 2, 'session-4': 2, 'session-5': 1, 'zoom:abc': 1, 'apizee:42': 0, 'mluvii:7': 2 };
+      const expected: Record<string, number> = {
+        'session-1': 0,
+        'session-2': 3,
+        'session-3': 2,
+        'session-4': 2,
+        'session-5': 1,
+        'zoom:abc': 1,
+        'apizee:42': 0,
+        'mluvii:7': 2,
+      };
       const log = await client();
       const topic = unique('murmur');
       await log.createTopics([{ topic, partitions: 4 }]);
-      await log.publish(topic, Object.keys(expected).map((k) => ({ key: Buffer.from(k), value: Buffer.from('x') })));
+      await log.publish(
+        topic,
+        Object.keys(expected).map((k) => ({ key: Buffer.from(k), value: Buffer.from('x') })),
+      );
       const m = await member(log, unique('group'), topic);
       await eventually(() => m.seen.length >= 8, 'eight records');
       await m.consumer.stop();
@@ -180,9 +222,15 @@ if (unavailable && !ci) {
       await log.createTopics(specs);
       const { resources } = await (await kafkaAdmin()).describeConfigs({
         includeSynonyms: false,
-        resources: [compacted, plain].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })),
+        resources: [compacted, plain].map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ['cleanup.policy'],
+        })),
       });
-      const policy = (name: string) => resources.find((r) => r.resourceName === name)?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+      const policy = (name: string) =>
+        resources.find((r) => r.resourceName === name)?.configEntries.find((e) => e.configName === 'cleanup.policy')
+          ?.configValue;
       expect(policy(compacted)).toBe('compact');
       expect(policy(plain)).toBe('delete');
       expect((await log.endOffsets(plain)).size).toBe(2);
@@ -193,13 +241,30 @@ if (unavailable && !ci) {
       const topic = unique('maxbytes');
       await log.createTopics([{ topic, partitions: 2, maxMessageBytes: 20_000 }]);
       await log.publish(topic, [{ key: null, value: Buffer.alloc(100, 'w') }]); // metadata and producer id warm
-      const small = Array.from({ length: 300 }, (_, i) => log.publish(topic, [{ key: Buffer.from(`session-${i % 7}`), value: Buffer.alloc(1_000, 's') }]));
+      const small = Array.from({ length: 300 }, (_, i) =>
+        log.publish(topic, [{ key: Buffer.from(`session-${i % 7}`), value: Buffer.alloc(1_000, 's') }]),
+      );
       const large = log.publish(topic, [{ key: null, value: Buffer.alloc(30_000, 'L') }]);
-      const many = log.publish(topic, Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(1_000, 'm') }))); // one publish, 100 KB
-      const [smallOutcomes, largeOutcome, manyOutcome] = await Promise.all([Promise.allSettled(small), large.then(() => undefined, (err: unknown) => err), many.then(() => 'ok', (err: unknown) => err)]);
+      const many = log.publish(
+        topic,
+        Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(1_000, 'm') })),
+      ); // one publish, 100 KB
+      const [smallOutcomes, largeOutcome, manyOutcome] = await Promise.all([
+        Promise.allSettled(small),
+        large.then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+        many.then(
+          () => 'ok',
+          (err: unknown) => err,
+        ),
+      ]);
       const refused = smallOutcomes.filter((o) => o.status === 'rejected');
       const total = [...(await log.endOffsets(topic)).values()].reduce((x, y) => x + y, 0);
-      console.log(`[kafka max.message.bytes 20000] 300 concurrent publishes of 1 KB: ${300 - refused.length} acknowledged, ${refused.length} refused; one publish of 100 x 1 KB: ${manyOutcome === 'ok' ? 'acknowledged' : String(manyOutcome)}; one of 30 KB: ${(largeOutcome as { code?: string })?.code}; stored ${total - 1} of 400 expected`);
+      console.log(
+        `[kafka max.message.bytes 20000] 300 concurrent publishes of 1 KB: ${300 - refused.length} acknowledged, ${refused.length} refused; one publish of 100 x 1 KB: ${manyOutcome === 'ok' ? 'acknowledged' : String(manyOutcome)}; one of 30 KB: ${(largeOutcome as { code?: string })?.code}; stored ${total - 1} of 400 expected`,
+      );
       expect(refused).toEqual([]);
       expect(manyOutcome).toBe('ok');
       expect(largeOutcome).toMatchObject({ code: 'BODY_TOO_LARGE' });
@@ -211,26 +276,47 @@ if (unavailable && !ci) {
       const topic = unique('altered');
       await log.createTopics([{ topic, partitions: 1, maxMessageBytes: 200_000 }]);
       await log.publish(topic, [{ key: null, value: Buffer.alloc(100, 'w') }]); // reads the limit: 200,000
-      await (await kafkaAdmin()).alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: '5000' }] }] });
+      await (await kafkaAdmin()).alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: topic,
+            configEntries: [{ name: 'max.message.bytes', value: '5000' }],
+          },
+        ],
+      });
       await new Promise((resolve) => setTimeout(resolve, 1_000)); // the broker applies a topic's new config within moments
       const publish = () => log.publish(topic, [{ key: null, value: Buffer.alloc(1_000, 's') }]);
       const first = await Promise.allSettled(Array.from({ length: 50 }, publish));
-      const failed = first.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as { code?: string });
+      const failed = first
+        .filter((o): o is PromiseRejectedResult => o.status === 'rejected')
+        .map((o) => o.reason as { code?: string });
       const retried = await Promise.allSettled(failed.map(publish));
       const total = [...(await log.endOffsets(topic)).values()].reduce((x, y) => x + y, 0);
-      console.log(`[kafka max.message.bytes lowered to 5000] 50 concurrent publishes of 1 KB: ${50 - failed.length} acknowledged, ${failed.length} failed (${[...new Set(failed.map((f) => f.code))].join(', ') || 'none'}); retried: ${retried.filter((o) => o.status === 'fulfilled').length} acknowledged; stored ${total - 1}`);
+      console.log(
+        `[kafka max.message.bytes lowered to 5000] 50 concurrent publishes of 1 KB: ${50 - failed.length} acknowledged, ${failed.length} failed (${[...new Set(failed.map((f) => f.code))].join(', ') || 'none'}); retried: ${retried.filter((o) => o.status === 'fulfilled').length} acknowledged; stored ${total - 1}`,
+      );
       expect(failed.filter((f) => f.code === 'BODY_TOO_LARGE')).toEqual([]);
       expect(retried.filter((o) => o.status === 'rejected')).toEqual([]);
       expect(total).toBe(1 + 50);
     });
 
-    it('creates topics with replication factor 1 on a single broker, with the broker\'s min.insync.replicas', async () => {
-      const log = await KafkaLog.connect({ brokers: need().brokers, clientId: `sessionflow-test-${++clients}`, logger, replicationFactor: 1 });
+    it("creates topics with replication factor 1 on a single broker, with the broker's min.insync.replicas", async () => {
+      const log = await KafkaLog.connect({
+        brokers: need().brokers,
+        clientId: `sessionflow-test-${++clients}`,
+        logger,
+        replicationFactor: 1,
+      });
       open.push(log);
       const topic = unique('rf1');
       await log.createTopics([{ topic, partitions: 1 }]);
       await log.publish(topic, [{ key: null, value: Buffer.from('x') }]);
-      const { resources } = await (await kafkaAdmin()).describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }] });
+      const { resources } = await (await kafkaAdmin()).describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }],
+      });
       expect(resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue).toBe('1');
       expect((await log.endOffsets(topic)).get(`${topic}:0`)).toBe(1);
     });
@@ -245,7 +331,11 @@ if (unavailable && !ci) {
 
       const n = 2_000;
       const t0 = performance.now();
-      await Promise.all(Array.from({ length: n }, (_, i) => log.publish(topic, [{ key: Buffer.from(`session-${i % 97}`), value: body }])));
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          log.publish(topic, [{ key: Buffer.from(`session-${i % 97}`), value: body }]),
+        ),
+      );
       const concurrentMs = performance.now() - t0;
       const sends = (log as KafkaLog).stats.sends - sendsBefore;
 

@@ -14,7 +14,9 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
   cleanUpAfterEach(fleet);
 
   // Its own waits add up to more than the suite's 60 s (a consumer group hands the partitions over in seconds).
-  it('the warehouse process killed with SIGKILL mid-batch and restarted: no event lost, none counted twice', { timeout: 150_000 }, async () => {
+  it('the warehouse process killed with SIGKILL mid-batch and restarted: no event lost, none counted twice', {
+    timeout: 150_000,
+  }, async () => {
     const prefix = randomPrefix();
     const env = kafkaEnv(prefix, { KAFKA_ACK_TIMEOUT_MS: '500' });
     const warehouseDir = fleet.dataDir('sessionflow-kafka-warehouse-');
@@ -29,7 +31,10 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
     // dataset) and deliveries are still arriving, so it dies in the middle of the flow.
     const before = await waitFor(
       async () => {
-        const [row] = await query(warehouseDir, `select (select count(*) from session_facts) as facts, (select count(*) from session_events) as events`);
+        const [row] = await query(
+          warehouseDir,
+          `select (select count(*) from session_facts) as facts, (select count(*) from session_events) as events`,
+        );
         return Number(row!.facts) > 0 && Number(row!.events) >= 100 ? row : undefined;
       },
       30_000,
@@ -50,7 +55,11 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
     const expectedEvents = acked.reduce((sum, s) => sum + eventsOf(s.delivery), 0);
     const counts = await waitFor(
       async () => {
-        const [row] = await query(warehouseDir, `select (select count(*) from session_events) as events, (select count(*) from raw_webhooks) as raw`, { restricted: true });
+        const [row] = await query(
+          warehouseDir,
+          `select (select count(*) from session_events) as events, (select count(*) from raw_webhooks) as raw`,
+          { restricted: true },
+        );
         return row!.events === expectedEvents && row!.raw === acked.length ? row : undefined;
       },
       45_000,
@@ -61,24 +70,47 @@ kafkaDescribe('Kafka mode, warehouse crash', () => {
     const resumedMs = Date.now() - killedAt;
 
     // Exactly the distinct events, one archive row per delivery.
-    const [events] = await query(warehouseDir, `select count(*) as n, count(distinct event_id) as ids from session_events`);
+    const [events] = await query(
+      warehouseDir,
+      `select count(*) as n, count(distinct event_id) as ids from session_events`,
+    );
     expect(events).toEqual({ n: expectedEvents, ids: expectedEvents });
-    const raw = await query(warehouseDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, { restricted: true });
+    const raw = await query(warehouseDir, `select ingest_id, count(*) as n from raw_webhooks group by ingest_id`, {
+      restricted: true,
+    });
     expect(raw.filter((r) => r.n !== 1)).toEqual([]);
     expect(new Set(raw.map((r) => r.ingest_id))).toEqual(new Set(acked.map((s) => s.ingestId)));
-    const perDelivery = await query(warehouseDir, `select ingest_id, count(*) as n from session_events group by ingest_id`);
-    expect(Object.fromEntries(perDelivery.map((r) => [r.ingest_id, r.n]))).toEqual(Object.fromEntries(acked.map((s) => [s.ingestId, eventsOf(s.delivery)])));
+    const perDelivery = await query(
+      warehouseDir,
+      `select ingest_id, count(*) as n from session_events group by ingest_id`,
+    );
+    expect(Object.fromEntries(perDelivery.map((r) => [r.ingest_id, r.n]))).toEqual(
+      Object.fromEntries(acked.map((s) => [s.ingestId, eventsOf(s.delivery)])),
+    );
 
     // Every session's fact is the planned one (the facts may trail the events by an export).
-    const complete = sessions.filter((session) => acked.filter((s) => s.session === session).length === session.deliveries.length);
+    const complete = sessions.filter(
+      (session) => acked.filter((s) => s.session === session).length === session.deliveries.length,
+    );
     expect(complete).toHaveLength(sessions.length);
-    const facts = await eventually(async () => {
-      const rows = await query(warehouseDir, `select * from session_facts where events = ${sessions[0]!.expected.events} and recording_files = 2`);
-      return rows.length === sessions.length ? rows : undefined;
-    }, 20_000, 'every session complete in session_facts');
+    const facts = await eventually(
+      async () => {
+        const rows = await query(
+          warehouseDir,
+          `select * from session_facts where events = ${sessions[0]!.expected.events} and recording_files = 2`,
+        );
+        return rows.length === sessions.length ? rows : undefined;
+      },
+      20_000,
+      'every session complete in session_facts',
+    );
     const byKey = new Map(facts.map((f) => [f.session_key, f]));
     for (const session of sessions) {
-      expect(byKey.get(`zoom:${session.sessionId}`)).toMatchObject({ provider: 'zoom', status: 'ended', ...session.expected });
+      expect(byKey.get(`zoom:${session.sessionId}`)).toMatchObject({
+        provider: 'zoom',
+        status: 'ended',
+        ...session.expected,
+      });
     }
     const duplicates = await metric(warehouse.url, 'sessionflow_warehouse_duplicate_events_total');
     console.log(

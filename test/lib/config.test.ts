@@ -9,7 +9,9 @@ describe('SESSION_NAMES', () => {
   });
 
   it('refuses any other value, naming the variable among every problem', () => {
-    expect(() => parseConfig({ SESSION_NAMES: 'plain', PORT: 'x' })).toThrow(/SESSION_NAMES: .*hash.*keep.*drop[\s\S]*PORT:|PORT:[\s\S]*SESSION_NAMES: .*hash.*keep.*drop/);
+    expect(() => parseConfig({ SESSION_NAMES: 'plain', PORT: 'x' })).toThrow(
+      /SESSION_NAMES: .*hash.*keep.*drop[\s\S]*PORT:|PORT:[\s\S]*SESSION_NAMES: .*hash.*keep.*drop/,
+    );
   });
 });
 

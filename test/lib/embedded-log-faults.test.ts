@@ -25,7 +25,11 @@ import { OLD_LOG_DDL } from '../helpers/old-log.js';
 /** Every record of a topic, read by a group of its own, once `expected` have come (and a moment more). */
 async function readAll(log: Log, topic: string, expected: number): Promise<LogRecord[]> {
   const seen: LogRecord[] = [];
-  const consumer = await log.consume({ group: `read-${Math.random()}`, topics: [topic], eachBatch: async (b) => void seen.push(...b.records) });
+  const consumer = await log.consume({
+    group: `read-${Math.random()}`,
+    topics: [topic],
+    eachBatch: async (b) => void seen.push(...b.records),
+  });
   const deadline = Date.now() + 5000;
   while (seen.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 30));
@@ -34,7 +38,9 @@ async function readAll(log: Log, topic: string, expected: number): Promise<LogRe
 }
 const values = (records: LogRecord[]) => records.map((r) => r.value.toString());
 const segmentsOf = (logDir: string, topic: string, partition = 0) =>
-  readdirSync(join(logDir, 'topics', topic, String(partition))).filter((n) => n.endsWith('.log')).map((n) => join(logDir, 'topics', topic, String(partition), n));
+  readdirSync(join(logDir, 'topics', topic, String(partition)))
+    .filter((n) => n.endsWith('.log'))
+    .map((n) => join(logDir, 'topics', topic, String(partition), n));
 
 describe('embedded log on a full disk', () => {
   let fs: SmallFs;
@@ -69,7 +75,10 @@ describe('embedded log on a full disk', () => {
     await log.close();
 
     const again = await EmbeddedLog.open(dir);
-    expect((await readAll(again, 'raw', 2)).map((r) => [r.offset, r.value.toString()])).toEqual([[0, 'before'], [1, 'after']]);
+    expect((await readAll(again, 'raw', 2)).map((r) => [r.offset, r.value.toString()])).toEqual([
+      [0, 'before'],
+      [1, 'after'],
+    ]);
     await again.close();
   });
 
@@ -88,9 +97,30 @@ describe('embedded log on a full disk', () => {
       clock: () => now * 1000,
     });
     const post = (n: number, padding: number) => {
-      const body = JSON.stringify({ event: 'session.started', event_ts: now + n, payload: { account_id: 'a', object: { id: `s${n}`, session_id: `s${n}==`, session_name: 'x'.repeat(padding), start_time: '2026-11-21T10:00:00Z' } } });
+      const body = JSON.stringify({
+        event: 'session.started',
+        event_ts: now + n,
+        payload: {
+          account_id: 'a',
+          object: {
+            id: `s${n}`,
+            session_id: `s${n}==`,
+            session_name: 'x'.repeat(padding),
+            start_time: '2026-11-21T10:00:00Z',
+          },
+        },
+      });
       const timestamp = String(Math.floor(now / 1000));
-      return app.inject({ method: 'POST', url: '/webhooks/zoom', payload: body, headers: { 'content-type': 'application/json', 'x-zm-request-timestamp': timestamp, 'x-zm-signature': zoomSignature('disk-full-secret', timestamp, body) } });
+      return app.inject({
+        method: 'POST',
+        url: '/webhooks/zoom',
+        payload: body,
+        headers: {
+          'content-type': 'application/json',
+          'x-zm-request-timestamp': timestamp,
+          'x-zm-signature': zoomSignature('disk-full-secret', timestamp, body),
+        },
+      });
     };
     try {
       expect((await post(1, 10)).statusCode).toBe(200);
@@ -154,7 +184,9 @@ describe('embedded log opened after damage', () => {
 
     const log = await EmbeddedLog.open(logDir, { logger });
     const records = await readAll(log, 't', 4);
-    expect(records.map((r) => [r.offset, r.value.toString()])).toEqual([0, 1, 3, 4].map((i) => [i, value(i).toString()]));
+    expect(records.map((r) => [r.offset, r.value.toString()])).toEqual(
+      [0, 1, 3, 4].map((i) => [i, value(i).toString()]),
+    );
     expect(warnings).toEqual([expect.objectContaining({ regions: 1, asideBytes: FRAME, cutBytes: 0 })]);
     const aside = readdirSync(join(logDir, 'corrupt'));
     expect(aside).toHaveLength(1);
@@ -203,7 +235,9 @@ describe('an embedded log of an older version (log.duckdb)', () => {
       ('raw', 1, 0, NULL, 'q0'::BLOB, 1700000000010), ('raw', 1, 1, NULL, 'q1'::BLOB, 1700000000011), ('raw', 1, 2, NULL, 'q2'::BLOB, 1700000000012),
       ('facts', 0, 4, 'a'::BLOB, 'a4'::BLOB, 1700000000020)`);
     await conn.run(`INSERT INTO log_positions VALUES ('normalize', 'raw', 0, 3), ('normalize', 'raw', 1, 1)`);
-    await conn.run(`INSERT INTO registry_schemas VALUES (7, 'raw-value', 1, '{"type":"string"}'), (9, 'raw-value', 2, '{"type":["null","string"]}')`);
+    await conn.run(
+      `INSERT INTO registry_schemas VALUES (7, 'raw-value', 1, '{"type":"string"}'), (9, 'raw-value', 2, '{"type":["null","string"]}')`,
+    );
     conn.closeSync();
     db.closeSync();
 
@@ -212,15 +246,27 @@ describe('an embedded log of an older version (log.duckdb)', () => {
       expect(existsSync(join(dir.path, 'log.duckdb'))).toBe(false);
       expect(existsSync(join(dir.path, 'log.duckdb.migrated'))).toBe(true);
       const { log, registry } = transport;
-      expect(await log.endOffsets('raw')).toEqual(new Map([['raw:0', 4], ['raw:1', 3]]));
+      expect(await log.endOffsets('raw')).toEqual(
+        new Map([
+          ['raw:0', 4],
+          ['raw:1', 3],
+        ]),
+      );
       expect(await log.endOffsets('facts')).toEqual(new Map([['facts:0', 5]]));
-      expect(await log.committedOffsets('normalize', 'raw')).toEqual(new Map([['raw:0', 3], ['raw:1', 1]]));
+      expect(await log.committedOffsets('normalize', 'raw')).toEqual(
+        new Map([
+          ['raw:0', 3],
+          ['raw:1', 1],
+        ]),
+      );
       expect(await registry.lookup(7)).toBe('{"type":"string"}');
       expect(await registry.lookup(9)).toBe('{"type":["null","string"]}');
       expect(await registry.register('other-value', { type: 'long' })).toBe(10);
 
       const all = await readAll(log, 'raw', 5);
-      expect(all.map((r) => [r.partition, r.offset, r.key?.toString() ?? null, r.value.toString(), r.timestamp])).toEqual([
+      expect(
+        all.map((r) => [r.partition, r.offset, r.key?.toString() ?? null, r.value.toString(), r.timestamp]),
+      ).toEqual([
         [0, 2, null, 'r2', 1700000000002],
         [0, 3, 'k', 'r3', 1700000000003],
         [1, 0, null, 'q0', 1700000000010],
@@ -229,11 +275,18 @@ describe('an embedded log of an older version (log.duckdb)', () => {
       ]);
       // The group goes on where it was: only what it had not consumed.
       const unconsumed: string[] = [];
-      const consumer = await log.consume({ group: 'normalize', topics: ['raw'], eachBatch: async (b) => void unconsumed.push(...b.records.map((r) => r.value.toString())) });
+      const consumer = await log.consume({
+        group: 'normalize',
+        topics: ['raw'],
+        eachBatch: async (b) => void unconsumed.push(...b.records.map((r) => r.value.toString())),
+      });
       while (unconsumed.length < 3) await new Promise((r) => setTimeout(r, 5));
       await consumer.stop();
       expect(unconsumed.sort()).toEqual(['q1', 'q2', 'r3']);
-      expect(JSON.parse(readFileSync(join(dir.path, 'log', 'topics', 'facts', 'topic.json'), 'utf8'))).toMatchObject({ partitions: 1, compacted: true });
+      expect(JSON.parse(readFileSync(join(dir.path, 'log', 'topics', 'facts', 'topic.json'), 'utf8'))).toMatchObject({
+        partitions: 1,
+        compacted: true,
+      });
       await log.publish('raw', [{ key: null, value: Buffer.from('new') }]);
     } finally {
       await transport.close();

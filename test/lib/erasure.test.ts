@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { PersonMatcher, normalizeSubjects, openSubjects, phoneMatches, phoneDigits, sealSubjects, subjectHashes, subjectProblems } from '../../lib/erasure.js';
+import {
+  PersonMatcher,
+  normalizeSubjects,
+  openSubjects,
+  phoneMatches,
+  phoneDigits,
+  sealSubjects,
+  subjectHashes,
+  subjectProblems,
+} from '../../lib/erasure.js';
 import { isSessionflowError } from '../../lib/errors.js';
 
 const none = { emails: [], phones: [], participants: [], sessions: [] };
-const matcher = (emails: string[], phones: string[] = []) => new PersonMatcher(normalizeSubjects({ ...none, emails, phones }));
+const matcher = (emails: string[], phones: string[] = []) =>
+  new PersonMatcher(normalizeSubjects({ ...none, emails, phones }));
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 describe('PersonMatcher: an e-mail in any spelling a body uses', () => {
@@ -25,10 +35,17 @@ describe('PersonMatcher: an e-mail in any spelling a body uses', () => {
 
 describe('PersonMatcher: a phone number with or without country code and separators', () => {
   const m = matcher([], ['+420 777 123 456']);
-  it.each(['+420 777 123 456', '+420777123456', '00420 777 123 456', '777 123 456', '777-123-456', '(+420) 777.123.456'])('finds %s', (written) =>
-    expect(m.matches(body({ phone: written }))).toBe(true),
+  it.each([
+    '+420 777 123 456',
+    '+420777123456',
+    '00420 777 123 456',
+    '777 123 456',
+    '777-123-456',
+    '(+420) 777.123.456',
+  ])('finds %s', (written) => expect(m.matches(body({ phone: written }))).toBe(true));
+  it.each(['+420 777 123 457', '+421 777 123 456 9', '123 456'])('does not take %s for it', (written) =>
+    expect(m.matches(body({ phone: written }))).toBe(false),
   );
-  it.each(['+420 777 123 457', '+421 777 123 456 9', '123 456'])('does not take %s for it', (written) => expect(m.matches(body({ phone: written }))).toBe(false));
   it('compares digits: the same number with a country code or a trunk 0', () => {
     expect(phoneDigits('06 12 48 73 95')).toBe('612487395');
     expect(phoneMatches(phoneDigits('+33 6 12 48 73 95'), phoneDigits('06 12 48 73 95'))).toBe(true);
@@ -36,7 +53,12 @@ describe('PersonMatcher: a phone number with or without country code and separat
 });
 
 describe('erasure requests', () => {
-  const subjects = normalizeSubjects({ emails: [' Jana@Example.eu '], phones: ['+420 777 123 456'], participants: ['p1'], sessions: ['zoom:s1'] });
+  const subjects = normalizeSubjects({
+    emails: [' Jana@Example.eu '],
+    phones: ['+420 777 123 456'],
+    participants: ['p1'],
+    sessions: ['zoom:s1'],
+  });
 
   it('are sealed: the sealed bytes hold no value, and open only with the same PII_KEY', () => {
     const sealed = sealSubjects('key-one-0123456789', subjects);
@@ -55,8 +77,15 @@ describe('erasure requests', () => {
 
   it('are recorded as keyed hashes, the same for the same value however it was typed', () => {
     const hashes = subjectHashes('key-one-0123456789', subjects);
-    expect(hashes).toEqual([expect.stringMatching(/^email:[0-9a-f]{32}$/), expect.stringMatching(/^phone:/), expect.stringMatching(/^participant:/), expect.stringMatching(/^session:/)]);
-    expect(subjectHashes('key-one-0123456789', normalizeSubjects({ ...none, emails: ['jana@example.eu'] }))).toEqual([hashes[0]]);
+    expect(hashes).toEqual([
+      expect.stringMatching(/^email:[0-9a-f]{32}$/),
+      expect.stringMatching(/^phone:/),
+      expect.stringMatching(/^participant:/),
+      expect.stringMatching(/^session:/),
+    ]);
+    expect(subjectHashes('key-one-0123456789', normalizeSubjects({ ...none, emails: ['jana@example.eu'] }))).toEqual([
+      hashes[0],
+    ]);
     expect(hashes.join()).not.toContain('jana');
   });
 

@@ -20,7 +20,10 @@ describe('GroupCommit', () => {
 
   it('keeps a commit under maxWeight, and a heavier item goes alone', async () => {
     const commits: number[][] = [];
-    const group = new GroupCommit<number>(async (items) => void commits.push(items), { maxWeight: 10, weigh: (n) => n });
+    const group = new GroupCommit<number>(async (items) => void commits.push(items), {
+      maxWeight: 10,
+      weigh: (n) => n,
+    });
     await Promise.all([1, 4, 5, 3, 20, 2].map((n) => group.submit(n)));
     expect(commits).toEqual([[1], [4, 5], [3], [20], [2]]);
   });

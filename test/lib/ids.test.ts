@@ -14,7 +14,8 @@ describe('newUlid', () => {
   it('draws every character of the random part evenly', () => {
     // Each id a millisecond later than every id before it, so each is drawn afresh (not incremented).
     const counts = new Map<string, number>();
-    for (let i = 0; i < 4000; i++) for (const c of newUlid(Date.UTC(2030, 0, 1) + i).slice(10, 25)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (let i = 0; i < 4000; i++)
+      for (const c of newUlid(Date.UTC(2030, 0, 1) + i).slice(10, 25)) counts.set(c, (counts.get(c) ?? 0) + 1);
     // 60,000 characters over 32 symbols: 1,875 each on average; a skewed source is far off.
     expect(counts.size).toBe(32);
     for (const n of counts.values()) expect(Math.abs(n - 1875)).toBeLessThan(300);
@@ -28,6 +29,8 @@ describe('sessionNameKey', () => {
     expect(sessionNameKey('pii-key-0123456789', 'zoom', 'Support call with Jana Novak')).toBe(key);
     expect(sessionNameKey('pii-key-9876543210', 'zoom', 'Support call with Jana Novak')).not.toBe(key);
     expect(sessionNameKey('pii-key-0123456789', 'zoom', 'Support call with Jana Nováková')).not.toBe(key);
-    expect(key.slice('name:'.length)).not.toBe(participantKey('pii-key-0123456789', 'zoom', 'Support call with Jana Novak'));
+    expect(key.slice('name:'.length)).not.toBe(
+      participantKey('pii-key-0123456789', 'zoom', 'Support call with Jana Novak'),
+    );
   });
 });

@@ -4,7 +4,8 @@ import { topicConfig } from '../../lib/log/kafka.js';
 /** What KafkaLog hands the admin's createTopics for one topic (the local broker is single-node, so RF >= 3 is checked here). */
 describe('Kafka topic settings', () => {
   const spec = { topic: 'sessionflow.raw.zoom.v1', partitions: 3, maxMessageBytes: 1_114_112 };
-  const minInsync = (rf: number) => topicConfig(spec, rf).configEntries?.find((e) => e.name === 'min.insync.replicas')?.value;
+  const minInsync = (rf: number) =>
+    topicConfig(spec, rf).configEntries?.find((e) => e.name === 'min.insync.replicas')?.value;
 
   it.each([
     { rf: 3, expected: '2' },

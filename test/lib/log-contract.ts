@@ -27,7 +27,13 @@ function collect(log: Log, group: string, topics: string[], extra: Partial<Param
     new Promise<void>((resolve, reject) => {
       if (seen.length >= n) return resolve();
       const timer = setTimeout(() => reject(new Error(`saw ${seen.length} of ${n} records`)), ms);
-      waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+      waiters.push({
+        n,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
     });
   return { seen, consumer, until };
 }
@@ -72,7 +78,12 @@ export function logContract(name: string, harness: LogHarness): void {
       const topic = unique('concurrent');
       await log.createTopics([{ topic, partitions: 2 }]);
       await Promise.all(
-        Array.from({ length: 50 }, (_, i) => log.publish(topic, [{ key: null, value: Buffer.from(`m${i}`) }, { key: null, value: Buffer.from(`n${i}`) }])),
+        Array.from({ length: 50 }, (_, i) =>
+          log.publish(topic, [
+            { key: null, value: Buffer.from(`m${i}`) },
+            { key: null, value: Buffer.from(`n${i}`) },
+          ]),
+        ),
       );
       const { seen, consumer, until } = collect(log, unique('group'), [topic]);
       const c = await consumer;
@@ -88,7 +99,10 @@ export function logContract(name: string, harness: LogHarness): void {
       const group = unique('group');
       const first = await client();
       await first.createTopics([{ topic, partitions: 1 }]);
-      await first.publish(topic, [1, 2, 3].map((i) => ({ key: null, value: Buffer.from(`a${i}`) })));
+      await first.publish(
+        topic,
+        [1, 2, 3].map((i) => ({ key: null, value: Buffer.from(`a${i}`) })),
+      );
       const one = collect(first, group, [topic]);
       const c1 = await one.consumer;
       await one.until(3);
@@ -110,7 +124,10 @@ export function logContract(name: string, harness: LogHarness): void {
       const log = await client();
       const topic = unique('seek');
       await log.createTopics([{ topic, partitions: 1 }]);
-      await log.publish(topic, [0, 1, 2, 3, 4].map((i) => ({ key: null, value: Buffer.from(`s${i}`) })));
+      await log.publish(
+        topic,
+        [0, 1, 2, 3, 4].map((i) => ({ key: null, value: Buffer.from(`s${i}`) })),
+      );
       const { seen, consumer, until } = collect(log, unique('group'), [topic], {
         seek: async (assigned) => new Map(assigned.map((tp) => [`${tp.topic}:${tp.partition}`, 3])),
       });

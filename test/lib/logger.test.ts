@@ -49,8 +49,14 @@ describe('createLogger', () => {
     const log = capture();
     const logger = createLogger('debug', log.stream);
     const said = ['pw-Secret-1', 'user-2', 'pw-Secret-3', 'tok-Secret-4', 'tok-Secret-5', 'tok-Secret-6'];
-    logger.info({ password: said[0], credentials: { username: said[1], password: said[2] }, token: said[3] }, 'top level');
-    logger.warn({ answer: { access_token: said[4], expires_in: 86400 }, options: { token: said[5] } }, 'one level down');
+    logger.info(
+      { password: said[0], credentials: { username: said[1], password: said[2] }, token: said[3] },
+      'top level',
+    );
+    logger.warn(
+      { answer: { access_token: said[4], expires_in: 86400 }, options: { token: said[5] } },
+      'one level down',
+    );
     logger.flush();
     await new Promise((resolve) => setImmediate(resolve));
     const text = log.text();

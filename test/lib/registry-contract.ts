@@ -7,7 +7,12 @@ export interface RegistryHarness {
   open(): Promise<Registry>;
 }
 
-const record = (name: string, fields: object[]) => ({ type: 'record', name, namespace: 'io.sessionflow.contract', fields });
+const record = (name: string, fields: object[]) => ({
+  type: 'record',
+  name,
+  namespace: 'io.sessionflow.contract',
+  fields,
+});
 const v1 = record('Thing', [{ name: 'id', type: 'string', doc: 'The id.' }]);
 const v2 = record('Thing', [
   { name: 'id', type: 'string', doc: 'The id.' },
@@ -36,7 +41,10 @@ export function registryContract(name: string, harness: RegistryHarness): void {
       const s = subject();
       const id = await registry.register(s, v1);
       expect(await registry.register(s, v1)).toBe(id);
-      expect(JSON.parse(await registry.lookup(id))).toMatchObject({ name: 'Thing', fields: [{ name: 'id', type: 'string' }] });
+      expect(JSON.parse(await registry.lookup(id))).toMatchObject({
+        name: 'Thing',
+        fields: [{ name: 'id', type: 'string' }],
+      });
     });
 
     it('accepts a BACKWARD-compatible change under a new id and refuses a breaking one', async () => {

@@ -15,7 +15,9 @@ describe('Avro schemas', () => {
   it.each(files)('%s parses and has a doc on every field', (file) => {
     const json = JSON.parse(readFileSync(schemaPath(file), 'utf8'));
     expect(() => avro.Type.forSchema(json)).not.toThrow();
-    const undocumented = fields(json).filter(({ field }) => !field.doc || field.doc.trim().length < 5).map(({ path }) => path);
+    const undocumented = fields(json)
+      .filter(({ field }) => !field.doc || field.doc.trim().length < 5)
+      .map(({ path }) => path);
     expect(undocumented).toEqual([]);
   });
 

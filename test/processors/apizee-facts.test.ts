@@ -17,7 +17,8 @@ const T0 = 1749580800; // ticket.new of the fixtures, Unix seconds
 const at = (seconds: number): number => (T0 + seconds) * 1_000_000;
 const RECEIVED_AT = at(2000);
 
-const fixture = (type: string): Record<string, any> => JSON.parse(readFileSync(join(FIXTURES, `${type}.json`), 'utf8')) as Record<string, any>;
+const fixture = (type: string): Record<string, any> =>
+  JSON.parse(readFileSync(join(FIXTURES, `${type}.json`), 'utf8')) as Record<string, any>;
 
 /** The documented survey example names another requestor; in this session Jane answers it. */
 function janesSurvey(): Record<string, any> {
@@ -49,8 +50,13 @@ function normalizeAll(bodies: ReadonlyArray<Record<string, any>>, delivery = 0):
   return bodies.flatMap((body, i) => {
     const raw: RawWebhook = {
       ingest_id: `delivery-${delivery}-${String(i).padStart(2, '0')}`,
-      provider: 'apizee', received_at: RECEIVED_AT + delivery * 60_000_000 + i, source: 'webhook', dedup_key: String(body.objectId),
-      headers: {}, content_type: 'application/json', body: Buffer.from(JSON.stringify(body)),
+      provider: 'apizee',
+      received_at: RECEIVED_AT + delivery * 60_000_000 + i,
+      source: 'webhook',
+      dedup_key: String(body.objectId),
+      headers: {},
+      content_type: 'application/json',
+      body: Buffer.from(JSON.stringify(body)),
     };
     const { events, failures } = apizeeAdapter.normalize(raw, CTX);
     expect(failures).toEqual([]);
@@ -84,13 +90,40 @@ describe('foldSession on an Apizee ticket', () => {
 
   it('gives the facts of the ticket session', () => {
     expect(reference.fact).toMatchObject({
-      session_key: 'apizee:361', provider: 'apizee', account_id: null, session_id: '361', channel: 'ticket', name: null,
-      created_at: at(0), started_at: at(380), ended_at: at(905), status: 'closed', duration_seconds: 525, wait_seconds: 0,
-      participants: 2, agents: 1, guests: 1, peak_concurrent: 2, participant_seconds: 525 + 515,
-      consent: 'accepted', camera_allowed: true, microphone_allowed: true, geolocation_allowed: true,
-      recordings: 0, media_captures: 1, ocr_scans: 1, files_shared: 0, messages: 0, alerts: 0,
-      survey_score: 1.5, end_reason: 'agentLeft', events: once.length, unknown_events: 0,
-      first_event_at: at(0), last_event_at: at(1000), updated_at: RECEIVED_AT + SESSION_BODIES.length - 1,
+      session_key: 'apizee:361',
+      provider: 'apizee',
+      account_id: null,
+      session_id: '361',
+      channel: 'ticket',
+      name: null,
+      created_at: at(0),
+      started_at: at(380),
+      ended_at: at(905),
+      status: 'closed',
+      duration_seconds: 525,
+      wait_seconds: 0,
+      participants: 2,
+      agents: 1,
+      guests: 1,
+      peak_concurrent: 2,
+      participant_seconds: 525 + 515,
+      consent: 'accepted',
+      camera_allowed: true,
+      microphone_allowed: true,
+      geolocation_allowed: true,
+      recordings: 0,
+      media_captures: 1,
+      ocr_scans: 1,
+      files_shared: 0,
+      messages: 0,
+      alerts: 0,
+      survey_score: 1.5,
+      end_reason: 'agentLeft',
+      events: once.length,
+      unknown_events: 0,
+      first_event_at: at(0),
+      last_event_at: at(1000),
+      updated_at: RECEIVED_AT + SESSION_BODIES.length - 1,
       conversations: new Set(SESSION_BODIES.map((b) => b.props?.conversationId).filter((c) => c !== undefined)).size,
     });
     expect(reference.fact.conversations).toBeGreaterThan(0);
@@ -111,29 +144,46 @@ describe('foldSession on an Apizee ticket', () => {
   });
 
   it('keeps ended_at null and the ticket open until it reaches a terminal state', () => {
-    const open = foldSession(normalizeAll(SESSION_BODIES.filter((b) => !['ticket.completed', 'ticket.closed'].includes(b.props.eventType)))).fact;
+    const open = foldSession(
+      normalizeAll(SESSION_BODIES.filter((b) => !['ticket.completed', 'ticket.closed'].includes(b.props.eventType))),
+    ).fact;
     expect(open).toMatchObject({ ended_at: null, status: 'open', duration_seconds: null });
     const done = foldSession(normalizeAll(SESSION_BODIES.filter((b) => b.props.eventType !== 'ticket.closed'))).fact;
     expect(done).toMatchObject({ ended_at: at(905), status: 'ended' });
   });
 
   it('starts at the requestor joining when the agent never joins (only the list of the brief)', () => {
-    const without = SESSION_BODIES.filter((b) => !['ticket.sessionStarted', 'session.agentContacted'].includes(b.props.eventType));
+    const without = SESSION_BODIES.filter(
+      (b) => !['ticket.sessionStarted', 'session.agentContacted'].includes(b.props.eventType),
+    );
     const { fact, spans } = foldSession(normalizeAll(without));
-    expect(fact).toMatchObject({ started_at: at(385), ended_at: at(905), status: 'closed', wait_seconds: null, participants: 2, agents: 1, guests: 1 });
+    expect(fact).toMatchObject({
+      started_at: at(385),
+      ended_at: at(905),
+      status: 'closed',
+      wait_seconds: null,
+      participants: 2,
+      agents: 1,
+      guests: 1,
+    });
     // agentLeft with no join before it: the agent's span starts at started_at.
     expect(spans.find((s) => s.participant_key === AGENT)).toMatchObject({ joined_at: at(385), left_at: at(905) });
   });
 
   it('cancels a ticket whose invitation was declined, with no end time and nobody who took part', () => {
-    const { fact } = foldSession(normalizeAll([fixture('ticket.new'), fixture('ticket.invitationSent'), fixture('ticket.invitationDeclined')]));
+    const { fact } = foldSession(
+      normalizeAll([fixture('ticket.new'), fixture('ticket.invitationSent'), fixture('ticket.invitationDeclined')]),
+    );
     expect(fact).toMatchObject({ status: 'cancelled', ended_at: null, participants: 0, agents: 0, guests: 0 });
   });
 
   it('orders same-second events by objectId: the later decision wins even when it is the permission', () => {
     const declined = { ...fixture('mediaDevice.cameraDisallowed'), objectId: 1500, time: 1749599999 };
     const allowed = { ...fixture('mediaDevice.cameraAllowed'), objectId: 1501, time: 1749599999 };
-    for (const order of [[declined, allowed], [allowed, declined]]) {
+    for (const order of [
+      [declined, allowed],
+      [allowed, declined],
+    ]) {
       expect(foldSession(normalizeAll([...SESSION_BODIES, ...order])).fact.camera_allowed).toBe(true);
     }
     const laterRefusal = { ...declined, objectId: 1502 };
@@ -141,7 +191,14 @@ describe('foldSession on an Apizee ticket', () => {
   });
 
   it('takes the latest decision per scope: camera off after media on', () => {
-    const { fact } = foldSession(normalizeAll([...SESSION_BODIES, fixture('mediaDevice.cameraDisallowed'), fixture('geo.ansDisallowed')]));
-    expect(fact).toMatchObject({ camera_allowed: false, microphone_allowed: true, geolocation_allowed: false, consent: 'accepted' });
+    const { fact } = foldSession(
+      normalizeAll([...SESSION_BODIES, fixture('mediaDevice.cameraDisallowed'), fixture('geo.ansDisallowed')]),
+    );
+    expect(fact).toMatchObject({
+      camera_allowed: false,
+      microphone_allowed: true,
+      geolocation_allowed: false,
+      consent: 'accepted',
+    });
   });
 });

@@ -34,7 +34,10 @@ function delivery(raw: RawWebhook): { raw: RawWebhook; events: SessionEvent[]; d
 
 function zoom(body: Buffer, dedup = true): RawWebhook {
   const raw = zoomRaw(`01AUDIT${String(++n).padStart(19, '0')}`, body, T0 + n * 1_000_000);
-  return { ...raw, dedup_key: dedup ? zoomDedupKey(JSON.parse(body.toString()) as Parameters<typeof zoomDedupKey>[0]) : null };
+  return {
+    ...raw,
+    dedup_key: dedup ? zoomDedupKey(JSON.parse(body.toString()) as Parameters<typeof zoomDedupKey>[0]) : null,
+  };
 }
 
 function mluvii(fixture: string): RawWebhook {
@@ -52,10 +55,19 @@ function mluvii(fixture: string): RawWebhook {
 }
 
 async function store(deliveries: ReturnType<typeof delivery>[]): Promise<void> {
-  const warehouse = await createWarehouse({ dataDir: dir.path, logger: createLogger('silent'), idleHorizonMicros: 24 * HOUR, clock: () => T0 + HOUR });
+  const warehouse = await createWarehouse({
+    dataDir: dir.path,
+    logger: createLogger('silent'),
+    idleHorizonMicros: 24 * HOUR,
+    clock: () => T0 + HOUR,
+  });
   try {
     await warehouse.applyBatch(
-      batch({ raw: deliveries.map((d) => d.raw), events: deliveries.flatMap((d) => d.events), deadLetters: deliveries.flatMap((d) => d.deadLetters) }),
+      batch({
+        raw: deliveries.map((d) => d.raw),
+        events: deliveries.flatMap((d) => d.events),
+        deadLetters: deliveries.flatMap((d) => d.deadLetters),
+      }),
     );
     await warehouse.flush();
   } finally {
@@ -84,21 +96,35 @@ describe('sessionflow audit', () => {
       ...call.map(delivery),
       delivery(mluviiFirst),
       delivery(zoom(Buffer.from('not json at all'), false)),
-      delivery(zoom(Buffer.from(JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc' }, event_ts: 1 })), false)),
+      delivery(
+        zoom(
+          Buffer.from(
+            JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc' }, event_ts: 1 }),
+          ),
+          false,
+        ),
+      ),
     ]);
     // Batch 2: redeliveries. Zoom retries two webhooks (same dedup key), mluvii retries its event,
     // and a copy of session.ended comes without a dedup key (its events collapse by event_id).
     await store([
       delivery(zoom(zoomBody(ZOOM_CALL[0]!))),
       delivery(zoom(zoomBody(ZOOM_CALL[5]!))),
-      delivery({ ...mluviiFirst, ingest_id: '01AUDITMREDELIVERED0000000001', received_at: mluviiFirst.received_at + 60_000_000 }),
+      delivery({
+        ...mluviiFirst,
+        ingest_id: '01AUDITMREDELIVERED0000000001',
+        received_at: mluviiFirst.received_at + 60_000_000,
+      }),
       delivery(zoom(zoomBody(ZOOM_CALL[5]!), false)),
     ]);
   });
 
   it('accounts for every archived delivery, per provider and in total, and says OK', async () => {
     const result = await audit();
-    const events = ZOOM_CALL.map((f) => normalizeRaw(zoom(zoomBody(f)), PII_KEY).events.length).reduce((a, b) => a + b, 0);
+    const events = ZOOM_CALL.map((f) => normalizeRaw(zoom(zoomBody(f)), PII_KEY).events.length).reduce(
+      (a, b) => a + b,
+      0,
+    );
     expect(row(result, 'zoom')).toEqual({
       provider: 'zoom',
       archived: 6 + 2 + 3,
@@ -115,14 +141,32 @@ describe('sessionflow audit', () => {
       refused_erased: 0,
     });
     const m = row(result, 'mluvii');
-    expect(m).toMatchObject({ archived: 2, with_events: 1, dead_lettered: 0, duplicates: 1, no_events: 0, unexplained: 0, dead_letter_rows: 0 });
+    expect(m).toMatchObject({
+      archived: 2,
+      with_events: 1,
+      dead_lettered: 0,
+      duplicates: 1,
+      no_events: 0,
+      unexplained: 0,
+      dead_letter_rows: 0,
+    });
     expect(m.events).toBe(normalizeRaw(mluviiFirst, PII_KEY).events.length);
-    expect(row(result, 'total')).toMatchObject({ archived: 13, with_events: 7, dead_lettered: 1, duplicates: 4, no_events: 1, unexplained: 0 });
-    for (const r of result.rows) expect(r.with_events + r.dead_lettered + r.duplicates + r.no_events + r.unexplained).toBe(r.archived);
+    expect(row(result, 'total')).toMatchObject({
+      archived: 13,
+      with_events: 7,
+      dead_lettered: 1,
+      duplicates: 4,
+      no_events: 1,
+      unexplained: 0,
+    });
+    for (const r of result.rows)
+      expect(r.with_events + r.dead_lettered + r.duplicates + r.no_events + r.unexplained).toBe(r.archived);
     expect(result.unexplained).toEqual([]);
     const verdict = auditVerdict(result);
     expect(verdict.code).toBe(0);
-    expect(verdict.line).toBe('audit: OK, all 13 archived deliveries accounted for: 7 with events, 1 dead-lettered, 4 duplicates, 1 without events');
+    expect(verdict.line).toBe(
+      'audit: OK, all 13 archived deliveries accounted for: 7 with events, 1 dead-lettered, 4 duplicates, 1 without events',
+    );
   });
 
   it('shows a raw row with no event, no dead letter and no sibling as unexplained, and fails', async () => {
@@ -136,8 +180,14 @@ describe('sessionflow audit', () => {
     expect(result.unexplained).toEqual([orphan.ingest_id]);
     const verdict = auditVerdict(result);
     expect(verdict.code).toBe(1);
-    expect(verdict.line).toBe(`audit: FAILED, 1 of 14 archived deliveries unexplained (zoom 1): ingest_id ${orphan.ingest_id}`);
-    const table = render(['provider', 'unexplained'], result.rows.map((r) => [r.provider, r.unexplained]), 'csv');
+    expect(verdict.line).toBe(
+      `audit: FAILED, 1 of 14 archived deliveries unexplained (zoom 1): ingest_id ${orphan.ingest_id}`,
+    );
+    const table = render(
+      ['provider', 'unexplained'],
+      result.rows.map((r) => [r.provider, r.unexplained]),
+      'csv',
+    );
     expect(table).toBe('provider,unexplained\nmluvii,0\nzoom,1\ntotal,1\n');
   });
 });
@@ -145,7 +195,8 @@ describe('sessionflow audit', () => {
 describe('sessionflow audit: Jifeline websocket frames without their ticket', () => {
   const frames = tempDir('sessionflow-audit-jifeline-');
   afterAll(() => frames.remove());
-  const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/jifeline/${name}.json`, import.meta.url)));
+  const fixture = (name: string) =>
+    readFileSync(fileURLToPath(new URL(`../fixtures/jifeline/${name}.json`, import.meta.url)));
   let k = 0;
   /** A delivery as the Jifeline puller archives it: websocket frame or poll, keyed by the event's ULID. */
   function jifeline(body: Buffer): RawWebhook {
@@ -163,9 +214,20 @@ describe('sessionflow audit: Jifeline websocket frames without their ticket', ()
   }
 
   async function storeIn(deliveries: ReturnType<typeof delivery>[]): Promise<AuditResult> {
-    const warehouse = await createWarehouse({ dataDir: frames.path, logger: createLogger('silent'), idleHorizonMicros: 24 * HOUR, clock: () => T0 + HOUR });
+    const warehouse = await createWarehouse({
+      dataDir: frames.path,
+      logger: createLogger('silent'),
+      idleHorizonMicros: 24 * HOUR,
+      clock: () => T0 + HOUR,
+    });
     try {
-      await warehouse.applyBatch(batch({ raw: deliveries.map((d) => d.raw), events: deliveries.flatMap((d) => d.events), deadLetters: deliveries.flatMap((d) => d.deadLetters) }));
+      await warehouse.applyBatch(
+        batch({
+          raw: deliveries.map((d) => d.raw),
+          events: deliveries.flatMap((d) => d.events),
+          deadLetters: deliveries.flatMap((d) => d.deadLetters),
+        }),
+      );
       await warehouse.flush();
     } finally {
       await warehouse.close();
@@ -180,16 +242,40 @@ describe('sessionflow audit: Jifeline websocket frames without their ticket', ()
 
   it('counts a frame shaped as the reference shows it as no_events (no dead letter), then as a duplicate once the poll stores its event', async () => {
     // The reference's frame (message: {}) and one that carries the customer but not the ticket.
-    const bare = Buffer.from(JSON.stringify({ action: 'event-received', event_id: '01HWTCTT509VV8X9XYGPTR5N8Q', event_type: 'tickets.ticket.created', message: {} }));
+    const bare = Buffer.from(
+      JSON.stringify({
+        action: 'event-received',
+        event_id: '01HWTCTT509VV8X9XYGPTR5N8Q',
+        event_type: 'tickets.ticket.created',
+        message: {},
+      }),
+    );
     const early = [delivery(jifeline(bare)), delivery(jifeline(fixture('websocket-without-ticket')))];
     expect(early.flatMap((d) => [...d.events, ...d.deadLetters])).toEqual([]);
     const before = await storeIn(early);
-    expect(row(before, 'jifeline')).toMatchObject({ archived: 2, with_events: 0, dead_lettered: 0, duplicates: 0, no_events: 2, unexplained: 0, events: 0, dead_letter_rows: 0 });
+    expect(row(before, 'jifeline')).toMatchObject({
+      archived: 2,
+      with_events: 0,
+      dead_lettered: 0,
+      duplicates: 0,
+      no_events: 2,
+      unexplained: 0,
+      events: 0,
+      dead_letter_rows: 0,
+    });
     expect(auditVerdict(before).code).toBe(0);
 
     // The poll brings the closed ticket's event (same ULID): the frame is now its redelivery.
     const after = await storeIn([delivery(jifeline(fixture('tickets.ticket.closed')))]);
-    expect(row(after, 'jifeline')).toMatchObject({ archived: 3, with_events: 1, dead_lettered: 0, duplicates: 1, no_events: 1, unexplained: 0, dead_letter_rows: 0 });
+    expect(row(after, 'jifeline')).toMatchObject({
+      archived: 3,
+      with_events: 1,
+      dead_lettered: 0,
+      duplicates: 1,
+      no_events: 1,
+      unexplained: 0,
+      dead_letter_rows: 0,
+    });
     expect(auditVerdict(after).code).toBe(0);
   });
 });

@@ -14,16 +14,28 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/jifeline/', import.meta.url)
 const HOUR = 3600e6;
 const at = (iso: string): number => Date.parse(iso) * 1000;
 
-interface RestEvent { id: string; type: string; occurred_at: string; payload: Record<string, unknown> }
-const fixture = (type: string): RestEvent => JSON.parse(readFileSync(join(FIXTURES, `${type}.json`), 'utf8')) as RestEvent;
+interface RestEvent {
+  id: string;
+  type: string;
+  occurred_at: string;
+  payload: Record<string, unknown>;
+}
+const fixture = (type: string): RestEvent =>
+  JSON.parse(readFileSync(join(FIXTURES, `${type}.json`), 'utf8')) as RestEvent;
 
 let delivery = 0;
 /** The canonical events of one delivery of a body, received an hour after it happened. */
 function deliver(body: object, occurredAt: string): SessionEvent[] {
   delivery++;
   const raw: RawWebhook = {
-    ingest_id: `01HX00000000000000000000${String(delivery).padStart(2, '0')}`, provider: 'jifeline', received_at: at(occurredAt) + HOUR + delivery,
-    source: 'poll', dedup_key: null, headers: {}, content_type: 'application/json', body: Buffer.from(JSON.stringify(body)),
+    ingest_id: `01HX00000000000000000000${String(delivery).padStart(2, '0')}`,
+    provider: 'jifeline',
+    received_at: at(occurredAt) + HOUR + delivery,
+    source: 'poll',
+    dedup_key: null,
+    headers: {},
+    content_type: 'application/json',
+    body: Buffer.from(JSON.stringify(body)),
   };
   const { events, failures } = jifelineAdapter.normalize(raw, { piiKey: 'test-pii-key' });
   expect(failures).toEqual([]);
@@ -36,7 +48,13 @@ const socket = (type: string): SessionEvent[] => {
   return deliver({ action: 'event-received', event_id: e.id, event_type: e.type, message: e.payload }, e.occurred_at);
 };
 
-const TICKET = ['tickets.ticket.created', 'tickets.ticket.state_changed', 'tickets.ticket.product_added', 'tickets.ticket.product_removed', 'tickets.ticket.closed'];
+const TICKET = [
+  'tickets.ticket.created',
+  'tickets.ticket.state_changed',
+  'tickets.ticket.product_added',
+  'tickets.ticket.product_removed',
+  'tickets.ticket.closed',
+];
 
 describe('jifeline ticket facts', () => {
   const events = TICKET.flatMap(rest);
@@ -70,7 +88,12 @@ describe('jifeline ticket facts', () => {
 
   it('is open until the close arrives, whatever order the rest came in', () => {
     const open = foldSession([...events.slice(0, 4)].reverse()).fact;
-    expect(open).toMatchObject({ status: 'open', ended_at: null, duration_seconds: null, created_at: at('2024-05-02T08:00:00Z') });
+    expect(open).toMatchObject({
+      status: 'open',
+      ended_at: null,
+      duration_seconds: null,
+      created_at: at('2024-05-02T08:00:00Z'),
+    });
   });
 
   it('gives the same fact when every event also came over the websocket, and for any arrival order', () => {
@@ -81,9 +104,22 @@ describe('jifeline ticket facts', () => {
   });
 
   it('counts a type it does not map as unknown, without changing the life cycle', () => {
-    const other = deliver({ ...fixture('tickets.ticket.created'), id: '01HWW5XKR0A1B2C3D4E5F6G7H8', type: 'tickets.ticket.vehicle_changed', occurred_at: '2024-05-02T08:10:00Z' }, '2024-05-02T08:10:00Z');
+    const other = deliver(
+      {
+        ...fixture('tickets.ticket.created'),
+        id: '01HWW5XKR0A1B2C3D4E5F6G7H8',
+        type: 'tickets.ticket.vehicle_changed',
+        occurred_at: '2024-05-02T08:10:00Z',
+      },
+      '2024-05-02T08:10:00Z',
+    );
     const withOther = foldSession([...events, ...other]).fact;
-    expect(withOther).toMatchObject({ events: 6, unknown_events: 1, status: 'closed', duration_seconds: fact.duration_seconds });
+    expect(withOther).toMatchObject({
+      events: 6,
+      unknown_events: 1,
+      status: 'closed',
+      duration_seconds: fact.duration_seconds,
+    });
   });
 });
 
@@ -91,15 +127,40 @@ describe('jifeline cancelled ticket', () => {
   it('is cancelled, ended at the cancellation; its time to close runs from created_at', () => {
     const cancelled = fixture('tickets.ticket.cancelled');
     const ticket = (cancelled.payload as { ticket: { id: string; ticket_number: number } }).ticket;
-    const created = deliver({ ...fixture('tickets.ticket.created'), id: '01HWW8G3R0Q2W4E6R8T0Y2V4J6', occurred_at: '2024-05-02T08:55:00Z', payload: { ticket: { ...ticket, state: 'pending' } } }, '2024-05-02T08:55:00Z');
+    const created = deliver(
+      {
+        ...fixture('tickets.ticket.created'),
+        id: '01HWW8G3R0Q2W4E6R8T0Y2V4J6',
+        occurred_at: '2024-05-02T08:55:00Z',
+        payload: { ticket: { ...ticket, state: 'pending' } },
+      },
+      '2024-05-02T08:55:00Z',
+    );
     const { fact } = foldSession([...created, ...rest('tickets.ticket.cancelled')]);
-    expect(fact).toMatchObject({ status: 'cancelled', created_at: at('2024-05-02T08:55:00Z'), ended_at: at('2024-05-02T09:12:45Z'), duration_seconds: 17 * 60 + 45 });
+    expect(fact).toMatchObject({
+      status: 'cancelled',
+      created_at: at('2024-05-02T08:55:00Z'),
+      ended_at: at('2024-05-02T09:12:45Z'),
+      duration_seconds: 17 * 60 + 45,
+    });
   });
 
   it('is closed when it only reached the state through ticket.state_changed', () => {
-    const closedState = deliver({ ...fixture('tickets.ticket.state_changed'), id: '01HWW6ZNE0M3N8R2T6W9C4D7F1', occurred_at: '2024-05-02T08:41:30Z', payload: { ticket: { id: '4f0c2a52-8d7e-4b59-9a0e-6b1f6f0d2c11', state: 'closed' } } }, '2024-05-02T08:41:30Z');
+    const closedState = deliver(
+      {
+        ...fixture('tickets.ticket.state_changed'),
+        id: '01HWW6ZNE0M3N8R2T6W9C4D7F1',
+        occurred_at: '2024-05-02T08:41:30Z',
+        payload: { ticket: { id: '4f0c2a52-8d7e-4b59-9a0e-6b1f6f0d2c11', state: 'closed' } },
+      },
+      '2024-05-02T08:41:30Z',
+    );
     const { fact } = foldSession([...rest('tickets.ticket.created'), ...closedState]);
-    expect(fact).toMatchObject({ status: 'closed', ended_at: at('2024-05-02T08:41:30Z'), duration_seconds: 41 * 60 + 30 });
+    expect(fact).toMatchObject({
+      status: 'closed',
+      ended_at: at('2024-05-02T08:41:30Z'),
+      duration_seconds: 41 * 60 + 30,
+    });
   });
 });
 

@@ -18,7 +18,9 @@ const SECOND = 4301;
 
 /** A documented example body with this session's data laid over it. */
 function body(eventType: string, data: Record<string, unknown>): string {
-  const example = JSON.parse(escapeControlCharsInStrings(readFileSync(new URL(`${eventType}.json`, FIXTURES), 'utf8'))) as { data: object };
+  const example = JSON.parse(
+    escapeControlCharsInStrings(readFileSync(new URL(`${eventType}.json`, FIXTURES), 'utf8')),
+  ) as { data: object };
   return JSON.stringify({ eventType, data: { ...example.data, ...data } });
 }
 
@@ -51,11 +53,20 @@ const DELIVERIES: Delivery[] = [
   timed('SessionActivityOnHold', '2024-05-02T09:01:00.250000+02:00', { ...activity(60000002), userId: FIRST }),
   timed('SessionActivityResumeGuest', '2024-05-02T09:01:30.750000+02:00', { ...activity(60000003), userId: FIRST }),
   timed('SessionActivityAvTerminated', '2024-05-02T09:02:00.000000+02:00', { sessionId: SESSION, operatorId: FIRST }),
-  timed('SessionForwarded', '2024-05-02T09:02:26:568252+02:00', { ...session, userId: SECOND, operatorGroupId: null, chatbotId: null }),
+  timed('SessionForwarded', '2024-05-02T09:02:26:568252+02:00', {
+    ...session,
+    userId: SECOND,
+    operatorGroupId: null,
+    chatbotId: null,
+  }),
   // Forwarded away: concluded, never left (only the operator who ends the session gets SessionOperatorLeft).
   timed('SessionOperatorConcluded', '2024-05-02T09:02:26.600000+02:00', { ...session, userId: FIRST }),
   timed('SessionOperatorJoined', '2024-05-02T09:02:40.000000+02:00', { ...session, userId: SECOND }),
-  timed('SessionActivitySessionEnded', '2024-05-02T09:13:07.965191+02:00', { ...activity(60000004), client: 'Guest', terminationReason: 'GuestLeft' }),
+  timed('SessionActivitySessionEnded', '2024-05-02T09:13:07.965191+02:00', {
+    ...activity(60000004),
+    client: 'Guest',
+    terminationReason: 'GuestLeft',
+  }),
   timed('SessionEnded', '2024-05-02T09:13:07:965191+02:00', session, 'ended'),
   timed('SessionOperatorLeft', '2024-05-02T09:13:07:965191+02:00', { ...session, userId: SECOND }),
   timed('SessionOperatorConcluded', '2024-05-02T09:15:50:838056+02:00', { ...session, userId: SECOND }),
@@ -63,8 +74,14 @@ const DELIVERIES: Delivery[] = [
 
 function normalize(delivery: Delivery, n = 0): SessionEvent[] {
   const raw: RawWebhook = {
-    ingest_id: `01HWZ5Q6T3J8M2N4P6R8S0V${String(n).padStart(3, '0')}`, provider: 'mluvii', received_at: delivery.receivedAt, source: 'webhook',
-    dedup_key: null, headers: {}, content_type: 'application/json', body: Buffer.from(delivery.body),
+    ingest_id: `01HWZ5Q6T3J8M2N4P6R8S0V${String(n).padStart(3, '0')}`,
+    provider: 'mluvii',
+    received_at: delivery.receivedAt,
+    source: 'webhook',
+    dedup_key: null,
+    headers: {},
+    content_type: 'application/json',
+    body: Buffer.from(delivery.body),
   };
   const { events, failures } = mluviiAdapter.normalize(raw, { piiKey: 'test-pii-key' });
   expect(failures).toEqual([]);
@@ -80,8 +97,14 @@ describe('mluvii facts: a chat upgraded to audio/video, forwarded, ended with af
     const startedAt = at('2024-05-02T06:58:58.888364+00:00');
     const endedAt = at('2024-05-02T07:13:07.965191+00:00');
     expect(reference.fact).toMatchObject({
-      session_key: `mluvii:${SESSION}`, provider: 'mluvii', account_id: '62', session_id: String(SESSION), channel: 'chat',
-      started_at: startedAt, ended_at: endedAt, status: 'ended',
+      session_key: `mluvii:${SESSION}`,
+      provider: 'mluvii',
+      account_id: '62',
+      session_id: String(SESSION),
+      channel: 'chat',
+      started_at: startedAt,
+      ended_at: endedAt,
+      status: 'ended',
       duration_seconds: seconds('2024-05-02T06:58:58.888364+00:00', '2024-05-02T07:13:07.965191+00:00'),
       // Queue time: from SessionStarted to the first operator's SessionOperatorJoined.
       wait_seconds: seconds('2024-05-02T06:58:58.888364+00:00', '2024-05-02T06:59:18.467643+00:00'),
@@ -103,27 +126,39 @@ describe('mluvii facts: a chat upgraded to audio/video, forwarded, ended with af
 
   it('gives the same fact and spans however the deliveries are ordered and repeated', () => {
     fc.assert(
-      fc.property(fc.shuffledSubarray(DELIVERIES, { minLength: DELIVERIES.length }), fc.array(fc.nat(DELIVERIES.length - 1), { maxLength: 10 }), (shuffled, repeats) => {
-        // A redelivery: same body, a minute later, another ingest id.
-        const again = repeats.map((i, n) => normalize({ ...DELIVERIES[i]!, receivedAt: DELIVERIES[i]!.receivedAt + 60_000_000 }, n + 1));
-        const events = [...shuffled.flatMap((d) => normalize(d)), ...again.flat()];
-        const { fact, spans } = foldSession(events);
-        expect(fact).toEqual(reference.fact);
-        expect(spans).toEqual(reference.spans);
-      }),
+      fc.property(
+        fc.shuffledSubarray(DELIVERIES, { minLength: DELIVERIES.length }),
+        fc.array(fc.nat(DELIVERIES.length - 1), { maxLength: 10 }),
+        (shuffled, repeats) => {
+          // A redelivery: same body, a minute later, another ingest id.
+          const again = repeats.map((i, n) =>
+            normalize({ ...DELIVERIES[i]!, receivedAt: DELIVERIES[i]!.receivedAt + 60_000_000 }, n + 1),
+          );
+          const events = [...shuffled.flatMap((d) => normalize(d)), ...again.flat()];
+          const { fact, spans } = foldSession(events);
+          expect(fact).toEqual(reference.fact);
+          expect(spans).toEqual(reference.spans);
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it('closes the span of an operator who was concluded without SessionOperatorLeft', () => {
-    const first = reference.spans.find((s) => s.role === 'agent' && s.joined_at === at('2024-05-02T06:59:18.467643+00:00'));
+    const first = reference.spans.find(
+      (s) => s.role === 'agent' && s.joined_at === at('2024-05-02T06:59:18.467643+00:00'),
+    );
     expect(first?.left_at).toBe(at('2024-05-02T07:02:26.600000+00:00'));
     expect(reference.fact.peak_concurrent).toBe(1);
   });
 
   it('counts one forward once when both SessionForwarded and SessionActivitySessionForwarded tell it', () => {
     const activityToo = timed('SessionActivitySessionForwarded', '2024-05-02T09:02:26.568000+02:00', {
-      ...activity(60000005), client: 'User', userId: FIRST, toOperatorUserId: SECOND, toOperatorFullName: 'Jan Novák',
+      ...activity(60000005),
+      client: 'User',
+      userId: FIRST,
+      toOperatorUserId: SECOND,
+      toOperatorFullName: 'Jan Novák',
     });
     expect(foldSession([...inOrder, ...normalize(activityToo)]).fact.forwards).toBe(1);
   });

@@ -23,11 +23,22 @@ import { queryDataset } from '../helpers/data.js';
 import { tempDir } from '../helpers/tmp.js';
 import { projectRoot } from '../../lib/paths.js';
 
-const fixture = (provider: string, name: string) => JSON.parse(readFileSync(join(projectRoot(), 'test/fixtures', provider, `${name}.json`), 'utf8')) as Record<string, unknown>;
+const fixture = (provider: string, name: string) =>
+  JSON.parse(readFileSync(join(projectRoot(), 'test/fixtures', provider, `${name}.json`), 'utf8')) as Record<
+    string,
+    unknown
+  >;
 const topics = topicsFor('sessionflow.');
 
 function raw(provider: string, body: unknown): RawWebhook {
-  return wrap({ provider, source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+  return wrap({
+    provider,
+    source: 'webhook',
+    receivedAt: nowMicros(),
+    dedupKey: null,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(body)),
+  });
 }
 
 describe('normalize against poison', () => {
@@ -52,7 +63,11 @@ describe('normalize against poison', () => {
   async function readAll<T>(topic: string, name: 'SessionEvent' | 'DeadLetter', count: number): Promise<T[]> {
     const reader = codec.deserializer<T>(name);
     const seen: T[] = [];
-    const consumer = await transport.log.consume({ group: `read-${reads++}`, topics: [topic], eachBatch: async (b) => void seen.push(...(await Promise.all(b.records.map((r) => reader.decode(r.value))))) });
+    const consumer = await transport.log.consume({
+      group: `read-${reads++}`,
+      topics: [topic],
+      eachBatch: async (b) => void seen.push(...(await Promise.all(b.records.map((r) => reader.decode(r.value))))),
+    });
     const deadline = Date.now() + 10_000;
     while (seen.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await consumer.stop();
@@ -60,21 +75,32 @@ describe('normalize against poison', () => {
   }
 
   it('dead-letters times outside the accepted range and unknown schema ids, and goes on with the rest of the batch', async () => {
-    const rawWriter = (provider: string) => codec.serializer<RawWebhook>(valueSubject(topics.raw(provider)), 'RawWebhook');
+    const rawWriter = (provider: string) =>
+      codec.serializer<RawWebhook>(valueSubject(topics.raw(provider)), 'RawWebhook');
     const publishRaw = async (provider: string, body: unknown) => {
       const envelope = raw(provider, body);
-      await transport.log.publish(topics.raw(provider), [{ key: null, value: (await rawWriter(provider)).encode(envelope) }]);
+      await transport.log.publish(topics.raw(provider), [
+        { key: null, value: (await rawWriter(provider)).encode(envelope) },
+      ]);
       return envelope.ingest_id;
     };
     // Without the payload's start_time, Zoom's session.started takes its time from event_ts.
-    const { start_time: _, ...zoomObject } = (fixture('zoom', 'session.started').payload as { object: Record<string, unknown> }).object;
-    const zoomStarted = { ...fixture('zoom', 'session.started'), payload: { ...(fixture('zoom', 'session.started').payload as object), object: zoomObject } };
+    const { start_time: _, ...zoomObject } = (
+      fixture('zoom', 'session.started').payload as { object: Record<string, unknown> }
+    ).object;
+    const zoomStarted = {
+      ...fixture('zoom', 'session.started'),
+      payload: { ...(fixture('zoom', 'session.started').payload as object), object: zoomObject },
+    };
     const mluviiStarted = fixture('mluvii', 'SessionStarted');
     const apizeeConsent = fixture('apizee', 'consent.accepted');
     // The issue's three poison deliveries, each correctly shaped, then a good one behind each.
     const year2500 = await publishRaw('zoom', { ...zoomStarted, event_ts: Date.UTC(2500, 0, 1) });
     const goodZoom = await publishRaw('zoom', zoomStarted);
-    const year9999 = await publishRaw('mluvii', { ...mluviiStarted, data: { ...(mluviiStarted.data as object), started: '9999-12-31T23:59:59.999999+02:00' } });
+    const year9999 = await publishRaw('mluvii', {
+      ...mluviiStarted,
+      data: { ...(mluviiStarted.data as object), started: '9999-12-31T23:59:59.999999+02:00' },
+    });
     const goodMluvii = await publishRaw('mluvii', mluviiStarted);
     const apizee9e12 = await publishRaw('apizee', { ...apizeeConsent, time: 9e12 });
     // A record whose wire header names schema id 987654, which no registry here has.
@@ -82,16 +108,36 @@ describe('normalize against poison', () => {
     await transport.log.publish(topics.raw('apizee'), [{ key: null, value: unknownSchema }]);
     const goodApizee = await publishRaw('apizee', apizeeConsent);
 
-    normalizer = await startNormalizer({ log: transport.log, codec, topics, piiKey: 'k', sessionNames: 'hash', logger: createLogger('silent'), metrics: createMetrics() });
+    normalizer = await startNormalizer({
+      log: transport.log,
+      codec,
+      topics,
+      piiKey: 'k',
+      sessionNames: 'hash',
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+    });
     const letters = await readAll<DeadLetter>(topics.deadLetters, 'DeadLetter', 4);
     const events = await readAll<SessionEvent>(topics.events, 'SessionEvent', 3);
 
     const byId = new Map(letters.map((l) => [l.ingest_id, l]));
-    expect(byId.get(year2500)).toMatchObject({ stage: 'normalize', error_code: 'FIELD_INVALID', field_path: 'event_ts' });
+    expect(byId.get(year2500)).toMatchObject({
+      stage: 'normalize',
+      error_code: 'FIELD_INVALID',
+      field_path: 'event_ts',
+    });
     expect(byId.get(year2500)!.message).toContain('2500-01-01T00:00:00.000Z is outside the accepted range');
-    expect(byId.get(year9999)).toMatchObject({ stage: 'normalize', error_code: 'FIELD_INVALID', field_path: 'data.started' });
+    expect(byId.get(year9999)).toMatchObject({
+      stage: 'normalize',
+      error_code: 'FIELD_INVALID',
+      field_path: 'data.started',
+    });
     expect(byId.get(apizee9e12)).toMatchObject({ stage: 'normalize', error_code: 'FIELD_INVALID', field_path: 'time' });
-    expect(letters.find((l) => l.error_code === 'SCHEMA_NOT_FOUND')).toMatchObject({ stage: 'decode', provider: 'apizee', ingest_id: 'sessionflow.raw.apizee.v1:0:1' });
+    expect(letters.find((l) => l.error_code === 'SCHEMA_NOT_FOUND')).toMatchObject({
+      stage: 'decode',
+      provider: 'apizee',
+      ingest_id: 'sessionflow.raw.apizee.v1:0:1',
+    });
     expect(letters).toHaveLength(4);
     expect(new Set(events.map((e) => e.ingest_id))).toEqual(new Set([goodZoom, goodMluvii, goodApizee]));
 
@@ -117,14 +163,23 @@ describe('publishEach', () => {
 
   /** The real log, refusing as Kafka does a send whose bytes together exceed `limit`. */
   const limited = (log: Log, limit: number) => (messages: OutgoingMessage[]) =>
-    messages.reduce((sum, m) => sum + m.value.length, 0) > limit ? Promise.reject(new SessionflowError('BODY_TOO_LARGE', 'over max.message.bytes')) : log.publish('t', messages);
+    messages.reduce((sum, m) => sum + m.value.length, 0) > limit
+      ? Promise.reject(new SessionflowError('BODY_TOO_LARGE', 'over max.message.bytes'))
+      : log.publish('t', messages);
 
   it('splits a send the log refuses as too large, in order, and returns only what it refuses alone', async () => {
-    const items = Array.from({ length: 40 }, (_, i) => ({ i, message: { key: null, value: Buffer.alloc(i === 17 ? 300 : 10, i) } }));
+    const items = Array.from({ length: 40 }, (_, i) => ({
+      i,
+      message: { key: null, value: Buffer.alloc(i === 17 ? 300 : 10, i) },
+    }));
     const refused = await publishEach(items, limited(transport.log, 100));
     expect(refused.map((r) => r.i)).toEqual([17]);
     const stored: number[] = [];
-    const consumer = await transport.log.consume({ group: 'g', topics: ['t'], eachBatch: async (b) => void stored.push(...b.records.map((r) => r.value[0]!)) });
+    const consumer = await transport.log.consume({
+      group: 'g',
+      topics: ['t'],
+      eachBatch: async (b) => void stored.push(...b.records.map((r) => r.value[0]!)),
+    });
     while (stored.length < 39) await new Promise((r) => setTimeout(r, 10));
     await consumer.stop();
     expect(stored).toEqual(items.filter((x) => x.i !== 17).map((x) => x.i));
@@ -132,7 +187,9 @@ describe('publishEach', () => {
 
   it('throws any other error', async () => {
     const items = [{ message: { key: null, value: Buffer.from('x') } }];
-    await expect(publishEach(items, () => Promise.reject(new SessionflowError('LOG_UNAVAILABLE')))).rejects.toThrow('the log is unavailable');
+    await expect(publishEach(items, () => Promise.reject(new SessionflowError('LOG_UNAVAILABLE')))).rejects.toThrow(
+      'the log is unavailable',
+    );
   });
 });
 
@@ -151,15 +208,26 @@ describe('the warehouse stage against poison', () => {
         { key: null, value: Buffer.concat([Buffer.from([0, 0, 0x0f, 0x12, 0x06]), Buffer.from('not a record')]) },
         ...good.map((e) => ({ key: Buffer.from(e.session_key!), value: events.encode(e) })),
       ]);
-      const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics: createMetrics(), lingerMs: 10 });
+      const sink = await startWarehouseSink({
+        log: transport.log,
+        codec,
+        topics,
+        warehouse,
+        logger,
+        metrics: createMetrics(),
+        lingerMs: 10,
+      });
       const deadline = Date.now() + 10_000;
-      while ((await warehouse.offsets()).get(`${topics.events}:0`) !== 1 + good.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((await warehouse.offsets()).get(`${topics.events}:0`) !== 1 + good.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       await sink.stop();
       await warehouse.flush();
       expect(await queryDataset(dir.path, `select stage, error_code, ingest_id from dead_letters`)).toEqual([
         { stage: 'warehouse', error_code: 'SCHEMA_NOT_FOUND', ingest_id: `${topics.events}:0:0` },
       ]);
-      expect(await queryDataset(dir.path, `select event_id from session_events`)).toEqual(good.map((e) => ({ event_id: e.event_id })));
+      expect(await queryDataset(dir.path, `select event_id from session_events`)).toEqual(
+        good.map((e) => ({ event_id: e.event_id })),
+      );
     } finally {
       await warehouse.close();
       await transport.close();

@@ -17,12 +17,19 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const PII_KEY = 'test-pii-key-0123456789';
 const NAME = 'Support call with Jana Novak';
 
-const fixture = (provider: string, name: string) => JSON.parse(readFileSync(join(FIXTURES, provider, `${name}.json`), 'utf8')) as Record<string, any>;
+const fixture = (provider: string, name: string) =>
+  JSON.parse(readFileSync(join(FIXTURES, provider, `${name}.json`), 'utf8')) as Record<string, any>;
 
 function raw(provider: string, body: object, n = 1): RawWebhook {
   return {
-    ingest_id: `01HX000000000000000000000${n}`, provider, received_at: 1714665600000000 + n, source: provider === 'jifeline' ? 'poll' : 'webhook',
-    dedup_key: null, headers: {}, content_type: 'application/json', body: Buffer.from(JSON.stringify(body)),
+    ingest_id: `01HX000000000000000000000${n}`,
+    provider,
+    received_at: 1714665600000000 + n,
+    source: provider === 'jifeline' ? 'poll' : 'webhook',
+    dedup_key: null,
+    headers: {},
+    content_type: 'application/json',
+    body: Buffer.from(JSON.stringify(body)),
   };
 }
 
@@ -58,8 +65,12 @@ describe('SESSION_NAMES on Zoom session names', () => {
     const b = eventsOf(zoom('session.user_joined', NAME, 'second=='))[0]!;
     expect(a.session_key).not.toBe(b.session_key);
     expect(a.session_name).toBe(b.session_name);
-    expect(eventsOf(zoom('session.started', 'Support call with Petr Dvorak'))[0]!.session_name).not.toBe(a.session_name);
-    expect(normalizeRaw(zoom('session.started'), 'another-pii-key-0123456789').events[0]!.session_name).not.toBe(a.session_name);
+    expect(eventsOf(zoom('session.started', 'Support call with Petr Dvorak'))[0]!.session_name).not.toBe(
+      a.session_name,
+    );
+    expect(normalizeRaw(zoom('session.started'), 'another-pii-key-0123456789').events[0]!.session_name).not.toBe(
+      a.session_name,
+    );
   });
 
   it('keep: the name as the app sent it, which the default does not store', () => {
@@ -74,7 +85,11 @@ describe('SESSION_NAMES on Zoom session names', () => {
   it('changes nothing else: event_id and every other field are the same under all three', () => {
     for (const type of ['session.started', 'session.user_joined', 'session.alert', 'session.recording_completed']) {
       const [hash, keep, drop] = SESSION_NAME_MODES.map((sessionNames) => eventsOf(zoom(type), { sessionNames }));
-      expect([hash, keep, drop].map((events) => events![0]!.session_name)).toEqual([sessionNameKey(PII_KEY, 'zoom', NAME), NAME, null]);
+      expect([hash, keep, drop].map((events) => events![0]!.session_name)).toEqual([
+        sessionNameKey(PII_KEY, 'zoom', NAME),
+        NAME,
+        null,
+      ]);
       expect(keep!.map((e) => e.event_id)).toEqual(hash!.map((e) => e.event_id));
       expect(drop!.map((e) => e.event_id)).toEqual(hash!.map((e) => e.event_id));
       const rest = (events: SessionEvent[]) => events.map((e) => ({ ...e, session_name: undefined }));
@@ -84,7 +99,11 @@ describe('SESSION_NAMES on Zoom session names', () => {
   });
 
   it('applies to event types the table does not map (provider.other) too', () => {
-    const body = { event: 'session.webinar_converted', event_ts: 1714658405412, payload: { account_id: 'acc', object: { session_id: 'other==', session_name: NAME } } };
+    const body = {
+      event: 'session.webinar_converted',
+      event_ts: 1714658405412,
+      payload: { account_id: 'acc', object: { session_id: 'other==', session_name: NAME } },
+    };
     const [hashed] = eventsOf(raw('zoom', body));
     expect(hashed).toMatchObject({ type: 'provider.other', session_name: sessionNameKey(PII_KEY, 'zoom', NAME) });
     expect(eventsOf(raw('zoom', body), { sessionNames: 'keep' })[0]!.session_name).toBe(NAME);
@@ -110,7 +129,9 @@ describe('SESSION_NAMES on other providers', () => {
   it("leaves Jifeline's ticket number as it is under the setting that changes Zoom's names", () => {
     const zoomName = { hash: sessionNameKey(PII_KEY, 'zoom', NAME), keep: NAME, drop: null };
     for (const sessionNames of SESSION_NAME_MODES) {
-      expect(names(eventsOf(raw('jifeline', fixture('jifeline', 'tickets.ticket.created')), { sessionNames }))).toEqual(['72456234']);
+      expect(names(eventsOf(raw('jifeline', fixture('jifeline', 'tickets.ticket.created')), { sessionNames }))).toEqual(
+        ['72456234'],
+      );
       expect(names(eventsOf(zoom('session.started'), { sessionNames }))).toEqual([zoomName[sessionNames]]);
     }
   });

@@ -10,7 +10,14 @@ import { loadSchema } from '../../lib/avro.js';
 import { PROVIDERS, type RawWebhook, type SessionEvent } from '../../lib/canonical.js';
 import { wrap } from '../../ingest/envelope.js';
 import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
-import { arbitraryBody, expectNoPollution, expectSound, mutatedFixture, PII_KEY, RECEIVED_AT } from '../helpers/poison.js';
+import {
+  arbitraryBody,
+  expectNoPollution,
+  expectSound,
+  mutatedFixture,
+  PII_KEY,
+  RECEIVED_AT,
+} from '../helpers/poison.js';
 
 const RUNS = Number(process.env.POISON_RUNS ?? 200);
 const rawType = loadSchema('RawWebhook').type;
@@ -47,14 +54,19 @@ const provider = fc.constantFrom<string>(...PROVIDERS);
 describe('normalize against poison', () => {
   it('encodes whatever comes of mutated fixtures of every provider', () => {
     fc.assert(
-      fc.property(provider.chain((p) => fc.tuple(fc.constant(p), mutatedFixture(p))), ([p, { body }]) => normalizeAndEncode(delivered(p, body))),
+      fc.property(
+        provider.chain((p) => fc.tuple(fc.constant(p), mutatedFixture(p))),
+        ([p, { body }]) => normalizeAndEncode(delivered(p, body)),
+      ),
       { numRuns: RUNS },
     );
   });
 
   it('encodes whatever comes of arbitrary bodies, for known providers and others', () => {
     fc.assert(
-      fc.property(fc.oneof(provider, fc.constantFrom('unknown', '__proto__', '')), arbitraryBody, (p, body) => normalizeAndEncode(delivered(p, body))),
+      fc.property(fc.oneof(provider, fc.constantFrom('unknown', '__proto__', '')), arbitraryBody, (p, body) =>
+        normalizeAndEncode(delivered(p, body)),
+      ),
       { numRuns: RUNS },
     );
   });

@@ -7,7 +7,11 @@ import { publishRetrying } from '../../processors/normalize.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** The real embedded log, with its first `failures` publishes refused as a broker outage would. */
-function flaky(log: Log, failures: number, error = () => new SessionflowError('LOG_UNAVAILABLE', 'broker not available')) {
+function flaky(
+  log: Log,
+  failures: number,
+  error = () => new SessionflowError('LOG_UNAVAILABLE', 'broker not available'),
+) {
   const wrapped: Log = Object.create(log);
   let calls = 0;
   wrapped.publish = (topic, messages) => (++calls <= failures ? Promise.reject(error()) : log.publish(topic, messages));
@@ -29,21 +33,41 @@ describe('publishRetrying', () => {
 
   it('rides out an unavailable log and publishes once it is back', async () => {
     const target = flaky(transport.log, 3);
-    await publishRetrying(target.log, 't', [{ key: null, value: Buffer.from('x') }], new AbortController().signal, createLogger('silent'));
+    await publishRetrying(
+      target.log,
+      't',
+      [{ key: null, value: Buffer.from('x') }],
+      new AbortController().signal,
+      createLogger('silent'),
+    );
     expect(target.calls()).toBe(4);
     expect((await transport.log.endOffsets('t')).get('t:0')).toBe(1);
   });
 
   it('throws any other error at once', async () => {
     const target = flaky(transport.log, 1, () => new SessionflowError('LOG_CLOSED'));
-    await expect(publishRetrying(target.log, 't', [{ key: null, value: Buffer.from('x') }], new AbortController().signal, createLogger('silent'))).rejects.toThrow('the log is closed');
+    await expect(
+      publishRetrying(
+        target.log,
+        't',
+        [{ key: null, value: Buffer.from('x') }],
+        new AbortController().signal,
+        createLogger('silent'),
+      ),
+    ).rejects.toThrow('the log is closed');
     expect(target.calls()).toBe(1);
   });
 
   it('gives up when the stage stops', async () => {
     const target = flaky(transport.log, Infinity);
     const stop = new AbortController();
-    const publishing = publishRetrying(target.log, 't', [{ key: null, value: Buffer.from('x') }], stop.signal, createLogger('silent'));
+    const publishing = publishRetrying(
+      target.log,
+      't',
+      [{ key: null, value: Buffer.from('x') }],
+      stop.signal,
+      createLogger('silent'),
+    );
     setTimeout(() => stop.abort(new Error('stopping')), 300);
     await expect(publishing).rejects.toThrow();
     expect((await transport.log.endOffsets('t')).get('t:0')).toBe(0);
@@ -58,7 +82,13 @@ describe('publishRetrying when the stage is already stopping', () => {
       await transport.log.createTopics([{ topic: 't', partitions: 1 }]);
       const stopped = new AbortController();
       stopped.abort(new Error('stopping'));
-      await publishRetrying(transport.log, 't', [{ key: null, value: Buffer.from('last') }], stopped.signal, createLogger('silent'));
+      await publishRetrying(
+        transport.log,
+        't',
+        [{ key: null, value: Buffer.from('last') }],
+        stopped.signal,
+        createLogger('silent'),
+      );
       expect((await transport.log.endOffsets('t')).get('t:0')).toBe(1);
     } finally {
       await transport.close();

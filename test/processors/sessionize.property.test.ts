@@ -23,15 +23,63 @@ const time = fc.oneof(
   // A few whole seconds: ties are common, as with Apizee's `time`.
   { arbitrary: fc.integer({ min: 0, max: 3 }).map((s) => DAY + s * 1_000_000), weight: 4 },
   { arbitrary: fc.integer({ min: 0, max: 3_600 }).map((s) => DAY + s * 1_000_000), weight: 2 },
-  { arbitrary: fc.constantFrom(-AVRO_LONG_MAX, AVRO_LONG_MAX, 0, -1, -0, TIME_RANGE.from, TIME_RANGE.until - 1, Date.UTC(2255, 0, 1) * 1000, Date.UTC(1700, 0, 1) * 1000), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      -AVRO_LONG_MAX,
+      AVRO_LONG_MAX,
+      0,
+      -1,
+      -0,
+      TIME_RANGE.from,
+      TIME_RANGE.until - 1,
+      Date.UTC(2255, 0, 1) * 1000,
+      Date.UTC(1700, 0, 1) * 1000,
+    ),
+    weight: 2,
+  },
   { arbitrary: long, weight: 1 },
 );
-const size = fc.option(fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom(AVRO_LONG_MAX, -AVRO_LONG_MAX, -1, -0, 2 ** 52), long));
-const text = fc.oneof(fc.constantFrom('', ' ', '__proto__', 'constructor', 'toString', '\u0000', '\ud800', 'done', 'closed', 'cancelled', 'expired', 'inprogress', 'left', 'Guest'), fc.string({ maxLength: 8 }));
+const size = fc.option(
+  fc.oneof(
+    fc.integer({ min: 0, max: 1_000_000 }),
+    fc.constantFrom(AVRO_LONG_MAX, -AVRO_LONG_MAX, -1, -0, 2 ** 52),
+    long,
+  ),
+);
+const text = fc.oneof(
+  fc.constantFrom(
+    '',
+    ' ',
+    '__proto__',
+    'constructor',
+    'toString',
+    '\u0000',
+    '\ud800',
+    'done',
+    'closed',
+    'cancelled',
+    'expired',
+    'inprogress',
+    'left',
+    'Guest',
+  ),
+  fc.string({ maxLength: 8 }),
+);
 const type = fc.oneof(
   { arbitrary: fc.constantFrom<CanonicalType>(...CANONICAL_TYPES), weight: 8 },
   // Types no adapter emits (a newer producer's, or nonsense): the fold must still read them.
-  { arbitrary: fc.constantFrom<string>('bogus.type', '', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf') as fc.Arbitrary<CanonicalType>, weight: 2 },
+  {
+    arbitrary: fc.constantFrom<string>(
+      'bogus.type',
+      '',
+      '__proto__',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+    ) as fc.Arbitrary<CanonicalType>,
+    weight: 2,
+  },
 );
 const participant = fc.option(
   fc.record({
@@ -44,7 +92,17 @@ const participant = fc.option(
 
 const eventArb = (sessionKey: string) =>
   fc.record({
-    event_id: fc.oneof(fc.constantFrom('e1', 'e2', '__proto__', 'constructor', '01HWTCTT509VV8X9XYGPTR5N8Q', 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ'), fc.string({ maxLength: 6 })),
+    event_id: fc.oneof(
+      fc.constantFrom(
+        'e1',
+        'e2',
+        '__proto__',
+        'constructor',
+        '01HWTCTT509VV8X9XYGPTR5N8Q',
+        'ZZZZZZZZZZZZZZZZZZZZZZZZZZ',
+      ),
+      fc.string({ maxLength: 6 }),
+    ),
     ingest_id: fc.string({ maxLength: 4 }),
     provider: fc.constantFrom(sessionKey.split(':')[0]!, 'zoom', 'unknown', ''),
     account_id: fc.option(text),
@@ -54,7 +112,19 @@ const eventArb = (sessionKey: string) =>
     channel: fc.option(fc.constantFrom('video', 'chat', 'phone', 'email', 'ticket', 'weird')),
     type,
     provider_type: text,
-    provider_event_id: fc.option(fc.oneof(text, fc.constantFrom('1', '9007199254740993', '-1', '1e400', '01HWTCTT509VV8X9XYGPTR5N8Q', 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ'))),
+    provider_event_id: fc.option(
+      fc.oneof(
+        text,
+        fc.constantFrom(
+          '1',
+          '9007199254740993',
+          '-1',
+          '1e400',
+          '01HWTCTT509VV8X9XYGPTR5N8Q',
+          'ZZZZZZZZZZZZZZZZZZZZZZZZZZ',
+        ),
+      ),
+    ),
     occurred_at: time,
     received_at: time,
     participant,
@@ -64,22 +134,41 @@ const eventArb = (sessionKey: string) =>
     bytes: size,
     count: size,
     score: fc.option(fc.oneof(fc.constantFrom(1, 2, 3), fc.double())),
-    attributes: fc.dictionary(fc.constantFrom('issue', 'kind', 'conversation_id', 'product_ids', '__proto__', 'constructor'), text, { maxKeys: 3 }),
+    attributes: fc.dictionary(
+      fc.constantFrom('issue', 'kind', 'conversation_id', 'product_ids', '__proto__', 'constructor'),
+      text,
+      { maxKeys: 3 },
+    ),
   }) as fc.Arbitrary<SessionEvent>;
 
-const sessionKey = fc.constantFrom('zoom:p', 'apizee:p', 'mluvii:p', 'mluvii:email:p', 'jifeline:p', 'other:p', '__proto__', '', 'zoom:');
+const sessionKey = fc.constantFrom(
+  'zoom:p',
+  'apizee:p',
+  'mluvii:p',
+  'mluvii:email:p',
+  'jifeline:p',
+  'other:p',
+  '__proto__',
+  '',
+  'zoom:',
+);
 const sessionArb = sessionKey.chain((key) => fc.array(eventArb(key), { minLength: 1, maxLength: 30 }));
 
 function factMismatch(fact: unknown): string | null {
   let path: string | null = null;
-  return factType.isValid(fact, { errorHook: (at, value) => (path ??= `${at.join('.')} = ${String(value)}`) }) ? null : path;
+  return factType.isValid(fact, { errorHook: (at, value) => (path ??= `${at.join('.')} = ${String(value)}`) })
+    ? null
+    : path;
 }
 
 const OPTIONS = { idleHorizonMicros: 20_000_000, nowMicros: DAY + 45_000_000 };
 
 describe('foldSession against poison', () => {
   it('generates only events that fit SessionEvent', () => {
-    fc.assert(fc.property(sessionArb, (events) => events.every((e) => sessionEventMismatch(e) === null)), { numRuns: 100 });
+    fc.assert(
+      fc.property(sessionArb, (events) => events.every((e) => sessionEventMismatch(e) === null)),
+      { numRuns: 100 },
+    );
   });
 
   it('folds any set of events into a fact that fits SessionFact, with sound spans', () => {
@@ -101,9 +190,13 @@ describe('foldSession against poison', () => {
   it('puts the same events in one order, whatever order they come in', () => {
     fc.assert(
       fc.property(
-        sessionArb.chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length }))),
+        sessionArb.chain((events) =>
+          fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length })),
+        ),
         ([events, shuffled]) => {
-          expect(distinctInFoldOrder(shuffled).map((e) => e.event_id)).toEqual(distinctInFoldOrder(events).map((e) => e.event_id));
+          expect(distinctInFoldOrder(shuffled).map((e) => e.event_id)).toEqual(
+            distinctInFoldOrder(events).map((e) => e.event_id),
+          );
         },
       ),
       { numRuns: RUNS },
@@ -113,7 +206,9 @@ describe('foldSession against poison', () => {
   it('gives the same fact for any order and repetition of the same events', () => {
     fc.assert(
       fc.property(
-        sessionArb.chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray([...events, ...events], { minLength: events.length * 2 }))),
+        sessionArb.chain((events) =>
+          fc.tuple(fc.constant(events), fc.shuffledSubarray([...events, ...events], { minLength: events.length * 2 })),
+        ),
         ([events, delivered]) => {
           expect(foldSession(delivered, OPTIONS)).toEqual(foldSession(events, OPTIONS));
         },

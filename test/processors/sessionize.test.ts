@@ -74,7 +74,8 @@ function basicCall(): SessionEvent[] {
   ];
 }
 
-const fold = (events: readonly SessionEvent[], options?: Parameters<typeof foldSession>[1]) => foldSession(events, options);
+const fold = (events: readonly SessionEvent[], options?: Parameters<typeof foldSession>[1]) =>
+  foldSession(events, options);
 
 // ---------------------------------------------------------------------------------------
 
@@ -126,7 +127,10 @@ describe('foldSession: created_at, started_at, ended_at', () => {
 
   it('starts at the first join without session.started, else at created_at, else null', () => {
     const created = ev('session.created', '09:00');
-    const joins = [ev('participant.joined', '09:10', { who: guest(1) }), ev('participant.joined', '09:05', { who: host })];
+    const joins = [
+      ev('participant.joined', '09:10', { who: guest(1) }),
+      ev('participant.joined', '09:05', { who: host }),
+    ];
     expect(fold([created, ...joins]).fact.started_at).toBe(t('09:05'));
     expect(fold([created]).fact.started_at).toBe(t('09:00'));
     expect(fold([ev('message.sent', '09:00')]).fact.started_at).toBeNull();
@@ -239,8 +243,12 @@ describe('foldSession: durations', () => {
   });
 
   it('wait_seconds is null without a host/agent join and clamped at 0', () => {
-    expect(fold([ev('session.started', '10:00'), ev('participant.joined', '10:01', { who: guest(1) })]).fact.wait_seconds).toBeNull();
-    expect(fold([ev('session.started', '10:00'), ev('participant.joined', '09:58', { who: host })]).fact.wait_seconds).toBe(0);
+    expect(
+      fold([ev('session.started', '10:00'), ev('participant.joined', '10:01', { who: guest(1) })]).fact.wait_seconds,
+    ).toBeNull();
+    expect(
+      fold([ev('session.started', '10:00'), ev('participant.joined', '09:58', { who: host })]).fact.wait_seconds,
+    ).toBe(0);
   });
 });
 
@@ -248,8 +256,24 @@ describe('foldSession: participants and spans', () => {
   it('makes one span per join/leave pair, and counts participants by role', () => {
     const { fact, spans } = fold(basicCall());
     expect(spans).toEqual([
-      { session_key: SESSION, participant_key: 'p-host', role: 'host', joined_at: t('10:00'), left_at: t('10:30'), duration_seconds: 1800, leave_reason: 'host ended' },
-      { session_key: SESSION, participant_key: 'p-guest-1', role: 'guest', joined_at: t('10:02'), left_at: t('10:20'), duration_seconds: 1080, leave_reason: 'left the session' },
+      {
+        session_key: SESSION,
+        participant_key: 'p-host',
+        role: 'host',
+        joined_at: t('10:00'),
+        left_at: t('10:30'),
+        duration_seconds: 1800,
+        leave_reason: 'host ended',
+      },
+      {
+        session_key: SESSION,
+        participant_key: 'p-guest-1',
+        role: 'guest',
+        joined_at: t('10:02'),
+        left_at: t('10:20'),
+        duration_seconds: 1080,
+        leave_reason: 'left the session',
+      },
     ]);
     expect(fact).toMatchObject({ participants: 2, agents: 1, guests: 1, participant_seconds: 2880 });
   });
@@ -265,7 +289,10 @@ describe('foldSession: participants and spans', () => {
       ev('participant.invited', '10:03', { who: { key: 'u3', role: 'agent' } }),
     ]);
     expect(fact).toMatchObject({ participants: 3, agents: 1, guests: 0 });
-    expect(spans.map((s) => [s.participant_key, s.role])).toEqual([['u1', 'host'], ['u2', null]]);
+    expect(spans.map((s) => [s.participant_key, s.role])).toEqual([
+      ['u1', 'host'],
+      ['u2', null],
+    ]);
   });
 
   it('closes a join never left at ended_at, and leaves it open while the session is', () => {
@@ -287,7 +314,15 @@ describe('foldSession: participants and spans', () => {
       ev('session.ended', '10:30'),
     ]);
     expect(spans).toEqual([
-      { session_key: SESSION, participant_key: 'p-guest-1', role: 'guest', joined_at: t('10:00'), left_at: t('10:10'), duration_seconds: 600, leave_reason: 'network' },
+      {
+        session_key: SESSION,
+        participant_key: 'p-guest-1',
+        role: 'guest',
+        joined_at: t('10:00'),
+        left_at: t('10:10'),
+        duration_seconds: 600,
+        leave_reason: 'network',
+      },
     ]);
     expect(fact.participants).toBe(1);
   });
@@ -307,7 +342,10 @@ describe('foldSession: participants and spans', () => {
     const before = fold(original);
     const after = fold([...original, stale]);
     expect(after.spans).toEqual(before.spans);
-    expect(after.spans.map((s) => [s.joined_at, s.left_at])).toEqual([[t('10:00'), t('10:05')], [t('10:06'), t('10:20')]]);
+    expect(after.spans.map((s) => [s.joined_at, s.left_at])).toEqual([
+      [t('10:00'), t('10:05')],
+      [t('10:06'), t('10:20')],
+    ]);
     expect(after.fact.participant_seconds).toBe(before.fact.participant_seconds);
     expect(after.fact.end_reason).toBe('left again');
   });
@@ -315,7 +353,10 @@ describe('foldSession: participants and spans', () => {
   it('learns the Zoom host from host_id on a later event: one host, agents 1, and wait_seconds to its join, whatever the order', () => {
     // Zoom's user events carry no host flag: every user arrives as a guest.
     const zoomUser = (id: string, clock: string, type: CanonicalType = 'participant.joined') =>
-      ev(type, clock, { who: { key: `p-${id}`, role: 'guest', provider_user_id: id }, attributes: { participant_uuid: `uuid-${id}` } });
+      ev(type, clock, {
+        who: { key: `p-${id}`, role: 'guest', provider_user_id: id },
+        attributes: { participant_uuid: `uuid-${id}` },
+      });
     const base = [
       ev('session.started', '10:00'),
       zoomUser('111', '10:01'),
@@ -327,16 +368,24 @@ describe('foldSession: participants and spans', () => {
     const before = fold(base).fact;
     expect(before).toMatchObject({ agents: 0, guests: 2, wait_seconds: null });
     // The only evidence, last in time and in arrival: a callout the host (user 222) made.
-    const callout = ev('callout.missed', '10:30', { attributes: { host_id: '222', callout_kind: 'phone' }, received_at: t('11:00') });
+    const callout = ev('callout.missed', '10:30', {
+      attributes: { host_id: '222', callout_kind: 'phone' },
+      received_at: t('11:00'),
+    });
     for (const events of [[...base, callout], [callout, ...base].reverse()]) {
       const { fact, spans } = fold(events);
       expect(fact).toMatchObject({ participants: 2, agents: 1, guests: 1, wait_seconds: 4 * 60 });
-      expect(spans.map((s) => [s.participant_key, s.role])).toEqual([['p-111', 'guest'], ['p-222', 'host']]);
+      expect(spans.map((s) => [s.participant_key, s.role])).toEqual([
+        ['p-111', 'guest'],
+        ['p-222', 'host'],
+      ]);
     }
     // An AI interpreter summary saying is_host names its user by participant_uuid.
     const summary = ev('interpreter.usage', '10:25', { attributes: { is_host: 'true', participant_uuid: 'uuid-111' } });
     expect(fold([...base, summary]).fact).toMatchObject({ agents: 1, guests: 1, wait_seconds: 60 });
-    const notHost = ev('interpreter.usage', '10:25', { attributes: { is_host: 'false', participant_uuid: 'uuid-111' } });
+    const notHost = ev('interpreter.usage', '10:25', {
+      attributes: { is_host: 'false', participant_uuid: 'uuid-111' },
+    });
     expect(fold([...base, notHost]).fact).toMatchObject({ agents: 0, guests: 2 });
   });
 
@@ -361,7 +410,10 @@ describe('foldSession: participants and spans', () => {
       ev('participant.joined', '10:06', { who: user }),
       ev('participant.left', '10:05', { who: user, received_at: t('10:07') }),
     ]);
-    expect(spans.map((s) => [s.joined_at, s.left_at])).toEqual([[t('10:00'), t('10:05')], [t('10:06'), null]]);
+    expect(spans.map((s) => [s.joined_at, s.left_at])).toEqual([
+      [t('10:00'), t('10:05')],
+      [t('10:06'), null],
+    ]);
   });
 
   it('treats a leave and a rejoin in the same second as two spans, a join and leave in one second as one', () => {
@@ -372,9 +424,15 @@ describe('foldSession: participants and spans', () => {
       ev('participant.joined', '10:05', { who: user }),
       ev('session.ended', '10:10'),
     ]).spans;
-    expect(rejoin.map((s) => [s.joined_at, s.left_at])).toEqual([[t('10:00'), t('10:05')], [t('10:05'), t('10:10')]]);
+    expect(rejoin.map((s) => [s.joined_at, s.left_at])).toEqual([
+      [t('10:00'), t('10:05')],
+      [t('10:05'), t('10:10')],
+    ]);
 
-    const blink = fold([ev('participant.joined', '10:05', { who: user }), ev('participant.left', '10:05', { who: user })]);
+    const blink = fold([
+      ev('participant.joined', '10:05', { who: user }),
+      ev('participant.left', '10:05', { who: user }),
+    ]);
     expect(blink.spans.map((s) => [s.joined_at, s.left_at])).toEqual([[t('10:05'), t('10:05')]]);
     expect(blink.fact.peak_concurrent).toBe(1);
   });
@@ -416,12 +474,21 @@ describe('foldSession: consent', () => {
     ev(type, clock, { scope, who: guest(1), tag: String(scope) });
 
   it('is unknown and the permissions null when never asked', () => {
-    expect(fold(basicCall()).fact).toMatchObject({ consent: 'unknown', camera_allowed: null, microphone_allowed: null, geolocation_allowed: null });
+    expect(fold(basicCall()).fact).toMatchObject({
+      consent: 'unknown',
+      camera_allowed: null,
+      microphone_allowed: null,
+      geolocation_allowed: null,
+    });
   });
 
   it('takes the latest session-scope (or unscoped) decision', () => {
-    expect(fold([decide('consent.declined', '10:00', 'session'), decide('consent.accepted', '10:01', null)]).fact.consent).toBe('accepted');
-    expect(fold([decide('consent.accepted', '10:00', null), decide('consent.declined', '10:01', 'session')]).fact.consent).toBe('declined');
+    expect(
+      fold([decide('consent.declined', '10:00', 'session'), decide('consent.accepted', '10:01', null)]).fact.consent,
+    ).toBe('accepted');
+    expect(
+      fold([decide('consent.accepted', '10:00', null), decide('consent.declined', '10:01', 'session')]).fact.consent,
+    ).toBe('declined');
     expect(fold([decide('consent.accepted', '10:00', 'camera')]).fact.consent).toBe('unknown');
   });
 
@@ -432,11 +499,19 @@ describe('foldSession: consent', () => {
       decide('consent.accepted', '10:01', 'microphone'),
       decide('consent.declined', '10:00', 'geolocation'),
     ]);
-    expect(fact).toMatchObject({ camera_allowed: false, microphone_allowed: true, geolocation_allowed: false, consent: 'unknown' });
+    expect(fact).toMatchObject({
+      camera_allowed: false,
+      microphone_allowed: true,
+      geolocation_allowed: false,
+      consent: 'unknown',
+    });
   });
 
   it('lets a media-device decision answer for camera and microphone', () => {
-    const { fact } = fold([decide('consent.declined', '10:00', 'camera'), decide('consent.accepted', '10:01', 'media')]);
+    const { fact } = fold([
+      decide('consent.declined', '10:00', 'camera'),
+      decide('consent.accepted', '10:01', 'media'),
+    ]);
     expect(fact).toMatchObject({ camera_allowed: true, microphone_allowed: true, geolocation_allowed: null });
   });
 });
@@ -471,7 +546,12 @@ describe('foldSession: recording', () => {
     const before = fold(call).fact;
     expect(before).toMatchObject({ recordings: 1, recording_seconds: 600, recording_files: 2, recording_bytes: 1000 });
 
-    const late = ev('recording.completed', '10:45', { count: 1, bytes: 500, tag: 'transcript-file', received_at: t('11:00') });
+    const late = ev('recording.completed', '10:45', {
+      count: 1,
+      bytes: 500,
+      tag: 'transcript-file',
+      received_at: t('11:00'),
+    });
     const after = fold([...call, late]).fact;
     expect(after).toEqual({
       ...before,
@@ -495,13 +575,20 @@ describe('foldSession: totals a long cannot hold', () => {
     ['products_added', 'ticket.product_added', { count: AVRO_LONG_MAX }, { count: 2 }],
     ['products_removed', 'ticket.product_removed', { count: AVRO_LONG_MAX }, { count: 3 }],
   ] as const)('holds %s at the largest long when its events add up past it', (column, type, first, second) => {
-    const { fact } = fold([ev('session.created', '10:00'), ev(type, '10:01', { ...first, tag: '1' }), ev(type, '10:02', { ...second, tag: '2' })]);
+    const { fact } = fold([
+      ev('session.created', '10:00'),
+      ev(type, '10:01', { ...first, tag: '1' }),
+      ev(type, '10:02', { ...second, tag: '2' }),
+    ]);
     expect(fact[column]).toBe(AVRO_LONG_MAX);
     expect(factType.isValid(fact)).toBe(true);
   });
 
   it('holds a negative total at the smallest long', () => {
-    const { fact } = fold([ev('recording.completed', '10:01', { bytes: -AVRO_LONG_MAX, tag: '1' }), ev('recording.completed', '10:02', { bytes: -5, tag: '2' })]);
+    const { fact } = fold([
+      ev('recording.completed', '10:01', { bytes: -AVRO_LONG_MAX, tag: '1' }),
+      ev('recording.completed', '10:02', { bytes: -5, tag: '2' }),
+    ]);
     expect(fact.recording_bytes).toBe(-AVRO_LONG_MAX);
     expect(factType.isValid(fact)).toBe(true);
   });
@@ -572,18 +659,32 @@ describe('foldSession: wrap-up, counts, survey, end reason', () => {
       ev('quality.alert', '10:08', { tag: 'network' }),
       ev('provider.other', '10:09'),
     ]);
-    expect(fact).toMatchObject({ media_captures: 2, ocr_scans: 1, files_shared: 1, messages: 3, forwards: 1, alerts: 2, unknown_events: 1, events: 11 });
+    expect(fact).toMatchObject({
+      media_captures: 2,
+      ocr_scans: 1,
+      files_shared: 1,
+      messages: 3,
+      forwards: 1,
+      alerts: 2,
+      unknown_events: 1,
+      events: 11,
+    });
   });
 
   it('survey_score is the mean answer, null without answers', () => {
-    const { fact } = fold([ev('survey.answered', '10:00', { score: 3, tag: 'a' }), ev('survey.answered', '10:00', { score: 2, tag: 'b' })]);
+    const { fact } = fold([
+      ev('survey.answered', '10:00', { score: 3, tag: 'a' }),
+      ev('survey.answered', '10:00', { score: 2, tag: 'b' }),
+    ]);
     expect(fact.survey_score).toBe(2.5);
     expect(fold(basicCall()).fact.survey_score).toBeNull();
   });
 
   it("end_reason is session.ended's reason, else the last leave's", () => {
     expect(fold(basicCall()).fact.end_reason).toBe('host ended');
-    expect(fold([...basicCall().slice(0, -1), ev('session.ended', '10:30', { reason: 'timeout' })]).fact.end_reason).toBe('timeout');
+    expect(
+      fold([...basicCall().slice(0, -1), ev('session.ended', '10:30', { reason: 'timeout' })]).fact.end_reason,
+    ).toBe('timeout');
     expect(fold([ev('session.started', '10:00')]).fact.end_reason).toBeNull();
   });
 });
@@ -591,12 +692,36 @@ describe('foldSession: wrap-up, counts, survey, end reason', () => {
 describe('foldSession: lineage and order', () => {
   it('counts distinct events and takes first/last occurred_at and the latest received_at', () => {
     const { fact } = fold(basicCall());
-    expect(fact).toMatchObject({ events: 7, unknown_events: 0, first_event_at: t('09:59'), last_event_at: t('10:30'), updated_at: t('10:30') + 1_000_000 });
+    expect(fact).toMatchObject({
+      events: 7,
+      unknown_events: 0,
+      first_event_at: t('09:59'),
+      last_event_at: t('10:30'),
+      updated_at: t('10:30') + 1_000_000,
+    });
   });
 
   it('gives the same fact and spans for shuffled and duplicated events', () => {
-    const events = [...basicCall(), ev('recording.started', '10:01'), ev('recording.paused', '10:02'), ev('consent.accepted', '10:00', { who: guest(1) })];
-    const mixed = [events[9]!, events[6]!, events[3]!, events[3]!, events[0]!, events[8]!, events[2]!, events[7]!, events[5]!, events[1]!, events[6]!, events[4]!];
+    const events = [
+      ...basicCall(),
+      ev('recording.started', '10:01'),
+      ev('recording.paused', '10:02'),
+      ev('consent.accepted', '10:00', { who: guest(1) }),
+    ];
+    const mixed = [
+      events[9]!,
+      events[6]!,
+      events[3]!,
+      events[3]!,
+      events[0]!,
+      events[8]!,
+      events[2]!,
+      events[7]!,
+      events[5]!,
+      events[1]!,
+      events[6]!,
+      events[4]!,
+    ];
     expect(fold(mixed)).toEqual(fold(events));
     expect(fold(mixed).fact.events).toBe(events.length);
   });
@@ -611,18 +736,28 @@ describe('foldSession: lineage and order', () => {
   // Shrunk by the poison property (test/processors/sessionize.property.test.ts): a type named like
   // a member of Object.prototype took that member as its precedence, compared as NaN, and the
   // fold order (and so the fact) depended on the order the events came in.
-  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('orders a type named %j among the types it does not list', (name) => {
-    const odd = name as CanonicalType;
-    expect(precedence(odd)).toBe(precedence('message.sent'));
-    const at = t('10:00');
-    const events = [
-      ev('ticket.cancelled', at, { event_id: '' }),
-      ev('session.created', at, { event_id: 'd' }),
-      ev(odd, at, { event_id: 'constructor' }),
-    ];
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map((p) => distinctInFoldOrder(p.map((i) => events[i]!)).map((e) => e.event_id));
-    for (const order of orders) expect(order).toEqual(['d', 'constructor', '']);
-  });
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    'orders a type named %j among the types it does not list',
+    (name) => {
+      const odd = name as CanonicalType;
+      expect(precedence(odd)).toBe(precedence('message.sent'));
+      const at = t('10:00');
+      const events = [
+        ev('ticket.cancelled', at, { event_id: '' }),
+        ev('session.created', at, { event_id: 'd' }),
+        ev(odd, at, { event_id: 'constructor' }),
+      ];
+      const orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+      ].map((p) => distinctInFoldOrder(p.map((i) => events[i]!)).map((e) => e.event_id));
+      for (const order of orders) expect(order).toEqual(['d', 'constructor', '']);
+    },
+  );
 
   it('does not change its input', () => {
     const events = basicCall().reverse();
@@ -636,13 +771,41 @@ describe('foldSession: lineage and order', () => {
 // Properties: a fact is a pure function of the SET of events.
 
 const GENERATED_TYPES: CanonicalType[] = [
-  'session.created', 'session.started', 'session.ended', 'session.forwarded', 'session.updated',
-  'participant.joined', 'participant.joined', 'participant.left', 'participant.left', 'participant.concluded',
-  'participant.invited', 'consent.accepted', 'consent.declined',
-  'recording.started', 'recording.paused', 'recording.resumed', 'recording.stopped', 'recording.completed',
-  'sharing.started', 'sharing.ended', 'hold.started', 'hold.ended', 'av.started', 'av.ended',
-  'media.captured', 'media.ocr', 'file.shared', 'message.sent', 'survey.answered', 'quality.alert',
-  'ticket.created', 'ticket.state_changed', 'ticket.closed', 'ticket.cancelled', 'provider.other',
+  'session.created',
+  'session.started',
+  'session.ended',
+  'session.forwarded',
+  'session.updated',
+  'participant.joined',
+  'participant.joined',
+  'participant.left',
+  'participant.left',
+  'participant.concluded',
+  'participant.invited',
+  'consent.accepted',
+  'consent.declined',
+  'recording.started',
+  'recording.paused',
+  'recording.resumed',
+  'recording.stopped',
+  'recording.completed',
+  'sharing.started',
+  'sharing.ended',
+  'hold.started',
+  'hold.ended',
+  'av.started',
+  'av.ended',
+  'media.captured',
+  'media.ocr',
+  'file.shared',
+  'message.sent',
+  'survey.answered',
+  'quality.alert',
+  'ticket.created',
+  'ticket.state_changed',
+  'ticket.closed',
+  'ticket.cancelled',
+  'provider.other',
 ];
 
 const SESSION_KEYS = ['zoom:p', 'apizee:p', 'mluvii:p', 'jifeline:p'];
@@ -655,7 +818,10 @@ const eventArb = (sessionKey: string) =>
       second: fc.integer({ min: 0, max: 40 }),
       delay: fc.integer({ min: 0, max: 5_000_000 }),
       who: fc.option(
-        fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd'), role: fc.option(fc.constantFrom<Role>('host', 'agent', 'guest', 'chatbot')) }),
+        fc.record({
+          key: fc.constantFrom('a', 'b', 'c', 'd'),
+          role: fc.option(fc.constantFrom<Role>('host', 'agent', 'guest', 'chatbot')),
+        }),
       ),
       reason: fc.option(fc.constantFrom('left', 'ended', 'timeout')),
       state: fc.option(fc.constantFrom('open', 'inprogress', 'done', 'closed', 'cancelled', 'expired')),
@@ -700,12 +866,10 @@ const sessionArb = fc
 
 /** The session's events with some repeated, in any order. */
 const deliveredArb = sessionArb.chain((events) =>
-  fc
-    .array(fc.integer({ min: 0, max: events.length - 1 }), { maxLength: 20 })
-    .chain((repeats) => {
-      const all = [...events, ...repeats.map((i) => events[i]!)];
-      return fc.tuple(fc.constant(events), fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }));
-    }),
+  fc.array(fc.integer({ min: 0, max: events.length - 1 }), { maxLength: 20 }).chain((repeats) => {
+    const all = [...events, ...repeats.map((i) => events[i]!)];
+    return fc.tuple(fc.constant(events), fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }));
+  }),
 );
 
 const OPTIONS = { idleHorizonMicros: 20_000_000, nowMicros: DAY + 45_000_000 };
@@ -724,9 +888,15 @@ describe('foldSession: properties', () => {
   it('ignores redeliveries received later', () => {
     fc.assert(
       fc.property(
-        sessionArb.chain((events) => fc.tuple(fc.constant(events), fc.subarray(events), fc.integer({ min: 1, max: 1e9 }))),
+        sessionArb.chain((events) =>
+          fc.tuple(fc.constant(events), fc.subarray(events), fc.integer({ min: 1, max: 1e9 })),
+        ),
         ([events, redelivered, later]) => {
-          const again = redelivered.map((e) => ({ ...e, ingest_id: `retry-${e.ingest_id}`, received_at: e.received_at + later }));
+          const again = redelivered.map((e) => ({
+            ...e,
+            ingest_id: `retry-${e.ingest_id}`,
+            received_at: e.received_at + later,
+          }));
           expect(foldSession([...again, ...events], OPTIONS)).toEqual(foldSession(events, OPTIONS));
         },
       ),

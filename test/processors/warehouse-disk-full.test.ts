@@ -30,7 +30,11 @@ const logger = createLogger('silent');
 function raws(from: number, n: number, random = false): RawWebhook[] {
   return Array.from({ length: n }, (_, i) => {
     const pad = random ? randomBytes(7_500).toString('base64') : 'x'.repeat(10_000);
-    return zoomRaw(`ing-${String(from + i).padStart(6, '0')}`, Buffer.from(JSON.stringify({ n: from + i, pad })), at(`${DAY}T09:00:00Z`) + (from + i));
+    return zoomRaw(
+      `ing-${String(from + i).padStart(6, '0')}`,
+      Buffer.from(JSON.stringify({ n: from + i, pad })),
+      at(`${DAY}T09:00:00Z`) + (from + i),
+    );
   });
 }
 
@@ -41,7 +45,8 @@ function files(dir: string): string[] {
 }
 
 /** The files of the dataset and of the raw archive beside it. */
-const exported = (dataDir: string): string[] => ['parquet', 'restricted'].flatMap((root) => files(join(dataDir, root)).map((f) => join(root, f)));
+const exported = (dataDir: string): string[] =>
+  ['parquet', 'restricted'].flatMap((root) => files(join(dataDir, root)).map((f) => join(root, f)));
 
 describe('the warehouse on a full disk', () => {
   let fs: SmallFs;
@@ -63,12 +68,18 @@ describe('the warehouse on a full disk', () => {
 
     fs.fill(0);
     const second = batch({ raw: raws(1450, 250), events: meeting('zoom:b', DAY), offsets: offsets(1700) });
-    const err = await w.applyBatch(second).then(() => undefined, (e: unknown) => e);
+    const err = await w.applyBatch(second).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isSessionflowError(err, 'STORAGE_UNAVAILABLE'), String(err)).toBe(true);
     expect(storageFault(err)).toBe('invalidated');
     expect(w.writable).toBe(false);
     // Still full: the retry is refused again (now on the file opened again), nothing half-stored.
-    const again = await w.applyBatch(second).then(() => undefined, (e: unknown) => e);
+    const again = await w.applyBatch(second).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isSessionflowError(again, 'STORAGE_UNAVAILABLE'), String(again)).toBe(true);
 
     fs.free();
@@ -78,11 +89,19 @@ describe('the warehouse on a full disk', () => {
     expect(await w.offsets()).toEqual(new Map([['raw.zoom.v1:0', 1700]]));
 
     // The Parquet export catches up by itself (no new batch needed), and no temporary file is left.
-    await eventually(async () => {
-      const [raw] = await queryDataset(fs.path, 'select count(*) as n, count(distinct ingest_id) as ids from raw_webhooks', { restricted: true });
-      const facts = await queryDataset(fs.path, `select session_key from session_facts order by 1`);
-      return Number(raw!.n) === 1700 && Number(raw!.ids) === 1700 && facts.length === 2 ? true : undefined;
-    }, 20_000, 'the dataset with both batches');
+    await eventually(
+      async () => {
+        const [raw] = await queryDataset(
+          fs.path,
+          'select count(*) as n, count(distinct ingest_id) as ids from raw_webhooks',
+          { restricted: true },
+        );
+        const facts = await queryDataset(fs.path, `select session_key from session_facts order by 1`);
+        return Number(raw!.n) === 1700 && Number(raw!.ids) === 1700 && facts.length === 2 ? true : undefined;
+      },
+      20_000,
+      'the dataset with both batches',
+    );
     expect(exported(fs.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 120_000);
 
@@ -104,11 +123,15 @@ describe('the warehouse on a full disk', () => {
     expect(parquet(during)).toEqual([]);
 
     fs.free();
-    await eventually(async () => {
-      const [raw] = await queryDataset(fs.path, 'select count(*) as n from raw_webhooks', { restricted: true });
-      const facts = await queryDataset(fs.path, `select session_key from session_facts order by 1`);
-      return Number(raw!.n) === 300 && facts.length === 2 ? true : undefined;
-    }, 20_000, 'the export after space came back');
+    await eventually(
+      async () => {
+        const [raw] = await queryDataset(fs.path, 'select count(*) as n from raw_webhooks', { restricted: true });
+        const facts = await queryDataset(fs.path, `select session_key from session_facts order by 1`);
+        return Number(raw!.n) === 300 && facts.length === 2 ? true : undefined;
+      },
+      20_000,
+      'the export after space came back',
+    );
     expect(exported(fs.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 120_000);
 });

@@ -31,7 +31,12 @@ describe('Warehouse.erase', () => {
   let warehouse: Warehouse;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sessionflow-erase-'));
-    warehouse = await createWarehouse({ dataDir: dir, logger: createLogger('silent'), clock: () => NOW, piiKey: PII_KEY });
+    warehouse = await createWarehouse({
+      dataDir: dir,
+      logger: createLogger('silent'),
+      clock: () => NOW,
+      piiKey: PII_KEY,
+    });
   });
   afterEach(async () => {
     await warehouse.close().catch(() => undefined);
@@ -39,12 +44,22 @@ describe('Warehouse.erase', () => {
   });
   const reopen = async () => {
     await warehouse.close();
-    warehouse = await createWarehouse({ dataDir: dir, logger: createLogger('silent'), clock: () => NOW, piiKey: PII_KEY });
+    warehouse = await createWarehouse({
+      dataDir: dir,
+      logger: createLogger('silent'),
+      clock: () => NOW,
+      piiKey: PII_KEY,
+    });
   };
-  const facts = async () => (await datasetRows(dir, 'select session_key, participants, events from session_facts order by session_key')).map((r) => ({ ...r }));
+  const facts = async () =>
+    (await datasetRows(dir, 'select session_key, participants, events from session_facts order by session_key')).map(
+      (r) => ({ ...r }),
+    );
 
   it('--session removes the session, its spans and events from the tables and the dataset; the others stay; a later event of it is dropped and counted', async () => {
-    await warehouse.applyBatch(batch({ events: [...meeting('zoom:s1', '2026-03-01'), ...meeting('zoom:s2', '2026-03-01')] }));
+    await warehouse.applyBatch(
+      batch({ events: [...meeting('zoom:s1', '2026-03-01'), ...meeting('zoom:s2', '2026-03-01')] }),
+    );
     await warehouse.flush();
     await warehouse.close();
     const s2Before = await tableRows(dir, 'session_facts', 'session_key');
@@ -53,19 +68,31 @@ describe('Warehouse.erase', () => {
     const result = await warehouse.erase(order({ sessions: ['zoom:s1'] }));
     expect(result).toMatchObject({ events: 6, sessions_removed: 1, sessions_refolded: 0, providers: ['zoom'] });
     expect(await facts()).toEqual([{ session_key: 'zoom:s2', participants: 2, events: 6 }]);
-    expect(await datasetRows(dir, `select count(*) as n from session_events where session_key = 'zoom:s1'`)).toEqual([{ n: 0 }]);
-    expect(await datasetRows(dir, `select count(*) as n from participant_sessions where session_key = 'zoom:s1'`)).toEqual([{ n: 0 }]);
+    expect(await datasetRows(dir, `select count(*) as n from session_events where session_key = 'zoom:s1'`)).toEqual([
+      { n: 0 },
+    ]);
+    expect(
+      await datasetRows(dir, `select count(*) as n from participant_sessions where session_key = 'zoom:s1'`),
+    ).toEqual([{ n: 0 }]);
 
-    const later = await warehouse.applyBatch(batch({ events: [event('zoom:s1', 'session.updated', '2026-03-01T11:00:00Z')] }));
+    const later = await warehouse.applyBatch(
+      batch({ events: [event('zoom:s1', 'session.updated', '2026-03-01T11:00:00Z')] }),
+    );
     expect(later).toMatchObject({ insertedEvents: 0, touchedSessions: [] });
     await warehouse.flush();
-    const record = await datasetRows(dir, `select reason, provider, events, sessions_removed from erasures order by erased_at, reason`, { restricted: true });
+    const record = await datasetRows(
+      dir,
+      `select reason, provider, events, sessions_removed from erasures order by erased_at, reason`,
+      { restricted: true },
+    );
     expect(record).toEqual([
       { reason: 'erase', provider: 'zoom', events: 6, sessions_removed: 1 },
       { reason: 'redelivery', provider: 'zoom', events: 1, sessions_removed: 0 },
     ]);
     await warehouse.close();
-    expect((await tableRows(dir, 'session_facts', 'session_key')).filter((r) => r.includes('zoom:s2'))).toEqual(s2Before.filter((r) => r.includes('zoom:s2')));
+    expect((await tableRows(dir, 'session_facts', 'session_key')).filter((r) => r.includes('zoom:s2'))).toEqual(
+      s2Before.filter((r) => r.includes('zoom:s2')),
+    );
   });
 
   it('--participant removes them from every session and folds those again; the next batch folds without them too', async () => {
@@ -77,7 +104,11 @@ describe('Warehouse.erase', () => {
       event('zoom:s2', 'participant.joined', '2026-03-01T10:03:00Z', guest),
     ];
     await warehouse.applyBatch(batch({ events }));
-    expect(await warehouse.erase(order({ participants: ['guest-jana'] }))).toMatchObject({ events: 2, sessions_refolded: 2, sessions_removed: 0 });
+    expect(await warehouse.erase(order({ participants: ['guest-jana'] }))).toMatchObject({
+      events: 2,
+      sessions_refolded: 2,
+      sessions_removed: 0,
+    });
     expect(await facts()).toEqual([
       { session_key: 'zoom:s1', participants: 2, events: 6 },
       { session_key: 'zoom:s2', participants: 2, events: 6 },
@@ -89,15 +120,23 @@ describe('Warehouse.erase', () => {
       { session_key: 'zoom:s1', participants: 2, events: 7 },
       { session_key: 'zoom:s2', participants: 2, events: 6 },
     ]);
-    expect(await datasetRows(dir, `select count(*) as n from session_events where participant_key = 'guest-jana'`)).toEqual([{ n: 0 }]);
+    expect(
+      await datasetRows(dir, `select count(*) as n from session_events where participant_key = 'guest-jana'`),
+    ).toEqual([{ n: 0 }]);
     // A redelivered event of theirs stays out.
-    expect(await warehouse.applyBatch(batch({ events: [event('zoom:s2', 'participant.left', '2026-03-01T10:20:00Z', guest)] }))).toMatchObject({ insertedEvents: 0 });
+    expect(
+      await warehouse.applyBatch(
+        batch({ events: [event('zoom:s2', 'participant.left', '2026-03-01T10:20:00Z', guest)] }),
+      ),
+    ).toMatchObject({ insertedEvents: 0 });
   });
 
   it('--email removes every delivery whose body names it and the participant it is; a dry run counts the same and changes nothing; the same body again is refused', async () => {
     const email = 'jana.novak@example.eu';
     const named = (fixture: string) => {
-      const body = JSON.parse(zoomBody(fixture, 'sess-A').toString()) as { payload: { object: { user?: Record<string, unknown> } } };
+      const body = JSON.parse(zoomBody(fixture, 'sess-A').toString()) as {
+        payload: { object: { user?: Record<string, unknown> } };
+      };
       if (body.payload.object.user) body.payload.object.user.user_key = email;
       return Buffer.from(JSON.stringify(body));
     };
@@ -119,11 +158,22 @@ describe('Warehouse.erase', () => {
 
     const done = await warehouse.erase(order({ emails: ['Jana.Novak@example.eu'] }));
     expect({ ...done, request_id: undefined }).toEqual({ ...dry, dry_run: false, request_id: undefined });
-    expect((await datasetRows(dir, 'select ingest_id from raw_webhooks order by ingest_id', { restricted: true })).map((r) => r.ingest_id)).toEqual(['ing-1', 'ing-4']);
-    expect(await datasetRows(dir, `select count(*) as n from session_events where type like 'participant.%'`)).toEqual([{ n: 0 }]);
+    expect(
+      (await datasetRows(dir, 'select ingest_id from raw_webhooks order by ingest_id', { restricted: true })).map(
+        (r) => r.ingest_id,
+      ),
+    ).toEqual(['ing-1', 'ing-4']);
+    expect(await datasetRows(dir, `select count(*) as n from session_events where type like 'participant.%'`)).toEqual([
+      { n: 0 },
+    ]);
 
     // The provider retries the join: same body, a new delivery.
-    const again = await warehouse.applyBatch(batch({ raw: [zoomRaw('ing-5', named('session.user_joined'), NOW)], events: normalizeRaw(zoomRaw('ing-5', named('session.user_joined'), NOW), PII_KEY).events }));
+    const again = await warehouse.applyBatch(
+      batch({
+        raw: [zoomRaw('ing-5', named('session.user_joined'), NOW)],
+        events: normalizeRaw(zoomRaw('ing-5', named('session.user_joined'), NOW), PII_KEY).events,
+      }),
+    );
     expect(again).toMatchObject({ insertedEvents: 0, refusedDeliveries: ['ing-5'] });
     await warehouse.flush();
     expect(await datasetRows(dir, 'select count(*) as n from raw_webhooks', { restricted: true })).toEqual([{ n: 2 }]);

@@ -33,12 +33,25 @@ async function closeAll(): Promise<void> {
 }
 
 const statuses = async () =>
-  Object.fromEntries((await datasetRows(dataDir, 'SELECT session_key, status FROM session_facts ORDER BY 1')).map((r) => [r.session_key, r.status]));
+  Object.fromEntries(
+    (await datasetRows(dataDir, 'SELECT session_key, status FROM session_facts ORDER BY 1')).map((r) => [
+      r.session_key,
+      r.status,
+    ]),
+  );
 
 describe('idle sweep', () => {
   it('turns a session open past the horizon abandoned, in DuckDB and in Parquet, and touches nothing else', async () => {
     const w = await warehouse();
-    await w.applyBatch(batch({ events: [...openCall('zoom:idle', '2024-05-02T10:00:00Z'), ...openCall('zoom:busy', '2024-05-02T10:20:00Z'), ...meeting('zoom:done', '2024-05-02')] }));
+    await w.applyBatch(
+      batch({
+        events: [
+          ...openCall('zoom:idle', '2024-05-02T10:00:00Z'),
+          ...openCall('zoom:busy', '2024-05-02T10:20:00Z'),
+          ...meeting('zoom:done', '2024-05-02'),
+        ],
+      }),
+    );
     await w.flush();
     expect(await statuses()).toEqual({ 'zoom:busy': 'open', 'zoom:done': 'ended', 'zoom:idle': 'open' });
     const busyFile = parquetFiles(dataDir, ['session_facts']);
@@ -50,7 +63,9 @@ describe('idle sweep', () => {
     now = at('2024-05-02T11:00:05.000001Z');
     const swept = await w.sweepIdle();
     expect(swept.next).toBeUndefined();
-    expect(swept.facts.map((f) => [f.session_key, f.status, f.ended_at, f.duration_seconds])).toEqual([['zoom:idle', 'abandoned', null, null]]);
+    expect(swept.facts.map((f) => [f.session_key, f.status, f.ended_at, f.duration_seconds])).toEqual([
+      ['zoom:idle', 'abandoned', null, null],
+    ]);
     await w.flush();
     expect(await statuses()).toEqual({ 'zoom:busy': 'open', 'zoom:done': 'ended', 'zoom:idle': 'abandoned' });
     expect(Object.keys(parquetFiles(dataDir, ['session_facts']))).toEqual(Object.keys(busyFile));
@@ -70,13 +85,19 @@ describe('idle sweep', () => {
     expect(old.facts.map((f) => [f.status, f.messages, f.events])).toEqual([['abandoned', 1, 3]]);
 
     const guest = { key: 'g', role: 'guest' as const };
-    const back = await w.applyBatch(batch({ events: [event('zoom:s', 'participant.joined', '2024-05-02T12:59:00Z', guest)] }));
-    expect(back.facts.map((f) => [f.status, f.last_event_at, f.participants])).toEqual([['open', at('2024-05-02T12:59:00Z'), 2]]);
+    const back = await w.applyBatch(
+      batch({ events: [event('zoom:s', 'participant.joined', '2024-05-02T12:59:00Z', guest)] }),
+    );
+    expect(back.facts.map((f) => [f.status, f.last_event_at, f.participants])).toEqual([
+      ['open', at('2024-05-02T12:59:00Z'), 2],
+    ]);
 
     now = at('2024-05-02T13:10:00Z');
     expect(await w.sweepIdle()).toEqual({ facts: [], next: undefined });
     const ended = await w.applyBatch(batch({ events: [event('zoom:s', 'session.ended', '2024-05-02T13:05:00Z')] }));
-    expect(ended.facts.map((f) => [f.status, f.ended_at, f.duration_seconds])).toEqual([['ended', at('2024-05-02T13:05:00Z'), 3 * 3600 + 300]]);
+    expect(ended.facts.map((f) => [f.status, f.ended_at, f.duration_seconds])).toEqual([
+      ['ended', at('2024-05-02T13:05:00Z'), 3 * 3600 + 300],
+    ]);
     await w.flush();
     expect(await statuses()).toEqual({ 'zoom:s': 'ended' });
     // An ended session never turns abandoned.

@@ -6,7 +6,18 @@ import type { RawWebhook, SessionFact } from '../../lib/canonical.js';
 import { createLogger } from '../../lib/logger.js';
 import { normalizeRaw } from '../../processors/normalize.js';
 import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
-import { HOUR, PII_KEY, ZOOM_CALL, at, batch, parquetFiles, parquetRows, tableRows, zoomBody, zoomRaw } from './warehouse-support.js';
+import {
+  HOUR,
+  PII_KEY,
+  ZOOM_CALL,
+  at,
+  batch,
+  parquetFiles,
+  parquetRows,
+  tableRows,
+  zoomBody,
+  zoomRaw,
+} from './warehouse-support.js';
 
 const logger = createLogger('silent');
 let dataDir: string;
@@ -32,7 +43,9 @@ async function deliver(raws: RawWebhook[]) {
 
 /** The fields whose values differ between two facts. */
 function changed(before: SessionFact, after: SessionFact): string[] {
-  return Object.keys(after).filter((k) => JSON.stringify(after[k as keyof SessionFact]) !== JSON.stringify(before[k as keyof SessionFact]));
+  return Object.keys(after).filter(
+    (k) => JSON.stringify(after[k as keyof SessionFact]) !== JSON.stringify(before[k as keyof SessionFact]),
+  );
 }
 
 describe('late and redelivered Zoom events at the warehouse', () => {
@@ -47,7 +60,13 @@ describe('late and redelivered Zoom events at the warehouse', () => {
     const late = await deliver([zoomRaw('late-recording', zoomBody('session.recording_completed'), receivedAt)]);
     expect(late).toMatchObject({ insertedEvents: 1, touchedSessions: [before.session_key] });
     const after = late.facts[0]!;
-    expect(changed(before, after).sort()).toEqual(['events', 'last_event_at', 'recording_bytes', 'recording_files', 'updated_at']);
+    expect(changed(before, after).sort()).toEqual([
+      'events',
+      'last_event_at',
+      'recording_bytes',
+      'recording_files',
+      'updated_at',
+    ]);
     expect(after).toMatchObject({
       recording_files: 5,
       recording_bytes: 76277850,
@@ -87,11 +106,15 @@ describe('late and redelivered Zoom events at the warehouse', () => {
     expect(before).toMatchObject({ participants: 1, agents: 0, guests: 1, wait_seconds: null });
 
     // is_host: true for the participant_uuid of the user who joined at 14:00:12 (started 14:00:05).
-    const late = await deliver([zoomRaw('late-summary', zoomBody('session.ai_interpreter_usage_summary'), at('2024-05-02T15:30:00Z'))]);
+    const late = await deliver([
+      zoomRaw('late-summary', zoomBody('session.ai_interpreter_usage_summary'), at('2024-05-02T15:30:00Z')),
+    ]);
     expect(late).toMatchObject({ insertedEvents: 1, touchedSessions: [before.session_key] });
     const after = late.facts[0]!;
     expect(after).toMatchObject({ participants: 1, agents: 1, guests: 0, wait_seconds: 7 });
-    const spans = (await tableRows(dataDir, 'participant_sessions', 'joined_at')).map((row) => JSON.parse(row) as { role: string });
+    const spans = (await tableRows(dataDir, 'participant_sessions', 'joined_at')).map(
+      (row) => JSON.parse(row) as { role: string },
+    );
     expect(spans.map((s) => s.role)).toEqual(['host']);
   });
 });

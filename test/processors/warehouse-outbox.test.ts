@@ -24,7 +24,9 @@ const byKey = (facts: SessionFact[]) => [...facts].sort((a, b) => a.session_key.
 describe('the facts outbox of the warehouse', () => {
   it('holds the latest fact of each session a commit changed, until it is published', async () => {
     const w = await fx.open();
-    const first = await w.applyBatch(batch({ events: [...meeting('zoom:a', '2024-05-02'), ...openCall('zoom:b', '2024-05-31T20:00:00Z')] }));
+    const first = await w.applyBatch(
+      batch({ events: [...meeting('zoom:a', '2024-05-02'), ...openCall('zoom:b', '2024-05-31T20:00:00Z')] }),
+    );
     expect(await w.outboxSize()).toBe(2);
     const read = await w.pendingFacts();
     expect(byKey(read.facts)).toEqual(first.facts);
@@ -52,7 +54,9 @@ describe('the facts outbox of the warehouse', () => {
     };
     try {
       const w = await open(CLOCK);
-      await w.applyBatch(batch({ events: [...meeting('zoom:a', '2024-05-02'), ...openCall('zoom:idle', '2024-05-31T20:00:00Z')] }));
+      await w.applyBatch(
+        batch({ events: [...meeting('zoom:a', '2024-05-02'), ...openCall('zoom:idle', '2024-05-31T20:00:00Z')] }),
+      );
       await w.factsPublished((await w.pendingFacts()).marks);
       await w.close();
 
@@ -75,7 +79,9 @@ describe('the facts outbox of the warehouse', () => {
       const longer = await open(CLOCK + 48 * HOUR, 100 * 24 * HOUR);
       expect((await longer.rebuild()).changed).toBe(1);
       await longer.close();
-      await onWarehouse(fx.dataDir, async (sql) => expect(await sql('SELECT session_key FROM facts_outbox')).toEqual([{ session_key: 'zoom:idle' }]));
+      await onWarehouse(fx.dataDir, async (sql) =>
+        expect(await sql('SELECT session_key FROM facts_outbox')).toEqual([{ session_key: 'zoom:idle' }]),
+      );
 
       const next = await open(CLOCK + 48 * HOUR, 100 * 24 * HOUR);
       const left = await next.pendingFacts();
@@ -83,9 +89,20 @@ describe('the facts outbox of the warehouse', () => {
       await next.factsPublished(left.marks);
 
       // A replay that brings new events (a delivery whose events never reached the warehouse).
-      const raw = { ingest_id: 'r-late', provider: 'zoom', received_at: at('2024-05-02T12:00:00Z'), source: 'webhook' as const, dedup_key: null, headers: {}, content_type: 'application/json', body: Buffer.from('{}') };
+      const raw = {
+        ingest_id: 'r-late',
+        provider: 'zoom',
+        received_at: at('2024-05-02T12:00:00Z'),
+        source: 'webhook' as const,
+        dedup_key: null,
+        headers: {},
+        content_type: 'application/json',
+        body: Buffer.from('{}'),
+      };
       await next.applyBatch(batch({ raw: [raw] }));
-      const replayed = await next.replay({ normalize: () => ({ events: [event('zoom:a', 'message.sent', '2024-05-02T10:10:00Z')], failures: [] }) });
+      const replayed = await next.replay({
+        normalize: () => ({ events: [event('zoom:a', 'message.sent', '2024-05-02T10:10:00Z')], failures: [] }),
+      });
       expect(replayed.sessions).toBe(1);
       expect((await next.pendingFacts()).facts.map((f) => [f.session_key, f.messages])).toEqual([['zoom:a', 1]]);
     } finally {
@@ -127,27 +144,59 @@ describe('the warehouse stage publishing from the outbox', () => {
     const codec = new AvroCodec(transport.registry);
     const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
     const publish = (events: SessionEvent[]) =>
-      transport.log.publish(topics.events, events.map((e) => ({ key: Buffer.from(e.session_key!), value: eventWriter.encode(e) })));
+      transport.log.publish(
+        topics.events,
+        events.map((e) => ({ key: Buffer.from(e.session_key!), value: eventWriter.encode(e) })),
+      );
     const sessions = Array.from({ length: 30 }, (_, i) => `zoom:s${i}`);
 
     let warehouse = await createWarehouse({ dataDir: fx.dataDir, logger, clock: () => CLOCK });
     // One warehouse batch takes them all: committed, then the facts publish is refused.
-    let sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger, metrics: createMetrics(), lingerMs: 500, factsGraceMs: 500 });
-    await publish([...sessions.flatMap((s) => meeting(s, '2024-05-02')), event('zoom:s3', 'message.sent', '2024-05-02T10:20:00Z')]);
+    let sink = await startWarehouseSink({
+      log: transport.log,
+      codec,
+      topics,
+      warehouse,
+      logger,
+      metrics: createMetrics(),
+      lingerMs: 500,
+      factsGraceMs: 500,
+    });
+    await publish([
+      ...sessions.flatMap((s) => meeting(s, '2024-05-02')),
+      event('zoom:s3', 'message.sent', '2024-05-02T10:20:00Z'),
+    ]);
     const stored = 6 * sessions.length + 1;
-    const committed = async () => [...(await warehouse.offsets())].filter(([k]) => k.startsWith(`${topics.events}:`)).reduce((sum, [, n]) => sum + n, 0);
+    const committed = async () =>
+      [...(await warehouse.offsets())]
+        .filter(([k]) => k.startsWith(`${topics.events}:`))
+        .reduce((sum, [, n]) => sum + n, 0);
     await eventually(async () => ((await committed()) === stored ? true : undefined), 15_000, 'the events committed');
     await sink.stop();
     await warehouse.close();
     await transport.close();
-    await onWarehouse(fx.dataDir, async (sql) => expect(await sql('SELECT count(*)::INT AS n FROM facts_outbox')).toEqual([{ n: sessions.length }]));
+    await onWarehouse(fx.dataDir, async (sql) =>
+      expect(await sql('SELECT count(*)::INT AS n FROM facts_outbox')).toEqual([{ n: sessions.length }]),
+    );
 
     // The log takes facts again; a new writer starts on the same DATA_DIR.
     transport = await openEmbeddedTransport(fx.dataDir);
     await transport.log.createTopics(topics.specs(2));
     warehouse = await createWarehouse({ dataDir: fx.dataDir, logger, clock: () => CLOCK });
-    sink = await startWarehouseSink({ log: transport.log, codec: new AvroCodec(transport.registry), topics, warehouse, logger, metrics: createMetrics(), lingerMs: 20 });
-    await eventually(async () => ((await warehouse.outboxSize()) === 0 ? true : undefined), 15_000, 'the outbox published');
+    sink = await startWarehouseSink({
+      log: transport.log,
+      codec: new AvroCodec(transport.registry),
+      topics,
+      warehouse,
+      logger,
+      metrics: createMetrics(),
+      lingerMs: 20,
+    });
+    await eventually(
+      async () => ((await warehouse.outboxSize()) === 0 ? true : undefined),
+      15_000,
+      'the outbox published',
+    );
     const published = latest(await readFacts(transport, topics.facts));
     expect([...published.keys()].sort()).toEqual([...sessions].sort());
     expect(published.get('zoom:s3')).toMatchObject({ messages: 1, events: 7, status: 'ended' });

@@ -6,7 +6,19 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { createWarehouse } from '../../processors/warehouse/index.js';
 import { inUseMessage, isLocked } from '../../processors/warehouse/standby.js';
-import { at, batch, datasetRows, event, meeting, onWarehouse, openCall, parquetFiles, parquetRows, tableRows, warehouseFixture } from './warehouse-support.js';
+import {
+  at,
+  batch,
+  datasetRows,
+  event,
+  meeting,
+  onWarehouse,
+  openCall,
+  parquetFiles,
+  parquetRows,
+  tableRows,
+  warehouseFixture,
+} from './warehouse-support.js';
 
 const logger = createLogger('silent');
 const CLOCK = at('2024-06-01T00:00:00Z');
@@ -19,9 +31,26 @@ const closeAll = () => fx.closeAll();
 async function seed(): Promise<void> {
   const w = await warehouse();
   const guest = { key: 'g', role: 'guest' as const };
-  await w.applyBatch(batch({ events: [...meeting('zoom:a', '2024-05-02'), ...meeting('zoom:b', '2024-05-02'), ...meeting('mluvii:c', '2024-05-03')] }));
-  await w.applyBatch(batch({ events: [...meeting('zoom:d', '2024-05-04'), ...openCall('zoom:e', '2024-05-04T09:00:00Z')] }));
-  await w.applyBatch(batch({ events: [...meeting('mluvii:f', '2024-05-04'), event('zoom:g', 'participant.joined', '2024-05-03T23:59:00Z', guest)] }));
+  await w.applyBatch(
+    batch({
+      events: [
+        ...meeting('zoom:a', '2024-05-02'),
+        ...meeting('zoom:b', '2024-05-02'),
+        ...meeting('mluvii:c', '2024-05-03'),
+      ],
+    }),
+  );
+  await w.applyBatch(
+    batch({ events: [...meeting('zoom:d', '2024-05-04'), ...openCall('zoom:e', '2024-05-04T09:00:00Z')] }),
+  );
+  await w.applyBatch(
+    batch({
+      events: [
+        ...meeting('mluvii:f', '2024-05-04'),
+        event('zoom:g', 'participant.joined', '2024-05-03T23:59:00Z', guest),
+      ],
+    }),
+  );
   await w.flush();
   await closeAll();
 }
@@ -38,9 +67,20 @@ async function snapshot() {
 
 /** The Parquet dataset says what the warehouse says. */
 async function expectDatasetMatchesWarehouse(): Promise<void> {
-  const fromWarehouse = await onWarehouse(fx.dataDir, (sql) => sql(`SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`));
-  const fromDataset = await datasetRows(fx.dataDir, `SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`);
-  expect(fromDataset.map((r) => ({ ...r, participants: BigInt(r.participants as number), events: BigInt(r.events as number) }))).toEqual(fromWarehouse);
+  const fromWarehouse = await onWarehouse(fx.dataDir, (sql) =>
+    sql(`SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`),
+  );
+  const fromDataset = await datasetRows(
+    fx.dataDir,
+    `SELECT session_key, status, participants, events FROM session_facts ORDER BY 1`,
+  );
+  expect(
+    fromDataset.map((r) => ({
+      ...r,
+      participants: BigInt(r.participants as number),
+      events: BigInt(r.events as number),
+    })),
+  ).toEqual(fromWarehouse);
 }
 
 describe('rebuild', () => {
@@ -57,9 +97,22 @@ describe('rebuild', () => {
     const w = await warehouse();
     const progress: Array<[number, number]> = [];
     const report = await w.rebuild({ chunkSize: 3, onProgress: (done, total) => progress.push([done, total]) });
-    expect(report).toEqual({ total: 7, rebuilt: 7, changed: 0, failed: [], orphans: 0, exported: report.exported, interrupted: false });
+    expect(report).toEqual({
+      total: 7,
+      rebuilt: 7,
+      changed: 0,
+      failed: [],
+      orphans: 0,
+      exported: report.exported,
+      interrupted: false,
+    });
     expect(report.exported).toBe(Object.keys(before.files).length);
-    expect(progress).toEqual([[0, 7], [3, 7], [6, 7], [7, 7]]);
+    expect(progress).toEqual([
+      [0, 7],
+      [3, 7],
+      [6, 7],
+      [7, 7],
+    ]);
     await closeAll();
     expect(await snapshot()).toEqual(before);
   });
@@ -71,7 +124,9 @@ describe('rebuild', () => {
       await sql(`UPDATE session_facts SET participants = 99, status = 'closed' WHERE session_key = 'zoom:a'`);
       await sql(`DELETE FROM participant_sessions WHERE session_key = 'mluvii:c'`);
       // A fact whose events are gone (as after an erase), on a day of its own.
-      await sql(`INSERT INTO session_facts SELECT * REPLACE ('zoom:gone' AS session_key, TIMESTAMP '2024-04-01 10:00:00' AS started_at) FROM session_facts WHERE session_key = 'zoom:b'`);
+      await sql(
+        `INSERT INTO session_facts SELECT * REPLACE ('zoom:gone' AS session_key, TIMESTAMP '2024-04-01 10:00:00' AS started_at) FROM session_facts WHERE session_key = 'zoom:b'`,
+      );
     });
     // A partition file no session lands in (left by an older version).
     const stale = join(fx.dataDir, 'parquet/session_facts/provider=zoom/date=2024-04-30');
@@ -94,11 +149,17 @@ describe('rebuild', () => {
 
     const controller = new AbortController();
     const w = await warehouse();
-    const first = await w.rebuild({ chunkSize: 3, signal: controller.signal, onProgress: (done) => done >= 3 && controller.abort() });
+    const first = await w.rebuild({
+      chunkSize: 3,
+      signal: controller.signal,
+      onProgress: (done) => done >= 3 && controller.abort(),
+    });
     expect(first).toMatchObject({ total: 7, rebuilt: 3, changed: 3, interrupted: true });
     await closeAll();
     // Committed chunks are rebuilt and exported; the rest is as it was, and the dataset agrees.
-    const messages = await onWarehouse(fx.dataDir, (sql) => sql(`SELECT session_key, messages::INT AS m FROM session_facts ORDER BY 1`));
+    const messages = await onWarehouse(fx.dataDir, (sql) =>
+      sql(`SELECT session_key, messages::INT AS m FROM session_facts ORDER BY 1`),
+    );
     expect(messages.map((r) => r.m)).toEqual([0, 0, 0, 42, 42, 42, 42]);
     await expectDatasetMatchesWarehouse();
 
@@ -111,10 +172,17 @@ describe('rebuild', () => {
   it('says to stop the writer first when another process holds the warehouse', async () => {
     await seed();
     const duckdb = createRequire(import.meta.url).resolve('@duckdb/node-api');
-    const holder = spawn(process.execPath, ['-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const { DuckDBInstance } = require(${JSON.stringify(duckdb)});
       DuckDBInstance.create(${JSON.stringify(join(fx.dataDir, 'warehouse.duckdb'))}).then(() => { console.log('holding'); setInterval(() => {}, 1000); });
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         holder.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve());

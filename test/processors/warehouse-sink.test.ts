@@ -25,7 +25,11 @@ describe('warehouse batches', () => {
     dir = tempDir('sessionflow-sink-');
     transport = await openEmbeddedTransport(dir.path);
     await transport.log.createTopics(topics.specs(1));
-    warehouse = await createWarehouse({ dataDir: dir.path, logger: createLogger('silent'), idleHorizonMicros: 24 * 3600e6 });
+    warehouse = await createWarehouse({
+      dataDir: dir.path,
+      logger: createLogger('silent'),
+      idleHorizonMicros: 24 * 3600e6,
+    });
   });
   afterEach(async () => {
     await warehouse.close();
@@ -39,14 +43,27 @@ describe('warehouse batches', () => {
     const body = Buffer.from(JSON.stringify({ event: 'session.started', padding: 'x'.repeat(20_000) }));
     const messages = Array.from({ length: 10 }, () => ({
       key: null,
-      value: writer.encode(wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: {}, body })),
+      value: writer.encode(
+        wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: {}, body }),
+      ),
     }));
     await transport.log.publish(topics.raw('zoom'), messages);
     const metrics = createMetrics();
-    const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger: createLogger('silent'), metrics, lingerMs: 60_000, maxRecords: 10_000, maxBytes: 50_000 });
+    const sink = await startWarehouseSink({
+      log: transport.log,
+      codec,
+      topics,
+      warehouse,
+      logger: createLogger('silent'),
+      metrics,
+      lingerMs: 60_000,
+      maxRecords: 10_000,
+      maxBytes: 50_000,
+    });
     try {
       const deadline = Date.now() + 10_000;
-      while (((await warehouse.offsets()).get(`${topics.raw('zoom')}:0`) ?? 0) < 9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (((await warehouse.offsets()).get(`${topics.raw('zoom')}:0`) ?? 0) < 9 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       // Three records of 20 kB pass 50,000 bytes: batches of three, the tenth left to the linger.
       expect((await warehouse.offsets()).get(`${topics.raw('zoom')}:0`)).toBe(9);
       expect((await metrics.warehouseBatches.get()).values[0]!.value).toBe(3);
@@ -61,26 +78,57 @@ describe('warehouse batches', () => {
     const registry = transport.registry;
     const slow: Registry = {
       register: (subject, schema) => registry.register(subject, schema),
-      lookup: async (id) => (await new Promise((r) => setTimeout(r, 50)), registry.lookup(id)),
+      lookup: async (id) => {
+        await new Promise((r) => setTimeout(r, 50));
+        return registry.lookup(id);
+      },
       close: () => registry.close(),
     };
     const codec = new AvroCodec(slow);
     const rawWriter = await codec.serializer<RawWebhook>(valueSubject(topics.raw('zoom')), 'RawWebhook');
     const eventWriter = await codec.serializer<SessionEvent>(valueSubject(topics.events), 'SessionEvent');
     const body = Buffer.from(JSON.stringify({ event: 'session.started' }));
-    await transport.log.publish(topics.raw('zoom'), [{ key: null, value: rawWriter.encode(wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: {}, body })) }]);
-    const events = ['10:00:00', '10:00:05', '10:00:10'].map((t, i) => event('zoom:s1', i === 0 ? 'session.started' : 'participant.joined', `2024-05-02T${t}Z`, i === 0 ? undefined : { key: `p${i}`, role: 'guest' }));
-    await transport.log.publish(topics.events, events.map((e) => ({ key: null, value: eventWriter.encode(e) })));
-    const sink = await startWarehouseSink({ log: transport.log, codec, topics, warehouse, logger: createLogger('silent'), metrics: createMetrics(), lingerMs: 1 });
+    await transport.log.publish(topics.raw('zoom'), [
+      {
+        key: null,
+        value: rawWriter.encode(
+          wrap({ provider: 'zoom', source: 'webhook', receivedAt: nowMicros(), dedupKey: null, headers: {}, body }),
+        ),
+      },
+    ]);
+    const events = ['10:00:00', '10:00:05', '10:00:10'].map((t, i) =>
+      event(
+        'zoom:s1',
+        i === 0 ? 'session.started' : 'participant.joined',
+        `2024-05-02T${t}Z`,
+        i === 0 ? undefined : { key: `p${i}`, role: 'guest' },
+      ),
+    );
+    await transport.log.publish(
+      topics.events,
+      events.map((e) => ({ key: null, value: eventWriter.encode(e) })),
+    );
+    const sink = await startWarehouseSink({
+      log: transport.log,
+      codec,
+      topics,
+      warehouse,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      lingerMs: 1,
+    });
     try {
       const deadline = Date.now() + 10_000;
-      while (((await warehouse.offsets()).get(`${topics.events}:0`) ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (((await warehouse.offsets()).get(`${topics.events}:0`) ?? 0) < 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       expect((await warehouse.offsets()).get(`${topics.events}:0`)).toBe(3);
     } finally {
       await sink.stop();
     }
     await warehouse.flush();
     expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM session_events')).toEqual([{ n: 3 }]);
-    expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM raw_webhooks', { restricted: true })).toEqual([{ n: 1 }]);
+    expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM raw_webhooks', { restricted: true })).toEqual([
+      { n: 1 },
+    ]);
   });
 });

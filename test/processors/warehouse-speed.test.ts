@@ -40,7 +40,10 @@ async function factsOf(dataDir: string): Promise<Record<string, unknown>[]> {
   const db = await openDuckDB(join(dataDir, 'warehouse.duckdb'));
   const conn = await db.connect();
   try {
-    return await queryRows<Record<string, unknown>>(conn, `SELECT * EXCLUDE (updated_at) FROM session_facts ORDER BY session_key`);
+    return await queryRows<Record<string, unknown>>(
+      conn,
+      `SELECT * EXCLUDE (updated_at) FROM session_facts ORDER BY session_key`,
+    );
   } finally {
     conn.closeSync();
     db.closeSync();
@@ -53,7 +56,9 @@ describe('the session cache', () => {
     for (const dir of dirs.splice(0)) dir.remove();
   });
 
-  it('folds to the same facts whether every session is kept, some are evicted, or none is kept', { timeout: 90_000 }, async () => {
+  it('folds to the same facts whether every session is kept, some are evicted, or none is kept', {
+    timeout: 90_000,
+  }, async () => {
     const rounds = trickle(20, 8);
     const facts: Array<Record<string, unknown>[]> = [];
     for (const cacheBytes of [256 * 1024 * 1024, 40_000, 0]) {
@@ -61,7 +66,8 @@ describe('the session cache', () => {
       dirs.push(dir);
       const w = await createWarehouse({ dataDir: dir.path, logger, clock: () => CLOCK, sessionCacheBytes: cacheBytes });
       // A redelivered round among them: duplicates must not reach a cached session twice.
-      for (const events of [...rounds.slice(0, 4), rounds[2]!, ...rounds.slice(4)]) await w.applyBatch(batch({ events }));
+      for (const events of [...rounds.slice(0, 4), rounds[2]!, ...rounds.slice(4)])
+        await w.applyBatch(batch({ events }));
       await w.close();
       facts.push(await factsOf(dir.path));
     }
@@ -78,7 +84,9 @@ describe('the session cache', () => {
     const [first, second] = trickle(1, 2);
     await w.applyBatch(batch({ events: first! }));
     // A batch that fails inside its transaction (an offset that does not fit its column) stores nothing...
-    await expect(w.applyBatch(batch({ events: second!, offsets: [{ topic: 't', partition: 2 ** 40, next_offset: 1 }] }))).rejects.toThrow();
+    await expect(
+      w.applyBatch(batch({ events: second!, offsets: [{ topic: 't', partition: 2 ** 40, next_offset: 1 }] })),
+    ).rejects.toThrow();
     // ...so its event is new when it comes again, and the fact counts it once.
     const result = await w.applyBatch(batch({ events: second! }));
     expect(result.insertedEvents).toBe(1);
@@ -105,17 +113,25 @@ describe('the Parquet export', () => {
     for (const events of trickle(5, 6)) await w.applyBatch(batch({ events }));
     await w.flush();
     // The first batch after a quiet spell is exported at once; the next five wait for the interval and share a file.
-    expect((await listDataFiles(eventsDir())).map((f) => f.name)).toEqual(['b-000000000001.parquet', 'c-000000000002-000000000006.parquet']);
+    expect((await listDataFiles(eventsDir())).map((f) => f.name)).toEqual([
+      'b-000000000001.parquet',
+      'c-000000000002-000000000006.parquet',
+    ]);
     expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM session_events')).toEqual([{ n: 30 }]);
   });
 
   it('writes the facts first, then the spans, then the events and raw archive', async () => {
     await w.applyBatch(batch({ events: trickle(5, 6).flat() }));
     await w.flush();
-    const written = (table: string, file: string) => statSync(join(dir.path, `parquet/${table}/provider=zoom/date=2024-05-02`, file)).mtimeMs;
+    const written = (table: string, file: string) =>
+      statSync(join(dir.path, `parquet/${table}/provider=zoom/date=2024-05-02`, file)).mtimeMs;
     const [events] = await listDataFiles(eventsDir());
-    expect(written('session_facts', 'data.parquet')).toBeLessThanOrEqual(written('participant_sessions', 'data.parquet'));
-    expect(written('participant_sessions', 'data.parquet')).toBeLessThanOrEqual(written('session_events', events!.name));
+    expect(written('session_facts', 'data.parquet')).toBeLessThanOrEqual(
+      written('participant_sessions', 'data.parquet'),
+    );
+    expect(written('participant_sessions', 'data.parquet')).toBeLessThanOrEqual(
+      written('session_events', events!.name),
+    );
   });
 
   it('keeps a partition to a few files without rewriting its large old file', { timeout: 90_000 }, async () => {
@@ -133,6 +149,8 @@ describe('the Parquet export', () => {
     expect(files[0]!.name).toBe(big!.name);
     expect(statSync(join(eventsDir(), big!.name)).ino).toBe(bigFile.ino);
     expect(files.length).toBeLessThanOrEqual(17);
-    expect(await queryDataset(dir.path, 'SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([{ n: 3000 + 44 * 2, d: 3000 + 44 * 2 }]);
+    expect(
+      await queryDataset(dir.path, 'SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events'),
+    ).toEqual([{ n: 3000 + 44 * 2, d: 3000 + 44 * 2 }]);
   });
 });

@@ -24,7 +24,12 @@ export function batch(parts: Partial<WarehouseBatch>): WarehouseBatch {
   return { raw: [], events: [], deadLetters: [], offsets: [], ...parts };
 }
 
-export function event(session: string, type: CanonicalType, time: string, who?: { key: string; role: 'host' | 'guest' }): SessionEvent {
+export function event(
+  session: string,
+  type: CanonicalType,
+  time: string,
+  who?: { key: string; role: 'host' | 'guest' },
+): SessionEvent {
   const provider = session.split(':')[0]!;
   return {
     event_id: `${session}|${type}|${who?.key ?? '-'}|${time}`,
@@ -69,7 +74,10 @@ export function meeting(session: string, day: string): SessionEvent[] {
 /** A call still going: started, the host joined, nothing since. */
 export function openCall(session: string, startIso: string): SessionEvent[] {
   const host = { key: `${session}-host`, role: 'host' as const };
-  return [event(session, 'session.started', startIso), event(session, 'participant.joined', new Date(at(startIso) / 1000 + 5000).toISOString(), host)];
+  return [
+    event(session, 'session.started', startIso),
+    event(session, 'participant.joined', new Date(at(startIso) / 1000 + 5000).toISOString(), host),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,7 +89,9 @@ export const PII_KEY = 'warehouse-test-pii-key-0123456789';
 
 /** The fixture body of a Zoom event, moved to another session id (and shifted in time by `shiftMs`). */
 export function zoomBody(fixture: string, sessionId = FIXTURE_SESSION, shiftMs = 0): Buffer {
-  const body = JSON.parse(readFileSync(join(FIXTURES, `${fixture}.json`), 'utf8').replaceAll(FIXTURE_SESSION, sessionId)) as { event_ts: number };
+  const body = JSON.parse(
+    readFileSync(join(FIXTURES, `${fixture}.json`), 'utf8').replaceAll(FIXTURE_SESSION, sessionId),
+  ) as { event_ts: number };
   body.event_ts += shiftMs;
   return Buffer.from(JSON.stringify(body));
 }
@@ -99,13 +109,23 @@ export function zoomRaw(ingestId: string, body: Buffer, receivedAt: number): Raw
   };
 }
 
-export const ZOOM_CALL = ['session.started', 'session.user_joined', 'session.recording_started', 'session.recording_stopped', 'session.user_left', 'session.ended'];
+export const ZOOM_CALL = [
+  'session.started',
+  'session.user_joined',
+  'session.recording_started',
+  'session.recording_stopped',
+  'session.user_left',
+  'session.ended',
+];
 
 // ---------------------------------------------------------------------------------------------
 // Looking at what was stored.
 
 /** Runs queries on the warehouse file (the writer must be closed). */
-export async function onWarehouse<T>(dataDir: string, work: (sql: (q: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
+export async function onWarehouse<T>(
+  dataDir: string,
+  work: (sql: (q: string) => Promise<Record<string, unknown>[]>) => Promise<T>,
+): Promise<T> {
   const db = await openDuckDB(join(dataDir, 'warehouse.duckdb'));
   const conn = await db.connect();
   try {
@@ -118,12 +138,16 @@ export async function onWarehouse<T>(dataDir: string, work: (sql: (q: string) =>
 
 /** Every row of a warehouse table, in a stable order, timestamps and maps as text: for equality. */
 export async function tableRows(dataDir: string, table: string, orderBy: string): Promise<string[]> {
-  return onWarehouse(dataDir, async (sql) => (await sql(`SELECT to_json(t)::VARCHAR AS j FROM ${table} t ORDER BY ${orderBy}`)).map((r) => r.j as string));
+  return onWarehouse(dataDir, async (sql) =>
+    (await sql(`SELECT to_json(t)::VARCHAR AS j FROM ${table} t ORDER BY ${orderBy}`)).map((r) => r.j as string),
+  );
 }
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
 }
 
 /** The files (path from the table's folder's parent → sha256 of the bytes) of some tables, the raw archive's included. */
@@ -131,7 +155,8 @@ export function parquetFiles(dataDir: string, tables: readonly string[]): Record
   const files: Record<string, string> = {};
   for (const table of tables) {
     const root = dirname(tableDir(dataDir, table));
-    for (const file of walk(join(root, table)).sort()) files[relative(root, file)] = createHash('sha256').update(readFileSync(file)).digest('hex');
+    for (const file of walk(join(root, table)).sort())
+      files[relative(root, file)] = createHash('sha256').update(readFileSync(file)).digest('hex');
   }
   return files;
 }
@@ -144,7 +169,10 @@ export async function parquetRows(dataDir: string, table: string): Promise<Recor
   const conn = await db.connect();
   try {
     for (const file of Object.keys(parquetFiles(dataDir, [table]))) {
-      const rows = await queryRows<{ j: string }>(conn, `SELECT to_json(t)::VARCHAR AS j FROM read_parquet('${join(root, file)}', hive_partitioning = false) t`);
+      const rows = await queryRows<{ j: string }>(
+        conn,
+        `SELECT to_json(t)::VARCHAR AS j FROM read_parquet('${join(root, file)}', hive_partitioning = false) t`,
+      );
       out[file] = rows.map((r) => r.j);
     }
   } finally {
@@ -177,7 +205,12 @@ export function warehouseFixture(prefix: string, clock: Micros, idleHorizonMicro
       return dir;
     },
     async open(): Promise<Warehouse> {
-      const w = await createWarehouse({ dataDir: dir, logger: createLogger('silent'), ...(idleHorizonMicros !== undefined && { idleHorizonMicros }), clock: () => clock });
+      const w = await createWarehouse({
+        dataDir: dir,
+        logger: createLogger('silent'),
+        ...(idleHorizonMicros !== undefined && { idleHorizonMicros }),
+        clock: () => clock,
+      });
       opened.push(w);
       return w;
     },

@@ -1,4 +1,15 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -56,7 +67,10 @@ async function warehouseFacts(): Promise<SessionFact[]> {
   const conn = await db.connect();
   try {
     const replace = TIMESTAMP_COLUMNS.map((c) => `epoch_us(${c}) AS ${c}`).join(', ');
-    const rows = await queryRows<Record<string, unknown>>(conn, `SELECT * REPLACE (${replace}) FROM session_facts ORDER BY session_key`);
+    const rows = await queryRows<Record<string, unknown>>(
+      conn,
+      `SELECT * REPLACE (${replace}) FROM session_facts ORDER BY session_key`,
+    );
     return rows.map((row) => normalize(row) as unknown as SessionFact);
   } finally {
     conn.closeSync();
@@ -64,7 +78,9 @@ async function warehouseFacts(): Promise<SessionFact[]> {
   }
 }
 
-async function onWarehouse<T>(work: (sql: (q: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
+async function onWarehouse<T>(
+  work: (sql: (q: string) => Promise<Record<string, unknown>[]>) => Promise<T>,
+): Promise<T> {
   const db = await openDuckDB(join(dataDir, 'warehouse.duckdb'));
   const conn = await db.connect();
   try {
@@ -80,14 +96,19 @@ const datasetRows = (sql: string) => queryDataset(dataDir, sql);
 /** Facts from the Parquet dataset, timestamps as micros, without the partition column. */
 async function datasetFacts(): Promise<SessionFact[]> {
   const replace = TIMESTAMP_COLUMNS.map((c) => `epoch_us(${c}) AS ${c}`).join(', ');
-  const rows = await datasetRows(`SELECT * EXCLUDE ("date") REPLACE (${replace}) FROM session_facts ORDER BY session_key`);
+  const rows = await datasetRows(
+    `SELECT * EXCLUDE ("date") REPLACE (${replace}) FROM session_facts ORDER BY session_key`,
+  );
   return rows.map((row) => normalize(row) as unknown as SessionFact);
 }
 
 /** BIGINTs arrive as strings (JSON) or bigints (JS): make them numbers, like SessionFact's. */
 function normalize(row: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' || (typeof v === 'string' && /^-?\d+$/.test(v) && k !== 'session_id') ? Number(v) : v]),
+    Object.entries(row).map(([k, v]) => [
+      k,
+      typeof v === 'bigint' || (typeof v === 'string' && /^-?\d+$/.test(v) && k !== 'session_id') ? Number(v) : v,
+    ]),
   );
 }
 
@@ -98,7 +119,10 @@ function walk(dir: string): string[] {
   );
 }
 
-const parquetFiles = (table: string) => walk(join(dataDir, 'parquet', table)).map((f) => relative(join(dataDir, 'parquet', table), f)).sort();
+const parquetFiles = (table: string) =>
+  walk(join(dataDir, 'parquet', table))
+    .map((f) => relative(join(dataDir, 'parquet', table), f))
+    .sort();
 
 describe('warehouse', () => {
   it('stores the facts of two sessions in DuckDB and in the Parquet dataset', async () => {
@@ -117,12 +141,16 @@ describe('warehouse', () => {
       'provider=zoom/date=2024-05-02/data.parquet',
       'provider=zoom/date=2024-05-03/data.parquet',
     ]);
-    const spans = await datasetRows(`SELECT session_key, count(*) AS n, sum(duration_seconds) AS s, any_value(provider) AS p FROM participant_sessions GROUP BY ALL ORDER BY 1`);
+    const spans = await datasetRows(
+      `SELECT session_key, count(*) AS n, sum(duration_seconds) AS s, any_value(provider) AS p FROM participant_sessions GROUP BY ALL ORDER BY 1`,
+    );
     expect(spans).toEqual([
       { session_key: 'zoom:s1', n: 2, s: 1855 + 1740, p: 'zoom' },
       { session_key: 'zoom:s2', n: 2, s: 1855 + 1740, p: 'zoom' },
     ]);
-    const stored = await datasetRows(`SELECT count(*) AS n, count(DISTINCT "date") AS days, any_value(attributes['quote"d']) AS a FROM session_events`);
+    const stored = await datasetRows(
+      `SELECT count(*) AS n, count(DISTINCT "date") AS days, any_value(attributes['quote"d']) AS a FROM session_events`,
+    );
     expect(stored).toEqual([{ n: 12, days: 2, a: "it's" }]);
 
     await closeAll();
@@ -151,21 +179,40 @@ describe('warehouse', () => {
     expect(factsAfter[1]).toEqual(third.facts[0]);
     expect(factsAfter[0]).toEqual(factsBefore[0]); // mluvii:7, untouched
     expect(parquetFiles('session_facts')).toEqual(filesBefore);
-    expect(await datasetRows('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([{ n: 13, d: 13 }]);
+    expect(await datasetRows('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([
+      { n: 13, d: 13 },
+    ]);
 
     await closeAll();
     await onWarehouse(async (sql) => {
       expect(await sql('SELECT count(*)::INT AS n FROM session_events')).toEqual([{ n: 13 }]);
-      expect(await sql('SELECT sum(events)::INT AS e, sum(duplicate_events)::INT AS d FROM warehouse_batches')).toEqual([{ e: 13, d: 15 }]);
+      expect(await sql('SELECT sum(events)::INT AS e, sum(duplicate_events)::INT AS d FROM warehouse_batches')).toEqual(
+        [{ e: 13, d: 15 }],
+      );
     });
   });
 
   it('stores offsets with the batch and returns them after a reopen', async () => {
     const w = await warehouse();
     expect(await w.offsets()).toEqual(new Map());
-    await w.applyBatch(batch({ offsets: [{ topic: 'sessionflow.events.v1', partition: 0, next_offset: 10 }, { topic: 'sessionflow.events.v1', partition: 1, next_offset: 4 }] }));
-    await w.applyBatch(batch({ events: meeting('zoom:s1', '2024-05-02'), offsets: [{ topic: 'sessionflow.events.v1', partition: 0, next_offset: 25 }] }));
-    const expected = new Map([['sessionflow.events.v1:0', 25], ['sessionflow.events.v1:1', 4]]);
+    await w.applyBatch(
+      batch({
+        offsets: [
+          { topic: 'sessionflow.events.v1', partition: 0, next_offset: 10 },
+          { topic: 'sessionflow.events.v1', partition: 1, next_offset: 4 },
+        ],
+      }),
+    );
+    await w.applyBatch(
+      batch({
+        events: meeting('zoom:s1', '2024-05-02'),
+        offsets: [{ topic: 'sessionflow.events.v1', partition: 0, next_offset: 25 }],
+      }),
+    );
+    const expected = new Map([
+      ['sessionflow.events.v1:0', 25],
+      ['sessionflow.events.v1:1', 4],
+    ]);
     expect(await w.offsets()).toEqual(expected);
     await closeAll();
     expect(await (await warehouse()).offsets()).toEqual(expected);
@@ -184,7 +231,9 @@ describe('warehouse', () => {
     await w.flush();
     expect(parquetFiles('session_facts')).toEqual(['provider=zoom/date=2024-05-02/data.parquet']);
     expect(parquetFiles('participant_sessions')).toEqual(['provider=zoom/date=2024-05-02/data.parquet']);
-    expect(await datasetRows(`SELECT session_key, CAST("date" AS VARCHAR) AS d FROM session_facts`)).toEqual([{ session_key: 'zoom:late', d: '2024-05-02' }]);
+    expect(await datasetRows(`SELECT session_key, CAST("date" AS VARCHAR) AS d FROM session_facts`)).toEqual([
+      { session_key: 'zoom:late', d: '2024-05-02' },
+    ]);
     // Events stay where they happened.
     expect(parquetFiles('session_events').map((f) => f.split('/').slice(0, 2).join('/'))).toEqual([
       'provider=zoom/date=2024-05-02',
@@ -195,14 +244,26 @@ describe('warehouse', () => {
   it('writes whole Parquet files only, with no temporary file left', async () => {
     const w = await warehouse();
     const dead: DeadLetter = {
-      ingest_id: 'bad-1', provider: 'apizee', stage: 'normalize', error_code: 'BODY_NOT_JSON', message: 'body is not valid JSON',
-      field_path: null, provider_type: null, received_at: at('2024-05-02T09:00:00Z'), failed_at: at('2024-05-02T09:00:01Z'),
+      ingest_id: 'bad-1',
+      provider: 'apizee',
+      stage: 'normalize',
+      error_code: 'BODY_NOT_JSON',
+      message: 'body is not valid JSON',
+      field_path: null,
+      provider_type: null,
+      received_at: at('2024-05-02T09:00:00Z'),
+      failed_at: at('2024-05-02T09:00:01Z'),
     };
-    await w.applyBatch(batch({
-      raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('{"a":1}')), raw('bad-1', 'apizee', '2024-05-02T09:00:00Z', Buffer.from('not json'))],
-      events: meeting('zoom:s1', '2024-05-02'),
-      deadLetters: [dead, dead],
-    }));
+    await w.applyBatch(
+      batch({
+        raw: [
+          raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('{"a":1}')),
+          raw('bad-1', 'apizee', '2024-05-02T09:00:00Z', Buffer.from('not json')),
+        ],
+        events: meeting('zoom:s1', '2024-05-02'),
+        deadLetters: [dead, dead],
+      }),
+    );
     await w.applyBatch(batch({ deadLetters: [dead] })); // a replayed dead letter is not stored twice
     await w.flush();
     const files = [...walk(join(dataDir, 'parquet')), ...walk(join(dataDir, 'restricted'))];
@@ -210,20 +271,33 @@ describe('warehouse', () => {
     for (const file of files) {
       expect(file.endsWith('.parquet') && !file.split('/').pop()!.startsWith('.')).toBe(true);
       // Readable from its footer: the file is complete.
-      const [{ rows }] = await datasetRows(`SELECT count(*) AS rows FROM read_parquet('${file}')`) as [{ rows: string }];
+      const [{ rows }] = (await datasetRows(`SELECT count(*) AS rows FROM read_parquet('${file}')`)) as [
+        { rows: string },
+      ];
       expect(Number(rows)).toBeGreaterThan(0);
     }
-    expect(await datasetRows('SELECT ingest_id, stage, CAST("date" AS VARCHAR) AS d FROM dead_letters')).toEqual([{ ingest_id: 'bad-1', stage: 'normalize', d: '2024-05-02' }]);
+    expect(await datasetRows('SELECT ingest_id, stage, CAST("date" AS VARCHAR) AS d FROM dead_letters')).toEqual([
+      { ingest_id: 'bad-1', stage: 'normalize', d: '2024-05-02' },
+    ]);
     // The partition columns come from the folders, not from the files.
-    const schema = await datasetRows(`SELECT name FROM parquet_schema('${files.find((f) => f.includes('session_facts'))}')`);
+    const schema = await datasetRows(
+      `SELECT name FROM parquet_schema('${files.find((f) => f.includes('session_facts'))}')`,
+    );
     expect(schema.map((r) => r.name)).not.toContain('provider');
-    const types = await datasetRows(`SELECT column_type AS t FROM (DESCRIBE session_facts) WHERE column_name = 'started_at'`);
+    const types = await datasetRows(
+      `SELECT column_type AS t FROM (DESCRIBE session_facts) WHERE column_name = 'started_at'`,
+    );
     expect(types).toEqual([{ t: 'TIMESTAMP WITH TIME ZONE' }]);
   });
 
   it('exports at open what a crash left pending, and cleans interrupted files', async () => {
     const w = await warehouse();
-    await w.applyBatch(batch({ events: [...meeting('zoom:s1', '2024-05-02'), ...meeting('apizee:9', '2024-05-04')], raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('x'))] }));
+    await w.applyBatch(
+      batch({
+        events: [...meeting('zoom:s1', '2024-05-02'), ...meeting('apizee:9', '2024-05-04')],
+        raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('x'))],
+      }),
+    );
     await w.flush();
     const expected = await datasetFacts();
     await closeAll();
@@ -232,9 +306,15 @@ describe('warehouse', () => {
     rmSync(join(dataDir, 'parquet'), { recursive: true });
     rmSync(join(dataDir, 'restricted', 'raw_webhooks'), { recursive: true });
     await onWarehouse(async (sql) => {
-      await sql(`INSERT INTO parquet_pending SELECT DISTINCT 'session_events', provider, CAST(occurred_at AS DATE), batch_id FROM session_events`);
-      await sql(`INSERT INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), batch_id FROM raw_webhooks`);
-      await sql(`INSERT INTO parquet_pending SELECT t, provider, CAST(started_at AS DATE), 0 FROM session_facts, (VALUES ('session_facts'), ('participant_sessions')) AS v(t)`);
+      await sql(
+        `INSERT INTO parquet_pending SELECT DISTINCT 'session_events', provider, CAST(occurred_at AS DATE), batch_id FROM session_events`,
+      );
+      await sql(
+        `INSERT INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), batch_id FROM raw_webhooks`,
+      );
+      await sql(
+        `INSERT INTO parquet_pending SELECT t, provider, CAST(started_at AS DATE), 0 FROM session_facts, (VALUES ('session_facts'), ('participant_sessions')) AS v(t)`,
+      );
     });
     const partial = join(dataDir, 'parquet/session_events/provider=zoom/date=2024-05-02');
     mkdirSync(partial, { recursive: true });
@@ -244,18 +324,29 @@ describe('warehouse', () => {
     expect(await datasetFacts()).toEqual(expected);
     expect(await datasetRows('SELECT count(*) AS n FROM session_events')).toEqual([{ n: 12 }]);
     expect(await datasetRows('SELECT count(*) AS n FROM participant_sessions')).toEqual([{ n: 4 }]);
-    expect(await queryDataset(dataDir, 'SELECT count(*) AS n FROM raw_webhooks', { restricted: true })).toEqual([{ n: 1 }]);
+    expect(await queryDataset(dataDir, 'SELECT count(*) AS n FROM raw_webhooks', { restricted: true })).toEqual([
+      { n: 1 },
+    ]);
     expect(walk(join(dataDir, 'parquet')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     await closeAll();
-    await onWarehouse(async (sql) => expect(await sql('SELECT count(*)::INT AS n FROM parquet_pending')).toEqual([{ n: 0 }]));
+    await onWarehouse(async (sql) =>
+      expect(await sql('SELECT count(*)::INT AS n FROM parquet_pending')).toEqual([{ n: 0 }]),
+    );
   });
 
   it('keeps the raw archive out of the dataset BI reads, and moves there one an earlier version exported into it', async () => {
     const w = await warehouse();
-    await w.applyBatch(batch({ events: meeting('zoom:s1', '2024-05-02'), raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('{"email":"jana@example.com"}'))] }));
+    await w.applyBatch(
+      batch({
+        events: meeting('zoom:s1', '2024-05-02'),
+        raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('{"email":"jana@example.com"}'))],
+      }),
+    );
     await w.flush();
     expect(existsSync(join(dataDir, 'parquet', 'raw_webhooks'))).toBe(false);
-    const archive = walk(join(dataDir, 'restricted', 'raw_webhooks')).map((f) => relative(join(dataDir, 'restricted'), f));
+    const archive = walk(join(dataDir, 'restricted', 'raw_webhooks')).map((f) =>
+      relative(join(dataDir, 'restricted'), f),
+    );
     expect(archive).toEqual(['raw_webhooks/provider=zoom/date=2024-05-02/b-000000000001.parquet']);
     expect(statSync(join(dataDir, 'restricted')).mode & 0o777).toBe(0o700);
     await closeAll();
@@ -265,9 +356,13 @@ describe('warehouse', () => {
     chmodSync(join(dataDir, 'restricted'), 0o755);
     await warehouse();
     expect(existsSync(join(dataDir, 'parquet', 'raw_webhooks'))).toBe(false);
-    expect(walk(join(dataDir, 'restricted', 'raw_webhooks')).map((f) => relative(join(dataDir, 'restricted'), f))).toEqual(archive);
+    expect(
+      walk(join(dataDir, 'restricted', 'raw_webhooks')).map((f) => relative(join(dataDir, 'restricted'), f)),
+    ).toEqual(archive);
     expect(statSync(join(dataDir, 'restricted')).mode & 0o777).toBe(0o700);
-    expect(await queryDataset(dataDir, `SELECT decode(body) AS body FROM raw_webhooks`, { restricted: true })).toEqual([{ body: '{"email":"jana@example.com"}' }]);
+    expect(await queryDataset(dataDir, `SELECT decode(body) AS body FROM raw_webhooks`, { restricted: true })).toEqual([
+      { body: '{"email":"jana@example.com"}' },
+    ]);
     await expect(datasetRows('SELECT count(*) FROM raw_webhooks')).rejects.toThrow(/raw_webhooks does not exist/);
   });
 
@@ -282,7 +377,9 @@ describe('warehouse', () => {
     const files = parquetFiles('session_events');
     expect(files.length).toBeLessThanOrEqual(4);
     expect(files.at(-1)).toMatch(/c-000000000001-000000000017\.parquet$/);
-    expect(await datasetRows('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([{ n: 20, d: 20 }]);
+    expect(await datasetRows('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM session_events')).toEqual([
+      { n: 20, d: 20 },
+    ]);
 
     // A crash after the compacted file was renamed in, before a small file was removed: repaired at open.
     await closeAll();
@@ -296,12 +393,22 @@ describe('warehouse', () => {
 
   it('keeps raw bodies and headers byte for byte in Parquet', async () => {
     const w = await warehouse();
-    const bodies = [Buffer.from([0, 1, 2, 255, 254, 0x80, 0x27, 0x5c, 10, 13]), Buffer.from('{"event":"session.started","ü":"ž"}'), Buffer.alloc(0)];
+    const bodies = [
+      Buffer.from([0, 1, 2, 255, 254, 0x80, 0x27, 0x5c, 10, 13]),
+      Buffer.from('{"event":"session.started","ü":"ž"}'),
+      Buffer.alloc(0),
+    ];
     await w.applyBatch(batch({ raw: bodies.map((body, i) => raw(`r${i}`, 'zoom', '2024-05-02T10:00:00Z', body)) }));
     await w.applyBatch(batch({ raw: [raw('r0', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('redelivered'))] }));
     await w.flush();
-    const rows = await queryDataset(dataDir, `SELECT ingest_id, hex(body) AS body, headers['x-zm-request-timestamp'] AS ts FROM raw_webhooks ORDER BY ingest_id`, { restricted: true });
-    expect(rows).toEqual(bodies.map((body, i) => ({ ingest_id: `r${i}`, body: body.toString('hex').toUpperCase(), ts: '1714644000' })));
+    const rows = await queryDataset(
+      dataDir,
+      `SELECT ingest_id, hex(body) AS body, headers['x-zm-request-timestamp'] AS ts FROM raw_webhooks ORDER BY ingest_id`,
+      { restricted: true },
+    );
+    expect(rows).toEqual(
+      bodies.map((body, i) => ({ ingest_id: `r${i}`, body: body.toString('hex').toUpperCase(), ts: '1714644000' })),
+    );
   });
 });
 
@@ -321,12 +428,23 @@ describe('warehouse with a fold that throws', () => {
     const { createWarehouse: create } = await import('../../processors/warehouse/index.js');
     const w = await create({ dataDir, logger, clock: () => CLOCK });
     open.push(w);
-    const result = await w.applyBatch(batch({ events: meeting('zoom:s1', '2024-05-02'), offsets: [{ topic: 't', partition: 0, next_offset: 6 }] }));
+    const result = await w.applyBatch(
+      batch({ events: meeting('zoom:s1', '2024-05-02'), offsets: [{ topic: 't', partition: 0, next_offset: 6 }] }),
+    );
     expect(result).toMatchObject({ insertedEvents: 6, touchedSessions: [], facts: [] });
     expect(await w.offsets()).toEqual(new Map([['t:0', 6]]));
     await w.flush();
-    const dead = await datasetRows('SELECT count(*) AS n, any_value(stage) AS stage, any_value(error_code) AS code, any_value(message) AS m FROM dead_letters');
-    expect(dead).toEqual([{ n: 6, stage: 'warehouse', code: 'WAREHOUSE_FAILED', m: 'could not fold the facts of session zoom:s1: fold bug' }]);
+    const dead = await datasetRows(
+      'SELECT count(*) AS n, any_value(stage) AS stage, any_value(error_code) AS code, any_value(message) AS m FROM dead_letters',
+    );
+    expect(dead).toEqual([
+      {
+        n: 6,
+        stage: 'warehouse',
+        code: 'WAREHOUSE_FAILED',
+        m: 'could not fold the facts of session zoom:s1: fold bug',
+      },
+    ]);
     expect(await datasetRows('SELECT count(*) AS n FROM session_events')).toEqual([{ n: 6 }]);
     expect(await datasetRows('SELECT count(*) AS n FROM session_facts')).toEqual([{ n: 0 }]);
 
@@ -334,7 +452,11 @@ describe('warehouse with a fold that throws', () => {
     await w.close();
     const fixed = await createWarehouse({ dataDir, logger, clock: () => CLOCK });
     open.push(fixed);
-    const again = await fixed.applyBatch(batch({ events: [event('zoom:s1', 'participant.joined', '2024-05-02T10:30:00Z', { key: 'late', role: 'guest' })] }));
+    const again = await fixed.applyBatch(
+      batch({
+        events: [event('zoom:s1', 'participant.joined', '2024-05-02T10:30:00Z', { key: 'late', role: 'guest' })],
+      }),
+    );
     expect(again.facts).toHaveLength(1);
     expect(again.facts[0]).toMatchObject({ session_key: 'zoom:s1', events: 7 });
   });
@@ -356,11 +478,25 @@ describe('openDataset', () => {
       expect(empty.participant_sessions!.slice(-2)).toEqual(['provider VARCHAR', 'date DATE']);
 
       const w = await warehouse();
-      await w.applyBatch(batch({
-        events: meeting('zoom:s1', '2024-05-02'),
-        raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('x'))],
-        deadLetters: [{ ingest_id: 'r1', provider: 'zoom', stage: 'normalize', error_code: 'FIELD_INVALID', message: 'm', field_path: 'payload.x', provider_type: 't', received_at: 1, failed_at: 2 }],
-      }));
+      await w.applyBatch(
+        batch({
+          events: meeting('zoom:s1', '2024-05-02'),
+          raw: [raw('r1', 'zoom', '2024-05-02T10:00:00Z', Buffer.from('x'))],
+          deadLetters: [
+            {
+              ingest_id: 'r1',
+              provider: 'zoom',
+              stage: 'normalize',
+              error_code: 'FIELD_INVALID',
+              message: 'm',
+              field_path: 'payload.x',
+              provider_type: 't',
+              received_at: 1,
+              failed_at: 2,
+            },
+          ],
+        }),
+      );
       await w.flush();
       expect((await dataset.query('SELECT count(*) FROM session_events')).rows).toEqual([[6]]);
       expect(await describe()).toEqual(empty);

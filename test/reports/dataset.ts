@@ -38,7 +38,13 @@ export interface Built {
   /** The UTC date `n` days before today, YYYY-MM-DD. */
   day(n: number): string;
   /** Rows written per table (what any reader of the Parquet files must find). */
-  rows: { session_facts: number; participant_sessions: number; session_events: number; raw_webhooks: number; dead_letters: number };
+  rows: {
+    session_facts: number;
+    participant_sessions: number;
+    session_events: number;
+    raw_webhooks: number;
+    dead_letters: number;
+  };
 }
 
 export async function buildDataset(dataDir: string): Promise<Built> {
@@ -52,7 +58,8 @@ export async function buildDataset(dataDir: string): Promise<Built> {
   /** Zoom: the webhooks of a planned session (the first `take` of them), through the Zoom adapter. */
   let ingest = 0;
   const zoom = (start: Micros, take?: number) => {
-    for (const delivery of plannedZoomSession(start).deliveries.slice(0, take)) zoomDelivery(delivery.body, JSON.parse(delivery.body).event_ts * 1000);
+    for (const delivery of plannedZoomSession(start).deliveries.slice(0, take))
+      zoomDelivery(delivery.body, JSON.parse(delivery.body).event_ts * 1000);
   };
   const zoomDelivery = (body: string, receivedAt: Micros) => {
     const envelope: RawWebhook = {
@@ -68,7 +75,9 @@ export async function buildDataset(dataDir: string): Promise<Built> {
     raw.push(envelope);
     const result = normalizeRaw(envelope, PII_KEY);
     events.push(...result.events);
-    deadLetters.push(...result.failures.map((f) => ({ ...deadLetterOf(envelope, f), failed_at: envelope.received_at + SEC })));
+    deadLetters.push(
+      ...result.failures.map((f) => ({ ...deadLetterOf(envelope, f), failed_at: envelope.received_at + SEC })),
+    );
   };
   zoom(today - 1 * DAY + 9 * HOUR); // Z1
   zoom(today - 3 * DAY + 14 * HOUR); // Z2
@@ -79,7 +88,14 @@ export async function buildDataset(dataDir: string): Promise<Built> {
   const badAt = today - 1 * DAY + 16 * HOUR;
   zoomDelivery('{"event":"session.started","payload":', badAt);
   zoomDelivery('not json at all', badAt + 60 * SEC);
-  zoomDelivery(JSON.stringify({ event: 'session.alert', event_ts: badAt / 1000, payload: { account_id: 'acc', object: { session_id: 'x==', issues: [] } } }), badAt + 120 * SEC);
+  zoomDelivery(
+    JSON.stringify({
+      event: 'session.alert',
+      event_ts: badAt / 1000,
+      payload: { account_id: 'acc', object: { session_id: 'x==', issues: [] } },
+    }),
+    badAt + 120 * SEC,
+  );
 
   /** mluvii and Apizee: canonical events, as their adapters would give them. */
   const session = (key: string, start: Micros) => {
@@ -115,7 +131,13 @@ export async function buildDataset(dataDir: string): Promise<Built> {
   };
   const client: [string, Role] = ['client', 'guest'];
   const operator: [string, Role] = ['operator', 'agent'];
-  const mluvii = (key: string, start: Micros, end: number, wait: number, more: (e: ReturnType<typeof session>) => void) => {
+  const mluvii = (
+    key: string,
+    start: Micros,
+    end: number,
+    wait: number,
+    more: (e: ReturnType<typeof session>) => void,
+  ) => {
     const e = session(key, start);
     e(0, 'session.started');
     e(0, 'participant.joined', { who: client });
@@ -175,9 +197,17 @@ export async function buildDataset(dataDir: string): Promise<Built> {
     received_at: at,
     failed_at: at + SEC,
   });
-  deadLetters.push(mluviiDead('01REPORTMLUVII00000000000001', today - 1 * DAY + 12 * HOUR), mluviiDead('01REPORTMLUVII00000000000002', today - 40 * DAY));
+  deadLetters.push(
+    mluviiDead('01REPORTMLUVII00000000000001', today - 1 * DAY + 12 * HOUR),
+    mluviiDead('01REPORTMLUVII00000000000002', today - 40 * DAY),
+  );
 
-  const warehouse = await createWarehouse({ dataDir, logger: createLogger('silent'), idleHorizonMicros: 24 * HOUR, clock: () => now });
+  const warehouse = await createWarehouse({
+    dataDir,
+    logger: createLogger('silent'),
+    idleHorizonMicros: 24 * HOUR,
+    clock: () => now,
+  });
   try {
     await warehouse.applyBatch({ raw, events, deadLetters, offsets: [] });
     await warehouse.flush();

@@ -56,7 +56,10 @@ describe('sessionflow report', () => {
     expect(html).toMatch(/<title>sessionflow report \d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d<\/title>/);
     expect(html).toMatch(/\(UTC, last 30 days\)/);
     for (const r of listReports()) {
-      const section = html.slice(html.indexOf(`<section id="${r.name}">`), html.indexOf('</section>', html.indexOf(`<section id="${r.name}">`)));
+      const section = html.slice(
+        html.indexOf(`<section id="${r.name}">`),
+        html.indexOf('</section>', html.indexOf(`<section id="${r.name}">`)),
+      );
       expect(section, r.name).toContain(`<h2>${r.title}</h2>`);
       expect(section, r.name).toContain('<table>');
       if (r.name !== 'last_7_days') expect(section, r.name).toContain('<svg');
@@ -84,7 +87,15 @@ describe('sessionflow report', () => {
     }
     // Sessions in the dataset, none in the period: the page says when they are.
     const reports = listReports().map((file) => ({ file, result: { columns: ['provider'], rows: [] } }));
-    const text = renderPage({ generatedAt: new Date(), from: '2024-06-01', to: '2024-06-07', days: 7, dataset: '/data/parquet', all: { sessions: 12, first: '2024-01-02', last: '2024-03-04' }, reports });
+    const text = renderPage({
+      generatedAt: new Date(),
+      from: '2024-06-01',
+      to: '2024-06-07',
+      days: 7,
+      dataset: '/data/parquet',
+      all: { sessions: 12, first: '2024-01-02', last: '2024-03-04' },
+      reports,
+    });
     expect(text).toContain('No sessions between 2024-06-01 and 2024-06-07');
     expect(text).toContain('holds 12 sessions from 2024-01-02 to 2024-03-04, none in this period');
   }, 120_000);
@@ -92,7 +103,11 @@ describe('sessionflow report', () => {
   it('reports a past range with --from/--to, shows a period without sessions as such (never NaN), and refuses a bad period', async () => {
     // Z4 started 60 days ago: outside the default 30 days, inside a range around it.
     const range = join(out.path, 'range.html');
-    const old = await cli(['report', '--out', range, '--from', built.day(61), '--to', built.day(59)], data.path, out.path);
+    const old = await cli(
+      ['report', '--out', range, '--from', built.day(61), '--to', built.day(59)],
+      data.path,
+      out.path,
+    );
     expect(old, old.stderr).toMatchObject({ code: 0 });
     expect(old.stdout).toContain(`1 session from ${built.day(61)} to ${built.day(59)} (UTC)`);
     const text = readFileSync(range, 'utf8');
@@ -101,7 +116,9 @@ describe('sessionflow report', () => {
 
     // Sessions in the dataset, none in the period: an empty state, no NaN anywhere.
     const none = join(out.path, 'none.html');
-    expect((await cli(['report', '--out', none, '--from', '2020-01-01', '--to', '2020-01-31'], data.path, out.path)).code).toBe(0);
+    expect(
+      (await cli(['report', '--out', none, '--from', '2020-01-01', '--to', '2020-01-31'], data.path, out.path)).code,
+    ).toBe(0);
     const empty = readFileSync(none, 'utf8');
     expect(empty).toContain('No sessions between 2020-01-01 and 2020-01-31');
     expect(empty).not.toMatch(/NaN|Infinity/);
@@ -122,17 +139,31 @@ describe('sessionflow report', () => {
   it('renders in headless chromium', async (ctx) => {
     const chromium = findChromium();
     if (!chromium) {
-      if (process.env.CI === 'true') throw new Error('chromium is not installed (apt-get install -y chromium; .ci/run does it)');
+      if (process.env.CI === 'true')
+        throw new Error('chromium is not installed (apt-get install -y chromium; .ci/run does it)');
       ctx.skip('chromium is not installed: apt-get install -y chromium to run this test');
     }
     const profile = tempDir('sessionflow-chromium-');
     const png = join(out.path, 'report.png');
     try {
-      await run(chromium!, [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--user-data-dir=${profile.path}`, `--screenshot=${png}`, '--window-size=1280,2000',
-        `file://${page}`,
-      ], { timeout: 90_000 });
+      await run(
+        chromium!,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${profile.path}`,
+          `--screenshot=${png}`,
+          '--window-size=1280,2000',
+          `file://${page}`,
+        ],
+        { timeout: 90_000 },
+      );
     } finally {
       profile.remove();
     }

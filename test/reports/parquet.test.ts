@@ -36,8 +36,17 @@ async function hyparquetRows(table: string): Promise<Record<string, unknown>[]> 
   for (const path of parquetFiles(table)) {
     const [provider, date] = relative(tableDir(dir.path, table), path).split(sep);
     const file = await asyncBufferFromFile(path);
-    const read = await parquetReadObjects({ file, compressors, parsers: { timestampFromMicroseconds: (micros: bigint) => micros } });
-    for (const row of read) rows.push({ ...row, provider: decodeURIComponent(provider!.replace('provider=', '')), date: date!.replace('date=', '') });
+    const read = await parquetReadObjects({
+      file,
+      compressors,
+      parsers: { timestampFromMicroseconds: (micros: bigint) => micros },
+    });
+    for (const row of read)
+      rows.push({
+        ...row,
+        provider: decodeURIComponent(provider!.replace('provider=', '')),
+        date: date!.replace('date=', ''),
+      });
   }
   return rows;
 }
@@ -68,7 +77,12 @@ describe('the Parquet dataset read by hyparquet', () => {
         expect([...codecs], path).toEqual(['ZSTD']);
         const timestamps = metadata.schema.filter((s) => s.logical_type?.type === 'TIMESTAMP');
         expect(timestamps.length, path).toBeGreaterThan(0);
-        for (const column of timestamps) expect(column.logical_type, `${path} ${column.name}`).toEqual({ type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' });
+        for (const column of timestamps)
+          expect(column.logical_type, `${path} ${column.name}`).toEqual({
+            type: 'TIMESTAMP',
+            isAdjustedToUTC: true,
+            unit: 'MICROS',
+          });
       }
     }
     // Which is why hyparquet-compressors is a devDependency: hyparquet alone reads no ZSTD.
@@ -77,7 +91,18 @@ describe('the Parquet dataset read by hyparquet', () => {
   });
 
   it('gives session facts equal to DuckDB, value for value', async () => {
-    const columns = ['session_key', 'provider', 'status', 'duration_seconds', 'participants', 'peak_concurrent', 'consent', 'camera_allowed', 'recording_bytes', 'survey_score'];
+    const columns = [
+      'session_key',
+      'provider',
+      'status',
+      'duration_seconds',
+      'participants',
+      'peak_concurrent',
+      'consent',
+      'camera_allowed',
+      'recording_bytes',
+      'survey_score',
+    ];
     const mine = (await hyparquetRows('session_facts'))
       .map((r): Record<string, unknown> & { started_at: string | null } => ({
         ...Object.fromEntries(columns.map((c) => [c, typeof r[c] === 'bigint' ? Number(r[c]) : r[c]])),
@@ -94,21 +119,53 @@ describe('the Parquet dataset read by hyparquet', () => {
     ).sort((a, b) => String(a.session_key).localeCompare(String(b.session_key)));
     expect(mine).toEqual(theirs);
     // The partition date is the UTC date of started_at, as the instant hyparquet read says.
-    for (const row of mine) expect(row.date).toBe(new Date(Number(BigInt(row.started_at!) / 1000n)).toISOString().slice(0, 10));
-    expect(mine.filter((r) => r.provider === 'zoom' && r.status === 'ended').map((r) => r.duration_seconds)).toEqual([1200, 1200, 1200, 1200]);
+    for (const row of mine)
+      expect(row.date).toBe(new Date(Number(BigInt(row.started_at!) / 1000n)).toISOString().slice(0, 10));
+    expect(mine.filter((r) => r.provider === 'zoom' && r.status === 'ended').map((r) => r.duration_seconds)).toEqual([
+      1200, 1200, 1200, 1200,
+    ]);
   });
 
   it('gives events, raw deliveries and dead letters equal to DuckDB', async () => {
-    const events = (await hyparquetRows('session_events')).map((r) => `${r.event_id}|${r.type}|${micros(r.occurred_at)}|${r.provider}|${r.date}`).sort();
-    const duckEvents = (await duckdbRows(`SELECT event_id || '|' || type || '|' || epoch_us(occurred_at) || '|' || provider || '|' || "date" AS k FROM session_events`)).map((r) => r.k).sort();
+    const events = (await hyparquetRows('session_events'))
+      .map((r) => `${r.event_id}|${r.type}|${micros(r.occurred_at)}|${r.provider}|${r.date}`)
+      .sort();
+    const duckEvents = (
+      await duckdbRows(
+        `SELECT event_id || '|' || type || '|' || epoch_us(occurred_at) || '|' || provider || '|' || "date" AS k FROM session_events`,
+      )
+    )
+      .map((r) => r.k)
+      .sort();
     expect(events).toEqual(duckEvents);
 
-    const raw = (await hyparquetRows('raw_webhooks')).map((r) => `${r.ingest_id}|${micros(r.received_at)}|${Buffer.from(r.body as Uint8Array).toString('utf8').slice(0, 30)}`).sort();
-    const duckRaw = (await duckdbRows(`SELECT ingest_id || '|' || epoch_us(received_at) || '|' || left(decode(body), 30) AS k FROM raw_webhooks`)).map((r) => r.k).sort();
+    const raw = (await hyparquetRows('raw_webhooks'))
+      .map(
+        (r) =>
+          `${r.ingest_id}|${micros(r.received_at)}|${Buffer.from(r.body as Uint8Array)
+            .toString('utf8')
+            .slice(0, 30)}`,
+      )
+      .sort();
+    const duckRaw = (
+      await duckdbRows(
+        `SELECT ingest_id || '|' || epoch_us(received_at) || '|' || left(decode(body), 30) AS k FROM raw_webhooks`,
+      )
+    )
+      .map((r) => r.k)
+      .sort();
     expect(raw).toEqual(duckRaw);
 
-    const dead = (await hyparquetRows('dead_letters')).map((r) => `${r.provider}|${r.stage}|${r.error_code}|${r.field_path}|${micros(r.received_at)}`).sort();
-    const duckDead = (await duckdbRows(`SELECT provider || '|' || stage || '|' || error_code || '|' || coalesce(field_path, 'null') || '|' || epoch_us(received_at) AS k FROM dead_letters`)).map((r) => r.k).sort();
+    const dead = (await hyparquetRows('dead_letters'))
+      .map((r) => `${r.provider}|${r.stage}|${r.error_code}|${r.field_path}|${micros(r.received_at)}`)
+      .sort();
+    const duckDead = (
+      await duckdbRows(
+        `SELECT provider || '|' || stage || '|' || error_code || '|' || coalesce(field_path, 'null') || '|' || epoch_us(received_at) AS k FROM dead_letters`,
+      )
+    )
+      .map((r) => r.k)
+      .sort();
     expect(dead).toEqual(duckDead);
     expect(dead.filter((d) => d.includes('BODY_NOT_JSON'))).toHaveLength(2);
   });

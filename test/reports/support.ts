@@ -7,7 +7,11 @@ export { queryDataset as rowsOf } from '../helpers/data.js';
 const run = promisify(execFile);
 
 /** The built CLI (`npm run build` first), run in `cwd` with DATA_DIR and nothing of the repo's .env. */
-export async function cli(args: string[], dataDir: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(
+  args: string[],
+  dataDir: string,
+  cwd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [join(projectRoot(), 'dist/bin/sessionflow.js'), ...args], {
       cwd,

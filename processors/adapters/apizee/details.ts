@@ -55,19 +55,27 @@ export interface Detail {
 export function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(entries)) {
-    const text = typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
+    const text =
+      typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
     if (text !== null) out[key] = text;
   }
   return out;
 }
 
 /** The attributes every Apizee event keeps: its conversation (the ticket's conversations are counted) and event code. */
-export function commonAttributes(props: { eventCode?: Opt<number>; conversationId?: Opt<Id> } | null | undefined): Record<string, string> {
+export function commonAttributes(
+  props: { eventCode?: Opt<number>; conversationId?: Opt<Id> } | null | undefined,
+): Record<string, string> {
   return attrs({ conversation_id: idText(props?.conversationId), event_code: props?.eventCode });
 }
 
 /** The agent is an Apizee agent; the requestor is the guest (DESIGN section 5). */
-function participantOf(piiKey: string, ticketId: string, subject: Subject | null, props: ApizeeBody['props']): ParticipantRef | null {
+function participantOf(
+  piiKey: string,
+  ticketId: string,
+  subject: Subject | null,
+  props: ApizeeBody['props'],
+): ParticipantRef | null {
   if (subject === null) return null;
   const person = props[subject];
   if (person === null || person === undefined) return null;
@@ -120,7 +128,10 @@ export function readDetails(body: ApizeeBody, mapping: ApizeeMapping, ticketId: 
   };
   switch (mapping.family) {
     case 'priority':
-      base.attributes = { ...base.attributes, ...attrs({ old_priority: props.oldPriority, new_priority: props.newPriority }) };
+      base.attributes = {
+        ...base.attributes,
+        ...attrs({ old_priority: props.oldPriority, new_priority: props.newPriority }),
+      };
       break;
     case 'media':
       base.attributes = { ...base.attributes, ...attrs({ media_id: idText(props.mediaId) }) };
@@ -134,9 +145,16 @@ export function readDetails(body: ApizeeBody, mapping: ApizeeMapping, ticketId: 
     case 'consent':
       break;
   }
-  const own: Detail = { ...base, type: mapping.canonical, state: mapping.canonical === 'ticket.state_changed' ? mapping.state : null };
+  const own: Detail = {
+    ...base,
+    type: mapping.canonical,
+    state: mapping.canonical === 'ticket.state_changed' ? mapping.state : null,
+  };
   if (canonicalTypesOf(mapping).length === 1) return [own];
   // The state change beside it is about the ticket, not a person: an invited requestor must not
   // count as a participant through it (the fold leaves invitations out of the headcount).
-  return [own, { ...base, type: 'ticket.state_changed', participant: null, reason: null, scope: null, state: mapping.state }];
+  return [
+    own,
+    { ...base, type: 'ticket.state_changed', participant: null, reason: null, scope: null, state: mapping.state },
+  ];
 }

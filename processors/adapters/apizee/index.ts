@@ -30,22 +30,22 @@ interface Envelope {
   occurred_at: Micros;
 }
 
-
-
-
 /** props.eventType, the type of a conversation event; null when the body has none at all. */
 function readEventType(body: Record<string, unknown>): Step<string | null> {
   const props = body.props;
   if (props === undefined || props === null) return { ok: true, value: null };
-  if (!isRecord(props)) return { ok: false, failure: failure('FIELD_INVALID', 'props is not an object', 'props', null) };
+  if (!isRecord(props))
+    return { ok: false, failure: failure('FIELD_INVALID', 'props is not an object', 'props', null) };
   const type = props.eventType;
   if (type === undefined || type === null) return { ok: true, value: null };
-  if (typeof type !== 'string') return { ok: false, failure: failure('FIELD_INVALID', 'props.eventType is not a string', 'props.eventType', null) };
+  if (typeof type !== 'string')
+    return { ok: false, failure: failure('FIELD_INVALID', 'props.eventType is not a string', 'props.eventType', null) };
   return { ok: true, value: blankToNull(type) };
 }
 
 function occurredAt(time: number, providerType: string): Step<Micros> {
-  if (time <= 0) return { ok: false, failure: failure('FIELD_INVALID', 'time is not a positive Unix time', 'time', providerType) };
+  if (time <= 0)
+    return { ok: false, failure: failure('FIELD_INVALID', 'time is not a positive Unix time', 'time', providerType) };
   return timeInRange(epochToMicros(time), 'time', providerType);
 }
 
@@ -89,11 +89,20 @@ function toEvent(raw: RawWebhook, envelope: Envelope, detail: Detail): SessionEv
 interface LooseBody {
   time: number;
   objectId?: number | string | null;
-  props?: { eventCode?: number | null; conversationId?: number | string | null; ticketId?: number | string | null } | null;
+  props?: {
+    eventCode?: number | null;
+    conversationId?: number | string | null;
+    ticketId?: number | string | null;
+  } | null;
 }
 
 /** A type the table does not map (or a retired one, or another object): kept as provider.other. */
-function otherEvent(raw: RawWebhook, body: Record<string, unknown>, providerType: string, retired: boolean): NormalizeResult {
+function otherEvent(
+  raw: RawWebhook,
+  body: Record<string, unknown>,
+  providerType: string,
+  retired: boolean,
+): NormalizeResult {
   const shape = checkShape('Envelope', body, providerType);
   if (shape) return failed(shape);
   const loose = body as unknown as LooseBody;
@@ -106,7 +115,12 @@ function otherEvent(raw: RawWebhook, body: Record<string, unknown>, providerType
     occurred_at: occurred.value,
   };
   const detail: Detail = {
-    type: 'provider.other', participant: null, reason: null, state: null, scope: null, score: null,
+    type: 'provider.other',
+    participant: null,
+    reason: null,
+    state: null,
+    scope: null,
+    score: null,
     attributes: { ...commonAttributes(loose.props), ...attrs({ retired: retired ? 'true' : null }) },
   };
   return { events: [toEvent(raw, envelope, detail)], failures: [] };
@@ -125,19 +139,26 @@ export function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): Normalize
   }
 
   const mapping = lookupType(APIZEE_EVENT_TYPES, eventType);
-  if (mapping === undefined) return otherEvent(raw, parsed.value, eventType, lookupType(APIZEE_RETIRED_TYPES, eventType) !== undefined);
+  if (mapping === undefined)
+    return otherEvent(raw, parsed.value, eventType, lookupType(APIZEE_RETIRED_TYPES, eventType) !== undefined);
 
   const shape = checkShape(APIZEE_SCHEMA_OF[mapping.family], parsed.value, eventType);
   if (shape) return failed(shape);
   const body = parsed.value as unknown as ApizeeBody;
   const ticketId = idText(body.props.ticketId);
-  if (ticketId === null) return failed(failure('FIELD_MISSING', 'props.ticketId is blank', 'props.ticketId', eventType));
+  if (ticketId === null)
+    return failed(failure('FIELD_MISSING', 'props.ticketId is blank', 'props.ticketId', eventType));
   const objectId = idText(body.objectId);
   if (objectId === null) return failed(failure('FIELD_MISSING', 'objectId is blank', 'objectId', eventType));
   const occurred = occurredAt(body.time, eventType);
   if (!occurred.ok) return failed(occurred.failure);
 
-  const envelope: Envelope = { ticket_id: ticketId, provider_type: eventType, provider_event_id: objectId, occurred_at: occurred.value };
+  const envelope: Envelope = {
+    ticket_id: ticketId,
+    provider_type: eventType,
+    provider_event_id: objectId,
+    occurred_at: occurred.value,
+  };
   const details = readDetails(body, mapping, ticketId, ctx.piiKey);
   return { events: details.map((detail) => toEvent(raw, envelope, detail)), failures: [] };
 }

@@ -102,4 +102,3 @@ export function foreignObjectType(body: { event?: unknown; object?: unknown }): 
   const event = typeof body.event === 'string' ? blankToNull(body.event) : null;
   return event === null ? object : `${object}.${event}`;
 }
-

@@ -6,7 +6,15 @@
 import type { CanonicalType, ConsentScope } from '../../../lib/canonical.js';
 
 /** How the details of an event are read; each family has one schema in schemas/providers/apizee/. */
-export type ApizeeFamily = 'ticket' | 'priority' | 'invitation' | 'agent_presence' | 'requestor_presence' | 'consent' | 'media' | 'survey';
+export type ApizeeFamily =
+  | 'ticket'
+  | 'priority'
+  | 'invitation'
+  | 'agent_presence'
+  | 'requestor_presence'
+  | 'consent'
+  | 'media'
+  | 'survey';
 
 /** File names (without .avsc) under schemas/providers/apizee/. Envelope is read for unmapped and retired types. */
 export const APIZEE_SCHEMA_OF = {
@@ -24,7 +32,18 @@ export type ApizeeSchemaName = (typeof APIZEE_SCHEMA_OF)[ApizeeFamily] | 'Envelo
 export const APIZEE_SCHEMA_NAMES: readonly ApizeeSchemaName[] = [...Object.values(APIZEE_SCHEMA_OF), 'Envelope'];
 
 /** The ticket states of apizee-tickets.md. */
-export const TICKET_STATES = ['new', 'open', 'invited', 'inprogress', 'done', 'closed', 'rejected', 'declined', 'expired', 'cancelled'] as const;
+export const TICKET_STATES = [
+  'new',
+  'open',
+  'invited',
+  'inprogress',
+  'done',
+  'closed',
+  'rejected',
+  'declined',
+  'expired',
+  'cancelled',
+] as const;
 export type TicketState = (typeof TICKET_STATES)[number];
 
 /** Whose record in props the event is about: `agent` (role agent) or `requestor` (role guest). */
@@ -47,8 +66,12 @@ export interface ApizeeMapping {
 }
 
 type Extra = Partial<Pick<ApizeeMapping, 'state' | 'scope' | 'reason'>>;
-const row = (canonical: CanonicalType, family: ApizeeFamily, subject: Subject | null, extra: Extra = {}): ApizeeMapping =>
-  ({ canonical, family, subject, state: null, scope: null, reason: null, ...extra });
+const row = (
+  canonical: CanonicalType,
+  family: ApizeeFamily,
+  subject: Subject | null,
+  extra: Extra = {},
+): ApizeeMapping => ({ canonical, family, subject, state: null, scope: null, reason: null, ...extra });
 
 const TABLE: ReadonlyArray<readonly [string, ApizeeMapping]> = [
   // The ticket: its states (apizee-tickets.md) as ticket.state_changed, plus the closing and
@@ -105,4 +128,6 @@ export const APIZEE_EVENT_TYPES: ReadonlyMap<string, ApizeeMapping> = new Map(TA
  * still arrives it is kept as provider.other with attributes.retired "true" (its meaning was
  * withdrawn, so no canonical type is claimed for it).
  */
-export const APIZEE_RETIRED_TYPES: ReadonlyMap<string, string> = new Map([['ticket.invitationExpired', 'struck out in apizee-session-events.md']]);
+export const APIZEE_RETIRED_TYPES: ReadonlyMap<string, string> = new Map([
+  ['ticket.invitationExpired', 'struck out in apizee-session-events.md'],
+]);

@@ -60,7 +60,12 @@ export function customerKey(piiKey: string, customerId: string): string {
 }
 
 /** Reads state, count and attributes; `pathOf` names a field where the body as received has it. */
-export function readDetails(event: JifelineTicketEvent, mapping: JifelineMapping, piiKey: string, pathOf: (path: string) => string): DetailResult {
+export function readDetails(
+  event: JifelineTicketEvent,
+  mapping: JifelineMapping,
+  piiKey: string,
+  pathOf: (path: string) => string,
+): DetailResult {
   const { ticket, parent_ticket: parent, customer } = event.payload;
   let state: string | null;
   if ('fixed' in mapping.state) state = mapping.state.fixed;
@@ -68,7 +73,15 @@ export function readDetails(event: JifelineTicketEvent, mapping: JifelineMapping
     state = ticketState(ticket.state);
     if (state === null && mapping.state.fromPayload === 'required') {
       const path = pathOf('payload.ticket.state');
-      return { ok: false, failure: { code: 'FIELD_MISSING', message: `a required field is missing: ${path}`, field_path: path, provider_type: event.type } };
+      return {
+        ok: false,
+        failure: {
+          code: 'FIELD_MISSING',
+          message: `a required field is missing: ${path}`,
+          field_path: path,
+          provider_type: event.type,
+        },
+      };
     }
   }
   const common = {

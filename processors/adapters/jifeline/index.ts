@@ -34,7 +34,6 @@ interface Envelope {
   ticket_number: string | null;
 }
 
-
 interface BaseEvent {
   id: string;
   type: string;
@@ -47,11 +46,16 @@ function occurredAt(event: BaseEvent, id: string, pathOf: (path: string) => stri
   const path = pathOf('occurred_at');
   if (text !== null) {
     const micros = parseIsoMicros(text);
-    return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, event.type) } : timeInRange(micros, path, event.type);
+    return micros === undefined
+      ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, event.type) }
+      : timeInRange(micros, path, event.type);
   }
   const fromId = ulidMicros(id);
   if (fromId !== undefined) return timeInRange(fromId, pathOf('id'), event.type);
-  return { ok: false, failure: failure('FIELD_MISSING', `${path} is absent and ${pathOf('id')} is not a ULID`, path, event.type) };
+  return {
+    ok: false,
+    failure: failure('FIELD_MISSING', `${path} is absent and ${pathOf('id')} is not a ULID`, path, event.type),
+  };
 }
 
 function toEvent(raw: RawWebhook, envelope: Envelope, type: CanonicalType, detail: Detail): SessionEvent {
@@ -108,7 +112,8 @@ export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): Normali
   const shape = checkShape('Envelope', event, typeSent, pathOf);
   if (shape) return failed(shape);
   const base = event as unknown as BaseEvent;
-  if (blankToNull(base.type) === null) return failed(failure('FIELD_MISSING', `${pathOf('type')} is blank`, pathOf('type'), null));
+  if (blankToNull(base.type) === null)
+    return failed(failure('FIELD_MISSING', `${pathOf('type')} is blank`, pathOf('type'), null));
   const rawId = blankToNull(base.id);
   if (rawId === null) return failed(failure('FIELD_MISSING', `${pathOf('id')} is blank`, pathOf('id'), base.type));
   const id = canonicalEventId(rawId);
@@ -118,14 +123,24 @@ export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): Normali
   const mapping = JIFELINE_EVENT_TYPES.get(typeKey(base.type));
   if (mapping === undefined) {
     const ticket = ticketOf(event);
-    const envelope: Envelope = { id, provider_type: base.type, occurred_at: occurred.value, ticket_id: ticket.id, ticket_number: ticket.number };
-    return { events: [toEvent(raw, envelope, 'provider.other', { state: null, count: null, attributes: {} })], failures: [] };
+    const envelope: Envelope = {
+      id,
+      provider_type: base.type,
+      occurred_at: occurred.value,
+      ticket_id: ticket.id,
+      ticket_number: ticket.number,
+    };
+    return {
+      events: [toEvent(raw, envelope, 'provider.other', { state: null, count: null, attributes: {} })],
+      failures: [],
+    };
   }
 
   // A websocket frame as the reference shows it (`message: {}`) says only that an event happened:
   // the poll stores the same event, with its ticket, under the same event_id. Without a ticket
   // the frame gives no event and is no failure (audit counts its delivery as no_events).
-  if (deliveredAs === 'websocket' && !(isRecord(event.payload) && isRecord(event.payload.ticket))) return { events: [], failures: [] };
+  if (deliveredAs === 'websocket' && !(isRecord(event.payload) && isRecord(event.payload.ticket)))
+    return { events: [], failures: [] };
 
   const family = checkShape(JIFELINE_SCHEMA_OF[mapping.family], event, base.type, pathOf);
   if (family) return failed(family);

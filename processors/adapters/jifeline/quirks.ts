@@ -55,9 +55,16 @@ export function ticketState(state: string | null | undefined): string | null {
  * ticket_number is the "human-readable ticket identifier" of the ticket resources; `number` is
  * used only when ticket_number is absent.
  */
-export function ticketNumber(ticket: { ticket_number?: number | string | null; number?: number | string | null }): string | null {
+export function ticketNumber(ticket: {
+  ticket_number?: number | string | null;
+  number?: number | string | null;
+}): string | null {
   // Typed as a number by the reference, sent as a string too ("72456234"): both read the same.
-  const value = blankToNull(typeof ticket.ticket_number === 'string' ? ticket.ticket_number : null) ?? (typeof ticket.ticket_number === 'number' ? ticket.ticket_number : null) ?? blankToNull(typeof ticket.number === 'string' ? ticket.number : null) ?? (typeof ticket.number === 'number' ? ticket.number : null);
+  const value =
+    blankToNull(typeof ticket.ticket_number === 'string' ? ticket.ticket_number : null) ??
+    (typeof ticket.ticket_number === 'number' ? ticket.ticket_number : null) ??
+    blankToNull(typeof ticket.number === 'string' ? ticket.number : null) ??
+    (typeof ticket.number === 'number' ? ticket.number : null);
   return value === null ? null : String(value).trim();
 }
 
@@ -99,8 +106,16 @@ type ProductId = string | number;
  *   "product": { "id": 311 }   "products": [{ "id": 311 }, { "id": "312" }]   "product_id": 311
  * as strings, blanks dropped, repeats once, in the order sent.
  */
-export function productIds(payload: { product?: { readonly id: ProductId } | null; products?: ReadonlyArray<{ readonly id: ProductId }> | null; product_id?: ProductId | null }): string[] {
-  const all: Array<ProductId | null | undefined> = [payload.product?.id, ...(payload.products ?? []).map((p) => p.id), payload.product_id];
+export function productIds(payload: {
+  product?: { readonly id: ProductId } | null;
+  products?: ReadonlyArray<{ readonly id: ProductId }> | null;
+  product_id?: ProductId | null;
+}): string[] {
+  const all: Array<ProductId | null | undefined> = [
+    payload.product?.id,
+    ...(payload.products ?? []).map((p) => p.id),
+    payload.product_id,
+  ];
   const seen = new Set<string>();
   for (const id of all) {
     const text = id === null || id === undefined ? null : blankToNull(String(id));

@@ -28,7 +28,12 @@ const same = (path: string): string => path;
 
 /** Maps the head of a path (id, type, occurred_at, payload) to where a frame carries it. */
 function framePaths(payloadAt: string): (path: string) => string {
-  const heads: Record<string, string> = { id: 'event_id', type: 'event_type', occurred_at: 'message.occurred_at', payload: payloadAt };
+  const heads: Record<string, string> = {
+    id: 'event_id',
+    type: 'event_type',
+    occurred_at: 'message.occurred_at',
+    payload: payloadAt,
+  };
   return (path) => {
     const [head = '', ...rest] = path.split('.');
     const mapped = heads[head];
@@ -45,15 +50,32 @@ export function unify(body: Record<string, unknown>): Step<Unified> {
   const shape = checkShape('WebsocketFrame', body, text(body.event_type));
   if (shape) return { ok: false, failure: shape };
   if (body.action !== 'event-received') {
-    return { ok: false, failure: failure('FIELD_INVALID', 'action is not event-received: the frame carries no event', 'action', text(body.event_type)) };
+    return {
+      ok: false,
+      failure: failure(
+        'FIELD_INVALID',
+        'action is not event-received: the frame carries no event',
+        'action',
+        text(body.event_type),
+      ),
+    };
   }
   const message = body.message as Record<string, unknown>;
-  if (!isRecord(message)) return { ok: false, failure: failure('FIELD_INVALID', 'message is not a JSON object', 'message', text(body.event_type)) };
+  if (!isRecord(message))
+    return {
+      ok: false,
+      failure: failure('FIELD_INVALID', 'message is not a JSON object', 'message', text(body.event_type)),
+    };
   const whole = isRecord(message.payload);
   return {
     ok: true,
     value: {
-      event: { id: body.event_id, type: body.event_type, occurred_at: message.occurred_at ?? null, payload: whole ? message.payload : message },
+      event: {
+        id: body.event_id,
+        type: body.event_type,
+        occurred_at: message.occurred_at ?? null,
+        payload: whole ? message.payload : message,
+      },
       pathOf: framePaths(whole ? 'message.payload' : 'message'),
       shape: 'websocket',
     },

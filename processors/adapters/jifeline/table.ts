@@ -20,7 +20,11 @@ export const JIFELINE_SCHEMA_OF = {
 
 /** Envelope: what every event has (read for unmapped types). WebsocketFrame: the frame around a pushed event. */
 export type JifelineSchemaName = (typeof JIFELINE_SCHEMA_OF)[JifelineFamily] | 'Envelope' | 'WebsocketFrame';
-export const JIFELINE_SCHEMA_NAMES: readonly JifelineSchemaName[] = [...Object.values(JIFELINE_SCHEMA_OF), 'Envelope', 'WebsocketFrame'];
+export const JIFELINE_SCHEMA_NAMES: readonly JifelineSchemaName[] = [
+  ...Object.values(JIFELINE_SCHEMA_OF),
+  'Envelope',
+  'WebsocketFrame',
+];
 
 /** Where the canonical `state` comes from: a fixed state the type implies, the payload's ticket.state, or nowhere. */
 export type StateSource = { fixed: string } | { fromPayload: 'required' | 'optional' };
@@ -31,10 +35,21 @@ export interface JifelineMapping {
   readonly state: StateSource;
 }
 
-const row = (canonical: CanonicalType, family: JifelineFamily, state: StateSource): JifelineMapping => ({ canonical, family, state });
+const row = (canonical: CanonicalType, family: JifelineFamily, state: StateSource): JifelineMapping => ({
+  canonical,
+  family,
+  state,
+});
 
 /** The documented ticket states (shared/providers/README.md, Jifeline quirks). */
-export const JIFELINE_TICKET_STATES = ['prepared', 'pending', 'in_progress', 'outsourced', 'closed', 'cancelled'] as const;
+export const JIFELINE_TICKET_STATES = [
+  'prepared',
+  'pending',
+  'in_progress',
+  'outsourced',
+  'closed',
+  'cancelled',
+] as const;
 
 const TABLE: ReadonlyArray<readonly [string, JifelineMapping]> = [
   // A ticket is created in state prepared (no customer channel yet) or pending; the payload may say which.

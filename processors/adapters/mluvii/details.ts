@@ -83,23 +83,46 @@ const blank = (value: Opt<string>): boolean => value === null || value === undef
 
 /** People and bots, each keyed with PII_KEY. Operator ids are tenant-wide, so an operator has one key across sessions. */
 const people = (piiKey: string) => ({
-  operator: (userId: number): ParticipantRef => ({ key: participantKey(piiKey, 'mluvii', String(userId)), role: 'agent', provider_user_id: String(userId) }),
-  chatbot: (id: number): ParticipantRef => ({ key: participantKey(piiKey, 'mluvii', `chatbot:${id}`), role: 'chatbot', provider_user_id: String(id) }),
+  operator: (userId: number): ParticipantRef => ({
+    key: participantKey(piiKey, 'mluvii', String(userId)),
+    role: 'agent',
+    provider_user_id: String(userId),
+  }),
+  chatbot: (id: number): ParticipantRef => ({
+    key: participantKey(piiKey, 'mluvii', `chatbot:${id}`),
+    role: 'chatbot',
+    provider_user_id: String(id),
+  }),
   // mluvii names no id for the client of a session: one pseudonym per session, no provider_user_id.
-  guest: (sessionId: string): ParticipantRef => ({ key: participantKey(piiKey, 'mluvii', `guest:${sessionId}`), role: 'guest', provider_user_id: null }),
-  contact: (id: number): ParticipantRef => ({ key: participantKey(piiKey, 'mluvii', `contact:${id}`), role: 'guest', provider_user_id: String(id) }),
+  guest: (sessionId: string): ParticipantRef => ({
+    key: participantKey(piiKey, 'mluvii', `guest:${sessionId}`),
+    role: 'guest',
+    provider_user_id: null,
+  }),
+  contact: (id: number): ParticipantRef => ({
+    key: participantKey(piiKey, 'mluvii', `contact:${id}`),
+    role: 'guest',
+    provider_user_id: String(id),
+  }),
 });
 
 /** Who did an activity: `client` first, else whichever of userId and chatbotId is set. */
 function actorOf(data: MluviiData, sessionId: string, p: ReturnType<typeof people>): ParticipantRef | null {
   const role = clientRole(data.client);
   if (role === 'guest') return p.guest(sessionId);
-  if ((role === 'agent' || role === null) && data.userId !== null && data.userId !== undefined) return p.operator(data.userId);
-  if ((role === 'chatbot' || role === null) && data.chatbotId !== null && data.chatbotId !== undefined) return p.chatbot(data.chatbotId);
+  if ((role === 'agent' || role === null) && data.userId !== null && data.userId !== undefined)
+    return p.operator(data.userId);
+  if ((role === 'chatbot' || role === null) && data.chatbotId !== null && data.chatbotId !== undefined)
+    return p.chatbot(data.chatbotId);
   return null;
 }
 
-function participantOf(mapping: MluviiMapping, data: MluviiData, sessionId: string | null, piiKey: string): ParticipantRef | null {
+function participantOf(
+  mapping: MluviiMapping,
+  data: MluviiData,
+  sessionId: string | null,
+  piiKey: string,
+): ParticipantRef | null {
   const p = people(piiKey);
   const operator = (id: Opt<number>) => (id === null || id === undefined ? null : p.operator(id));
   switch (mapping.who) {
@@ -121,7 +144,12 @@ function participantOf(mapping: MluviiMapping, data: MluviiData, sessionId: stri
 }
 
 /** Where a forward went, without saying who (a phone number is personal data). */
-function forwardTarget(to: { user?: Opt<number>; group?: Opt<number>; chatbot?: Opt<number>; phone?: Opt<string> }): string | null {
+function forwardTarget(to: {
+  user?: Opt<number>;
+  group?: Opt<number>;
+  chatbot?: Opt<number>;
+  phone?: Opt<string>;
+}): string | null {
   if (to.user !== null && to.user !== undefined) return 'user';
   if (to.group !== null && to.group !== undefined) return 'group';
   if (to.chatbot !== null && to.chatbot !== undefined) return 'chatbot';
@@ -138,7 +166,9 @@ function activityAttributes(data: MluviiData, mapping: MluviiMapping): Record<st
     by_user_id: byUser,
     to_user_id: data.toOperatorUserId,
     to_group_id: data.toGroupId,
-    forward_target: forward ? forwardTarget({ user: data.toOperatorUserId, group: data.toGroupId, phone: data.toPhoneNumber }) : null,
+    forward_target: forward
+      ? forwardTarget({ user: data.toOperatorUserId, group: data.toGroupId, phone: data.toPhoneNumber })
+      : null,
     form_field_set_uuid: data.formFieldSetUUID,
     preview_content_type: data.previewUrl?.contentType,
     original_activity_id: data.previewUrl?.originalActivityId,
@@ -148,7 +178,10 @@ function activityAttributes(data: MluviiData, mapping: MluviiMapping): Record<st
   });
 }
 
-function familyDetail(mapping: MluviiMapping, data: MluviiData): Partial<Detail> & { attributes: Record<string, string> } {
+function familyDetail(
+  mapping: MluviiMapping,
+  data: MluviiData,
+): Partial<Detail> & { attributes: Record<string, string> } {
   const session = { source: data.source, mluvii_channel: data.channel };
   switch (mapping.family) {
     case 'session':
@@ -175,8 +208,13 @@ function familyDetail(mapping: MluviiMapping, data: MluviiData): Partial<Detail>
     case 'hero_card_submission': {
       const params = data.params;
       return {
-        count: typeof params === 'object' && params !== null && !Array.isArray(params) ? Object.keys(params).length : null,
-        attributes: attrs({ result: data.result, original_form_id: data.originalFormID, submitted_by_client: data.submittedByClient }),
+        count:
+          typeof params === 'object' && params !== null && !Array.isArray(params) ? Object.keys(params).length : null,
+        attributes: attrs({
+          result: data.result,
+          original_form_id: data.originalFormID,
+          submitted_by_client: data.submittedByClient,
+        }),
       };
     }
     case 'email_thread':
@@ -207,7 +245,12 @@ function familyDetail(mapping: MluviiMapping, data: MluviiData): Partial<Detail>
 }
 
 /** Reads the details of a body that fits its family's schema; sessionId is null for events about no session. */
-export function readDetails(body: MluviiBody, mapping: MluviiMapping, sessionId: string | null, piiKey: string): Detail {
+export function readDetails(
+  body: MluviiBody,
+  mapping: MluviiMapping,
+  sessionId: string | null,
+  piiKey: string,
+): Detail {
   const data = body.data;
   const family = familyDetail(mapping, data);
   return {

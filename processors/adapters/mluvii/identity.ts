@@ -38,13 +38,24 @@ function scalar(value: unknown): string | null {
  */
 export function mluviiContentKey(type: string, data: Record<string, unknown>, bytes: Buffer): string {
   const bodyHash = createHash('sha256').update(bytes).digest('hex');
-  return contentKey('mluvii', type, scalar(data.id ?? data.sessionId), scalar(data.userId ?? data.operatorId), null, bodyHash);
+  return contentKey(
+    'mluvii',
+    type,
+    scalar(data.id ?? data.sessionId),
+    scalar(data.userId ?? data.operatorId),
+    null,
+    bodyHash,
+  );
 }
 
 /** JSON with sorted keys: the same data gives the same text however the sender ordered it. */
 function stableJson(value: unknown): string {
-  if (!isRecord(value)) return Array.isArray(value) ? `[${value.map(stableJson).join(',')}]` : (JSON.stringify(value) ?? 'null');
-  return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson(value[k])}`).join(',')}}`;
+  if (!isRecord(value))
+    return Array.isArray(value) ? `[${value.map(stableJson).join(',')}]` : (JSON.stringify(value) ?? 'null');
+  return `{${Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableJson(value[k])}`)
+    .join(',')}}`;
 }
 
 /** What tells the event of a timeless body from others (eventId's discriminator); see above. */

@@ -13,7 +13,14 @@ import { readDetails, type Detail, type MluviiBody, type MluviiData } from './de
 import { timelessIdentity } from './identity.js';
 import { escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from './quirks.js';
 import { checkShape } from './schemas.js';
-import { MLUVII_CHANNELS, MLUVII_EVENT_TYPES, MLUVII_SCHEMA_OF, type MluviiFamily, type MluviiMapping, type TimeField } from './table.js';
+import {
+  MLUVII_CHANNELS,
+  MLUVII_EVENT_TYPES,
+  MLUVII_SCHEMA_OF,
+  type MluviiFamily,
+  type MluviiMapping,
+  type TimeField,
+} from './table.js';
 import { failed, isRecord, parseBody, readTypeField, type Step } from '../steps.js';
 
 export { MLUVII_EVENT_TYPES } from './table.js';
@@ -34,13 +41,17 @@ interface Envelope {
 }
 
 /** Where each family keeps its session: `mluvii:<id>`, `mluvii:<sessionId>`, `mluvii:email:<id>`, or none. */
-function sessionOf(family: MluviiFamily, data: MluviiData): { key: string; id: string; channel: Channel | null } | null {
+function sessionOf(
+  family: MluviiFamily,
+  data: MluviiData,
+): { key: string; id: string; channel: Channel | null } | null {
   switch (family) {
     case 'session':
     case 'session_operator':
     case 'session_forwarded':
     case 'session_ref': {
-      const channel = typeof data.channel === 'string' ? (MLUVII_CHANNELS.get(data.channel.trim().toLowerCase()) ?? null) : null;
+      const channel =
+        typeof data.channel === 'string' ? (MLUVII_CHANNELS.get(data.channel.trim().toLowerCase()) ?? null) : null;
       return { key: `${PROVIDER}:${data.id}`, id: String(data.id), channel };
     }
     case 'activity':
@@ -58,8 +69,15 @@ function sessionOf(family: MluviiFamily, data: MluviiData): { key: string; id: s
 }
 
 /** The body's own time where the mapping names one; received_at for the bodies that state none. */
-function occurredAt(raw: RawWebhook, data: Record<string, unknown>, time: TimeField | null, providerType: string, once: boolean): Step<{ at: Micros; timeless: string | null }> {
-  if (time === null) return { ok: true, value: { at: raw.received_at, timeless: timelessIdentity(raw, providerType, data, once) } };
+function occurredAt(
+  raw: RawWebhook,
+  data: Record<string, unknown>,
+  time: TimeField | null,
+  providerType: string,
+  once: boolean,
+): Step<{ at: Micros; timeless: string | null }> {
+  if (time === null)
+    return { ok: true, value: { at: raw.received_at, timeless: timelessIdentity(raw, providerType, data, once) } };
   const parsed = parseMluviiTime(data[time], `data.${time}`, providerType);
   return parsed.ok ? { ok: true, value: { at: parsed.micros, timeless: null } } : parsed;
 }
@@ -102,11 +120,13 @@ function toEvent(raw: RawWebhook, envelope: Envelope, type: SessionEvent['type']
     bytes: null,
     count: detail.count,
     score: null,
-    attributes: envelope.timeless === null ? detail.attributes : { ...detail.attributes, occurred_at_source: 'received_at' },
+    attributes:
+      envelope.timeless === null ? detail.attributes : { ...detail.attributes, occurred_at_source: 'received_at' },
   };
 }
 
-const idText = (value: unknown): string | null => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null);
+const idText = (value: unknown): string | null =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null;
 
 /** A type the table does not know: kept as provider.other, its session and time read where they have the usual shape. */
 function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string): NormalizeResult {
@@ -115,7 +135,8 @@ function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string
   const data = isRecord(body.data) ? body.data : {};
   const email = type.startsWith('EmailThread') && idText(data.sessionId) === null;
   const sessionId = idText(data.sessionId) ?? (type.startsWith('Session') || email ? idText(data.id) : null);
-  const timeField = (['time', 'started', 'ended', 'created'] as const).find((f) => data[f] !== undefined && data[f] !== null) ?? null;
+  const timeField =
+    (['time', 'started', 'ended', 'created'] as const).find((f) => data[f] !== undefined && data[f] !== null) ?? null;
   // A type the table does not know may repeat: a body of it with no time is not `once`.
   const occurred = occurredAt(raw, data, timeField, type, false);
   if (!occurred.ok) return failed(occurred.failure);
@@ -129,10 +150,27 @@ function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string
     occurred_at: occurred.value.at,
     timeless: occurred.value.timeless,
   };
-  return { events: [toEvent(raw, envelope, 'provider.other', { participant: null, reason: null, state: null, count: null, attributes: {} })], failures: [] };
+  return {
+    events: [
+      toEvent(raw, envelope, 'provider.other', {
+        participant: null,
+        reason: null,
+        state: null,
+        count: null,
+        attributes: {},
+      }),
+    ],
+    failures: [],
+  };
 }
 
-function normalizeKnown(raw: RawWebhook, body: Record<string, unknown>, type: string, mapping: MluviiMapping, ctx: AdapterContext): NormalizeResult {
+function normalizeKnown(
+  raw: RawWebhook,
+  body: Record<string, unknown>,
+  type: string,
+  mapping: MluviiMapping,
+  ctx: AdapterContext,
+): NormalizeResult {
   const shape = checkShape(MLUVII_SCHEMA_OF[mapping.family], body, type);
   if (shape) return failed(shape);
   const checked = body as unknown as MluviiBody;
@@ -161,7 +199,9 @@ export function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): Normalize
   const type = readTypeField(parsed.value, 'eventType');
   if (!type.ok) return failed(type.failure);
   const mapping = MLUVII_EVENT_TYPES.get(type.value);
-  return mapping === undefined ? otherEvent(raw, parsed.value, type.value) : normalizeKnown(raw, parsed.value, type.value, mapping, ctx);
+  return mapping === undefined
+    ? otherEvent(raw, parsed.value, type.value)
+    : normalizeKnown(raw, parsed.value, type.value, mapping, ctx);
 }
 
 export const mluviiAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeMluvii });

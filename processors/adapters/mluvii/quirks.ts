@@ -25,7 +25,12 @@ const MLUVII_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:[.,:](\d{1,9}))?(Z
 export function parseMluviiTime(value: unknown, fieldPath: string, providerType: string | null): TimeResult {
   const fail = (code: 'FIELD_MISSING' | 'FIELD_INVALID', detail: string): TimeResult => ({
     ok: false,
-    failure: { code, message: `${ERRORS[code].message}: ${fieldPath} ${detail}`, field_path: fieldPath, provider_type: providerType },
+    failure: {
+      code,
+      message: `${ERRORS[code].message}: ${fieldPath} ${detail}`,
+      field_path: fieldPath,
+      provider_type: providerType,
+    },
   });
   if (value === null || value === undefined) return fail('FIELD_MISSING', 'is absent');
   if (typeof value !== 'string') return fail('FIELD_INVALID', 'is not a date-time string');

@@ -73,7 +73,13 @@ export interface MluviiMapping {
   readonly once: boolean;
 }
 
-const row = (canonical: CanonicalType | readonly [CanonicalType, ...CanonicalType[]], family: MluviiFamily, time: TimeField | null, who: Who, kind: string | null = null): MluviiMapping => ({
+const row = (
+  canonical: CanonicalType | readonly [CanonicalType, ...CanonicalType[]],
+  family: MluviiFamily,
+  time: TimeField | null,
+  who: Who,
+  kind: string | null = null,
+): MluviiMapping => ({
   canonical: typeof canonical === 'string' ? [canonical] : canonical,
   family,
   time,
@@ -85,7 +91,8 @@ const row = (canonical: CanonicalType | readonly [CanonicalType, ...CanonicalTyp
 /** A body with no time that can only come once per entity. */
 const once = (mapping: MluviiMapping): MluviiMapping => ({ ...mapping, once: true });
 
-const activity = (canonical: CanonicalType, kind: string | null = null, who: Who = 'actor'): MluviiMapping => row(canonical, 'activity', 'time', who, kind);
+const activity = (canonical: CanonicalType, kind: string | null = null, who: Who = 'actor'): MluviiMapping =>
+  row(canonical, 'activity', 'time', who, kind);
 
 const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   // Sessions: SessionCreated carries no time at all.
@@ -114,7 +121,10 @@ const TABLE: ReadonlyArray<readonly [string, MluviiMapping]> = [
   ['SessionActivityChatToMail', activity('session.updated', 'chat_to_mail')],
   ['SessionActivityPreviewUrl', activity('session.updated', 'preview_url')],
   ['SessionActivityHeroCard', activity('form.sent', 'hero_card')],
-  ['SessionActivityHeroCardSubmission', row('form.submitted', 'hero_card_submission', 'time', 'submitter', 'hero_card')],
+  [
+    'SessionActivityHeroCardSubmission',
+    row('form.submitted', 'hero_card_submission', 'time', 'submitter', 'hero_card'),
+  ],
   ['SessionActivityCallScript', activity('form.sent', 'call_script')],
   ['SessionActivityCallScriptSubmission', activity('form.submitted', 'call_script')],
   ['SessionActivityAvRequest', row('av.started', 'av', 'time', 'operator')],

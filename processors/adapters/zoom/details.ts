@@ -18,7 +18,14 @@ interface ZoomObject {
   session_name?: Opt<string>;
   session_key?: Opt<string>;
   host_id?: Opt<string>;
-  user?: { id: string; name?: Opt<string>; user_key?: Opt<string>; participant_uuid?: Opt<string>; leave_reason?: Opt<string>; sharing_details?: { content?: Opt<string> } };
+  user?: {
+    id: string;
+    name?: Opt<string>;
+    user_key?: Opt<string>;
+    participant_uuid?: Opt<string>;
+    leave_reason?: Opt<string>;
+    sharing_details?: { content?: Opt<string> };
+  };
   participant_uuid?: Opt<string>;
   recording_files?: ZoomFile[];
   participant_audio_files?: Opt<ZoomFile[]>;
@@ -65,7 +72,8 @@ export type DetailResult = { ok: true; details: Detail[] } | { ok: false; failur
 function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(entries)) {
-    const text = typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
+    const text =
+      typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
     if (text !== null) out[key] = text;
   }
   return out;
@@ -92,7 +100,12 @@ function marksHost(pattern: RegExp | undefined, user: { user_key?: Opt<string>; 
 
 const invalid = (fieldPath: string, detail: string, providerType: string): DetailResult => ({
   ok: false,
-  failure: { code: 'FIELD_INVALID', message: `a field has a value we cannot read: ${fieldPath} ${detail}`, field_path: fieldPath, provider_type: providerType },
+  failure: {
+    code: 'FIELD_INVALID',
+    message: `a field has a value we cannot read: ${fieldPath} ${detail}`,
+    field_path: fieldPath,
+    provider_type: providerType,
+  },
 });
 
 /**
@@ -108,14 +121,19 @@ function recordingFiles(object: ZoomObject, providerType: string): DetailResult 
   };
   for (const [name, files] of Object.entries(lists)) {
     const at = files.findIndex((file) => typeof file.file_size === 'number' && !isAvroLong(Math.round(file.file_size)));
-    if (at >= 0) return invalid(`payload.object.${name}.${at}.file_size`, 'is not a size in bytes below 2^53', providerType);
+    if (at >= 0)
+      return invalid(`payload.object.${name}.${at}.file_size`, 'is not a size in bytes below 2^53', providerType);
   }
   const all = [...lists.recording_files, ...lists.participant_audio_files, ...lists.participant_video_files];
   const bytes = all.reduce((sum, file) => sum + fileBytes(file), 0);
-  if (!isAvroLong(bytes)) return invalid('payload.object.recording_files', 'file sizes add up past 2^53 bytes', providerType);
+  if (!isAvroLong(bytes))
+    return invalid('payload.object.recording_files', 'file sizes add up past 2^53 bytes', providerType);
   const perType: Record<string, number> = {};
   for (const file of all) {
-    for (const [prefix, value] of [['recording_type', file.recording_type], ['file_type', file.file_type]] as const) {
+    for (const [prefix, value] of [
+      ['recording_type', file.recording_type],
+      ['file_type', file.file_type],
+    ] as const) {
       const kind = blankToNull(value);
       if (kind !== null) perType[`${prefix}.${kind}`] = (perType[`${prefix}.${kind}`] ?? 0) + 1;
     }
@@ -145,17 +163,24 @@ export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string
     case 'recording':
       return one(detail({ attributes: attrs(common) }));
     case 'user':
-      return one(detail({
-        participant: userParticipant(piiKey, object, hostPattern),
-        reason: mapping.canonical === 'participant.left' ? leaveReasonWithoutName(object.user?.leave_reason, object.user?.name) : null,
-        // participant_uuid: how an AI interpreter summary names this user when it says is_host.
-        attributes: attrs({ ...common, host_id: object.host_id, participant_uuid: object.user?.participant_uuid }),
-      }));
+      return one(
+        detail({
+          participant: userParticipant(piiKey, object, hostPattern),
+          reason:
+            mapping.canonical === 'participant.left'
+              ? leaveReasonWithoutName(object.user?.leave_reason, object.user?.name)
+              : null,
+          // participant_uuid: how an AI interpreter summary names this user when it says is_host.
+          attributes: attrs({ ...common, host_id: object.host_id, participant_uuid: object.user?.participant_uuid }),
+        }),
+      );
     case 'sharing':
-      return one(detail({
-        participant: userParticipant(piiKey, object, hostPattern),
-        attributes: attrs({ ...common, host_id: object.host_id, share_type: object.user?.sharing_details?.content }),
-      }));
+      return one(
+        detail({
+          participant: userParticipant(piiKey, object, hostPattern),
+          attributes: attrs({ ...common, host_id: object.host_id, share_type: object.user?.sharing_details?.content }),
+        }),
+      );
     case 'recording_files':
       return recordingFiles(object, body.event);
     case 'recording_notice':
@@ -163,37 +188,74 @@ export function readDetails(body: ZoomBody, mapping: ZoomMapping, piiKey: string
     case 'alert': {
       const issues = alertIssues(object.issues ?? []);
       if (issues.length === 0) {
-        return { ok: false, failure: { code: 'FIELD_MISSING', message: 'a required field is missing: payload.object.issues lists no issue', field_path: 'payload.object.issues', provider_type: body.event } };
+        return {
+          ok: false,
+          failure: {
+            code: 'FIELD_MISSING',
+            message: 'a required field is missing: payload.object.issues lists no issue',
+            field_path: 'payload.object.issues',
+            provider_type: body.event,
+          },
+        };
       }
-      return { ok: true, details: issues.map((issue) => detail({ count: 1, discriminator: issue, attributes: attrs({ ...common, issue }) })) };
+      return {
+        ok: true,
+        details: issues.map((issue) =>
+          detail({ count: 1, discriminator: issue, attributes: attrs({ ...common, issue }) }),
+        ),
+      };
     }
     case 'live_streaming': {
       const stream = object.live_streaming;
-      return one(detail({ attributes: attrs({ ...common, service: stream?.service, resolution: stream?.custom_live_streaming_settings?.resolution }) }));
+      return one(
+        detail({
+          attributes: attrs({
+            ...common,
+            service: stream?.service,
+            resolution: stream?.custom_live_streaming_settings?.resolution,
+          }),
+        }),
+      );
     }
     case 'stream_ingestion': {
       const streamId = blankToNull(object.stream_ingestion?.stream_id);
-      return one(detail({ attributes: attrs({ ...common, stream_id: streamId }), ...(streamId === null ? {} : { discriminator: streamId }) }));
+      return one(
+        detail({
+          attributes: attrs({ ...common, stream_id: streamId }),
+          ...(streamId === null ? {} : { discriminator: streamId }),
+        }),
+      );
     }
     case 'phone_callout':
       return one(detail({ attributes: attrs({ ...common, callout_kind: 'phone', host_id: object.host_id }) }));
     case 'room_system_callout': {
       const messageId = blankToNull(object.message_id);
-      return one(detail({
-        reason: calloutFailureReason(object.reason_type),
-        attributes: attrs({
-          callout_kind: 'room_system',
-          host_id: object.host_id,
-          message_id: messageId,
-          call_type: object.participant?.call_type,
-          reason_type: object.reason_type,
+      return one(
+        detail({
+          reason: calloutFailureReason(object.reason_type),
+          attributes: attrs({
+            callout_kind: 'room_system',
+            host_id: object.host_id,
+            message_id: messageId,
+            call_type: object.participant?.call_type,
+            reason_type: object.reason_type,
+          }),
+          ...(messageId === null ? {} : { discriminator: messageId }),
         }),
-        ...(messageId === null ? {} : { discriminator: messageId }),
-      }));
+      );
     }
     case 'interpreter':
-      return one(detail({
-        attributes: attrs({ ...common, is_host: object.is_host, participant_uuid: object.participant_uuid, usage: object.usage, usage_start: object.start_time, usage_end: object.end_time }),
-      }));
+      return one(
+        detail({
+          attributes: attrs({
+            ...common,
+            is_host: object.is_host,
+            participant_uuid: object.participant_uuid,
+            usage: object.usage,
+            usage_start: object.start_time,
+            usage_end: object.end_time,
+          }),
+        }),
+      );
   }
 }

@@ -44,7 +44,11 @@ function valueAt(root: unknown, path: readonly string[]): unknown {
 }
 
 function eventTs(body: { event: string; event_ts: number }): Step<Micros> {
-  if (body.event_ts <= 0) return { ok: false, failure: failure('FIELD_INVALID', 'event_ts is not a positive epoch time', 'event_ts', body.event) };
+  if (body.event_ts <= 0)
+    return {
+      ok: false,
+      failure: failure('FIELD_INVALID', 'event_ts is not a positive epoch time', 'event_ts', body.event),
+    };
   return timeInRange(epochToMicros(body.event_ts), 'event_ts', body.event);
 }
 
@@ -55,7 +59,9 @@ function occurredAt(body: ZoomBody, mapping: ZoomMapping): Step<Micros> {
     if (text !== null) {
       const micros = parseIsoMicros(text);
       const path = mapping.time.join('.');
-      return micros === undefined ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, body.event) } : timeInRange(micros, path, body.event);
+      return micros === undefined
+        ? { ok: false, failure: failure('FIELD_INVALID', `${path} is not an ISO-8601 date-time`, path, body.event) }
+        : timeInRange(micros, path, body.event);
     }
   }
   return eventTs(body);
@@ -104,7 +110,12 @@ function stringAt(root: unknown, path: readonly string[]): string | null {
 }
 
 /** A type the table does not know: kept as provider.other, its session read where it has the usual shape. */
-function otherEvent(raw: RawWebhook, body: Record<string, unknown>, event: string, ctx: AdapterContext): NormalizeResult {
+function otherEvent(
+  raw: RawWebhook,
+  body: Record<string, unknown>,
+  event: string,
+  ctx: AdapterContext,
+): NormalizeResult {
   const shape = checkShape('Envelope', body, event);
   if (shape) return failed(shape);
   const ts = eventTs(body as { event: string; event_ts: number });
@@ -134,7 +145,10 @@ export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeRe
   if (shape) return failed(shape);
   const body = parsed.value as unknown as ZoomBody;
   const sessionId = blankToNull(body.payload.object.session_id);
-  if (sessionId === null) return failed(failure('FIELD_MISSING', 'payload.object.session_id is blank', 'payload.object.session_id', event.value));
+  if (sessionId === null)
+    return failed(
+      failure('FIELD_MISSING', 'payload.object.session_id is blank', 'payload.object.session_id', event.value),
+    );
 
   const occurred = occurredAt(body, mapping);
   if (!occurred.ok) return failed(occurred.failure);

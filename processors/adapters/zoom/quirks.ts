@@ -25,7 +25,10 @@ const NAMED_LEAVE = /^(.*?)\s*((?:left|got disconnected from) the session\.?)$/i
  * A reason must never carry a name (DESIGN section 9): keep the phrase, drop the name. A reason
  * of another shape that still contains the user's name gets "$name" in its place.
  */
-export function leaveReasonWithoutName(reason: string | null | undefined, name: string | null | undefined): string | null {
+export function leaveReasonWithoutName(
+  reason: string | null | undefined,
+  name: string | null | undefined,
+): string | null {
   const text = blankToNull(reason)?.trim();
   if (text === undefined) return null;
   const named = NAMED_LEAVE.exec(text);
@@ -46,9 +49,21 @@ export function fileBytes(file: { file_size?: number | null }): number {
 }
 
 const CALLOUT_FAILURES: Readonly<Record<number, string>> = {
-  0: 'Other_Failed_Reason', 1: 'Encryption_Fail', 2: 'Disconnected_By_Remote', 3: 'Retry', 4: 'Bad_Seq',
-  5: 'Call_Limit', 6: 'Not_Registered', 7: 'Timeout', 8: 'Bad_Addr', 9: 'Unreachable', 10: 'Disconnect_By_Local',
-  11: 'Server_Internal_Error', 12: 'Exceed_Free_Port', 13: 'Connect_Error', 14: 'Proxy_Connect_Error',
+  0: 'Other_Failed_Reason',
+  1: 'Encryption_Fail',
+  2: 'Disconnected_By_Remote',
+  3: 'Retry',
+  4: 'Bad_Seq',
+  5: 'Call_Limit',
+  6: 'Not_Registered',
+  7: 'Timeout',
+  8: 'Bad_Addr',
+  9: 'Unreachable',
+  10: 'Disconnect_By_Local',
+  11: 'Server_Internal_Error',
+  12: 'Exceed_Free_Port',
+  13: 'Connect_Error',
+  14: 'Proxy_Connect_Error',
 };
 
 /**

@@ -51,7 +51,11 @@ export interface ZoomMapping {
 
 const OBJECT = ['payload', 'object'];
 const at = (...path: string[]): readonly string[] => [...OBJECT, ...path];
-const row = (canonical: CanonicalType, family: ZoomFamily, time: readonly string[] | null = null): ZoomMapping => ({ canonical, family, time });
+const row = (canonical: CanonicalType, family: ZoomFamily, time: readonly string[] | null = null): ZoomMapping => ({
+  canonical,
+  family,
+  time,
+});
 
 /** Zoom answers this itself through ingest; it is not a session event and yields nothing here. */
 export const URL_VALIDATION = 'endpoint.url_validation';

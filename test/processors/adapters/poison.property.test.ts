@@ -9,7 +9,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../../lib/canonical.js';
 import { adapterFor } from '../../../processors/adapters/index.js';
-import { arbitraryBody, expectNoPollution, expectSound, fixtures, mutatedFixture, PII_KEY, rawOf } from '../../helpers/poison.js';
+import {
+  arbitraryBody,
+  expectNoPollution,
+  expectSound,
+  fixtures,
+  mutatedFixture,
+  PII_KEY,
+  rawOf,
+} from '../../helpers/poison.js';
 
 const CTX = { piiKey: PII_KEY };
 const LONG = 'x'.repeat(1_000);
@@ -30,7 +38,10 @@ describe.each(PROVIDERS)('%s adapter against poison', (provider) => {
   });
 
   it('never throws on arbitrary bodies', () => {
-    fc.assert(fc.property(arbitraryBody, (body) => void run(body)), { numRuns: Math.ceil(RUNS / 2) });
+    fc.assert(
+      fc.property(arbitraryBody, (body) => void run(body)),
+      { numRuns: Math.ceil(RUNS / 2) },
+    );
   });
 
   it('never throws on mutated fixtures, and gives the same answer twice', () => {

@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../lib/canonical.js';
 import { adapterFor, ADAPTERS } from '../../../processors/adapters/index.js';
 import { zoomAdapter, ZOOM_EVENT_TYPES } from '../../../processors/adapters/zoom/index.js';
-import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from '../../../processors/adapters/zoom/quirks.js';
+import {
+  alertIssues,
+  blankToNull,
+  calloutFailureReason,
+  fileBytes,
+  leaveReasonWithoutName,
+  roleOf,
+} from '../../../processors/adapters/zoom/quirks.js';
 import { zoomSchemaJson } from '../../../processors/adapters/zoom/schemas.js';
 import { ZOOM_SCHEMA_NAMES } from '../../../processors/adapters/zoom/table.js';
 import { undocumentedFields } from '../../helpers/avro.js';
@@ -20,14 +27,25 @@ const RECEIVED_AT = 1714665600000000; // 2024-05-02T16:00:00Z
 
 function raw(body: string | Buffer, over: Partial<RawWebhook> = {}): RawWebhook {
   return {
-    ingest_id: INGEST_ID, provider: 'zoom', received_at: RECEIVED_AT, source: 'webhook', dedup_key: null,
-    headers: {}, content_type: 'application/json', body: Buffer.isBuffer(body) ? body : Buffer.from(body), ...over,
+    ingest_id: INGEST_ID,
+    provider: 'zoom',
+    received_at: RECEIVED_AT,
+    source: 'webhook',
+    dedup_key: null,
+    headers: {},
+    content_type: 'application/json',
+    body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+    ...over,
   };
 }
 
 const files = readdirSync(FIXTURES).sort();
-const goldenTypes = files.filter((f) => f.startsWith('session.') && f.endsWith('.json') && !f.endsWith('.expected.json')).map((f) => f.slice(0, -'.json'.length));
-const failureNames = files.filter((f) => f.startsWith('failure.') && f.endsWith('.expected.json')).map((f) => f.slice(0, -'.expected.json'.length));
+const goldenTypes = files
+  .filter((f) => f.startsWith('session.') && f.endsWith('.json') && !f.endsWith('.expected.json'))
+  .map((f) => f.slice(0, -'.json'.length));
+const failureNames = files
+  .filter((f) => f.startsWith('failure.') && f.endsWith('.expected.json'))
+  .map((f) => f.slice(0, -'.expected.json'.length));
 const fixtureBody = (type: string): string => readFileSync(join(FIXTURES, `${type}.json`), 'utf8');
 const readJson = <T>(name: string): T => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as T;
 const sessionEventType = avro.Type.forSchema(JSON.parse(readFileSync(join(ROOT, 'schemas/SessionEvent.avsc'), 'utf8')));
@@ -43,7 +61,9 @@ describe('zoom adapter: golden fixtures', () => {
 describe('zoom adapter: hosts', () => {
   it('makes a user the host when ZOOM_HOST_PATTERN matches its user_key or name; a guest otherwise', () => {
     const joined = fixtureBody('session.user_joined'); // user_key customer-90210, name Jana Novakova
-    const role = (pattern?: RegExp) => zoomAdapter.normalize(raw(joined), { ...CTX, ...(pattern && { zoomHostPattern: pattern }) }).events[0]!.participant!.role;
+    const role = (pattern?: RegExp) =>
+      zoomAdapter.normalize(raw(joined), { ...CTX, ...(pattern && { zoomHostPattern: pattern }) }).events[0]!
+        .participant!.role;
     expect(role()).toBe('guest');
     expect(role(/^customer-/i)).toBe('host');
     expect(role(/novakova/i)).toBe('host');
@@ -57,40 +77,68 @@ describe('zoom adapter: coverage of the reference', () => {
     expect([...ZOOM_EVENT_TYPES.keys()].sort()).toEqual(goldenTypes);
   });
 
-  it.skipIf(!existsSync(REFERENCE))('has a mapping and a fixture for every "POST session.*" of the Zoom reference', () => {
-    const documented = [...readFileSync(REFERENCE, 'utf8').matchAll(/^POST (session\.\S+)\s*$/gm)].map((m) => m[1] ?? '');
-    expect(documented.length).toBeGreaterThanOrEqual(36);
-    for (const type of documented) {
-      expect(ZOOM_EVENT_TYPES.has(type), `mapping for ${type}`).toBe(true);
-      expect(goldenTypes, `fixture for ${type}`).toContain(type);
-    }
-    expect(new Set(documented)).toEqual(new Set(ZOOM_EVENT_TYPES.keys()));
-  });
+  it.skipIf(!existsSync(REFERENCE))(
+    'has a mapping and a fixture for every "POST session.*" of the Zoom reference',
+    () => {
+      const documented = [...readFileSync(REFERENCE, 'utf8').matchAll(/^POST (session\.\S+)\s*$/gm)].map(
+        (m) => m[1] ?? '',
+      );
+      expect(documented.length).toBeGreaterThanOrEqual(36);
+      for (const type of documented) {
+        expect(ZOOM_EVENT_TYPES.has(type), `mapping for ${type}`).toBe(true);
+        expect(goldenTypes, `fixture for ${type}`).toContain(type);
+      }
+      expect(new Set(documented)).toEqual(new Set(ZOOM_EVENT_TYPES.keys()));
+    },
+  );
 });
 
 describe('zoom adapter: types it does not map', () => {
   it('keeps an unknown event as one provider.other', () => {
-    const body = { event: 'session.webinar_converted', event_ts: 1714658405412, payload: { account_id: 'nHb1dSvLQqyLxKZ3d2Rq7A', object: { session_id: 'Jx0pVd0jQ7a5mKq9YQ3m2w==', session_name: 'Remote diagnosis 4711', host_email: 'petr@example.com' } } };
+    const body = {
+      event: 'session.webinar_converted',
+      event_ts: 1714658405412,
+      payload: {
+        account_id: 'nHb1dSvLQqyLxKZ3d2Rq7A',
+        object: {
+          session_id: 'Jx0pVd0jQ7a5mKq9YQ3m2w==',
+          session_name: 'Remote diagnosis 4711',
+          host_email: 'petr@example.com',
+        },
+      },
+    };
     const { events, failures } = zoomAdapter.normalize(raw(JSON.stringify(body)), CTX);
     expect(failures).toEqual([]);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      type: 'provider.other', provider_type: 'session.webinar_converted', session_key: 'zoom:Jx0pVd0jQ7a5mKq9YQ3m2w==',
-      account_id: 'nHb1dSvLQqyLxKZ3d2Rq7A', occurred_at: 1714658405412000, participant: null, attributes: {},
+      type: 'provider.other',
+      provider_type: 'session.webinar_converted',
+      session_key: 'zoom:Jx0pVd0jQ7a5mKq9YQ3m2w==',
+      account_id: 'nHb1dSvLQqyLxKZ3d2Rq7A',
+      occurred_at: 1714658405412000,
+      participant: null,
+      attributes: {},
     });
     expect(JSON.stringify(events)).not.toContain('petr@example.com');
   });
 
   it('keeps an unknown event without a session, and treats prototype names as unknown', () => {
     for (const event of ['account.settings_updated', 'constructor', '__proto__']) {
-      const { events, failures } = zoomAdapter.normalize(raw(JSON.stringify({ event, event_ts: 1714658405412, payload: { account_id: 'a1', object: { id: 7 } } })), CTX);
+      const { events, failures } = zoomAdapter.normalize(
+        raw(JSON.stringify({ event, event_ts: 1714658405412, payload: { account_id: 'a1', object: { id: 7 } } })),
+        CTX,
+      );
       expect(failures).toEqual([]);
       expect(events.map((e) => [e.type, e.provider_type, e.session_key])).toEqual([['provider.other', event, null]]);
     }
   });
 
   it('returns nothing at all for endpoint.url_validation (ingest answers it)', () => {
-    const body = { event: 'endpoint.url_validation', event_ts: 1714658405412, payload: { plainToken: 'qgg8vlvZRS6UYooatFL8Aw' } };
+    const body = {
+      event: 'endpoint.url_validation',
+      event_ts: 1714658405412,
+      payload: { plainToken: 'qgg8vlvZRS6UYooatFL8Aw' },
+    };
     expect(zoomAdapter.normalize(raw(JSON.stringify(body)), CTX)).toEqual({ events: [], failures: [] });
   });
 });
@@ -99,7 +147,9 @@ describe('zoom adapter: failures', () => {
   it.each(failureNames)('%s', (name) => {
     const bodyFile = files.includes(`${name}.json`) ? `${name}.json` : `${name}.txt`;
     const result = zoomAdapter.normalize(raw(readFileSync(join(FIXTURES, bodyFile))), CTX);
-    const expected = readJson<{ code: string; field_path: string | null; provider_type: string | null }>(`${name}.expected.json`);
+    const expected = readJson<{ code: string; field_path: string | null; provider_type: string | null }>(
+      `${name}.expected.json`,
+    );
     expect(result.events).toEqual([]);
     expect(result.failures).toHaveLength(1);
     expect(result.failures[0]).toMatchObject(expected);
@@ -114,24 +164,34 @@ describe('zoom adapter: failures', () => {
     ['participant_audio_files', 0, 2 ** 53 - 1, 'payload.object.participant_audio_files.0.file_size'],
     ['recording_files', 0, 1e21, 'payload.object.recording_files.0.file_size'],
   ] as const)('dead-letters %s[%i].file_size %d, naming the field', (list, index, size, path) => {
-    const body = JSON.parse(fixtureBody('session.recording_completed')) as { payload: { object: Record<string, Array<{ file_size?: number }>> } };
+    const body = JSON.parse(fixtureBody('session.recording_completed')) as {
+      payload: { object: Record<string, Array<{ file_size?: number }>> };
+    };
     body.payload.object[list]![index]!.file_size = size;
     const result = zoomAdapter.normalize(raw(JSON.stringify(body)), CTX);
     expect(result.events).toEqual([]);
-    expect(result.failures).toMatchObject([{ code: 'FIELD_INVALID', field_path: path, provider_type: 'session.recording_completed' }]);
+    expect(result.failures).toMatchObject([
+      { code: 'FIELD_INVALID', field_path: path, provider_type: 'session.recording_completed' },
+    ]);
   });
 
   it('dead-letters files whose sizes add up past 2^53 bytes', () => {
-    const body = JSON.parse(fixtureBody('session.recording_completed')) as { payload: { object: { recording_files: Array<{ file_size?: number }> } } };
+    const body = JSON.parse(fixtureBody('session.recording_completed')) as {
+      payload: { object: { recording_files: Array<{ file_size?: number }> } };
+    };
     body.payload.object.recording_files = Array.from({ length: 20 }, () => ({ file_type: 'MP4', file_size: 9e14 }));
     const result = zoomAdapter.normalize(raw(JSON.stringify(body)), CTX);
     expect(result.events).toEqual([]);
     expect(result.failures).toMatchObject([{ code: 'FIELD_INVALID', field_path: 'payload.object.recording_files' }]);
-    expect(sessionEventType.isValid(zoomAdapter.normalize(raw(fixtureBody('session.recording_completed')), CTX).events[0])).toBe(true);
+    expect(
+      sessionEventType.isValid(zoomAdapter.normalize(raw(fixtureBody('session.recording_completed')), CTX).events[0]),
+    ).toBe(true);
   });
 
   it('never quotes a field value in a failure message', () => {
-    const body = JSON.parse(fixtureBody('session.user_joined')) as { payload: { object: { user: { join_time: string } } } };
+    const body = JSON.parse(fixtureBody('session.user_joined')) as {
+      payload: { object: { user: { join_time: string } } };
+    };
     body.payload.object.user.join_time = 'Jana Novakova at noon';
     const [failure] = zoomAdapter.normalize(raw(JSON.stringify(body)), CTX).failures;
     expect(failure?.field_path).toBe('payload.object.user.join_time');
@@ -140,12 +200,31 @@ describe('zoom adapter: failures', () => {
 });
 
 /** Keys whose values are personal data or secrets in the Zoom reference. */
-const PERSONAL = new Set(['name', 'phone_number', 'from_number', 'invitee_name', 'inviter_name', 'user_key', 'device_ip', 'operator', 'download_token', 'download_url', 'stream_key', 'stream_url', 'backup_stream_url', 'page_url', 'file_name']);
+const PERSONAL = new Set([
+  'name',
+  'phone_number',
+  'from_number',
+  'invitee_name',
+  'inviter_name',
+  'user_key',
+  'device_ip',
+  'operator',
+  'download_token',
+  'download_url',
+  'stream_key',
+  'stream_url',
+  'backup_stream_url',
+  'page_url',
+  'file_name',
+]);
 
 function personalValues(value: unknown, key = '', out: string[] = []): string[] {
-  if (Array.isArray(value)) value.forEach((v) => personalValues(v, key, out));
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) personalValues(v, k, out);
-  else if (PERSONAL.has(key) && (typeof value === 'string' || typeof value === 'number') && String(value).trim() !== '') out.push(String(value));
+  if (Array.isArray(value)) {
+    for (const v of value) personalValues(v, key, out);
+  } else if (typeof value === 'object' && value !== null)
+    for (const [k, v] of Object.entries(value)) personalValues(v, k, out);
+  else if (PERSONAL.has(key) && (typeof value === 'string' || typeof value === 'number') && String(value).trim() !== '')
+    out.push(String(value));
   return out;
 }
 
@@ -159,14 +238,31 @@ describe('zoom adapter: personal data', () => {
 
   it('the fixtures do carry personal data, so the check above checks something', () => {
     const all = goldenTypes.flatMap((type) => personalValues(JSON.parse(fixtureBody(type))));
-    expect(all).toEqual(expect.arrayContaining(['Jana Novakova', '+420 601 234 567', 'Karel Svoboda', '420602345678', 'petr.dvorak@example.com']));
+    expect(all).toEqual(
+      expect.arrayContaining([
+        'Jana Novakova',
+        '+420 601 234 567',
+        'Karel Svoboda',
+        '420602345678',
+        'petr.dvorak@example.com',
+      ]),
+    );
   });
 });
 
 describe('zoom adapter: identity', () => {
   it.each(goldenTypes)('%s: the same body gives the same event_ids whenever and however often it arrives', (type) => {
     const first = zoomAdapter.normalize(raw(fixtureBody(type)), CTX).events.map((e) => e.event_id);
-    const again = zoomAdapter.normalize(raw(fixtureBody(type), { ingest_id: '01HX0000000000000000000000', received_at: RECEIVED_AT + 3_600_000_000, source: 'replay' }), CTX).events.map((e) => e.event_id);
+    const again = zoomAdapter
+      .normalize(
+        raw(fixtureBody(type), {
+          ingest_id: '01HX0000000000000000000000',
+          received_at: RECEIVED_AT + 3_600_000_000,
+          source: 'replay',
+        }),
+        CTX,
+      )
+      .events.map((e) => e.event_id);
     expect(again).toEqual(first);
     expect(new Set(first).size).toBe(first.length);
   });
@@ -180,7 +276,10 @@ describe('zoom adapter: identity', () => {
   });
 
   it('falls back to event_ts when the payload time is blank', () => {
-    const body = JSON.parse(fixtureBody('session.user_joined')) as { event_ts: number; payload: { object: { user: { join_time: string } } } };
+    const body = JSON.parse(fixtureBody('session.user_joined')) as {
+      event_ts: number;
+      payload: { object: { user: { join_time: string } } };
+    };
     body.payload.object.user.join_time = '';
     expect(zoomAdapter.normalize(raw(JSON.stringify(body)), CTX).events[0]?.occurred_at).toBe(body.event_ts * 1000);
   });
@@ -202,7 +301,11 @@ describe('zoom adapter: registry and schemas', () => {
 
 describe('zoom quirks', () => {
   it.each([
-    ['', null], ['  ', null], [null, null], [undefined, null], ['2024-05-02T14:03:00Z', '2024-05-02T14:03:00Z'],
+    ['', null],
+    ['  ', null],
+    [null, null],
+    [undefined, null],
+    ['2024-05-02T14:03:00Z', '2024-05-02T14:03:00Z'],
   ] as const)('blankToNull(%j) = %j', (input, expected) => expect(blankToNull(input)).toBe(expected));
 
   it.each([
@@ -214,23 +317,41 @@ describe('zoom quirks', () => {
     ['Jana Novakova was removed (Jana Novakova)', 'Jana Novakova', '$name was removed ($name)'],
     ['', 'Jana Novakova', null],
     [null, 'Jana Novakova', null],
-  ] as const)('leaveReasonWithoutName(%j, %j) = %j', (reason, name, expected) => expect(leaveReasonWithoutName(reason, name)).toBe(expected));
+  ] as const)('leaveReasonWithoutName(%j, %j) = %j', (reason, name, expected) =>
+    expect(leaveReasonWithoutName(reason, name)).toBe(expected),
+  );
 
   it.each([
-    [{ file_size: 48213450 }, 48213450], [{ file_size: 12.6 }, 13], [{}, 0], [{ file_size: null }, 0], [{ file_size: -1 }, 0],
+    [{ file_size: 48213450 }, 48213450],
+    [{ file_size: 12.6 }, 13],
+    [{}, 0],
+    [{ file_size: null }, 0],
+    [{ file_size: -1 }, 0],
   ] as const)('fileBytes(%j) = %j', (file, expected) => expect(fileBytes(file)).toBe(expected));
 
   it.each([
-    [7, 'Timeout'], [0, 'Other_Failed_Reason'], [5, 'Call_Limit'], [6, 'Not_Registered'], [14, 'Proxy_Connect_Error'], [99, 'reason_type_99'], [null, null],
+    [7, 'Timeout'],
+    [0, 'Other_Failed_Reason'],
+    [5, 'Call_Limit'],
+    [6, 'Not_Registered'],
+    [14, 'Proxy_Connect_Error'],
+    [99, 'reason_type_99'],
+    [null, null],
   ] as const)('calloutFailureReason(%j) = %j', (code, expected) => expect(calloutFailureReason(code)).toBe(expected));
 
   it.each([
-    ['16778240', '16778240', 'host'], ['16779264', '16778240', 'guest'], ['16779264', null, 'guest'], ['16779264', '', 'guest'],
+    ['16778240', '16778240', 'host'],
+    ['16779264', '16778240', 'guest'],
+    ['16779264', null, 'guest'],
+    ['16779264', '', 'guest'],
   ] as const)('roleOf(%j, %j) = %j', (user, host, expected) => expect(roleOf(user, host)).toBe(expected));
 
   it.each([
     [['Unstable audio quality'], ['Unstable audio quality']],
-    [['Unstable audio quality', '', 'Unstable audio quality', 'High CPU occupation'], ['Unstable audio quality', 'High CPU occupation']],
+    [
+      ['Unstable audio quality', '', 'Unstable audio quality', 'High CPU occupation'],
+      ['Unstable audio quality', 'High CPU occupation'],
+    ],
     [[''], []],
   ] as const)('alertIssues(%j) = %j', (issues, expected) => expect(alertIssues(issues)).toEqual(expected));
 });
