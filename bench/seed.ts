@@ -14,7 +14,7 @@
  */
 import { createLogger } from '../lib/logger.js';
 import type { RawWebhook, SessionEvent } from '../lib/canonical.js';
-import { createWarehouse } from '../processors/warehouse/index.js';
+import { createWarehouse } from '../processors/warehouse/writer.js';
 import { createCanonicalizer } from './canonical.js';
 import { newSession, type Credentials, type Provider } from './stream.js';
 

@@ -2,9 +2,9 @@
  * An endless stream of webhook deliveries as the providers send them, for the benchmark's load.
  *
  * Zoom Video SDK carries most of the traffic: `zoomOpen` sessions (500 by default) are open at
- * once, each the planned session of bin/demo-zoom.ts (start, joins, a drop and rejoin, sharing,
+ * once, each the planned session of ingest/demo/zoom.ts (start, joins, a drop and rejoin, sharing,
  * recording with a pause, an alert, leaves, end, the recording after the end). A few mluvii
- * chats and Apizee tickets run beside them (bin/demo-mluvii.ts, bin/demo-apizee.ts). Each step
+ * chats and Apizee tickets run beside them (ingest/demo/mluvii.ts, ingest/demo/apizee.ts). Each step
  * picks one open session at random and sends its next delivery, so sessions interleave as they do
  * in production; a session whose deliveries are all sent is replaced by a new one. Every delivery
  * is a distinct event (new session ids, participant ids and object ids for every session).
@@ -12,9 +12,9 @@
  * Every session starts 20 minutes before it is made, so the event times it states (up to
  * 1200 s after its start) are in the recent past, as they are when a provider delivers them.
  */
-import { plannedApizeeSession, apizeeHeaders } from '../bin/demo-apizee.js';
-import { plannedMluviiSession, mluviiHeaders } from '../bin/demo-mluvii.js';
-import { plannedZoomSession, zoomHeaders } from '../bin/demo-zoom.js';
+import { plannedApizeeSession, apizeeHeaders } from '../ingest/demo/apizee.js';
+import { plannedMluviiSession, mluviiHeaders } from '../ingest/demo/mluvii.js';
+import { plannedZoomSession, zoomHeaders } from '../ingest/demo/zoom.js';
 import type { Micros } from '../lib/time.js';
 
 export type Provider = 'zoom' | 'apizee' | 'mluvii';

@@ -23,15 +23,15 @@ import { createMluviiReceiver } from '../ingest/providers/mluvii.js';
 import { createZoomReceiver } from '../ingest/providers/zoom.js';
 import { createLogRawSink, type RawSink } from '../ingest/raw-sink.js';
 import { createJifelinePuller } from '../ingest/pull/jifeline.js';
-import { jifelinePullOptions } from '../ingest/pull/options.js';
+import { jifelinePullOptions } from '../ingest/pull/jifeline-options.js';
 import { apizeeReconcileOptions } from '../ingest/pull/apizee-options.js';
 import { createApizeeReconciler } from '../ingest/pull/apizee-reconcile.js';
 import { Spool, expireSetAside } from '../ingest/spool.js';
 import { createSpoolingSink } from '../ingest/spooling-sink.js';
 import { startNormalizer } from '../processors/normalize.js';
-import { startWarehouseSink, type WarehouseSink } from '../processors/warehouse-sink.js';
+import { startWarehouseSink, type WarehouseSink } from '../processors/warehouse/stage.js';
 import { openWarehouseThread } from '../processors/warehouse/thread.js';
-import type { ErasureOrder, ErasureResult, WarehouseWriter } from '../processors/warehouse/index.js';
+import type { ErasureOrder, ErasureResult, WarehouseWriter } from '../processors/warehouse/writer.js';
 import { bridgeInbox, logMatcher, writeAnswer } from '../processors/erasure-requests.js';
 import type { Log } from '../lib/log/types.js';
 

@@ -19,7 +19,7 @@ import { PersonMatcher, type ErasureRequest, type ErasureSubjects } from '../lib
 import type { Logger } from '../lib/logger.js';
 import type { Log } from '../lib/log/types.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
-import type { ErasureResult } from './warehouse/index.js';
+import type { ErasureResult } from './warehouse/writer.js';
 
 export const requestsDir = (dataDir: string): string => join(dataDir, 'erase-requests');
 const requestFile = (dataDir: string, id: string) => join(requestsDir(dataDir), `${id}.request.json`);

@@ -3,9 +3,9 @@ import type { Config } from '../../lib/config.js';
 import { devSecretsPath, readDevSecrets } from '../../lib/secrets.js';
 import { microsToIso, nowMicros, type Micros } from '../../lib/time.js';
 import { fail, loadConfigOrExit } from '../context.js';
-import { apizeeHeaders, plannedApizeeSession } from '../demo-apizee.js';
-import { mluviiHeaders, plannedMluviiSession } from '../demo-mluvii.js';
-import { plannedZoomSession, zoomHeaders } from '../demo-zoom.js';
+import { apizeeHeaders, plannedApizeeSession } from '../../ingest/demo/apizee.js';
+import { mluviiHeaders, plannedMluviiSession } from '../../ingest/demo/mluvii.js';
+import { plannedZoomSession, zoomHeaders } from '../../ingest/demo/zoom.js';
 
 const PROVIDERS = ['zoom', 'apizee', 'mluvii'] as const;
 type Provider = (typeof PROVIDERS)[number];

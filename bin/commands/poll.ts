@@ -4,7 +4,7 @@ import { openTransport } from '../../lib/log/open.js';
 import { topicsFor } from '../../lib/topics.js';
 import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { createJifelinePuller } from '../../ingest/pull/jifeline.js';
-import { jifelinePullOptions } from '../../ingest/pull/options.js';
+import { jifelinePullOptions } from '../../ingest/pull/jifeline-options.js';
 import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 
 export function registerPoll(program: Command): void {

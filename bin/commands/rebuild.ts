@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import type { Logger } from '../../lib/logger.js';
 import { createProgress, formatDuration, interruptOnSignals } from '../../lib/progress.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
-import { inUseMessage } from '../../processors/warehouse/standby.js';
-import type { Config } from '../../lib/config.js';
-import { fail, loadConfigOrExit, loggerFor } from '../context.js';
+import { fail, loadConfigOrExit, loggerFor, openOffline, positiveInteger } from '../context.js';
 
 const AFTER = `
 Works on DATA_DIR/warehouse.duckdb itself: stop sessionflow run/warehouse first.
@@ -58,22 +54,4 @@ export function registerRebuild(program: Command): void {
     });
 }
 
-/** The warehouse for a maintenance command: the writer must not hold it (DuckDB has a single writer). */
-export async function openOffline(config: Config, logger: Logger): Promise<Warehouse> {
-  try {
-    return await createWarehouse({
-      dataDir: config.dataDir,
-      logger,
-      idleHorizonMicros: config.idleHorizonHours * 3600e6,
-    });
-  } catch (err) {
-    return fail(inUseMessage(err, config.dataDir) ?? (err instanceof Error ? err.message : String(err)));
-  }
-}
-
 const count = (n: number) => n.toLocaleString('en-US');
-
-export function positiveInteger(text: string, name: string): number {
-  const n = Number(text);
-  return Number.isInteger(n) && n > 0 ? n : fail(`${name} must be a positive whole number`, 2);
-}

@@ -4,8 +4,7 @@ import { createProgress, formatDuration, interruptOnSignals } from '../../lib/pr
 import { resolveSecrets } from '../../lib/secrets.js';
 import { microsToIso, parseIsoMicros, type Micros } from '../../lib/time.js';
 import { normalizeRaw } from '../../processors/normalize.js';
-import { fail, loadConfigOrExit, loggerFor } from '../context.js';
-import { openOffline, positiveInteger } from './rebuild.js';
+import { fail, loadConfigOrExit, loggerFor, openOffline, positiveInteger } from '../context.js';
 
 const AFTER = `
 Reads raw_webhooks in DATA_DIR/warehouse.duckdb, normalizes each body again with the current adapters

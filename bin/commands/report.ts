@@ -2,8 +2,8 @@ import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { fail, loadConfigOrExit } from '../context.js';
-import { buildReport } from '../report/build.js';
-import { DEFAULT_DAYS, parsePeriod } from '../report/catalog.js';
+import { buildReport } from '../../processors/report/build.js';
+import { DEFAULT_DAYS, parsePeriod } from '../../processors/report/catalog.js';
 
 export function registerReport(program: Command): void {
   program

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openDataset } from '../../processors/warehouse/query.js';
 import { fail, loadConfigOrExit } from '../context.js';
+import { formatRows } from '../../lib/table-format.js';
 import {
   DEFAULT_DAYS,
   findReport,
@@ -10,8 +11,8 @@ import {
   periodStatement,
   reportHelp,
   type Period,
-} from '../report/catalog.js';
-import { writeInitFile, writeViewsDb, type ViewsSql } from '../report/views-file.js';
+} from '../../processors/report/catalog.js';
+import { writeInitFile, writeViewsDb, type ViewsSql } from '../../processors/report/views-file.js';
 
 interface SqlOptions {
   format: string;
@@ -77,7 +78,7 @@ export function registerSql(program: Command): void {
       const dataset = await openDataset(config.dataDir, { restricted: options.restricted === true });
       try {
         const result = await dataset.query((period === undefined ? '' : periodStatement(period)) + text);
-        process.stdout.write(render(result.columns, result.rows, options.format));
+        process.stdout.write(formatRows(result.columns, result.rows, options.format));
       } catch (err) {
         const message = (err as Error).message;
         const restricted = !options.restricted && /raw_webhooks does not exist/.test(message);
@@ -124,47 +125,4 @@ async function writeViews(dataDir: string, options: SqlOptions): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-}
-
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (value instanceof Date) return value.toISOString();
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (typeof value === 'object')
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  return String(value);
-}
-
-export function render(columns: string[], rows: unknown[][], format: string): string {
-  if (format === 'json') {
-    return rows
-      .map(
-        (row) =>
-          `${JSON.stringify(
-            Object.fromEntries(
-              columns.map((c, i) => [
-                c,
-                row[i] instanceof Uint8Array || typeof row[i] === 'bigint' || row[i] instanceof Date
-                  ? cell(row[i])
-                  : row[i],
-              ]),
-            ),
-          )}\n`,
-      )
-      .join('');
-  }
-  if (format === 'csv') {
-    const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-    return `${[columns.map(quote).join(','), ...rows.map((row) => row.map((v) => quote(cell(v))).join(','))].join('\n')}\n`;
-  }
-  const text = rows.map((row) => row.map(cell));
-  const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...text.map((r) => r[i]!.length))));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join(' │ ');
-  return `${[
-    line(columns),
-    widths.map((w) => '─'.repeat(w)).join('─┼─'),
-    ...text.map(line),
-    `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
-  ].join('\n')}\n`;
 }

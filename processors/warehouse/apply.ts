@@ -9,7 +9,7 @@ import type { DeadLetter, ParticipantSpan, SessionEvent, SessionFact } from '../
 import type { DuckDBConnection } from '../../lib/duckdb.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
-import { foldSession } from '../sessionize.js';
+import { foldSession } from '../sessionize/index.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
 import { droppedByErasure, nextBatchId, recordErasures, type ErasedKeys } from './erase.js';
 import { enqueueFacts } from './outbox.js';

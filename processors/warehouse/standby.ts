@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.js';
 import { sleep } from '../../lib/retry.js';
-import { createWarehouse } from './index.js';
+import { createWarehouse } from './writer.js';
 import type { Warehouse, WarehouseOptions } from './types.js';
 
 const LOCKED = /Could not set lock on file|Conflicting lock is held/i;

@@ -8,9 +8,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { apizeeHeaders, plannedApizeeSession } from '../../bin/demo-apizee.js';
-import { mluviiHeaders, plannedMluviiSession } from '../../bin/demo-mluvii.js';
-import { plannedZoomSession, zoomHeaders } from '../../bin/demo-zoom.js';
+import { apizeeHeaders, plannedApizeeSession } from '../../ingest/demo/apizee.js';
+import { mluviiHeaders, plannedMluviiSession } from '../../ingest/demo/mluvii.js';
+import { plannedZoomSession, zoomHeaders } from '../../ingest/demo/zoom.js';
 import { nowMicros } from '../../lib/time.js';
 import { queryDataset as query } from '../helpers/data.js';
 import { eventually, runCli, startService, type Service } from '../helpers/service.js';

@@ -11,7 +11,7 @@ import { EmbeddedRegistry } from '../../lib/registry/embedded.js';
 import { microsToIso, nowMicros } from '../../lib/time.js';
 import { topicsFor, valueSubject } from '../../lib/topics.js';
 import { wrap } from '../../ingest/envelope.js';
-import { plannedZoomSession, zoomHeaders, type ZoomDelivery } from '../../bin/demo-zoom.js';
+import { plannedZoomSession, zoomHeaders, type ZoomDelivery } from '../../ingest/demo/zoom.js';
 import { eventually, startService, type Service } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
 import { queryDataset as query, shuffled } from '../helpers/data.js';

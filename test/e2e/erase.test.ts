@@ -11,9 +11,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { apizeeHeaders, plannedApizeeSession } from '../../bin/demo-apizee.js';
-import { mluviiHeaders, plannedMluviiSession } from '../../bin/demo-mluvii.js';
-import { plannedZoomSession, zoomHeaders } from '../../bin/demo-zoom.js';
+import { apizeeHeaders, plannedApizeeSession } from '../../ingest/demo/apizee.js';
+import { mluviiHeaders, plannedMluviiSession } from '../../ingest/demo/mluvii.js';
+import { plannedZoomSession, zoomHeaders } from '../../ingest/demo/zoom.js';
 import { nowMicros } from '../../lib/time.js';
 import { queryDataset as query } from '../helpers/data.js';
 import { eventually, runCli, startService, type Service } from '../helpers/service.js';
@@ -41,7 +41,7 @@ const NEEDLES = [
   '777 123 456',
   '777123456',
 ];
-/** The Zoom guest who is the person (bin/demo-zoom.ts: g1). */
+/** The Zoom guest who is the person (ingest/demo/zoom.ts: g1). */
 const ZOOM_USER = '16779264';
 
 type Delivery = { provider: 'zoom' | 'apizee' | 'mluvii'; body: string };

@@ -5,9 +5,9 @@
  * the whole output is searched for each secret.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { plannedApizeeSession } from '../../bin/demo-apizee.js';
-import { mluviiHeaders, plannedMluviiSession } from '../../bin/demo-mluvii.js';
-import { plannedZoomSession, zoomHeaders } from '../../bin/demo-zoom.js';
+import { plannedApizeeSession } from '../../ingest/demo/apizee.js';
+import { mluviiHeaders, plannedMluviiSession } from '../../ingest/demo/mluvii.js';
+import { plannedZoomSession, zoomHeaders } from '../../ingest/demo/zoom.js';
 import { CREDENTIAL_HEADERS } from '../../lib/logger.js';
 import { nowMicros } from '../../lib/time.js';
 import { queryDataset } from '../helpers/data.js';

@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { apizeeHeaders } from '../../bin/demo-apizee.js';
-import { mluviiHeaders } from '../../bin/demo-mluvii.js';
-import { plannedZoomSession, zoomHeaders } from '../../bin/demo-zoom.js';
+import { apizeeHeaders } from '../../ingest/demo/apizee.js';
+import { mluviiHeaders } from '../../ingest/demo/mluvii.js';
+import { plannedZoomSession, zoomHeaders } from '../../ingest/demo/zoom.js';
 import { projectRoot } from '../../lib/paths.js';
 import { nowMicros } from '../../lib/time.js';
 import { queryDataset as query } from '../helpers/data.js';

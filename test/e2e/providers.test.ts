@@ -1,6 +1,6 @@
 /**
  * Apizee and mluvii end to end: the built CLI as a real process, each provider's planned session
- * (bin/demo-apizee.ts, bin/demo-mluvii.ts) posted over HTTP with its credentials, shuffled and
+ * (ingest/demo/apizee.ts, ingest/demo/mluvii.ts) posted over HTTP with its credentials, shuffled and
  * twice, read back from the Parquet dataset the way an analyst would, with no personal value in
  * any of its files (the bodies are in the restricted raw archive). And `sessionflow demo`
  * against the running service, as a newcomer would run it.
@@ -8,8 +8,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { apizeeHeaders, plannedApizeeSession, type PlannedFacts } from '../../bin/demo-apizee.js';
-import { mluviiHeaders, plannedMluviiSession } from '../../bin/demo-mluvii.js';
+import { apizeeHeaders, plannedApizeeSession, type PlannedFacts } from '../../ingest/demo/apizee.js';
+import { mluviiHeaders, plannedMluviiSession } from '../../ingest/demo/mluvii.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { eventually, runCli, startService, type Service } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -4,7 +4,7 @@
  * acknowledged delivery is stored exactly once.
  */
 import { expect } from 'vitest';
-import { plannedZoomSession, zoomHeaders, type PlannedSession, type ZoomDelivery } from '../../bin/demo-zoom.js';
+import { plannedZoomSession, zoomHeaders, type PlannedSession, type ZoomDelivery } from '../../ingest/demo/zoom.js';
 import { nowMicros } from '../../lib/time.js';
 import { AvroCodec } from '../../lib/avro.js';
 import { openEmbeddedTransport } from '../../lib/log/open.js';

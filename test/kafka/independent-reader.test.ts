@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { plannedZoomSession } from '../../bin/demo-zoom.js';
+import { plannedZoomSession } from '../../ingest/demo/zoom.js';
 import { AvroCodec, type RecordName } from '../../lib/avro.js';
 import { ConfluentRegistry } from '../../lib/registry/confluent.js';
 import { nowMicros } from '../../lib/time.js';

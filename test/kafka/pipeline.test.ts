@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { plannedZoomSession } from '../../bin/demo-zoom.js';
+import { plannedZoomSession } from '../../ingest/demo/zoom.js';
 import { AvroCodec } from '../../lib/avro.js';
 import type { SessionFact } from '../../lib/canonical.js';
 import { ConfluentRegistry } from '../../lib/registry/confluent.js';

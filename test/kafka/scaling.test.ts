@@ -20,7 +20,7 @@ import {
   waitFor,
 } from './support.js';
 import { acknowledged, interleaved, plannedSessions, sendTraffic } from './traffic.js';
-import { plannedZoomSession } from '../../bin/demo-zoom.js';
+import { plannedZoomSession } from '../../ingest/demo/zoom.js';
 
 /** The canonical events of one complete demo session. */
 const ZOOM_EVENTS = plannedZoomSession(0).expected.events;

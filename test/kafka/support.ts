@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { afterEach, describe, inject, it } from 'vitest';
-import { zoomHeaders, type ZoomDelivery } from '../../bin/demo-zoom.js';
+import { zoomHeaders, type ZoomDelivery } from '../../ingest/demo/zoom.js';
 import { topicsFor } from '../../lib/topics.js';
 import { eventually, startService, type Service, type ServiceCommand } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -2,7 +2,7 @@
  * Steady webhook traffic for the Kafka failure tests: planned Zoom sessions' deliveries posted
  * by a few concurrent senders, every answer recorded.
  */
-import { plannedZoomSession, type PlannedSession, type ZoomDelivery } from '../../bin/demo-zoom.js';
+import { plannedZoomSession, type PlannedSession, type ZoomDelivery } from '../../ingest/demo/zoom.js';
 import { nowMicros } from '../../lib/time.js';
 import { post, sleep } from './support.js';
 

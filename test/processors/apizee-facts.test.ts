@@ -1,5 +1,5 @@
 /**
- * The fold (processors/sessionize.ts) on what the Apizee adapter really emits: one ticket's
+ * The fold (processors/sessionize/) on what the Apizee adapter really emits: one ticket's
  * session built from the golden fixtures, delivered shuffled and twice.
  */
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { participantKey } from '../../lib/ids.js';
 import { apizeeAdapter } from '../../processors/adapters/apizee/index.js';
-import { foldSession } from '../../processors/sessionize.js';
+import { foldSession } from '../../processors/sessionize/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/apizee/', import.meta.url));
 const CTX = { piiKey: 'test-pii-key' };

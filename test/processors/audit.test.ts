@@ -9,14 +9,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditDataset, auditVerdict, type AuditResult } from '../../bin/commands/audit.js';
-import { render } from '../../bin/commands/sql.js';
+import { auditDataset, auditVerdict, type AuditResult } from '../../processors/warehouse/audit.js';
+import { formatRows } from '../../lib/table-format.js';
 import type { DeadLetter, RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { createLogger } from '../../lib/logger.js';
 import { mluviiDedupKey } from '../../ingest/providers/mluvii.js';
 import { zoomDedupKey } from '../../ingest/providers/zoom.js';
 import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
-import { createWarehouse, openDataset } from '../../processors/warehouse/index.js';
+import { createWarehouse, openDataset } from '../../processors/warehouse/writer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { HOUR, PII_KEY, ZOOM_CALL, at, batch, zoomBody, zoomRaw } from './warehouse-support.js';
 
@@ -183,7 +183,7 @@ describe('sessionflow audit', () => {
     expect(verdict.line).toBe(
       `audit: FAILED, 1 of 14 archived deliveries unexplained (zoom 1): ingest_id ${orphan.ingest_id}`,
     );
-    const table = render(
+    const table = formatRows(
       ['provider', 'unexplained'],
       result.rows.map((r) => [r.provider, r.unexplained]),
       'csv',

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { jifelineAdapter } from '../../processors/adapters/jifeline/index.js';
-import { foldSession } from '../../processors/sessionize.js';
+import { foldSession } from '../../processors/sessionize/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/jifeline/', import.meta.url));
 const HOUR = 3600e6;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { mluviiAdapter } from '../../processors/adapters/mluvii/index.js';
 import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
-import { foldSession } from '../../processors/sessionize.js';
+import { foldSession } from '../../processors/sessionize/index.js';
 
 const FIXTURES = new URL('../fixtures/mluvii/', import.meta.url);
 const SESSION = 7400001;

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { SESSION_NAME_MODES, sessionNameKey } from '../../lib/ids.js';
 import { normalizeRaw } from '../../processors/normalize.js';
-import { foldSession } from '../../processors/sessionize.js';
+import { foldSession } from '../../processors/sessionize/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const PII_KEY = 'test-pii-key-0123456789';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { AVRO_LONG_MAX, loadSchema } from '../../lib/avro.js';
 import { CANONICAL_TYPES, type CanonicalType, type SessionEvent } from '../../lib/canonical.js';
 import { TIME_RANGE } from '../../lib/time.js';
-import { foldSession } from '../../processors/sessionize.js';
+import { foldSession } from '../../processors/sessionize/index.js';
 import { distinctInFoldOrder } from '../../processors/sessionize/order.js';
 import { expectNoPollution, sessionEventMismatch } from '../helpers/poison.js';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalType, ConsentScope, Role, SessionEvent } from '../../lib/canonical.js';
 import { AVRO_LONG_MAX, loadSchema } from '../../lib/avro.js';
-import { foldSession } from '../../processors/sessionize.js';
+import { foldSession } from '../../processors/sessionize/index.js';
 import { distinctInFoldOrder, precedence } from '../../processors/sessionize/order.js';
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import type { RawWebhook } from '../../lib/canonical.js';
 import { storageFault } from '../../lib/duckdb.js';
 import { isSessionflowError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
 import { queryDataset } from '../helpers/data.js';
 import { eventually } from '../helpers/service.js';
 import { mountSmallFs, type SmallFs } from '../helpers/small-fs.js';

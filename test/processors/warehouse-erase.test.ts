@@ -11,7 +11,7 @@ import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { normalizeSubjects, type ErasureSubjects } from '../../lib/erasure.js';
 import { createLogger } from '../../lib/logger.js';
 import { normalizeRaw } from '../../processors/normalize.js';
-import { createWarehouse, type ErasureOrder, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse, type ErasureOrder, type Warehouse } from '../../processors/warehouse/writer.js';
 import { PII_KEY, at, batch, datasetRows, event, meeting, tableRows, zoomBody, zoomRaw } from './warehouse-support.js';
 
 const NOW = at('2026-03-02T12:00:00Z');

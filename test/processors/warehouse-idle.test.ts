@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
 import { HOUR, at, batch, datasetRows, event, meeting, openCall, parquetFiles } from './warehouse-support.js';
 
 const logger = createLogger('silent');

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RawWebhook, SessionFact } from '../../lib/canonical.js';
 import { createLogger } from '../../lib/logger.js';
 import { normalizeRaw } from '../../processors/normalize.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
 import {
   HOUR,
   PII_KEY,

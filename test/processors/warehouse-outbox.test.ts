@@ -11,8 +11,8 @@ import { createLogger } from '../../lib/logger.js';
 import { createMetrics } from '../../lib/metrics.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import { topicsFor, valueSubject } from '../../lib/topics.js';
-import { startWarehouseSink } from '../../processors/warehouse-sink.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { startWarehouseSink } from '../../processors/warehouse/stage.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
 import { eventually } from '../helpers/service.js';
 import { HOUR, at, batch, event, meeting, onWarehouse, openCall, warehouseFixture } from './warehouse-support.js';
 

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
-import { createWarehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse } from '../../processors/warehouse/writer.js';
 import { inUseMessage, isLocked } from '../../processors/warehouse/standby.js';
 import {
   at,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeadLetter, RawWebhook } from '../../lib/canonical.js';
 import { isSessionflowError } from '../../lib/errors.js';
 import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
-import type { Warehouse } from '../../processors/warehouse/index.js';
+import type { Warehouse } from '../../processors/warehouse/writer.js';
 import {
   PII_KEY,
   ZOOM_CALL,

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDuckDB, queryRows } from '../../lib/duckdb.js';
 import { createLogger } from '../../lib/logger.js';
 import type { SessionEvent } from '../../lib/canonical.js';
-import { createWarehouse, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
 import { listDataFiles } from '../../processors/warehouse/files.js';
 import { queryDataset } from '../helpers/data.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -13,7 +13,7 @@ import type { CanonicalType, RawWebhook, SessionEvent } from '../../lib/canonica
 import { openDuckDB, queryRows } from '../../lib/duckdb.js';
 import { createLogger } from '../../lib/logger.js';
 import { parseIsoMicros, type Micros } from '../../lib/time.js';
-import { createWarehouse, type Warehouse, type WarehouseBatch } from '../../processors/warehouse/index.js';
+import { createWarehouse, type Warehouse, type WarehouseBatch } from '../../processors/warehouse/writer.js';
 import { tableDir } from '../../processors/warehouse/files.js';
 export { queryDataset as datasetRows } from '../helpers/data.js';
 

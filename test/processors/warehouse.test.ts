@@ -17,7 +17,7 @@ import type { DeadLetter, RawWebhook, SessionFact } from '../../lib/canonical.js
 import { openDuckDB, queryRows } from '../../lib/duckdb.js';
 import { createLogger } from '../../lib/logger.js';
 import { parseIsoMicros } from '../../lib/time.js';
-import { createWarehouse, openDataset, type Warehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse, openDataset, type Warehouse } from '../../processors/warehouse/writer.js';
 import { at, batch, event, meeting } from './warehouse-support.js';
 import { queryDataset } from '../helpers/data.js';
 
@@ -425,7 +425,7 @@ describe('warehouse with a fold that throws', () => {
         throw new Error('fold bug');
       },
     }));
-    const { createWarehouse: create } = await import('../../processors/warehouse/index.js');
+    const { createWarehouse: create } = await import('../../processors/warehouse/writer.js');
     const w = await create({ dataDir, logger, clock: () => CLOCK });
     open.push(w);
     const result = await w.applyBatch(

@@ -25,9 +25,9 @@
 import type { CanonicalType, DeadLetter, RawWebhook, Role, SessionEvent } from '../../lib/canonical.js';
 import { createLogger } from '../../lib/logger.js';
 import { nowMicros, utcDate, type Micros } from '../../lib/time.js';
-import { plannedZoomSession } from '../../bin/demo-zoom.js';
+import { plannedZoomSession } from '../../ingest/demo/zoom.js';
 import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
-import { createWarehouse } from '../../processors/warehouse/index.js';
+import { createWarehouse } from '../../processors/warehouse/writer.js';
 
 const SEC = 1_000_000;
 const DAY = 86_400 * SEC;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listReports } from '../../bin/report/catalog.js';
+import { listReports } from '../../processors/report/catalog.js';
 import { sqlPath } from '../../lib/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildDataset, type Built } from './dataset.js';

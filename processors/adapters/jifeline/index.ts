@@ -1,6 +1,6 @@
 /**
  * The Jifeline Partner API adapter: one event in (a REST event object or a websocket frame, see
- * shapes.ts), canonical events (DESIGN section 5) or failures out. Pure: no I/O beyond reading its
+ * unify.ts), canonical events (DESIGN section 5) or failures out. Pure: no I/O beyond reading its
  * own schemas once, never throws on data.
  *
  * Steps: parse JSON → unify the shape → envelope (id, type, occurred_at) → look the type up in the
@@ -17,7 +17,7 @@ import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type JifelineTicketEvent } from './details.js';
 import { blankToNull, canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
 import { checkShape } from './schemas.js';
-import { failure, isRecord, parseBody, unify, type Step } from './shapes.js';
+import { failure, isRecord, parseBody, unify, type Step } from './unify.js';
 import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
 import { failed, timeInRange } from '../steps.js';
 

@@ -19,7 +19,7 @@ import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.j
 import { mluviiContentKey } from '../../../processors/adapters/mluvii/identity.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { TIME_RANGE } from '../../../lib/time.js';
-import { foldSession } from '../../../processors/sessionize.js';
+import { foldSession } from '../../../processors/sessionize/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/mluvii');

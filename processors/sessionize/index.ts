@@ -6,27 +6,12 @@
  * read from them, so late, out-of-order and repeated deliveries change nothing but what they
  * should.
  */
-import type { ParticipantSpan, SessionEvent, SessionFact } from '../lib/canonical.js';
-import type { Micros } from '../lib/time.js';
-import {
-  consentOf,
-  countsOf,
-  endReason,
-  mediaTimeOf,
-  surveyScore,
-  ticketWorkOf,
-  wrapUpMicros,
-} from './sessionize/activity.js';
-import { identityOf, lifecycleOf } from './sessionize/lifecycle.js';
-import { distinctInFoldOrder } from './sessionize/order.js';
-import {
-  attendance,
-  headcount,
-  participantMicros,
-  peakConcurrent,
-  resolveRoles,
-  spansOf,
-} from './sessionize/participants.js';
+import type { ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
+import type { Micros } from '../../lib/time.js';
+import { consentOf, countsOf, endReason, mediaTimeOf, surveyScore, ticketWorkOf, wrapUpMicros } from './activity.js';
+import { identityOf, lifecycleOf } from './lifecycle.js';
+import { distinctInFoldOrder } from './order.js';
+import { attendance, headcount, participantMicros, peakConcurrent, resolveRoles, spansOf } from './participants.js';
 
 export interface FoldOptions {
   /** A session still open with no event for longer than this is `abandoned` (needs nowMicros). */

@@ -4,12 +4,12 @@
  * during a log outage). A fact leaves the outbox only once the log acknowledged it, so facts.v1
  * gets at least once the latest fact of every session; a repeat is harmless on a compacted topic.
  */
-import type { SessionFact } from '../lib/canonical.js';
-import type { Serializer } from '../lib/avro.js';
-import type { Logger } from '../lib/logger.js';
-import type { Log } from '../lib/log/types.js';
-import { publishRetrying } from './normalize.js';
-import type { WarehouseWriter } from './warehouse/index.js';
+import type { SessionFact } from '../../lib/canonical.js';
+import type { Serializer } from '../../lib/avro.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Log } from '../../lib/log/types.js';
+import { publishRetrying } from '../normalize.js';
+import type { WarehouseWriter } from './writer.js';
 
 export interface FactsPublisherDeps {
   log: Log;

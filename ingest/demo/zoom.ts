@@ -4,8 +4,8 @@
  * time fields, so the facts they give are known in advance.
  */
 import { randomBytes } from 'node:crypto';
-import { microsToIso } from '../lib/time.js';
-import { zoomSignature } from '../ingest/providers/zoom.js';
+import { microsToIso } from '../../lib/time.js';
+import { zoomSignature } from '../providers/zoom.js';
 
 export interface ZoomDelivery {
   event: string;

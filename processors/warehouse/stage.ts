@@ -5,19 +5,19 @@
  * Offsets live in DuckDB and are sought on assignment, so whatever the log's group position
  * says, a restart resumes exactly after the last commit.
  */
-import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../lib/canonical.js';
-import { openSubjects, subjectHashes, type ErasureRequest } from '../lib/erasure.js';
-import type { AvroCodec, Deserializer } from '../lib/avro.js';
-import { SessionflowError, isSessionflowError, type ErrorCode } from '../lib/errors.js';
-import { retryThrough } from '../lib/retry.js';
-import type { Logger } from '../lib/logger.js';
-import type { Metrics } from '../lib/metrics.js';
-import type { Consumer, Log, LogRecord, MessageBatch } from '../lib/log/types.js';
-import { nowMicros } from '../lib/time.js';
-import { valueSubject, type Topics } from '../lib/topics.js';
+import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../../lib/canonical.js';
+import { openSubjects, subjectHashes, type ErasureRequest } from '../../lib/erasure.js';
+import type { AvroCodec, Deserializer } from '../../lib/avro.js';
+import { SessionflowError, isSessionflowError, type ErrorCode } from '../../lib/errors.js';
+import { retryThrough } from '../../lib/retry.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Metrics } from '../../lib/metrics.js';
+import type { Consumer, Log, LogRecord, MessageBatch } from '../../lib/log/types.js';
+import { nowMicros } from '../../lib/time.js';
+import { valueSubject, type Topics } from '../../lib/topics.js';
 import { createFactsPublisher } from './facts-publisher.js';
-import { recordRef } from './normalize.js';
-import type { ErasureOrder, ErasureResult, WarehouseBatch, WarehouseWriter } from './warehouse/index.js';
+import { recordRef } from '../normalize.js';
+import type { ErasureOrder, ErasureResult, WarehouseBatch, WarehouseWriter } from './writer.js';
 
 /** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
 export const WAREHOUSE_GROUP = 'sessionflow-warehouse';

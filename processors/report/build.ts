@@ -3,8 +3,8 @@
  * from..to) and renders them as one self-contained HTML page (page.ts).
  */
 import { resolve } from 'node:path';
-import { openDataset } from '../../processors/warehouse/query.js';
-import { datasetDir } from '../../processors/warehouse/files.js';
+import { openDataset } from '../warehouse/query.js';
+import { datasetDir } from '../warehouse/files.js';
 import { periodStatement, listReports, type Period } from './catalog.js';
 import { renderPage, type PageInput } from './page.js';
 

@@ -6,8 +6,8 @@
  * the raw archive keeps them, the canonical events and facts must not.
  */
 import { randomInt } from 'node:crypto';
-import type { SessionFact } from '../lib/canonical.js';
-import type { Micros } from '../lib/time.js';
+import type { SessionFact } from '../../lib/canonical.js';
+import type { Micros } from '../../lib/time.js';
 
 export interface ApizeeDelivery {
   /** props.eventType */

@@ -12,8 +12,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { queryRows, sqlString } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
-import { datasetDir, partitionDirs } from '../../processors/warehouse/files.js';
-import { ANALYST_TABLES, quoteIdent, warehouseDdl } from '../../processors/warehouse/tables.js';
+import { datasetDir, partitionDirs } from '../warehouse/files.js';
+import { ANALYST_TABLES, quoteIdent, warehouseDdl } from '../warehouse/tables.js';
 
 const READ_PARQUET = /read_parquet\('\{\{dataset\}\}\/(\w+)\/[^']*'[^)]*\)/g;
 /** The view a views database made by us always has; anything else is not ours to overwrite. */

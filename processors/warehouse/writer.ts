@@ -1,5 +1,5 @@
 /**
- * The warehouse sink (DESIGN sections 6-8): stores each batch in DATA_DIR/warehouse.duckdb in
+ * The warehouse writer (DESIGN sections 6-8): stores each batch in DATA_DIR/warehouse.duckdb in
  * one transaction with its offsets, then brings the Parquet dataset up to date.
  *
  * One connection and one queue: batches, exports and reads run one at a time, so an export
@@ -7,7 +7,7 @@
  * has returned; the next batch waits for it. The idle sweep, the rebuild and the replay run their
  * chunks in the same queue (sweep.ts, rebuild.ts, replay.ts). Use `createWarehouse`, one per DATA_DIR.
  *
- * A full disk: a batch DuckDB cannot commit fails with STORAGE_UNAVAILABLE (the sink retries it),
+ * A full disk: a batch DuckDB cannot commit fails with STORAGE_UNAVAILABLE (the stage, stage.ts, retries it),
  * an export that cannot write is retried on a timer with backoff. When DuckDB invalidated the
  * instance (a checkpoint that could not write), the file is opened again before the next
  * statement: it holds the batches that committed and nothing else, offsets included.

@@ -8,9 +8,9 @@
  * keeps them, the canonical events and facts must not.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { mluviiAuthorization } from '../ingest/providers/mluvii.js';
-import type { Micros } from '../lib/time.js';
-import type { PlannedFacts } from './demo-apizee.js';
+import { mluviiAuthorization } from '../providers/mluvii.js';
+import type { Micros } from '../../lib/time.js';
+import type { PlannedFacts } from './apizee.js';
 
 export interface MluviiDelivery {
   /** eventType */
