@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Local test stack for the Kafka mode: a real single-node Apache Kafka broker (KRaft,
 // broker+controller in one JVM) and a real Confluent-compatible schema registry
 // (Apicurio Registry, API under /apis/ccompat/v7), both fetched from Maven Central
@@ -51,8 +52,59 @@ const MARKER = 'sessionflow.stack';
 // start 4.3-6.2s with C2, 2.6-3.9s without. STACK_*_JVM_OPTS=-XX:TieredStopAtLevel=4 undoes it.
 const QUICK_JIT = ['-XX:TieredStopAtLevel=1'];
 
+/**
+ * @typedef {object} StackOptions What the environment says, for programmatic use (tests).
+ * @property {string} [dir] instead of STACK_DIR
+ * @property {number} [kafkaPort]
+ * @property {number} [controllerPort]
+ * @property {number} [registryPort]
+ * @property {number} [registryMgmtPort]
+ * @property {number} [timeoutMs]
+ * @property {number} [stopTimeoutMs]
+ * @property {string} [kafkaVersion]
+ * @property {false | ((message: string) => void)} [log] where progress goes (stderr); false: nowhere
+ */
+/** @typedef {'kafka' | 'registry'} ServiceName */
+/** @typedef {{ name: ServiceName, pidFile: string, startFile: string, log: string }} Service */
+/** @typedef {{ KAFKA_BROKERS: string, SCHEMA_REGISTRY_URL: string }} StackEnv */
+/**
+ * @typedef {object} Config
+ * @property {string} dir
+ * @property {string} run
+ * @property {string} logs
+ * @property {string} fetchDir
+ * @property {number} kafkaPort
+ * @property {number} controllerPort
+ * @property {number} registryPort
+ * @property {number} registryMgmtPort
+ * @property {number} timeoutMs
+ * @property {number} stopTimeoutMs
+ * @property {string} kafkaVersion
+ * @property {string} mvn
+ * @property {string[]} kafkaJvmOpts
+ * @property {string[]} registryJvmOpts
+ * @property {string} mavenRepo
+ * @property {(message: string) => void} log
+ * @property {string} kafkaHome
+ * @property {string} brokers
+ * @property {string} registryUrl
+ * @property {StackEnv} env
+ * @property {Record<ServiceName, Service>} svc
+ */
+/** @typedef {{ bin: string, version: number, full: string }} Java A java binary and its version (major, full). */
+/** @typedef {{ run: string[], reuse: string[] }} CdsArgs */
+
+/** The code of a system error (ENOENT, EPERM, ...), of anything caught. */
+const codeOf = (/** @type {unknown} */ e) => /** @type {NodeJS.ErrnoException} */ (e).code;
+/** The message of anything caught. */
+const messageOf = (/** @type {unknown} */ e) => /** @type {Error} */ (e).message;
+
 // ---------------------------------------------------------------- configuration
 
+/**
+ * @param {string} name
+ * @param {number} dflt
+ */
 function intEnv(name, dflt) {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
@@ -61,66 +113,85 @@ function intEnv(name, dflt) {
   return n;
 }
 
+/**
+ * @param {StackOptions} [opts]
+ * @returns {Config}
+ */
 function config(opts = {}) {
   const dir = path.resolve(REPO, opts.dir ?? process.env.STACK_DIR ?? '.cache/stack');
   const run = path.join(dir, 'run');
-  const c = {
+  const logs = path.join(run, 'logs');
+  const kafkaPort = opts.kafkaPort ?? intEnv('STACK_KAFKA_PORT', 9092);
+  const controllerPort = opts.controllerPort ?? intEnv('STACK_CONTROLLER_PORT', 9093);
+  const registryPort = opts.registryPort ?? intEnv('STACK_REGISTRY_PORT', 8081);
+  const registryMgmtPort = opts.registryMgmtPort ?? intEnv('STACK_REGISTRY_MGMT_PORT', 0);
+  const kafkaVersion = opts.kafkaVersion ?? process.env.STACK_KAFKA_VERSION ?? KAFKA_VERSION;
+  const brokers = `${HOST}:${kafkaPort}`;
+  const registryUrl = `http://${HOST}:${registryPort}/apis/ccompat/v7`;
+  return {
     dir,
     run,
-    logs: path.join(run, 'logs'),
+    logs,
     fetchDir: path.join(dir, 'fetch'),
-    kafkaPort: opts.kafkaPort ?? intEnv('STACK_KAFKA_PORT', 9092),
-    controllerPort: opts.controllerPort ?? intEnv('STACK_CONTROLLER_PORT', 9093),
-    registryPort: opts.registryPort ?? intEnv('STACK_REGISTRY_PORT', 8081),
-    registryMgmtPort: opts.registryMgmtPort ?? intEnv('STACK_REGISTRY_MGMT_PORT', 0),
+    kafkaPort,
+    controllerPort,
+    registryPort,
+    registryMgmtPort,
     timeoutMs: opts.timeoutMs ?? Number(process.env.STACK_TIMEOUT_MS || 120_000),
     stopTimeoutMs: opts.stopTimeoutMs ?? Number(process.env.STACK_STOP_TIMEOUT_MS || 20_000),
-    kafkaVersion: opts.kafkaVersion ?? process.env.STACK_KAFKA_VERSION ?? KAFKA_VERSION,
+    kafkaVersion,
     mvn: process.env.STACK_MVN || 'mvn',
     kafkaJvmOpts: (process.env.STACK_KAFKA_JVM_OPTS || '').split(/\s+/).filter(Boolean),
     registryJvmOpts: (process.env.STACK_REGISTRY_JVM_OPTS || '').split(/\s+/).filter(Boolean),
     mavenRepo: process.env.STACK_MAVEN_REPO || '',
     log: opts.log === false ? () => {} : (opts.log ?? ((m) => process.stderr.write(`stack: ${m}\n`))),
-  };
-  c.kafkaHome = path.join(dir, `kafka-${c.kafkaVersion}`);
-  c.brokers = `${HOST}:${c.kafkaPort}`;
-  c.registryUrl = `http://${HOST}:${c.registryPort}/apis/ccompat/v7`;
-  c.env = { KAFKA_BROKERS: c.brokers, SCHEMA_REGISTRY_URL: c.registryUrl };
-  c.svc = {
-    kafka: {
-      name: 'kafka',
-      pidFile: path.join(run, 'kafka.pid'),
-      startFile: path.join(run, 'kafka.start'),
-      log: path.join(c.logs, 'kafka.log'),
+    kafkaHome: path.join(dir, `kafka-${kafkaVersion}`),
+    brokers,
+    registryUrl,
+    env: { KAFKA_BROKERS: brokers, SCHEMA_REGISTRY_URL: registryUrl },
+    svc: {
+      kafka: {
+        name: 'kafka',
+        pidFile: path.join(run, 'kafka.pid'),
+        startFile: path.join(run, 'kafka.start'),
+        log: path.join(logs, 'kafka.log'),
+      },
+      registry: {
+        name: 'registry',
+        pidFile: path.join(run, 'registry.pid'),
+        startFile: path.join(run, 'registry.start'),
+        log: path.join(logs, 'registry.log'),
+      },
     },
-    registry: {
-      name: 'registry',
-      pidFile: path.join(run, 'registry.pid'),
-      startFile: path.join(run, 'registry.start'),
-      log: path.join(c.logs, 'registry.log'),
-    },
   };
-  return c;
 }
 
 // ---------------------------------------------------------------- java discovery
 
-/** { version: major, full: "17.0.15" } of a java binary, or null. */
+/**
+ * { version: major, full: "17.0.15" } of a java binary, or null.
+ * @param {string} javaBin
+ * @returns {{ version: number, full: string } | null}
+ */
 function javaVersionOf(javaBin) {
   // Prefer the JDK's `release` file (no JVM start); fall back to `java -version`.
   try {
     const real = fs.realpathSync(javaBin);
     const rel = fs.readFileSync(path.join(path.dirname(path.dirname(real)), 'release'), 'utf8');
     const m = rel.match(/^JAVA_VERSION="((\d+)[^"]*)"/m);
-    if (m) return { version: Number(m[2]), full: m[1] };
+    if (m) return { version: Number(m[2]), full: /** @type {string} */ (m[1]) };
   } catch {}
   const r = spawnSync(javaBin, ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;
   const m = (r.stderr || '').match(/version "((\d+)(?:\.(\d+))?[^"]*)"/);
   if (!m) return null;
-  return { version: m[2] === '1' ? Number(m[3]) : Number(m[2]), full: m[1] };
+  return { version: m[2] === '1' ? Number(m[3]) : Number(m[2]), full: /** @type {string} */ (m[1]) };
 }
 
+/**
+ * @param {string} bin
+ * @returns {Java | null}
+ */
 function javaAt(bin) {
   const v = javaVersionOf(bin);
   return v ? { bin, ...v } : null;
@@ -137,21 +208,24 @@ function whichJava() {
   return null;
 }
 
+/** @returns {Java[]} */
 function javaCandidates() {
+  /** @type {string[]} */
   const out = [];
-  const add = (p) => {
+  const add = (/** @type {string | null} */ p) => {
     if (p && fs.existsSync(p) && !out.includes(p)) out.push(p);
   };
   if (process.env.JAVA_HOME) add(path.join(process.env.JAVA_HOME, 'bin', 'java'));
   add(whichJava());
   for (const root of ['/usr/lib/jvm', '/opt/java', '/opt']) {
+    /** @type {string[]} */
     let names = [];
     try {
       names = fs.readdirSync(root);
     } catch {}
     for (const n of names) add(path.join(root, n, 'bin', 'java'));
   }
-  return out.map(javaAt).filter(Boolean);
+  return out.map(javaAt).filter((j) => j !== null);
 }
 
 function pickJavas() {
@@ -174,6 +248,7 @@ function pickJavas() {
 
 // ---------------------------------------------------------------- process helpers
 
+/** @param {string} file */
 function readPid(file) {
   try {
     const n = Number(fs.readFileSync(file, 'utf8').trim());
@@ -185,13 +260,18 @@ function readPid(file) {
 
 const HAS_PROC = fs.existsSync('/proc/self/stat');
 
-/** State letter and start time (clock ticks since boot) from /proc/<pid>/stat; null if gone or no /proc. */
+/**
+ * State letter and start time (clock ticks since boot) from /proc/<pid>/stat; null if gone or no /proc.
+ * @param {number} pid
+ * @returns {{ state: string, starttime: string } | null}
+ */
 function procStat(pid) {
   if (!HAS_PROC) return null;
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0], starttime: f[19] };
+    // the fields after the command: 0 state, ..., 19 starttime (stat(5): fields 3 and 22)
+    return { state: /** @type {string} */ (f[0]), starttime: /** @type {string} */ (f[19]) };
   } catch {
     return null;
   }
@@ -201,13 +281,14 @@ function procStat(pid) {
  * Whether pid is alive. A JVM's main thread can exit (its /proc entry then shows 'Z' and an
  * empty cmdline) while the other threads still shut down, so 'Z' counts as dead only once no
  * other thread is left.
+ * @param {number | null} pid
  */
 function pidAlive(pid) {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
   } catch (e) {
-    if (e.code !== 'EPERM') return false;
+    if (codeOf(e) !== 'EPERM') return false;
   }
   const st = procStat(pid);
   if (!HAS_PROC) return true;
@@ -220,10 +301,14 @@ function pidAlive(pid) {
   }
 }
 
-/** The pid in the service's pid file if that process is alive and is the one we started (same start time). */
+/**
+ * The pid in the service's pid file if that process is alive and is the one we started (same start time).
+ * @param {Service} svc
+ * @returns {number | null}
+ */
 function servicePid(svc) {
   const pid = readPid(svc.pidFile);
-  if (!pidAlive(pid)) return null;
+  if (pid === null || !pidAlive(pid)) return null;
   if (HAS_PROC) {
     let recorded = null;
     try {
@@ -234,26 +319,36 @@ function servicePid(svc) {
   return pid;
 }
 
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** @param {string} file */
 function tail(file, n = 40) {
   try {
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     if (lines.at(-1) === '') lines.pop();
     return lines.slice(-n).join('\n');
   } catch (e) {
-    return `(cannot read ${file}: ${e.message})`;
+    return `(cannot read ${file}: ${messageOf(e)})`;
   }
 }
 
+/**
+ * @param {string} file
+ * @param {string} what
+ */
 function failureReport(file, what) {
   return `${what}\n--- log: ${file} (last 40 lines) ---\n${tail(file, 40)}\n--- end of ${file} ---`;
 }
 
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 function tcpConnect(port, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const s = net.connect({ host: HOST, port });
-    const done = (ok) => {
+    const done = (/** @type {boolean} */ ok) => {
       s.destroy();
       resolve(ok);
     };
@@ -265,6 +360,12 @@ function tcpConnect(port, timeoutMs = 1000) {
 
 // ---------------------------------------------------------------- lock (up/down exclusive)
 
+/**
+ * @template T
+ * @param {Config} c
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 async function withLock(c, fn) {
   fs.mkdirSync(c.run, { recursive: true });
   const lock = path.join(c.run, 'stack.lock');
@@ -275,7 +376,7 @@ async function withLock(c, fn) {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
       break;
     } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
+      if (codeOf(e) !== 'EEXIST') throw e;
       const holder = readPid(lock);
       let alive = false;
       if (holder && holder !== process.pid) {
@@ -283,7 +384,7 @@ async function withLock(c, fn) {
           process.kill(holder, 0);
           alive = true;
         } catch (k) {
-          alive = k.code === 'EPERM';
+          alive = codeOf(k) === 'EPERM';
         }
       }
       if (!alive) {
@@ -311,6 +412,7 @@ async function withLock(c, fn) {
 
 // ---------------------------------------------------------------- fetching (Maven)
 
+/** @param {Config} c */
 function pomXml(c) {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- generated by scripts/stack.mjs; fetches the local Kafka + schema registry test stack -->
@@ -349,6 +451,12 @@ function pomXml(c) {
 `;
 }
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {string} logFile
+ * @param {import('node:child_process').SpawnSyncOptions} [opts]
+ */
 function run(cmd, args, logFile, opts = {}) {
   fs.appendFileSync(logFile, `\n$ ${cmd} ${args.join(' ')}\n`);
   const fd = fs.openSync(logFile, 'a');
@@ -361,19 +469,29 @@ function run(cmd, args, logFile, opts = {}) {
   }
 }
 
+/** @param {string} p */
 function displayPath(p) {
   const rel = path.relative(process.cwd(), p);
   return rel && !rel.startsWith('..') ? rel : p;
 }
 
+/**
+ * @param {Config} c
+ * @param {string} version
+ */
 function apicurioHome(c, version) {
   return path.join(c.dir, `apicurio-registry-${version}`);
 }
+/** @param {string} home */
 function isComplete(home) {
   return fs.existsSync(path.join(home, '.complete'));
 }
 
-/** Fetch whatever is missing from the cache. Returns ms spent (0 when all cached). */
+/**
+ * Fetch whatever is missing from the cache. Returns ms spent (0 when all cached).
+ * @param {Config} c
+ * @param {string} apicurioVersion
+ */
 function ensureFetched(c, apicurioVersion) {
   const aHome = apicurioHome(c, apicurioVersion);
   const needKafka = !isComplete(c.kafkaHome);
@@ -441,7 +559,10 @@ function ensureFetched(c, apicurioVersion) {
   return ms;
 }
 
-/** Quarkus fast-jar (3.1+: quarkus-run.jar) or legacy-jar (3.0.x: *-runner.jar). */
+/**
+ * Quarkus fast-jar (3.1+: quarkus-run.jar) or legacy-jar (3.0.x: *-runner.jar).
+ * @param {string} home
+ */
 function registryJar(home) {
   const fast = path.join(home, 'quarkus-run.jar');
   if (fs.existsSync(fast)) return fast;
@@ -457,7 +578,14 @@ function registryJar(home) {
 // dumped with -XX:ArchiveClassesAtExit and checked with -Xshare:on before each use: a broken
 // archive (say, a dump cut short) aborts a JDK 17 VM even under -Xshare:auto.
 
-/** { run: args for the long-running JVM, reuse: args for a short-lived JVM on the same class path } */
+/**
+ * { run: args for the long-running JVM, reuse: args for a short-lived JVM on the same class path }
+ * @param {Config} c
+ * @param {Java} java
+ * @param {string} home
+ * @param {string[]} classPathArgs
+ * @returns {CdsArgs}
+ */
 function cdsArgs(c, java, home, classPathArgs) {
   if (process.env.STACK_CDS === '0') return { run: [], reuse: [] };
   const file = path.join(home, `cds-java${java.full.replace(/[^\w.+-]/g, '_')}.jsa`);
@@ -486,6 +614,10 @@ function kafkaClusterId() {
   }
 }
 
+/**
+ * @param {Config} c
+ * @param {string} dataDir
+ */
 function serverProperties(c, dataDir) {
   return `# generated by scripts/stack.mjs
 process.roles=broker,controller
@@ -532,10 +664,15 @@ logger.authorizer.name = kafka.authorizer.logger
 logger.authorizer.level = WARN
 `;
 
+/** @param {Config} c */
 function kafkaClassPath(c) {
   return ['-cp', path.join(c.kafkaHome, 'libs', '*')];
 }
 
+/**
+ * @param {Config} c
+ * @param {string[]} extra
+ */
 function kafkaJvmArgs(c, extra) {
   return [
     '-XX:+UseG1GC',
@@ -548,6 +685,11 @@ function kafkaJvmArgs(c, extra) {
   ];
 }
 
+/**
+ * @param {Config} c
+ * @param {Java} java
+ * @param {CdsArgs} cds
+ */
 function formatKafkaStorage(c, java, cds) {
   const dataDir = path.join(c.run, 'kafka-data');
   fs.rmSync(dataDir, { recursive: true, force: true }); // fresh broker on every start, like the in-memory registry
@@ -575,6 +717,13 @@ function formatKafkaStorage(c, java, cds) {
   return { props, clusterId };
 }
 
+/**
+ * @param {Config} c
+ * @param {Service} svc
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {string} cwd
+ */
 function startDetached(c, svc, cmd, args, cwd) {
   fs.mkdirSync(c.logs, { recursive: true });
   const fd = fs.openSync(svc.log, 'w');
@@ -593,6 +742,10 @@ function startDetached(c, svc, cmd, args, cwd) {
   }
 }
 
+/**
+ * @param {Config} c
+ * @param {Java} java
+ */
 function startKafka(c, java, keepData = false) {
   const cds = cdsArgs(c, java, c.kafkaHome, kafkaClassPath(c));
   const props = path.join(c.run, 'server.properties');
@@ -622,19 +775,30 @@ function startKafka(c, java, keepData = false) {
   return clusterId;
 }
 
-// Minimal Kafka wire protocol: ApiVersions v0, then a (non-flexible) Metadata request.
+/** @typedef {{ apiKey: number, apiVersion: number, body: Buffer }} KafkaRequest */
+
+/**
+ * Minimal Kafka wire protocol: ApiVersions v0, then a (non-flexible) Metadata request.
+ * Each request is made from the responses before it; resolves to one response body per request.
+ * @param {number} port
+ * @param {Array<(responses: Buffer[]) => KafkaRequest>} requests
+ * @param {number} timeoutMs
+ * @returns {Promise<Buffer[]>}
+ */
 function kafkaExchange(port, requests, timeoutMs) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: HOST, port });
+    /** @type {Buffer[]} */
     const responses = [];
     let buf = Buffer.alloc(0);
     let i = 0;
-    const fail = (e) => {
+    const fail = (/** @type {unknown} */ e) => {
       sock.destroy();
       reject(e);
     };
     const send = () => {
-      const { apiKey, apiVersion, body } = requests[i](responses);
+      const request = /** @type {(responses: Buffer[]) => KafkaRequest} */ (requests[i]); // i < requests.length
+      const { apiKey, apiVersion, body } = request(responses);
       const clientId = Buffer.from('stack.mjs');
       const header = Buffer.alloc(10);
       header.writeInt16BE(apiKey, 0);
@@ -674,17 +838,23 @@ function kafkaExchange(port, requests, timeoutMs) {
   });
 }
 
-/** Resolves to the broker list from a Metadata response; rejects while the broker is not serving. */
+/**
+ * Resolves to the broker list from a Metadata response; rejects while the broker is not serving.
+ * @param {number} port
+ * @returns {Promise<Array<{ nodeId: number, host: string, port: number }>>}
+ */
 async function kafkaProbe(port, timeoutMs = 3000) {
   let mdVersion = 0;
-  const [, md] = await kafkaExchange(
+  const responses = await kafkaExchange(
     port,
     [
       () => ({ apiKey: 18, apiVersion: 0, body: Buffer.alloc(0) }), // ApiVersions v0
-      ([av]) => {
+      (before) => {
+        const av = /** @type {Buffer} */ (before[0]);
         const err = av.readInt16BE(0);
         if (err !== 0) throw new Error(`ApiVersions error ${err}`);
         const n = av.readInt32BE(2);
+        /** @type {[min: number, max: number] | null} */
         let range = null;
         for (let k = 0, o = 6; k < n; k++, o += 6)
           if (av.readInt16BE(o) === 3) range = [av.readInt16BE(o + 2), av.readInt16BE(o + 4)];
@@ -699,6 +869,7 @@ async function kafkaProbe(port, timeoutMs = 3000) {
     ],
     timeoutMs,
   );
+  const md = /** @type {Buffer} */ (responses[1]); // one response per request
   let o = mdVersion >= 3 ? 4 : 0; // throttle_time_ms
   const n = md.readInt32BE(o);
   o += 4;
@@ -722,6 +893,11 @@ async function kafkaProbe(port, timeoutMs = 3000) {
 
 // ---------------------------------------------------------------- registry
 
+/**
+ * @param {Config} c
+ * @param {Java} java
+ * @param {string} apicurioVersion
+ */
 function startRegistry(c, java, apicurioVersion) {
   const home = apicurioHome(c, apicurioVersion);
   const jar = registryJar(home);
@@ -755,6 +931,7 @@ function startRegistry(c, java, apicurioVersion) {
   );
 }
 
+/** @param {number} port */
 async function registryProbe(port, timeoutMs = 3000) {
   const res = await fetch(`http://${HOST}:${port}/apis/ccompat/v7/subjects`, {
     signal: AbortSignal.timeout(timeoutMs),
@@ -766,6 +943,13 @@ async function registryProbe(port, timeoutMs = 3000) {
 
 // ---------------------------------------------------------------- readiness
 
+/**
+ * Resolves to the ms from t0 until the probe first succeeded.
+ * @param {Config} c
+ * @param {Service} svc
+ * @param {() => Promise<unknown>} probe
+ * @param {number} t0 performance.now() at the start
+ */
 async function waitReady(c, svc, probe, t0) {
   const deadline = Date.now() + c.timeoutMs;
   let last = 'not started';
@@ -774,7 +958,7 @@ async function waitReady(c, svc, probe, t0) {
       await probe();
       return performance.now() - t0;
     } catch (e) {
-      last = e.message;
+      last = messageOf(e);
     }
     if (!servicePid(svc)) {
       throw new Error(failureReport(svc.log, `${svc.name} exited before it became ready (${last})`));
@@ -788,12 +972,16 @@ async function waitReady(c, svc, probe, t0) {
 
 // ---------------------------------------------------------------- public API
 
+/** @param {Service} svc */
 function serviceStatus(svc) {
   const pid = servicePid(svc);
   return { pid, running: pid !== null, log: svc.log };
 }
 
-/** Whether the broker and the registry run (and answer). */
+/**
+ * Whether the broker and the registry run (and answer).
+ * @param {StackOptions} [opts]
+ */
 export async function status(opts = {}) {
   const c = config({ log: false, ...opts });
   const kafka = { ...serviceStatus(c.svc.kafka), port: c.kafkaPort, ready: false };
@@ -812,8 +1000,30 @@ export async function status(opts = {}) {
 }
 
 /**
+ * @typedef {object} UpResult
+ * @property {StackEnv} env
+ * @property {string} brokers
+ * @property {string} registryUrl
+ * @property {boolean} alreadyRunning
+ * @property {ServiceName[]} started what this call started (none when alreadyRunning)
+ * @property {number} fetchMs
+ * @property {number} startMs
+ * @property {StackVersions | null} versions
+ */
+/**
+ * @typedef {object} StackVersions
+ * @property {string} kafka
+ * @property {string} log4j
+ * @property {string} apicurio
+ * @property {number} kafkaJava
+ * @property {number} registryJava
+ */
+
+/**
  * Start the stack (fetching it on first use) and wait until both answer.
  * Resolves to { env, brokers, registryUrl, alreadyRunning, started: [...], fetchMs, startMs, versions }.
+ * @param {StackOptions} [opts]
+ * @returns {Promise<UpResult>}
  */
 export async function up(opts = {}) {
   const c = config(opts);
@@ -824,6 +1034,7 @@ export async function up(opts = {}) {
       kafka: serviceStatus(c.svc.kafka).running,
       registry: serviceStatus(c.svc.registry).running,
     };
+    /** @type {UpResult} */
     const result = {
       env: c.env,
       brokers: c.brokers,
@@ -849,6 +1060,7 @@ export async function up(opts = {}) {
       return result;
     }
     // Ports must be free for whatever we are about to start.
+    /** @type {Array<[what: string, port: number]>} */
     const ports = [];
     if (!state.kafka) ports.push(['kafka', c.kafkaPort], ['kafka controller', c.controllerPort]);
     if (!state.registry) ports.push(['registry', c.registryPort]);
@@ -860,8 +1072,10 @@ export async function up(opts = {}) {
 
     const javas = pickJavas();
     if (javas.registry.version < 21 && !process.env.STACK_APICURIO_VERSION) {
+      const which = process.env.STACK_REGISTRY_JAVA ? 'STACK_REGISTRY_JAVA is' : 'none found, best is';
       c.log(
-        `Apicurio Registry ${APICURIO_VERSION} needs Java 21+ (${process.env.STACK_REGISTRY_JAVA ? 'STACK_REGISTRY_JAVA is' : 'none found, best is'} ${javas.registry.version}); using ${javas.apicurioVersion} instead`,
+        `Apicurio Registry ${APICURIO_VERSION} needs Java 21+ (${which} ${javas.registry.version}); ` +
+          `using ${javas.apicurioVersion} instead`,
       );
     }
     result.fetchMs = ensureFetched(c, javas.apicurioVersion);
@@ -874,6 +1088,7 @@ export async function up(opts = {}) {
     };
 
     const t1 = performance.now();
+    /** @type {ServiceName[]} */
     const started = [];
     try {
       if (!state.registry) {
@@ -919,6 +1134,11 @@ export async function up(opts = {}) {
   });
 }
 
+/**
+ * Stop a service this script started; resolves to whether it was running.
+ * @param {Config} c
+ * @param {Service} svc
+ */
 async function stopService(c, svc) {
   const pid = servicePid(svc);
   const forget = () => {
@@ -930,7 +1150,7 @@ async function stopService(c, svc) {
     return false;
   }
   // detached => the JVM leads its own process group
-  const signal = (sig) => {
+  const signal = (/** @type {NodeJS.Signals} */ sig) => {
     try {
       process.kill(-pid, sig);
     } catch {
@@ -956,6 +1176,7 @@ async function stopService(c, svc) {
 /**
  * For failure tests: stop only the broker (SIGTERM, or SIGKILL with { kill: true }), keeping its
  * data, and start it again on the same data with `restartBroker`. The registry keeps running.
+ * @param {StackOptions & { kill?: boolean }} [opts]
  */
 export async function stopBroker(opts = {}) {
   const c = config(opts);
@@ -976,6 +1197,10 @@ export async function stopBroker(opts = {}) {
   });
 }
 
+/**
+ * Start the broker stopped by `stopBroker` on its data, unless it runs; resolves to the ms until it answered.
+ * @param {StackOptions} [opts]
+ */
 export async function restartBroker(opts = {}) {
   const c = config(opts);
   return withLock(c, async () => {
@@ -985,11 +1210,16 @@ export async function restartBroker(opts = {}) {
   });
 }
 
-/** Stop both (SIGTERM, then SIGKILL after stopTimeoutMs). Resolves to the names of the services stopped. */
+/**
+ * Stop both (SIGTERM, then SIGKILL after stopTimeoutMs). Resolves to the names of the services stopped.
+ * @param {StackOptions} [opts]
+ * @returns {Promise<ServiceName[]>}
+ */
 export async function down(opts = {}) {
   const c = config(opts);
   if (!fs.existsSync(c.run)) return [];
   return withLock(c, async () => {
+    /** @type {ServiceName[]} */
     const names = ['kafka', 'registry'];
     const stopped = await Promise.all(names.map((n) => stopService(c, c.svc[n])));
     fs.rmSync(path.join(c.run, 'state.json'), { force: true });
@@ -1017,10 +1247,15 @@ env: STACK_DIR, STACK_KAFKA_PORT (9092), STACK_CONTROLLER_PORT (9093), STACK_REG
 logs: <STACK_DIR>/run/logs/{kafka,registry,kafka-format,fetch}.log
 `;
 
+/** @param {StackEnv} env */
 function printExports(env) {
   for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}=${v}\n`);
 }
 
+/**
+ * @param {string[]} argv
+ * @returns {Promise<number>} the exit code
+ */
 async function main(argv) {
   const cmd = argv[0];
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help' || argv.includes('--help')) {
@@ -1042,7 +1277,7 @@ async function main(argv) {
     }
     case 'status': {
       const s = await status();
-      for (const name of ['kafka', 'registry']) {
+      for (const name of /** @type {ServiceName[]} */ (['kafka', 'registry'])) {
         const x = s[name];
         const where = name === 'kafka' ? s.env.KAFKA_BROKERS : s.env.SCHEMA_REGISTRY_URL;
         process.stderr.write(

@@ -4,11 +4,13 @@
  * @kafkajs/confluent-schema-registry; lookups read the schema text itself
  * (`GET /schemas/ids/{id}` → `{"schema": "..."}`), which the client only hands out parsed.
  *
- * Compatibility: subjects are BACKWARD (DESIGN §3). The client sets a subject's level only after
- * its first registration, and refuses a subject whose level is not exactly the one asked for;
- * Apicurio's global default is NONE and its `GET /config/{subject}` answers with that default for
- * a subject without its own level. So before a subject's first registration from this client we
- * read its level, keep it when it already implies BACKWARD, and otherwise set BACKWARD.
+ * Compatibility: subjects are BACKWARD (DESIGN §3). The client refuses a subject whose level is
+ * not exactly the one asked for, and sets the level itself only after a registration for which
+ * `GET /config/{subject}` answered 404; Apicurio's global default is NONE and its
+ * `GET /config/{subject}` answers with that default for a subject without its own level. So
+ * before a subject's first registration from this client we read its level, keep it when it
+ * already implies BACKWARD, and otherwise set BACKWARD: the client then always finds a level (the
+ * one it is asked for) and never writes one.
  */
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { SessionflowError } from '../errors.js';
@@ -61,10 +63,7 @@ export class ConfluentRegistry implements Registry {
   private async registerOnce(subject: string, text: string): Promise<number> {
     const compatibility = await this.levelOf(subject);
     try {
-      const { id } = await this.client.register(
-        { type: SchemaType.AVRO, schema: text },
-        { subject, compatibility, updateConfig: false },
-      );
+      const { id } = await this.client.register({ type: SchemaType.AVRO, schema: text }, { subject, compatibility });
       this.texts.set(id, Promise.resolve(text));
       return id;
     } catch (err) {
