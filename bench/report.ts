@@ -47,11 +47,21 @@ function files(e: EmbeddedResult | undefined, when: 'during' | 'after'): string 
   if (!e) return DASH;
   const tables = ['session_events', 'session_facts', 'participant_sessions'];
   return tables
-    .map(
-      (t) =>
-        `${t.replace('session_', '').replace('participant_sessions', 'spans')} ${when === 'during' ? (e.filesDuring[t] ?? 0) : (e.filesAfter[t]?.maxFiles ?? 0)}`,
-    )
+    .map((t) => {
+      const most = when === 'during' ? (e.filesDuring[t] ?? 0) : (e.filesAfter[t]?.maxFiles ?? 0);
+      return `${t.replace('session_', '').replace('participant_sessions', 'spans')} ${most}`;
+    })
     .join(', ');
+}
+
+function seeded(r: Results, settings: Settings): string {
+  const seed = r.seed;
+  if (!seed) return 'not run';
+  return (
+    `${n0(seed.events)} events in ${n0(seed.sessions)} sessions over ${settings.seedDays} days, ` +
+    `loaded in ${s1(seed.seconds)} s (${n0(seed.eventsPerSecond)} events/s through createWarehouse/applyBatch)` +
+    (seed.cached ? ', copied from BENCH_SEED_CACHE' : '')
+  );
 }
 
 function headline(r: Results, settings: Settings): string[] {
@@ -61,7 +71,7 @@ function headline(r: Results, settings: Settings): string[] {
   const lines = [
     `### Embedded mode, \`sessionflow run\` (one process, NODE_ENV=production)`,
     '',
-    `Seeded: ${r.seed ? `${n0(r.seed.events)} events in ${n0(r.seed.sessions)} sessions over ${settings.seedDays} days, loaded in ${s1(r.seed.seconds)} s (${n0(r.seed.eventsPerSecond)} events/s through createWarehouse/applyBatch)${r.seed.cached ? ', copied from BENCH_SEED_CACHE' : ''}` : 'not run'}.`,
+    `Seeded: ${seeded(r, settings)}.`,
     '',
     'Where a cell holds two figures (p50 / p99), "seeded ÷ empty" compares the second.',
     '',
@@ -115,7 +125,8 @@ function headline(r: Results, settings: Settings): string[] {
       ratio(e?.sustained.eventsPerSecond, r.appender?.eventsPerSecond),
     ]),
     row([
-      `freshness at ${n0(settings.rate)}/s offered for ${settings.freshSeconds} s: 2xx → fact in Parquet p50 / p99 ms`,
+      `freshness at ${n0(settings.rate)}/s offered for ${settings.freshSeconds} s: ` +
+        '2xx → fact in Parquet p50 / p99 ms',
       `${ms(e?.freshness.p50)} / ${ms(e?.freshness.p99)}`,
       `${ms(s?.freshness.p50)} / ${ms(s?.freshness.p99)}`,
       within(s?.freshness.p99, e?.freshness.p99, false),
@@ -171,7 +182,7 @@ function headline(r: Results, settings: Settings): string[] {
 function fresh(e: EmbeddedResult | undefined): string {
   if (!e) return DASH;
   const l = e.freshness.load;
-  return `${n0(l.ackedPerSecond)}, ${n0(l.status5xx)}, ${n0(l.non2xx - l.status5xx)}, ${n0(l.errors)}, ${n0(l.skipped)}`;
+  return [l.ackedPerSecond, l.status5xx, l.non2xx - l.status5xx, l.errors, l.skipped].map((v) => n0(v)).join(', ');
 }
 
 function kafkaTable(r: Results): string[] {
@@ -220,7 +231,8 @@ function kafkaTable(r: Results): string[] {
         DASH,
         DASH,
         DASH,
-        `${s1(w.seconds)} for ${n0(w.events)} events${w.complete ? '' : ' (incomplete)'} (+${s1(w.startSeconds)} s process start)`,
+        `${s1(w.seconds)} for ${n0(w.events)} events${w.complete ? '' : ' (incomplete)'} ` +
+          `(+${s1(w.startSeconds)} s process start)`,
         n0(w.eventsPerSecond),
         DASH,
         DASH,
@@ -242,7 +254,9 @@ function baselines(r: Results, settings: Settings): string[] {
     row([
       `Fastify hello-world POST route, ${settings.connections} conn, ${settings.seconds} s`,
       h
-        ? `${n0(h.sustained.ackedPerSecond)} req/s, p50 ${ms(h.sustained.p50)} ms, p99 ${ms(h.sustained.p99)} ms, non-2xx ${n0(h.sustained.non2xx)}; the load generator used ${s1(h.sustained.cpuSeconds)} CPU-s in ${s1(h.sustained.elapsedSeconds)} s`
+        ? `${n0(h.sustained.ackedPerSecond)} req/s, p50 ${ms(h.sustained.p50)} ms, p99 ${ms(h.sustained.p99)} ms, ` +
+          `non-2xx ${n0(h.sustained.non2xx)}; ` +
+          `the load generator used ${s1(h.sustained.cpuSeconds)} CPU-s in ${s1(h.sustained.elapsedSeconds)} s`
         : DASH,
     ]),
     row([
@@ -284,15 +298,28 @@ function breakdownTable(r: Results, settings: Settings): string[] {
   ];
 }
 
+const SMOKE = ' — SMOKE RUN (short lengths, small seed: not figures to quote)';
+const PROFILED = ' — PROFILED (node --cpu-prof: not figures to quote)';
+
 export function renderResults(r: Results, settings: Settings): string {
   const cpu = cpus();
+  const { mix } = settings;
   const lines = [
-    `## sessionflow benchmark${settings.smoke ? ' — SMOKE RUN (short lengths, small seed: not figures to quote)' : ''}${settings.profileDir ? ' — PROFILED (node --cpu-prof: not figures to quote)' : ''}`,
+    `## sessionflow benchmark${settings.smoke ? SMOKE : ''}${settings.profileDir ? PROFILED : ''}`,
     '',
-    `- date: ${r.startedAt.toISOString()}; node ${process.version}; ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'})`,
-    `- settings: BENCH_SECONDS=${settings.seconds} BENCH_WARMUP_SECONDS=${settings.warmupSeconds} BENCH_CONNECTIONS=${settings.connections} BENCH_RATE=${settings.rate} BENCH_FRESH_SECONDS=${settings.freshSeconds} BENCH_MARKER_MS=${settings.markerMs} BENCH_REST_COUNT=${settings.restCount} BENCH_REST_GAP_MS=${settings.restGapMs} BENCH_SEED_EVENTS=${settings.seedEvents} BENCH_SEED_SESSIONS=${settings.seedSessions} BENCH_SEED_DAYS=${settings.seedDays} BENCH_SEED_RAW=${settings.seedRaw ? 1 : 0}`,
-    `- load mix: ${settings.mix.zoomOpen} Zoom sessions open at once, ${settings.mix.mluviiOpen} mluvii chats, ${settings.mix.apizeeOpen} Apizee tickets; every delivery signed as its provider signs it`,
-    `- sections: ${[...settings.sections].join(', ')}${settings.kafka ? `; Kafka ${settings.kafka.brokers}` : '; Kafka not configured'}`,
+    `- date: ${r.startedAt.toISOString()}; node ${process.version}; ` +
+      `${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'})`,
+    '- settings: ' +
+      `BENCH_SECONDS=${settings.seconds} BENCH_WARMUP_SECONDS=${settings.warmupSeconds} ` +
+      `BENCH_CONNECTIONS=${settings.connections} BENCH_RATE=${settings.rate} ` +
+      `BENCH_FRESH_SECONDS=${settings.freshSeconds} BENCH_MARKER_MS=${settings.markerMs} ` +
+      `BENCH_REST_COUNT=${settings.restCount} BENCH_REST_GAP_MS=${settings.restGapMs} ` +
+      `BENCH_SEED_EVENTS=${settings.seedEvents} BENCH_SEED_SESSIONS=${settings.seedSessions} ` +
+      `BENCH_SEED_DAYS=${settings.seedDays} BENCH_SEED_RAW=${settings.seedRaw ? 1 : 0}`,
+    `- load mix: ${mix.zoomOpen} Zoom sessions open at once, ${mix.mluviiOpen} mluvii chats, ` +
+      `${mix.apizeeOpen} Apizee tickets; every delivery signed as its provider signs it`,
+    `- sections: ${[...settings.sections].join(', ')}` +
+      (settings.kafka ? `; Kafka ${settings.kafka.brokers}` : '; Kafka not configured'),
     '',
     ...headline(r, settings),
     '',

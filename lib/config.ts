@@ -124,7 +124,8 @@ const schema = z
         code: 'custom',
         path: [env.APIZEE_API_USERNAME ? 'APIZEE_API_PASSWORD' : 'APIZEE_API_USERNAME'],
         message:
-          'APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together (both set: the Apizee token is got from /api/v3/token and renewed)',
+          'APIZEE_API_USERNAME and APIZEE_API_PASSWORD go together ' +
+          '(both set: the Apizee token is got from /api/v3/token and renewed)',
       });
     }
     if (env.APIZEE_API_TOKEN && (env.APIZEE_API_USERNAME || env.APIZEE_API_PASSWORD)) {
@@ -132,7 +133,8 @@ const schema = z
         code: 'custom',
         path: ['APIZEE_API_TOKEN'],
         message:
-          'set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both (the credentials get and renew the token themselves; a fixed token is renewed by hand)',
+          'set APIZEE_API_TOKEN or APIZEE_API_USERNAME and APIZEE_API_PASSWORD, not both ' +
+          '(the credentials get and renew the token themselves; a fixed token is renewed by hand)',
       });
     }
     if (KEPT_HEADERS.has(env.APIZEE_WEBHOOK_HEADER.toLowerCase())) {

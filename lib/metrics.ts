@@ -41,7 +41,10 @@ export function createMetrics() {
     }),
     spoolSetAside: new Counter({
       name: 'sessionflow_spool_set_aside_total',
-      help: 'Stretches of the spool set aside to a file of their own instead of being republished, by reason (bad_frame: a CRC or length that does not check out; torn_tail: bytes at the end that are not a whole frame; too_large: a delivery larger than its topic takes)',
+      help:
+        'Stretches of the spool set aside to a file of their own instead of being republished, by reason ' +
+        '(bad_frame: a CRC or length that does not check out; ' +
+        'torn_tail: bytes at the end that are not a whole frame; too_large: a delivery larger than its topic takes)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -22,9 +22,11 @@ export const isLogLocked = (err: unknown) => lockHolder(err) !== undefined || is
 export function lockedLogMessage(dataDir: string, err?: unknown): string {
   const pid = err === undefined ? undefined : (lockHolder(err) ?? lockHolderPid(err));
   return [
-    `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, a running \`sessionflow run\`?: the embedded log opens in one process at a time.`,
+    `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, ` +
+      'a running `sessionflow run`?: the embedded log opens in one process at a time.',
     'Stop the service, run the backfill, then start the service again: it normalizes what the backfill stored.',
-    'A running service with Apizee API access set (APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN) already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
+    'A running service with Apizee API access set (APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN) ' +
+      'already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
   ].join('\n  ');
 }
 
@@ -34,9 +36,11 @@ export function lockedLogMessage(dataDir: string, err?: unknown): string {
  * way to find "every ticket updated since", so --since is refused with this explanation.
  */
 const NO_SINCE = [
-  '--since is not available for Apizee: its tickets reference documents no way to list the tickets updated since a date',
+  '--since is not available for Apizee: ' +
+    'its tickets reference documents no way to list the tickets updated since a date',
   '(List Tickets filters on created, started and ended times only, and its path and parameter names are not given).',
-  'Name the tickets with --ticket <id> (repeat it); the running service reconciles the tickets its webhooks name on its own.',
+  'Name the tickets with --ticket <id> (repeat it); ' +
+    'the running service reconciles the tickets its webhooks name on its own.',
 ].join('\n  ');
 
 const AFTER = `
@@ -53,7 +57,8 @@ export function registerBackfill(program: Command): void {
   program
     .command('backfill')
     .description(
-      'fetch events a provider failed to deliver through its REST API into raw.<provider>.v1 (Apizee: the timelines of the tickets named)',
+      'fetch events a provider failed to deliver through its REST API into raw.<provider>.v1 ' +
+        '(Apizee: the timelines of the tickets named)',
     )
     .argument('<provider>', 'apizee')
     .option('--ticket <id>', 'an Apizee ticket id; repeat for several tickets', collect, [])
@@ -76,7 +81,8 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
   const apiOptions =
     apizeeApiOptions(config) ??
     fail(
-      'set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example',
+      'set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN ' +
+        '(and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example',
       2,
     );
   const tty = process.stderr.isTTY === true;
@@ -124,12 +130,14 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
     const events = outcomes.reduce((n, o) => n + o.events, 0);
     const done = outcomes.length - failed.length;
     process.stderr.write(
-      `sessionflow: ${done} of ${tickets.length} tickets backfilled, ${events} events stored in ${topics.raw('apizee')}\n`,
+      `sessionflow: ${done} of ${tickets.length} tickets backfilled, ` +
+        `${events} events stored in ${topics.raw('apizee')}\n`,
     );
     if (outcomes.length < tickets.length) {
       process.stderr.write(
         stop.signal.aborted
-          ? 'sessionflow: stopped; run the same command again to finish (events stored twice are one event downstream)\n'
+          ? 'sessionflow: stopped; run the same command again to finish ' +
+              '(events stored twice are one event downstream)\n'
           : 'sessionflow: the remaining tickets were not tried\n',
       );
     }

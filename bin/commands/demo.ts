@@ -25,17 +25,23 @@ const DEMOS: Record<Provider, Demo> = {
       const s = plannedZoomSession(start);
       return { sessionKey: `zoom:${s.sessionId}`, deliveries: s.deliveries };
     },
-    sql: "select session_key, duration_seconds, participants, peak_concurrent, recording_seconds, sharing_seconds, alerts from session_facts where provider = 'zoom'",
+    sql:
+      'select session_key, duration_seconds, participants, peak_concurrent, recording_seconds, sharing_seconds,' +
+      " alerts from session_facts where provider = 'zoom'",
   },
   apizee: {
     story: 'ticket: invitation, consent, camera/microphone/geolocation, picture, OCR, survey, closed',
     plan: plannedApizeeSession,
-    sql: "select session_key, status, duration_seconds, wait_seconds, consent, camera_allowed, geolocation_allowed, media_captures, ocr_scans, survey_score from session_facts where provider = 'apizee'",
+    sql:
+      'select session_key, status, duration_seconds, wait_seconds, consent, camera_allowed, geolocation_allowed,' +
+      " media_captures, ocr_scans, survey_score from session_facts where provider = 'apizee'",
   },
   mluvii: {
     story: 'chat: queue, operator, audio/video, hold, forward to a second operator, after-call work',
     plan: plannedMluviiSession,
-    sql: "select session_key, duration_seconds, wait_seconds, av_seconds, hold_seconds, forwards, wrap_up_seconds from session_facts where provider = 'mluvii'",
+    sql:
+      'select session_key, duration_seconds, wait_seconds, av_seconds, hold_seconds, forwards, wrap_up_seconds' +
+      " from session_facts where provider = 'mluvii'",
   },
 };
 
@@ -59,7 +65,8 @@ function credentials(
     missing.push('no mluvii credentials: set MLUVII_WEBHOOK_USER and MLUVII_WEBHOOK_PASSWORD');
   if (missing.length > 0) {
     fail(
-      `${missing.join('\n  ')}\n  the same values as the service's, or start the service once in development with DATA_DIR=${config.dataDir}: it makes ${devSecretsPath(config.dataDir)}, which this command reads`,
+      `${missing.join('\n  ')}\n  the same values as the service's, or start the service once in development ` +
+        `with DATA_DIR=${config.dataDir}: it makes ${devSecretsPath(config.dataDir)}, which this command reads`,
       2,
     );
   }
@@ -75,13 +82,13 @@ async function post(url: string, headers: Record<string, string>, body: string, 
   try {
     response = await fetch(url, { method: 'POST', headers, body });
   } catch (err) {
-    fail(
-      `cannot reach ${url} (${String((err as Error).cause ?? (err as Error).message)}); is the service running? Start it with npm start`,
-    );
+    const reason = String((err as Error).cause ?? (err as Error).message);
+    fail(`cannot reach ${url} (${reason}); is the service running? Start it with npm start`);
   }
   if (response.status === 401) {
     fail(
-      `${url} refused ${what} (401: ${await response.text()}): the service has other credentials than this command found; give both the same environment or DATA_DIR`,
+      `${url} refused ${what} (401: ${await response.text()}): ` +
+        'the service has other credentials than this command found; give both the same environment or DATA_DIR',
     );
   }
   if (!response.ok) fail(`${url} answered ${response.status} to ${what}: ${await response.text()}`);
@@ -91,7 +98,8 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'post realistic sessions of Zoom Video SDK, Apizee and mluvii, with their credentials, to a running sessionflow, so facts appear',
+      'post realistic sessions of Zoom Video SDK, Apizee and mluvii, with their credentials, ' +
+        'to a running sessionflow, so facts appear',
     )
     .option('--provider <name>', 'zoom, apizee, mluvii or all', 'all')
     .option('--sessions <n>', 'how many sessions per provider', (v) => Number.parseInt(v, 10), 3)
@@ -143,8 +151,9 @@ Afterwards: npx sessionflow sql "select provider, session_key, status, duration_
             );
             sent++;
           }
+          const startedAt = microsToIso(start).replace(/\.\d+Z$/, 'Z');
           process.stdout.write(
-            `  ${session.sessionKey} started ${microsToIso(start).replace(/\.\d+Z$/, 'Z')}: ${session.deliveries.length} webhooks sent\n`,
+            `  ${session.sessionKey} started ${startedAt}: ${session.deliveries.length} webhooks sent\n`,
           );
         }
       }

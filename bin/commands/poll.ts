@@ -17,7 +17,9 @@ export function registerPoll(program: Command): void {
     .option('--once', 'one pass from the stored cursor to the end of the feed, then exit')
     .addHelpText(
       'after',
-      '\nNeeds JIFELINE_CLIENT_ID and JIFELINE_CLIENT_SECRET (see .env.example). `sessionflow run` and `ingest` already pull when they are set;\nuse this command instead of them, not beside them on the same DATA_DIR.',
+      '\nNeeds JIFELINE_CLIENT_ID and JIFELINE_CLIENT_SECRET (see .env.example). ' +
+        '`sessionflow run` and `ingest` already pull when they are set;\n' +
+        'use this command instead of them, not beside them on the same DATA_DIR.',
     )
     .action(async (provider: string, options: { once?: boolean }) => {
       if (provider !== 'jifeline') fail(`no poller for ${provider} (known: jifeline)`, 2);

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { PROVIDERS } from '../../lib/canonical.js';
-import { createProgress, formatDuration, interruptOnSignals } from '../../lib/progress.js';
 import { resolveSecrets } from '../../lib/secrets.js';
 import { microsToIso, parseIsoMicros, type Micros } from '../../lib/time.js';
 import { normalizeRaw } from '../../processors/normalize.js';
-import { fail, loadConfigOrExit, loggerFor, openOffline, positiveInteger } from '../context.js';
+import { count, fail, loadConfigOrExit, loggerFor, positiveInteger, runOffline } from '../context.js';
 
 const AFTER = `
 Reads raw_webhooks in DATA_DIR/warehouse.duckdb, normalizes each body again with the current adapters
@@ -37,53 +36,32 @@ export function registerReplay(program: Command): void {
       const config = loadConfigOrExit();
       const logger = loggerFor(config);
       const { piiKey } = resolveSecrets(config);
-      const warehouse = await openOffline(config, logger);
-      const interrupt = interruptOnSignals('replay: stopping after the chunk in hand (Ctrl-C again to quit at once)…');
-      const deliveries = createProgress({ label: 'replay', unit: 'raw webhooks' });
-      const partitions = createProgress({ label: 'export', unit: 'partitions' });
-      const started = performance.now();
-      try {
-        const report = await warehouse.replay({
-          provider: options.provider,
-          from,
-          to,
-          chunkSize,
-          normalize: (raw) =>
-            normalizeRaw(raw, piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern }),
-          signal: interrupt.signal,
-          onProgress: deliveries.update,
-          onExportProgress: partitions.update,
-        });
-        deliveries.finish(
+      await runOffline(config, logger, {
+        name: 'replay',
+        unit: 'raw webhooks',
+        run: (warehouse, control) =>
+          warehouse.replay({
+            provider: options.provider,
+            from,
+            to,
+            chunkSize,
+            normalize: (raw) =>
+              normalizeRaw(raw, piiKey, { sessionNames: config.sessionNames, zoomHostPattern: config.zoomHostPattern }),
+            ...control,
+          }),
+        summary: (report) =>
           `${count(report.replayed)} of ${count(report.total)} raw webhooks normalized again: ` +
-            `${count(report.insertedEvents)} new events (${count(report.sessions)} sessions folded again), ` +
-            `${count(report.insertedDeadLetters)} new dead letters, ${count(report.resolvedDeadLetters)} dead letters resolved`,
-        );
-        partitions.finish(`${count(report.exported)} Parquet partitions written`);
-        await warehouse.close();
-        logger.flush();
-        const took = formatDuration((performance.now() - started) / 1000);
-        if (report.interrupted) {
-          const resume =
-            report.lastReceivedAt === undefined
-              ? ''
-              : ` (or continue with --from ${microsToIso(report.lastReceivedAt)})`;
-          fail(
-            `interrupted after ${took}; the warehouse is consistent: run the same replay again to finish${resume}`,
-            130,
-          );
-        }
-        process.stderr.write(`replay: done in ${took}\n`);
-      } catch (err) {
-        await warehouse.close().catch(() => undefined);
-        fail(err instanceof Error ? err.message : String(err));
-      } finally {
-        interrupt.dispose();
-      }
+          `${count(report.insertedEvents)} new events (${count(report.sessions)} sessions folded again), ` +
+          `${count(report.insertedDeadLetters)} new dead letters, ` +
+          `${count(report.resolvedDeadLetters)} dead letters resolved`,
+        resume: (report) =>
+          'run the same replay again to finish' +
+          (report.lastReceivedAt === undefined
+            ? ''
+            : ` (or continue with --from ${microsToIso(report.lastReceivedAt)})`),
+      });
     });
 }
-
-const count = (n: number) => n.toLocaleString('en-US');
 
 function parseTime(text: string, name: string): Micros {
   const micros = parseIsoMicros(/^\d{4}-\d{2}-\d{2}$/.test(text.trim()) ? `${text.trim()}T00:00:00Z` : text);

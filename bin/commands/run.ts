@@ -12,28 +12,32 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description(
-      'run the whole pipeline in one process: ingest (HTTP), normalize and warehouse; embedded mode, or Kafka when KAFKA_BROKERS is set',
+      'run the whole pipeline in one process: ingest (HTTP), normalize and warehouse; ' +
+        'embedded mode, or Kafka when KAFKA_BROKERS is set',
     )
     .addHelpText('after', AFTER)
     .action(() => serve(ALL_ROLES, false));
   program
     .command('ingest')
     .description(
-      'Kafka mode: only the HTTP ingest (verify, wrap, publish to raw.<provider>.v1; spool when Kafka is slow); scale it behind a load balancer',
+      'Kafka mode: only the HTTP ingest (verify, wrap, publish to raw.<provider>.v1; spool when Kafka is slow); ' +
+        'scale it behind a load balancer',
     )
     .addHelpText('after', AFTER)
     .action(() => serve({ ingest: true, normalize: false, warehouse: false }, true));
   program
     .command('process')
     .description(
-      'Kafka mode: only normalize (raw.* → events.v1 and deadletter.v1), in a consumer group; run as many as the raw topics have partitions',
+      'Kafka mode: only normalize (raw.* → events.v1 and deadletter.v1), in a consumer group; ' +
+        'run as many as the raw topics have partitions',
     )
     .addHelpText('after', AFTER)
     .action(() => serve({ ingest: false, normalize: true, warehouse: false }, true));
   program
     .command('warehouse')
     .description(
-      'Kafka mode: only the warehouse writer (DuckDB + Parquet, facts to facts.v1); a second one on the same DATA_DIR waits as standby',
+      'Kafka mode: only the warehouse writer (DuckDB + Parquet, facts to facts.v1); ' +
+        'a second one on the same DATA_DIR waits as standby',
     )
     .addHelpText('after', AFTER)
     .action(() => serve({ ingest: false, normalize: false, warehouse: true }, true));
@@ -43,7 +47,8 @@ async function serve(roles: Roles, kafkaOnly: boolean): Promise<void> {
   const config = loadConfigOrExit();
   if (kafkaOnly && !config.kafka) {
     fail(
-      'this command runs one stage on Kafka: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (npm run stack:up starts a local pair), or use `sessionflow run` for the embedded mode',
+      'this command runs one stage on Kafka: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL ' +
+        '(npm run stack:up starts a local pair), or use `sessionflow run` for the embedded mode',
       2,
     );
   }

@@ -53,7 +53,10 @@ export interface ApizeeTokens {
   readonly kind: 'fixed' | 'credentials';
   /** A token believed valid: the one in hand while fresh, else a new one. Throws ApizeeTokenError. */
   token(signal: AbortSignal): Promise<string>;
-  /** Apizee answered 401 to `token`: it is dropped. True when a new one can be had, so the request is worth making once more. */
+  /**
+   * Apizee answered 401 to `token`: it is dropped. True when a new one can be had, so the request is
+   * worth making once more.
+   */
   refused(token: string): boolean;
 }
 
@@ -98,7 +101,8 @@ export function passwordGrant(
       throw new ApizeeTokenError(
         true,
         status,
-        `Apizee refused APIZEE_API_USERNAME and APIZEE_API_PASSWORD at POST /api/v3/token (HTTP ${status}): wrong username or password, a disabled user, or APIZEE_API_URL is not the Apizee API`,
+        `Apizee refused APIZEE_API_USERNAME and APIZEE_API_PASSWORD at POST /api/v3/token (HTTP ${status}): ` +
+          'wrong username or password, a disabled user, or APIZEE_API_URL is not the Apizee API',
       );
     }
     const record = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
@@ -107,7 +111,8 @@ export function passwordGrant(
       throw new ApizeeTokenError(
         true,
         status,
-        `Apizee's token endpoint (POST /api/v3/token) answered HTTP ${status} without an access_token: is APIZEE_API_URL the Apizee API?`,
+        `Apizee's token endpoint (POST /api/v3/token) answered HTTP ${status} without an access_token: ` +
+          'is APIZEE_API_URL the Apizee API?',
       );
     const life = lifeSeconds(record.expires_in);
     held = { value: token, refreshAtMs: deps.nowMs() + life * 1000 * options.refreshRatio };

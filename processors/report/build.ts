@@ -17,7 +17,9 @@ export async function buildReport(dataDir: string, period: Period): Promise<{ ht
     // The same dates the report files compute (the variables stay set for every report below).
     const today = `CAST(timezone('UTC', now()) AS DATE)`;
     const dates = await dataset.query(
-      `${periodStatement(period)}SELECT coalesce(getvariable('from_date'), ${today} - getvariable('days') + 1) AS first, coalesce(getvariable('to_date'), ${today}) AS last`,
+      periodStatement(period) +
+        `SELECT coalesce(getvariable('from_date'), ${today} - getvariable('days') + 1) AS first, ` +
+        `coalesce(getvariable('to_date'), ${today}) AS last`,
     );
     const all = await dataset.query(
       `SELECT count(*) AS n, min("date") AS first, max("date") AS last FROM session_facts`,

@@ -61,12 +61,17 @@ function cell(column: string, value: unknown): string {
   if (value === null || value === undefined) return '<td class="muted">–</td>';
   if (value instanceof Date) {
     const iso = value.toISOString();
-    return `<td>${iso.endsWith('T00:00:00.000Z') && column === 'day' ? iso.slice(0, 10) : iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</td>`;
+    const text =
+      iso.endsWith('T00:00:00.000Z') && column === 'day'
+        ? iso.slice(0, 10)
+        : iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+    return `<td>${text}</td>`;
   }
   const n = num(value);
   if (n === null) return `<td>${escapeXml(typeof value === 'object' ? JSON.stringify(value) : String(value))}</td>`;
   if (column.endsWith('_bytes')) return `<td class="n" title="${n.toLocaleString('en-US')} bytes">${bytes(n)}</td>`;
-  return `<td class="n">${n.toLocaleString('en-US', { maximumFractionDigits: 2 })}${column.endsWith('_pct') ? '%' : ''}</td>`;
+  const text = n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+  return `<td class="n">${text}${column.endsWith('_pct') ? '%' : ''}</td>`;
 }
 
 function bytes(n: number): string {
@@ -107,7 +112,9 @@ const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
       ['recorded', pct(all.recorded_pct)],
       ['gave consent', pct(all.consent_accepted_pct)],
     ];
-    return `<div class="kpis">${kpis.map(([k, v]) => `<div class="kpi"><div class="v">${escapeXml(v)}</div><div class="k">${escapeXml(k)}</div></div>`).join('')}</div>`;
+    const kpi = ([k, v]: [string, string]) =>
+      `<div class="kpi"><div class="v">${escapeXml(v)}</div><div class="k">${escapeXml(k)}</div></div>`;
+    return `<div class="kpis">${kpis.map(kpi).join('')}</div>`;
   },
   sessions_per_day(rows, input) {
     const dates = datesBetween(input.from, input.to);
@@ -167,7 +174,8 @@ const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
               ]),
               { label: 'device permissions allowed where asked', max: 100, unit: '%' },
             ),
-            `Allowed, share of the sessions where it was asked${notAsked.length > 0 ? ` (never asked: ${notAsked.join(', ')})` : ''}`,
+            'Allowed, share of the sessions where it was asked' +
+              (notAsked.length > 0 ? ` (never asked: ${notAsked.join(', ')})` : ''),
           );
     return (
       figure(
@@ -222,7 +230,10 @@ const CHARTS: Record<string, (rows: Row[], input: PageInput) => string> = {
 function section(file: ReportFile, result: Result, input: PageInput): string {
   const rows = objects(result);
   const period = `${input.from} – ${input.to}`;
-  const head = `<section id="${escapeXml(file.name)}"><h2>${escapeXml(file.title)}</h2><p class="q">${escapeXml(file.question)} <span class="muted">(${escapeXml(period)}; <code>sessionflow sql --report ${escapeXml(file.name)}</code>)</span></p>`;
+  const command = `<code>sessionflow sql --report ${escapeXml(file.name)}</code>`;
+  const head =
+    `<section id="${escapeXml(file.name)}"><h2>${escapeXml(file.title)}</h2>` +
+    `<p class="q">${escapeXml(file.question)} <span class="muted">(${escapeXml(period)}; ${command})</span></p>`;
   if (rows.length === 0) return `${head}<p class="empty">No data in this period.</p></section>`;
   const chart = CHARTS[file.name]?.(rows, input) ?? '';
   const long = result.rows.length > 12;
@@ -233,29 +244,47 @@ function section(file: ReportFile, result: Result, input: PageInput): string {
 }
 
 function emptyState(input: PageInput): string {
+  const { sessions, first, last } = input.all;
   const where =
-    input.all.sessions > 0
-      ? `The dataset holds ${input.all.sessions.toLocaleString('en-US')} session${input.all.sessions === 1 ? '' : 's'} from ${input.all.first} to ${input.all.last}, none in this period: try <code>--days</code> with more days, or <code>--from</code> and <code>--to</code>.`
-      : `The dataset in <code>${escapeXml(input.dataset)}</code> holds no session yet. Is the pipeline running and receiving webhooks? <code>npx sessionflow demo</code> sends sample Zoom sessions to a running service.`;
+    sessions > 0
+      ? `The dataset holds ${sessions.toLocaleString('en-US')} session${sessions === 1 ? '' : 's'} ` +
+        `from ${first} to ${last}, none in this period: ` +
+        'try <code>--days</code> with more days, or <code>--from</code> and <code>--to</code>.'
+      : `The dataset in <code>${escapeXml(input.dataset)}</code> holds no session yet. ` +
+        'Is the pipeline running and receiving webhooks? ' +
+        '<code>npx sessionflow demo</code> sends sample Zoom sessions to a running service.';
   return `<div class="empty-state"><h2>No sessions between ${input.from} and ${input.to}</h2><p>${where}</p></div>`;
 }
 
-const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d2430;background:#f5f6f8;margin:0}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
-header h1{font-size:24px;margin:0 0 4px}header p{margin:0;color:#5a6472}
-section,.empty-state{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:16px 20px;margin:18px 0}
-h2{font-size:17px;margin:0 0 4px}.q{margin:0 0 12px;color:#3a4350}.muted{color:#8a94a3}.empty{color:#8a94a3;font-style:italic}
-.empty-state{text-align:center;padding:40px 20px}.empty-state h2{font-size:20px}
-figure{margin:8px 0 14px}figcaption{font-size:12px;color:#5a6472}svg{max-width:100%;height:auto;display:block}
-svg text{font-family:inherit}.tick{font-size:11px;fill:#6b7480}.legend,.label{font-size:12px;fill:#1d2430}.value{font-size:11px;fill:#3a4350}
-.inbar{font-size:11px;fill:#fff}svg .muted{font-size:11px;fill:#8a94a3}.grid{stroke:#e6e8ec;stroke-width:1}
-div.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:12px;margin-top:6px}th,td{padding:4px 8px;border-bottom:1px solid #eceef1;text-align:left;white-space:nowrap}
-th{background:#f7f8fa;font-weight:600;color:#3a4350}td.n{text-align:right;font-variant-numeric:tabular-nums}
-details summary{cursor:pointer;color:#2d6cdf;margin:6px 0}code{font-size:12px;background:#f0f2f5;padding:1px 4px;border-radius:3px}
-.kpis{display:flex;gap:12px;margin:6px 0 12px}.kpi{flex:1;background:#f7f8fa;border-radius:6px;padding:10px 14px}.kpi .v{font-size:22px;font-weight:600}.kpi .k{color:#5a6472;font-size:12px}
-nav{margin-top:10px;font-size:13px}nav a{color:#2d6cdf;margin-right:12px;text-decoration:none}
-footer{color:#8a94a3;font-size:12px;margin-top:24px}`;
+/** The style sheet as the page carries it, one line per group of rules (a blank line first). */
+const CSS = [
+  '',
+  'body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;' +
+    'color:#1d2430;background:#f5f6f8;margin:0}',
+  'main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}',
+  'header h1{font-size:24px;margin:0 0 4px}header p{margin:0;color:#5a6472}',
+  'section,.empty-state{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:16px 20px;margin:18px 0}',
+  'h2{font-size:17px;margin:0 0 4px}.q{margin:0 0 12px;color:#3a4350}' +
+    '.muted{color:#8a94a3}.empty{color:#8a94a3;font-style:italic}',
+  '.empty-state{text-align:center;padding:40px 20px}.empty-state h2{font-size:20px}',
+  'figure{margin:8px 0 14px}figcaption{font-size:12px;color:#5a6472}svg{max-width:100%;height:auto;display:block}',
+  'svg text{font-family:inherit}.tick{font-size:11px;fill:#6b7480}' +
+    '.legend,.label{font-size:12px;fill:#1d2430}.value{font-size:11px;fill:#3a4350}',
+  '.inbar{font-size:11px;fill:#fff}svg .muted{font-size:11px;fill:#8a94a3}.grid{stroke:#e6e8ec;stroke-width:1}',
+  'div.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:12px;margin-top:6px}' +
+    'th,td{padding:4px 8px;border-bottom:1px solid #eceef1;text-align:left;white-space:nowrap}',
+  'th{background:#f7f8fa;font-weight:600;color:#3a4350}td.n{text-align:right;font-variant-numeric:tabular-nums}',
+  'details summary{cursor:pointer;color:#2d6cdf;margin:6px 0}' +
+    'code{font-size:12px;background:#f0f2f5;padding:1px 4px;border-radius:3px}',
+  '.kpis{display:flex;gap:12px;margin:6px 0 12px}.kpi{flex:1;background:#f7f8fa;border-radius:6px;padding:10px 14px}' +
+    '.kpi .v{font-size:22px;font-weight:600}.kpi .k{color:#5a6472;font-size:12px}',
+  'nav{margin-top:10px;font-size:13px}nav a{color:#2d6cdf;margin-right:12px;text-decoration:none}',
+  'footer{color:#8a94a3;font-size:12px;margin-top:24px}',
+].join('\n');
+
+const FOOTER =
+  '<footer>Made by <code>sessionflow report</code> from the reports in sql/reports/, run on the Parquet dataset. ' +
+  'Sessions count on the UTC date they started.</footer>';
 
 export function renderPage(input: PageInput): string {
   const sessionsInPeriod = input.reports.find((r) => r.file.name === 'sessions_per_day')?.result.rows.length ?? 0;
@@ -265,13 +294,18 @@ export function renderPage(input: PageInput): string {
   const ordered = [...input.reports].sort((a, b) => rank(a.file.name) - rank(b.file.name));
   const nav = ordered.map((r) => `<a href="#${escapeXml(r.file.name)}">${escapeXml(r.file.title)}</a>`).join('');
   const body = empty ? emptyState(input) : ordered.map((r) => section(r.file, r.result, input)).join('\n');
+  const days = input.days === null ? '' : `, last ${input.days} day${input.days === 1 ? '' : 's'}`;
+  const made = input.generatedAt.toISOString().replace('T', ' ').slice(0, 16);
+  const header =
+    `<header><h1>Sessions report</h1><p>${input.from} – ${input.to} (UTC${days}) · made ${made} UTC · ` +
+    `<code>${escapeXml(input.dataset)}</code></p>${empty ? '' : `<nav>${nav}</nav>`}</header>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>sessionflow report ${input.from} – ${input.to}</title><style>${CSS}</style></head>
 <body><main>
-<header><h1>Sessions report</h1><p>${input.from} – ${input.to} (UTC${input.days === null ? '' : `, last ${input.days} day${input.days === 1 ? '' : 's'}`}) · made ${input.generatedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC · <code>${escapeXml(input.dataset)}</code></p>${empty ? '' : `<nav>${nav}</nav>`}</header>
+${header}
 ${body}
-<footer>Made by <code>sessionflow report</code> from the reports in sql/reports/, run on the Parquet dataset. Sessions count on the UTC date they started.</footer>
+${FOOTER}
 </main></body></html>
 `;
 }

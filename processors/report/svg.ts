@@ -60,7 +60,9 @@ function legend(series: readonly Series[], x: number, y: number): string {
   let offset = x;
   return series
     .map((s) => {
-      const item = `<rect x="${offset}" y="${y - 9}" width="10" height="10" rx="2" fill="${s.color}"/><text x="${offset + 14}" y="${y}" class="legend">${escapeXml(s.name)}</text>`;
+      const item =
+        `<rect x="${offset}" y="${y - 9}" width="10" height="10" rx="2" fill="${s.color}"/>` +
+        `<text x="${offset + 14}" y="${y}" class="legend">${escapeXml(s.name)}</text>`;
       offset += 24 + s.name.length * 7;
       return item;
     })
@@ -68,27 +70,49 @@ function legend(series: readonly Series[], x: number, y: number): string {
 }
 
 const svgOpen = (width: number, height: number, label: string) =>
-  `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(label)}">`;
+  `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ` +
+  `role="img" aria-label="${escapeXml(label)}">`;
 
-/** Vertical columns, one group (or stack) per label: sessions per day. */
-export function columnChart(labels: readonly string[], series: readonly Series[], options: ChartOptions): string {
-  const width = WIDTH;
-  const height = 260;
-  const left = 48;
+/** A mark's tooltip: "2024-05-02 zoom: 3". */
+const title = (text: string) => `<title>${escapeXml(text)}</title>`;
+
+/**
+ * What columns and lines share: the scale up the left side with a grid line and value per tick, the
+ * opening <svg> and legend, and `every`: one label in so many is written (about 12 at most).
+ */
+function plotFrame(
+  labels: readonly string[],
+  series: readonly Series[],
+  options: ChartOptions,
+  box: { height: number; left: number; right: number },
+) {
+  const { height, left, right } = box;
   const top = 28;
-  const plotW = width - left - 12;
+  const plotW = WIDTH - left - right;
   const plotH = height - top - 40;
   const { top: max, ticks } = scaleOf(series, options, labels.length);
   const y = (v: number) => top + plotH - (v / max) * plotH;
-  const slot = plotW / Math.max(1, labels.length);
   const unit = options.unit ?? '';
-  const parts: string[] = [svgOpen(width, height, options.label), legend(series, left, 14)];
+  const parts = [svgOpen(WIDTH, height, options.label), legend(series, left, 14)];
   for (const v of ticks) {
     parts.push(
-      `<line x1="${left}" x2="${width - 12}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`,
+      `<line x1="${left}" x2="${WIDTH - right}" y1="${y(v)}" y2="${y(v)}" class="grid"/>` +
+        `<text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`,
     );
   }
-  const every = Math.ceil(labels.length / 12);
+  return { plotW, y, unit, parts, every: Math.ceil(labels.length / 12) };
+}
+
+/** A label under the plot, centred on `x`. */
+const labelTick = (label: string, x: number, height: number) =>
+  `<text x="${x.toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`;
+
+/** Vertical columns, one group (or stack) per label: sessions per day. */
+export function columnChart(labels: readonly string[], series: readonly Series[], options: ChartOptions): string {
+  const height = 260;
+  const left = 48;
+  const { plotW, y, unit, parts, every } = plotFrame(labels, series, options, { height, left, right: 12 });
+  const slot = plotW / Math.max(1, labels.length);
   labels.forEach((label, i) => {
     const x0 = left + i * slot;
     const barW = options.stacked ? slot * 0.7 : (slot * 0.8) / Math.max(1, series.length);
@@ -99,14 +123,13 @@ export function columnChart(labels: readonly string[], series: readonly Series[]
       const x = options.stacked ? x0 + slot * 0.15 : x0 + slot * 0.1 + j * barW;
       const from = options.stacked ? base : 0;
       parts.push(
-        `<rect x="${x.toFixed(1)}" y="${y(from + v).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${(y(from) - y(from + v)).toFixed(1)}" fill="${s.color}"><title>${escapeXml(`${label} ${s.name}: ${fmt(v)}${unit}`)}</title></rect>`,
+        `<rect x="${x.toFixed(1)}" y="${y(from + v).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" ` +
+          `height="${(y(from) - y(from + v)).toFixed(1)}" fill="${s.color}">` +
+          `${title(`${label} ${s.name}: ${fmt(v)}${unit}`)}</rect>`,
       );
       if (options.stacked) base += v;
     });
-    if (i % every === 0)
-      parts.push(
-        `<text x="${(x0 + slot / 2).toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`,
-      );
+    if (i % every === 0) parts.push(labelTick(label, x0 + slot / 2, height));
   });
   parts.push('</svg>');
   return parts.join('');
@@ -114,28 +137,14 @@ export function columnChart(labels: readonly string[], series: readonly Series[]
 
 /** Lines over the labels, with a dot per value; a null breaks the line. */
 export function lineChart(labels: readonly string[], series: readonly Series[], options: ChartOptions): string {
-  const width = WIDTH;
   const height = 240;
   const left = 56;
-  const top = 28;
-  const plotW = width - left - 20;
-  const plotH = height - top - 40;
-  const { top: max, ticks } = scaleOf(series, { ...options, stacked: false }, labels.length);
+  // Lines do not stack: the scale reaches the highest value, not the highest sum.
+  const unstacked = { ...options, stacked: false };
+  const { plotW, y, unit, parts, every } = plotFrame(labels, series, unstacked, { height, left, right: 20 });
   const x = (i: number) => left + (labels.length === 1 ? plotW / 2 : (i / (labels.length - 1)) * plotW);
-  const y = (v: number) => top + plotH - (v / max) * plotH;
-  const unit = options.unit ?? '';
-  const parts: string[] = [svgOpen(width, height, options.label), legend(series, left, 14)];
-  for (const v of ticks) {
-    parts.push(
-      `<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${fmt(v)}${unit}</text>`,
-    );
-  }
-  const every = Math.ceil(labels.length / 12);
   labels.forEach((label, i) => {
-    if (i % every === 0)
-      parts.push(
-        `<text x="${x(i).toFixed(1)}" y="${height - 22}" class="tick" text-anchor="middle">${escapeXml(label)}</text>`,
-      );
+    if (i % every === 0) parts.push(labelTick(label, x(i), height));
   });
   for (const s of series) {
     let path = '';
@@ -143,7 +152,8 @@ export function lineChart(labels: readonly string[], series: readonly Series[], 
       if (v === null) return;
       path += `${path === '' || s.values[i - 1] === null ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
       parts.push(
-        `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${s.color}"><title>${escapeXml(`${labels[i]} ${s.name}: ${fmt(v)}${unit}`)}</title></circle>`,
+        `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${s.color}">` +
+          `${title(`${labels[i]} ${s.name}: ${fmt(v)}${unit}`)}</circle>`,
       );
     });
     if (path) parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
@@ -169,34 +179,33 @@ export function barChart(labels: readonly string[], series: readonly Series[], o
   for (const v of ticks) {
     const tx = left + w(v);
     parts.push(
-      `<line x1="${tx}" x2="${tx}" y1="${top}" y2="${height - 20}" class="grid"/><text x="${tx}" y="${height - 6}" class="tick" text-anchor="middle">${fmt(v)}${unit}</text>`,
+      `<line x1="${tx}" x2="${tx}" y1="${top}" y2="${height - 20}" class="grid"/>` +
+        `<text x="${tx}" y="${height - 6}" class="tick" text-anchor="middle">${fmt(v)}${unit}</text>`,
     );
   }
   labels.forEach((label, i) => {
     const y0 = top + i * rowH + 6;
-    parts.push(
-      `<text x="${left - 8}" y="${y0 + (options.stacked ? bar : rowH - 12) / 2 + 4}" class="label" text-anchor="end">${escapeXml(label)}</text>`,
-    );
+    const labelY = y0 + (options.stacked ? bar : rowH - 12) / 2 + 4;
+    parts.push(`<text x="${left - 8}" y="${labelY}" class="label" text-anchor="end">${escapeXml(label)}</text>`);
     let base = 0;
     series.forEach((s, j) => {
       const v = s.values[i];
       const y = options.stacked ? y0 : y0 + j * (bar + 3);
-      const title = `${label} ${s.name}: ${v === null || v === undefined ? 'not asked' : fmt(v) + unit}`;
       if (v === null || v === undefined) {
-        if (!options.stacked)
-          parts.push(
-            `<text x="${left + 4}" y="${y + 12}" class="muted">${escapeXml(series.length > 1 ? `${s.name}: no data` : 'no data')}</text>`,
-          );
+        const none = series.length > 1 ? `${s.name}: no data` : 'no data';
+        if (!options.stacked) parts.push(`<text x="${left + 4}" y="${y + 12}" class="muted">${escapeXml(none)}</text>`);
         return;
       }
       const x = left + (options.stacked ? w(base) : 0);
       parts.push(
-        `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(v > 0 ? 1 : 0, w(v)).toFixed(1)}" height="${bar}" fill="${s.color}"><title>${escapeXml(title)}</title></rect>`,
+        `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(v > 0 ? 1 : 0, w(v)).toFixed(1)}" height="${bar}" ` +
+          `fill="${s.color}">${title(`${label} ${s.name}: ${fmt(v)}${unit}`)}</rect>`,
       );
       if (options.stacked) {
         if (w(v) > 34)
           parts.push(
-            `<text x="${(x + w(v) / 2).toFixed(1)}" y="${y + 12}" class="inbar" text-anchor="middle">${fmt(v)}${unit}</text>`,
+            `<text x="${(x + w(v) / 2).toFixed(1)}" y="${y + 12}" class="inbar" text-anchor="middle">` +
+              `${fmt(v)}${unit}</text>`,
           );
         base += v;
       } else {
