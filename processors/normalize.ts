@@ -10,7 +10,7 @@ import type { SessionNames } from '../lib/ids.js';
 import { loadSchema, type AvroCodec, type Deserializer, type Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
-import type { Consumer, Log, LogRecord, OutgoingMessage } from '../lib/log/types.js';
+import { tpKey, type Consumer, type Log, type LogRecord, type OutgoingMessage } from '../lib/log/types.js';
 import { retryThrough } from '../lib/retry.js';
 import { nowMicros } from '../lib/time.js';
 import { EVENT_MAX_BYTES, valueSubject, type Topics } from '../lib/topics.js';
@@ -94,7 +94,7 @@ export function deadLetterOf(
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Where a record came from, as an id for dead letters whose envelope could not be read. */
-export const recordRef = (record: LogRecord) => `${record.topic}:${record.partition}:${record.offset}`;
+export const recordRef = (record: LogRecord) => `${tpKey(record.topic, record.partition)}:${record.offset}`;
 
 /**
  * Publishes for a stage, retrying while the log is unavailable (a broker restarting, a leader

@@ -5,7 +5,7 @@
 import { retry } from '../retry.js';
 import type { EmbeddedLog } from './embedded.js';
 import type { ReadCursor } from './partition.js';
-import type { ConsumeOptions, Consumer, LogRecord, TopicPartition } from './types.js';
+import { tpKey, type ConsumeOptions, type Consumer, type LogRecord, type TopicPartition } from './types.js';
 
 /** What one batch reads at most unless its group says otherwise (ConsumeOptions.maxBatchBytes). */
 const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
@@ -53,7 +53,7 @@ export class EmbeddedConsumer implements Consumer {
       let worked = false;
       for (const { topic, partition } of this.assigned) {
         if (this.abort.signal.aborted) break;
-        const key = `${topic}:${partition}`;
+        const key = tpKey(topic, partition);
         const from = this.positions.get(key) ?? 0;
         if (this.log.endOffset(topic, partition) <= from) continue;
         const { frames, cursor } = this.log.read(topic, partition, from, limit, maxBytes, this.cursors.get(key));

@@ -39,6 +39,7 @@ import { Partition, type Damage, type ReadCursor } from './partition.js';
 import { GroupPositions } from './positions.js';
 import {
   partitionFor,
+  tpKey,
   type ConsumeOptions,
   type Consumer,
   type Log,
@@ -76,8 +77,6 @@ interface Append {
   buf: Buffer;
   frames: Array<[number, number, number, number]>;
 }
-
-const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /** Free bytes the log's filesystem needs before a log that ran out of room takes deliveries again. */
 const ROOM_TO_RESUME = 8 * 1024 * 1024;

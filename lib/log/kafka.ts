@@ -28,9 +28,10 @@ import {
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
-import { KafkaGroupConsumer, tpKey, unavailable } from './kafka-consumer.js';
+import { KafkaGroupConsumer, unavailable } from './kafka-consumer.js';
 import {
   messageBytes,
+  tpKey,
   type ConsumeOptions,
   type Consumer,
   type Log,

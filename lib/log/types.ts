@@ -51,6 +51,9 @@ export interface TopicPartition {
   partition: number;
 }
 
+/** A partition's key in the maps of positions and offsets (seek, committedOffsets, endOffsets): `topic:partition`. */
+export const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+
 export interface ConsumeOptions {
   group: string;
   topics: string[];
@@ -62,7 +65,7 @@ export interface ConsumeOptions {
   eachBatch: (batch: MessageBatch) => Promise<void>;
   /**
    * Called when partitions are assigned; returns the next offset to read per partition for
-   * those it tracks itself (the warehouse keeps its offsets in DuckDB). Key: `${topic}:${partition}`.
+   * those it tracks itself (the warehouse keeps its offsets in DuckDB), by `tpKey`.
    */
   seek?: (assigned: TopicPartition[]) => Promise<Map<string, number>>;
   /** Upper bound on records per batch. */
@@ -93,9 +96,9 @@ export interface Log {
   /** Resolves once every message is durable (embedded: committed; Kafka: acks=all). */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;
-  /** The group's committed next offset per partition (`${topic}:${partition}`). */
+  /** The group's committed next offset per partition, by `tpKey`. */
   committedOffsets(group: string, topic: string): Promise<Map<string, number>>;
-  /** Next offset to be written per partition (`${topic}:${partition}`). */
+  /** Next offset to be written per partition, by `tpKey`. */
   endOffsets(topic: string): Promise<Map<string, number>>;
   /**
    * Retention the log runs itself (embedded mode; Kafka runs its own): removes consumed messages

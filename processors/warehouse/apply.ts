@@ -7,6 +7,7 @@
 import { INTEGER, LIST, VARCHAR, listValue, type DuckDBResultReader } from '@duckdb/node-api';
 import type { DeadLetter, ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
 import type { DuckDBConnection } from '../../lib/duckdb.js';
+import { tpKey } from '../../lib/log/types.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
 import { foldSession } from '../sessionize/index.js';
@@ -191,7 +192,7 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
 
 /** The log positions a batch accounts for, stored in its transaction (the last one per partition wins). */
 export async function storeOffsets(ctx: ApplyContext, offsets: WarehouseBatch['offsets'], now: Micros): Promise<void> {
-  const latest = new Map(offsets.map((o) => [`${o.topic}:${o.partition}`, o]));
+  const latest = new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o]));
   await insertRows(
     ctx.conn,
     tableSchema(ctx.tables, 'pipeline_offsets'),

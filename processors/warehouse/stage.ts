@@ -12,7 +12,7 @@ import { SessionflowError, isSessionflowError, type ErrorCode } from '../../lib/
 import { retryThrough } from '../../lib/retry.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
-import type { Consumer, Log, LogRecord, MessageBatch } from '../../lib/log/types.js';
+import { tpKey, type Consumer, type Log, type LogRecord, type MessageBatch } from '../../lib/log/types.js';
 import { nowMicros } from '../../lib/time.js';
 import { valueSubject, type Topics } from '../../lib/topics.js';
 import { createFactsPublisher } from './facts-publisher.js';
@@ -232,7 +232,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       const stored = await warehouse.offsets().catch(() => offsetsAtStart);
       const result = new Map<string, number>();
       for (const { topic, partition } of assigned) {
-        const key = `${topic}:${partition}`;
+        const key = tpKey(topic, partition);
         result.set(key, stored.get(key) ?? 0);
       }
       return result;
@@ -313,7 +313,7 @@ function storeRetrying(warehouse: WarehouseWriter, batch: WarehouseBatch, signal
 function latestOffsets(offsets: WarehouseBatch['offsets']): WarehouseBatch['offsets'] {
   const latest = new Map<string, WarehouseBatch['offsets'][number]>();
   for (const o of offsets) {
-    const key = `${o.topic}:${o.partition}`;
+    const key = tpKey(o.topic, o.partition);
     if ((latest.get(key)?.next_offset ?? -1) < o.next_offset) latest.set(key, o);
   }
   return [...latest.values()];

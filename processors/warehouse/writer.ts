@@ -15,6 +15,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
+import { tpKey } from '../../lib/log/types.js';
 import {
   SerialQueue,
   inTransaction,
@@ -393,7 +394,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
         'SELECT topic, "partition", next_offset FROM pipeline_offsets',
       ),
     );
-    return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
+    return new Map(rows.map((row) => [tpKey(row.topic, row.partition), Number(row.next_offset)]));
   }
 
   async flush(): Promise<void> {
