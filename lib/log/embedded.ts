@@ -33,7 +33,7 @@ import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
 import { lockDir } from './dir-lock.js';
-import { EmbeddedConsumer } from './embedded-consumer.js';
+import { EmbeddedConsumer, type ConsumerSource } from './embedded-consumer.js';
 import { frameSize, type Frame } from './frame.js';
 import { Partition, type Damage, type ReadCursor } from './partition.js';
 import { GroupPositions } from './positions.js';
@@ -90,6 +90,14 @@ export class EmbeddedLog implements Log {
   private readonly waiters = new Set<() => void>();
   private readonly activeGroups = new Set<string>();
   private readonly consumers = new Set<EmbeddedConsumer>();
+  /** What the consumers see of the log (embedded-consumer.ts). */
+  private readonly source: ConsumerSource = {
+    endOffset: (topic, partition) => this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0,
+    read: (topic, partition, from, maxRecords, maxBytes, cursor) =>
+      this.read(topic, partition, from, maxRecords, maxBytes, cursor),
+    commitPosition: (group, topic, partition, nextOffset) => this.commitPosition(group, topic, partition, nextOffset),
+    waitForAppend: (ms, abort) => this.waitForAppend(ms, abort),
+  };
   private readonly maintenance = new SerialQueue();
   private readonly segmentBytes: number;
   private closed = false;
@@ -290,7 +298,7 @@ export class EmbeddedLog implements Log {
       for (const [key, offset] of this.positions.of(options.group, topic)) positions.set(key, offset);
     if (options.seek) for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
     this.activeGroups.add(options.group);
-    const consumer = new EmbeddedConsumer(this, options, assigned, positions, () => {
+    const consumer = new EmbeddedConsumer(this.source, options, assigned, positions, () => {
       this.activeGroups.delete(options.group);
       this.consumers.delete(consumer);
     });
@@ -299,13 +307,8 @@ export class EmbeddedLog implements Log {
     return consumer;
   }
 
-  /** @internal */
-  endOffset(topic: string, partition: number): number {
-    return this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0;
-  }
-
-  /** @internal Records of one partition from `from` on, within the bounds. */
-  read(
+  /** Records of one partition from `from` on, within the bounds. */
+  private read(
     topic: string,
     partition: number,
     from: number,
@@ -324,15 +327,15 @@ export class EmbeddedLog implements Log {
     }
   }
 
-  /** @internal */
+  /** @internal For the migration of an older log (migrate-duckdb.ts); consumers commit through their source. */
   commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
     return this.positions.commit(group, tpKey(topic, partition), nextOffset).catch((cause: unknown) => {
       throw new SessionflowError('LOG_UNAVAILABLE', `could not store the position of ${group}`, { cause });
     });
   }
 
-  /** @internal Resolves on the next append (or after `ms`, or on abort). */
-  waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
+  /** Resolves on the next append (or after `ms`, or on abort). */
+  private waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
