@@ -43,6 +43,7 @@ import {
   type ConsumeOptions,
   type Consumer,
   type Log,
+  type LogCapabilities,
   type OutgoingMessage,
   type TopicPartition,
   type TopicSpec,
@@ -85,6 +86,8 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export class EmbeddedLog implements Log {
   readonly kind = 'embedded' as const;
+  /** Locked to this process; publishes are local writes. */
+  readonly capabilities: LogCapabilities = Object.freeze({ shared: false, remote: false });
   private readonly topics = new Map<string, Topic>();
   private readonly group: GroupCommit<PendingPublish>;
   private readonly waiters = new Set<() => void>();

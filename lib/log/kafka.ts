@@ -35,6 +35,7 @@ import {
   type ConsumeOptions,
   type Consumer,
   type Log,
+  type LogCapabilities,
   type OutgoingMessage,
   type TopicSpec,
 } from './types.js';
@@ -89,6 +90,8 @@ const failWith = (detail: string) => (cause: unknown) => Promise.reject(unavaila
 
 export class KafkaLog implements Log {
   readonly kind = 'kafka' as const;
+  /** Any number of clients, on brokers elsewhere. */
+  readonly capabilities: LogCapabilities = Object.freeze({ shared: true, remote: true });
   /** Produce requests made, and the publishes and messages they carried. */
   readonly stats = { sends: 0, publishes: 0, messages: 0 };
   /** Everything published while a send is in flight goes into the next one, up to maxSendBytes. */

@@ -85,8 +85,31 @@ export interface Consumer {
   readonly done: Promise<void>;
 }
 
+/**
+ * What a log is, for the pipeline to arrange around it (bin/pipeline.ts). What it can do beyond
+ * the contract are its optional methods (messageLimit, prune, erase, expire, writable): present
+ * when it can.
+ */
+export interface LogCapabilities {
+  /**
+   * Other processes open it beside this one (Kafka: any number of clients). When false, only the
+   * process that opened it can (the embedded log locks DATA_DIR/log): other commands leave their
+   * work in DATA_DIR for that process (`sessionflow erase`, processors/erasure-requests.ts).
+   */
+  readonly shared: boolean;
+  /**
+   * Its acknowledgements come from other machines (Kafka's brokers), which can be slow or away:
+   * the ingest does not keep a provider waiting on them but spools what is not acknowledged in
+   * time (ingest/spooling-sink.ts). When false a publish is a local write, and its failures are
+   * the disk's.
+   */
+  readonly remote: boolean;
+}
+
 export interface Log {
+  /** Which implementation, for logs and messages: the pipeline asks `capabilities` and the optional methods. */
   readonly kind: 'embedded' | 'kafka';
+  readonly capabilities: LogCapabilities;
   createTopics(specs: TopicSpec[]): Promise<void>;
   /**
    * The most `messageBytes` one message on `topic` may weigh (Kafka: the topic's max.message.bytes
