@@ -10,8 +10,8 @@ import type { SessionNames } from '../lib/ids.js';
 import { loadSchema, type AvroCodec, type Deserializer, type Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
+import { publishRetrying } from '../lib/log/publish.js';
 import { tpKey, type Consumer, type Log, type LogRecord, type OutgoingMessage } from '../lib/log/types.js';
-import { retryThrough } from '../lib/retry.js';
 import { nowMicros } from '../lib/time.js';
 import { EVENT_MAX_BYTES, valueSubject, type Topics } from '../lib/topics.js';
 import { adapterFor } from './adapters/index.js';
@@ -95,27 +95,6 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 
 /** Where a record came from, as an id for dead letters whose envelope could not be read. */
 export const recordRef = (record: LogRecord) => `${tpKey(record.topic, record.partition)}:${record.offset}`;
-
-/**
- * Publishes for a stage, retrying while the log is unavailable (a broker restarting, a leader
- * election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of
- * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
- */
-export function publishRetrying(
-  log: Log,
-  topic: string,
-  messages: OutgoingMessage[],
-  signal: AbortSignal,
-  logger: Logger,
-): Promise<void> {
-  return retryThrough(['LOG_UNAVAILABLE'], () => log.publish(topic, messages), {
-    initialMs: 200,
-    maxMs: 5000,
-    signal,
-    onRetry: (err, attempt, delayMs) =>
-      logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
-  });
-}
 
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
   const { log, codec, topics, piiKey, sessionNames, zoomHostPattern, logger, metrics } = deps;
