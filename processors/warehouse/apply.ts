@@ -10,6 +10,7 @@ import type { DuckDBConnection } from '../../lib/duckdb.js';
 import { tpKey } from '../../lib/log/types.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
+import { deadLetterOf } from '../dead-letters.js';
 import { foldSession } from '../sessionize/index.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
 import { droppedByErasure, nextBatchId, recordErasures, type ErasedKeys } from './erase.js';
@@ -333,17 +334,13 @@ async function foldSessions(
         (e) => e.ingest_id,
       );
       for (const e of deliveries) {
-        failures.push({
-          ingest_id: e.ingest_id,
-          provider: e.provider,
-          stage: 'warehouse',
-          error_code: 'WAREHOUSE_FAILED',
+        const failure = {
+          code: 'WAREHOUSE_FAILED',
           message,
           field_path: null,
           provider_type: e.provider_type,
-          received_at: e.received_at,
-          failed_at: now,
-        });
+        } as const;
+        failures.push(deadLetterOf(e, failure, 'warehouse', now));
       }
     }
   }
