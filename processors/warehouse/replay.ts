@@ -66,7 +66,7 @@ export async function replay(core: WarehouseCore, options: ReplayOptions): Promi
     options.onProgress?.(report.replayed, report.total);
   }
   report.interrupted = Boolean(options.signal?.aborted) && report.replayed < report.total;
-  report.exported = (await core.serial(() => core.exporter.exportPending(options.onExportProgress))).exported;
+  report.exported = (await core.exportPending(options.onExportProgress)).exported;
   return report;
 }
 
