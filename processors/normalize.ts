@@ -17,9 +17,6 @@ import { adapterFor } from './adapters/index.js';
 import type { NormalizeFailure, NormalizeResult } from './adapters/types.js';
 import { deadLetterOf, unreadableRecord } from './dead-letters.js';
 
-/** The normalizers' consumer group under the default topic prefix (see Topics.group). */
-export const NORMALIZE_GROUP = 'sessionflow-normalize';
-
 export interface NormalizerDeps {
   log: Log;
   codec: AvroCodec;

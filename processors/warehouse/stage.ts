@@ -18,9 +18,6 @@ import { createFactsPublisher } from './facts-publisher.js';
 import { unreadableRecord } from '../dead-letters.js';
 import type { ErasureOrder, ErasureResult, WarehouseBatch, WarehouseWriter } from './writer.js';
 
-/** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
-export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
-
 export interface WarehouseSinkDeps {
   log: Log;
   codec: AvroCodec;
