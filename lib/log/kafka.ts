@@ -192,7 +192,8 @@ export class KafkaLog implements Log {
     if (tooLarge)
       throw new SessionflowError(
         'BODY_TOO_LARGE',
-        `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts (max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`,
+        `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts ` +
+          `(max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`,
       );
     // Many messages at once (a spool drain, a normalized batch) go in as many sends as the topic needs, in order.
     const cap = Math.min(limit, this.options.maxSendBytes ?? 900_000);
