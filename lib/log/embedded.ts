@@ -35,7 +35,7 @@ import type { Logger } from '../logger.js';
 import { lockDir } from './dir-lock.js';
 import { EmbeddedConsumer, type ConsumerSource } from './embedded-consumer.js';
 import { frameSize, type Frame } from './frame.js';
-import { Partition, type Damage, type ReadCursor } from './partition.js';
+import { Partition, type Damage } from './partition.js';
 import { GroupPositions } from './positions.js';
 import {
   partitionFor,
@@ -93,14 +93,6 @@ export class EmbeddedLog implements Log {
   private readonly waiters = new Set<() => void>();
   private readonly activeGroups = new Set<string>();
   private readonly consumers = new Set<EmbeddedConsumer>();
-  /** What the consumers see of the log (embedded-consumer.ts). */
-  private readonly source: ConsumerSource = {
-    endOffset: (topic, partition) => this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0,
-    read: (topic, partition, from, maxRecords, maxBytes, cursor) =>
-      this.read(topic, partition, from, maxRecords, maxBytes, cursor),
-    commitPosition: (group, topic, partition, nextOffset) => this.commitPosition(group, topic, partition, nextOffset),
-    waitForAppend: (ms, abort) => this.waitForAppend(ms, abort),
-  };
   private readonly maintenance = new SerialQueue();
   private readonly segmentBytes: number;
   private closed = false;
@@ -310,26 +302,6 @@ export class EmbeddedLog implements Log {
     return consumer;
   }
 
-  /** Records of one partition from `from` on, within the bounds. */
-  private read(
-    topic: string,
-    partition: number,
-    from: number,
-    maxRecords: number,
-    maxBytes: number,
-    cursor?: ReadCursor,
-  ): { frames: Frame[]; cursor?: ReadCursor } {
-    const p = this.topics.get(topic)?.partitions[partition];
-    if (!p) return { frames: [] };
-    try {
-      return p.read(from, maxRecords, maxBytes, cursor);
-    } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${tpKey(topic, partition)} at offset ${from}`, {
-        cause,
-      });
-    }
-  }
-
   /** @internal For the migration of an older log (migrate-duckdb.ts); consumers commit through their source. */
   commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
     return this.positions.commit(group, tpKey(topic, partition), nextOffset).catch((cause: unknown) => {
@@ -337,20 +309,33 @@ export class EmbeddedLog implements Log {
     });
   }
 
-  /** Resolves on the next append (or after `ms`, or on abort). */
-  private waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        abort.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      abort.addEventListener('abort', done, { once: true });
-    });
-  }
+  /** What the consumers see of the log (embedded-consumer.ts). */
+  private readonly source: ConsumerSource = {
+    endOffset: (topic, partition) => this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0,
+    read: (topic, partition, from, maxRecords, maxBytes, cursor) => {
+      const p = this.topics.get(topic)?.partitions[partition];
+      if (!p) return { frames: [] };
+      try {
+        return p.read(from, maxRecords, maxBytes, cursor);
+      } catch (cause) {
+        const where = `${tpKey(topic, partition)} at offset ${from}`;
+        throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${where}`, { cause });
+      }
+    },
+    commitPosition: (group, topic, partition, nextOffset) => this.commitPosition(group, topic, partition, nextOffset),
+    waitForAppend: (ms, abort) =>
+      new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          abort.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        this.waiters.add(done);
+        abort.addEventListener('abort', done, { once: true });
+      }),
+  };
 
   async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
     return this.positions.of(group, topic);
