@@ -101,10 +101,12 @@ export async function startPipeline(
     if (prune)
       stoppers.push({ name: 'log retention', stop: scheduleRetention(prune, config.logRetentionHours, logger) });
     const log = transport.log;
-    // `sessionflow erase` in another process cannot open the embedded log: it leaves its request in
-    // DATA_DIR/erase-requests, and the process that holds the log passes it on.
-    if (log.kind === 'embedded')
+    // `sessionflow erase` in another process cannot open a log this process holds (the embedded
+    // log): it leaves its request in DATA_DIR/erase-requests, and this process passes it on.
+    if (!log.capabilities.shared)
       stoppers.push({ name: 'erase requests', stop: bridgeInbox(config.dataDir, { log, codec, topics, logger }) });
+    // A remote log may acknowledge late or not at all (Kafka): the ingest spools what it does not acknowledge in time.
+    const spoolDir = roles.ingest && log.capabilities.remote ? join(config.dataDir, 'spool') : undefined;
     if (roles.ingest && log.writable !== undefined)
       writers.push({
         get writable() {
@@ -157,9 +159,9 @@ export async function startPipeline(
     }
     let rawSink: RawSink | undefined;
     if (roles.ingest) {
-      if (transport.log.kind === 'kafka') {
+      if (spoolDir) {
         // A frame holds one delivery's envelope; a header claiming far more than the body limit is corrupt.
-        const spool = await Spool.open(join(config.dataDir, 'spool'), {
+        const spool = await Spool.open(spoolDir, {
           logger,
           metrics,
           maxFrameBytes: Math.max(64 * 1024 * 1024, 2 * config.bodyLimitBytes),
@@ -182,7 +184,7 @@ export async function startPipeline(
         warehouse: retainedWarehouse,
         log: transport.log,
         rawTopics: topics.allRaw,
-        spoolDir: roles.ingest && transport.log.kind === 'kafka' ? join(config.dataDir, 'spool') : undefined,
+        spoolDir,
       }),
     });
 
@@ -333,8 +335,9 @@ function scheduleRetention(
 }
 
 /**
- * After the warehouse erased (or refused) a request: erases the embedded log's copies, then writes
- * the answer `sessionflow erase` waits for. Kafka's topics cannot be erased: the answer says so.
+ * After the warehouse erased (or refused) a request: erases the log's copies where the log can
+ * (embedded), then writes the answer `sessionflow erase` waits for. Kafka's topics cannot be
+ * erased: the answer says so.
  */
 async function answerErasure(
   config: Config,
@@ -378,7 +381,7 @@ async function answerErasure(
   });
 }
 
-/** The log's copies of deliveries the warehouse refused as erased (a redelivery), in embedded mode. */
+/** The log's copies of deliveries the warehouse refused as erased (a redelivery), where the log can erase them. */
 async function eraseRefused(log: Log, logger: Logger, ingestIds: string[]): Promise<void> {
   if (!log.erase) return;
   const none = { emails: [], phones: [], participants: [], sessions: [] };

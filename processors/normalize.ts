@@ -10,15 +10,12 @@ import type { SessionNames } from '../lib/ids.js';
 import { loadSchema, type AvroCodec, type Deserializer, type Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
+import { publishRetrying } from '../lib/log/publish.js';
 import type { Consumer, Log, LogRecord, OutgoingMessage } from '../lib/log/types.js';
-import { retryThrough } from '../lib/retry.js';
-import { nowMicros } from '../lib/time.js';
 import { EVENT_MAX_BYTES, valueSubject, type Topics } from '../lib/topics.js';
 import { adapterFor } from './adapters/index.js';
 import type { NormalizeFailure, NormalizeResult } from './adapters/types.js';
-
-/** The normalizers' consumer group under the default topic prefix (see Topics.group). */
-export const NORMALIZE_GROUP = 'sessionflow-normalize';
+import { deadLetterOf, unreadableRecord } from './dead-letters.js';
 
 export interface NormalizerDeps {
   log: Log;
@@ -67,54 +64,6 @@ export function normalizeRaw(raw: RawWebhook, piiKey: string, options: Normalize
       ],
     };
   }
-}
-
-/**
- * A failure as a dead letter. Message and field path are cut to a bounded length: a path is
- * built from the body's own keys, and a dead letter must always fit its topic.
- */
-export function deadLetterOf(
-  raw: Pick<RawWebhook, 'ingest_id' | 'provider' | 'received_at'>,
-  failure: NormalizeResult['failures'][number],
-  stage: DeadLetter['stage'] = 'normalize',
-): DeadLetter {
-  return {
-    ingest_id: clip(raw.ingest_id, 200),
-    provider: clip(raw.provider, 100),
-    stage,
-    error_code: failure.code,
-    message: clip(failure.message, 1000),
-    field_path: failure.field_path === null ? null : clip(failure.field_path, 500),
-    provider_type: failure.provider_type === null ? null : clip(failure.provider_type, 200),
-    received_at: raw.received_at,
-    failed_at: nowMicros(),
-  };
-}
-
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-
-/** Where a record came from, as an id for dead letters whose envelope could not be read. */
-export const recordRef = (record: LogRecord) => `${record.topic}:${record.partition}:${record.offset}`;
-
-/**
- * Publishes for a stage, retrying while the log is unavailable (a broker restarting, a leader
- * election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of
- * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
- */
-export function publishRetrying(
-  log: Log,
-  topic: string,
-  messages: OutgoingMessage[],
-  signal: AbortSignal,
-  logger: Logger,
-): Promise<void> {
-  return retryThrough(['LOG_UNAVAILABLE'], () => log.publish(topic, messages), {
-    initialMs: 200,
-    maxMs: 5000,
-    signal,
-    onRetry: (err, attempt, delayMs) =>
-      logger.warn({ err: String(err), topic, attempt, delayMs }, 'publish failed; the log is unavailable, retrying'),
-  });
 }
 
 export async function startNormalizer(deps: NormalizerDeps): Promise<Consumer> {
@@ -212,13 +161,7 @@ async function decodeRaw(reader: Deserializer<RawWebhook>, record: LogRecord): P
     return await reader.decode(record.value);
   } catch (err) {
     if (!isSessionflowError(err, 'ENVELOPE_UNREADABLE') && !isSessionflowError(err, 'SCHEMA_NOT_FOUND')) throw err;
-    const provider = /raw\.([^.]+)\.v1$/.exec(record.topic)?.[1] ?? 'unknown';
-    const failure = { code: err.code, message: err.message, field_path: null, provider_type: null };
-    return deadLetterOf(
-      { ingest_id: recordRef(record), provider, received_at: record.timestamp * 1000 },
-      failure,
-      'decode',
-    );
+    return unreadableRecord(record, err, 'decode', /raw\.([^.]+)\.v1$/.exec(record.topic)?.[1]);
   }
 }
 

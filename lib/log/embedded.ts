@@ -33,15 +33,17 @@ import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
 import { lockDir } from './dir-lock.js';
-import { EmbeddedConsumer } from './embedded-consumer.js';
+import { EmbeddedConsumer, type ConsumerSource } from './embedded-consumer.js';
 import { frameSize, type Frame } from './frame.js';
-import { Partition, type Damage, type ReadCursor } from './partition.js';
+import { Partition, type Damage } from './partition.js';
 import { GroupPositions } from './positions.js';
 import {
   partitionFor,
+  tpKey,
   type ConsumeOptions,
   type Consumer,
   type Log,
+  type LogCapabilities,
   type OutgoingMessage,
   type TopicPartition,
   type TopicSpec,
@@ -77,8 +79,6 @@ interface Append {
   frames: Array<[number, number, number, number]>;
 }
 
-const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
-
 /** Free bytes the log's filesystem needs before a log that ran out of room takes deliveries again. */
 const ROOM_TO_RESUME = 8 * 1024 * 1024;
 /** Kafka's rule for topic names, which also keeps them safe as folder names. */
@@ -86,6 +86,8 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export class EmbeddedLog implements Log {
   readonly kind = 'embedded' as const;
+  /** Locked to this process; publishes are local writes. */
+  readonly capabilities: LogCapabilities = Object.freeze({ shared: false, remote: false });
   private readonly topics = new Map<string, Topic>();
   private readonly group: GroupCommit<PendingPublish>;
   private readonly waiters = new Set<() => void>();
@@ -291,7 +293,7 @@ export class EmbeddedLog implements Log {
       for (const [key, offset] of this.positions.of(options.group, topic)) positions.set(key, offset);
     if (options.seek) for (const [key, offset] of await options.seek(assigned)) positions.set(key, offset);
     this.activeGroups.add(options.group);
-    const consumer = new EmbeddedConsumer(this, options, assigned, positions, () => {
+    const consumer = new EmbeddedConsumer(this.source, options, assigned, positions, () => {
       this.activeGroups.delete(options.group);
       this.consumers.delete(consumer);
     });
@@ -300,52 +302,40 @@ export class EmbeddedLog implements Log {
     return consumer;
   }
 
-  /** @internal */
-  endOffset(topic: string, partition: number): number {
-    return this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0;
-  }
-
-  /** @internal Records of one partition from `from` on, within the bounds. */
-  read(
-    topic: string,
-    partition: number,
-    from: number,
-    maxRecords: number,
-    maxBytes: number,
-    cursor?: ReadCursor,
-  ): { frames: Frame[]; cursor?: ReadCursor } {
-    const p = this.topics.get(topic)?.partitions[partition];
-    if (!p) return { frames: [] };
-    try {
-      return p.read(from, maxRecords, maxBytes, cursor);
-    } catch (cause) {
-      throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${tpKey(topic, partition)} at offset ${from}`, {
-        cause,
-      });
-    }
-  }
-
-  /** @internal */
+  /** @internal For the migration of an older log (migrate-duckdb.ts); consumers commit through their source. */
   commitPosition(group: string, topic: string, partition: number, nextOffset: number): Promise<void> {
     return this.positions.commit(group, tpKey(topic, partition), nextOffset).catch((cause: unknown) => {
       throw new SessionflowError('LOG_UNAVAILABLE', `could not store the position of ${group}`, { cause });
     });
   }
 
-  /** @internal Resolves on the next append (or after `ms`, or on abort). */
-  waitForAppend(ms: number, abort: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        abort.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      abort.addEventListener('abort', done, { once: true });
-    });
-  }
+  /** What the consumers see of the log (embedded-consumer.ts). */
+  private readonly source: ConsumerSource = {
+    endOffset: (topic, partition) => this.topics.get(topic)?.partitions[partition]?.nextOffset ?? 0,
+    read: (topic, partition, from, maxRecords, maxBytes, cursor) => {
+      const p = this.topics.get(topic)?.partitions[partition];
+      if (!p) return { frames: [] };
+      try {
+        return p.read(from, maxRecords, maxBytes, cursor);
+      } catch (cause) {
+        const where = `${tpKey(topic, partition)} at offset ${from}`;
+        throw new SessionflowError('LOG_UNAVAILABLE', `could not read ${where}`, { cause });
+      }
+    },
+    commitPosition: (group, topic, partition, nextOffset) => this.commitPosition(group, topic, partition, nextOffset),
+    waitForAppend: (ms, abort) =>
+      new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          abort.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        this.waiters.add(done);
+        abort.addEventListener('abort', done, { once: true });
+      }),
+  };
 
   async committedOffsets(group: string, topic: string): Promise<Map<string, number>> {
     return this.positions.of(group, topic);

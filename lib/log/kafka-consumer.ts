@@ -1,9 +1,8 @@
 import type { Batch, EachBatchPayload, Consumer as KafkaJSConsumer } from 'kafkajs';
 import { SessionflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ConsumeOptions, Consumer, LogRecord, TopicPartition } from './types.js';
+import { tpKey, type ConsumeOptions, type Consumer, type LogRecord, type TopicPartition } from './types.js';
 
-export const tpKey = (topic: string, partition: number) => `${topic}:${partition}`;
 export const unavailable = (detail: string, cause: unknown) =>
   new SessionflowError('LOG_UNAVAILABLE', detail, { cause });
 

@@ -28,12 +28,14 @@ import {
 import { SessionflowError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
-import { KafkaGroupConsumer, tpKey, unavailable } from './kafka-consumer.js';
+import { KafkaGroupConsumer, unavailable } from './kafka-consumer.js';
 import {
   messageBytes,
+  tpKey,
   type ConsumeOptions,
   type Consumer,
   type Log,
+  type LogCapabilities,
   type OutgoingMessage,
   type TopicSpec,
 } from './types.js';
@@ -88,6 +90,8 @@ const failWith = (detail: string) => (cause: unknown) => Promise.reject(unavaila
 
 export class KafkaLog implements Log {
   readonly kind = 'kafka' as const;
+  /** Any number of clients, on brokers elsewhere. */
+  readonly capabilities: LogCapabilities = Object.freeze({ shared: true, remote: true });
   /** Produce requests made, and the publishes and messages they carried. */
   readonly stats = { sends: 0, publishes: 0, messages: 0 };
   /** Everything published while a send is in flight goes into the next one, up to maxSendBytes. */
@@ -188,7 +192,8 @@ export class KafkaLog implements Log {
     if (tooLarge)
       throw new SessionflowError(
         'BODY_TOO_LARGE',
-        `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts (max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`,
+        `a message of ${messageBytes(tooLarge)} bytes is larger than ${topic} accepts ` +
+          `(max.message.bytes, less ${BATCH_OVERHEAD} bytes of batch framing: ${limit})`,
       );
     // Many messages at once (a spool drain, a normalized batch) go in as many sends as the topic needs, in order.
     const cap = Math.min(limit, this.options.maxSendBytes ?? 900_000);

@@ -15,6 +15,18 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** The log and the registry, closed in that order. */
+function transport(log: Log, registry: Registry): Transport {
+  return {
+    log,
+    registry,
+    async close() {
+      await log.close();
+      await registry.close();
+    },
+  };
+}
+
 /**
  * The embedded log and registry, both in DATA_DIR/log/ (an older version's DATA_DIR/log.duckdb
  * is migrated into it once, at the first open).
@@ -28,15 +40,7 @@ export async function openEmbeddedTransport(dataDir: string, logger?: Logger): P
       'embedded log: migrated DATA_DIR/log.duckdb into DATA_DIR/log (the old file is kept as log.duckdb.migrated)',
     );
   const log = await EmbeddedLog.open(dir, { ...(logger && { logger }) });
-  const registry = await EmbeddedRegistry.open(dir);
-  return {
-    log,
-    registry,
-    async close() {
-      await log.close();
-      await registry.close();
-    },
-  };
+  return transport(log, await EmbeddedRegistry.open(dir));
 }
 
 export interface KafkaTransportOptions {
@@ -57,15 +61,7 @@ export async function openKafkaTransport(options: KafkaTransportOptions): Promis
     logger: options.logger,
     ...(options.replicationFactor !== undefined && { replicationFactor: options.replicationFactor }),
   });
-  const registry = new ConfluentRegistry({ url: options.registryUrl, clientId: options.clientId });
-  return {
-    log,
-    registry,
-    async close() {
-      await log.close();
-      await registry.close();
-    },
-  };
+  return transport(log, new ConfluentRegistry({ url: options.registryUrl, clientId: options.clientId }));
 }
 
 /** Kafka when KAFKA_BROKERS is set (config.kafka), else the embedded log in DATA_DIR. */

@@ -17,7 +17,7 @@ const WRITE_INTERVAL_MS = 250;
 
 interface GroupFile {
   group: string;
-  /** Next offset to read, by `${topic}:${partition}`. */
+  /** Next offset to read, by `tpKey`. */
   positions: Record<string, number>;
 }
 
@@ -44,7 +44,7 @@ export class GroupPositions {
     return store;
   }
 
-  /** The group's positions on `topic`'s partitions, by `${topic}:${partition}`. */
+  /** The group's positions on `topic`'s partitions, by `tpKey`. */
   of(group: string, topic: string): Map<string, number> {
     const prefix = `${topic}:`;
     return new Map(

@@ -51,6 +51,9 @@ export interface TopicPartition {
   partition: number;
 }
 
+/** A partition's key in the maps of positions and offsets (seek, committedOffsets, endOffsets): `topic:partition`. */
+export const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+
 export interface ConsumeOptions {
   group: string;
   topics: string[];
@@ -62,7 +65,7 @@ export interface ConsumeOptions {
   eachBatch: (batch: MessageBatch) => Promise<void>;
   /**
    * Called when partitions are assigned; returns the next offset to read per partition for
-   * those it tracks itself (the warehouse keeps its offsets in DuckDB). Key: `${topic}:${partition}`.
+   * those it tracks itself (the warehouse keeps its offsets in DuckDB), by `tpKey`.
    */
   seek?: (assigned: TopicPartition[]) => Promise<Map<string, number>>;
   /** Upper bound on records per batch. */
@@ -82,8 +85,31 @@ export interface Consumer {
   readonly done: Promise<void>;
 }
 
+/**
+ * What a log is, for the pipeline to arrange around it (bin/pipeline.ts). What it can do beyond
+ * the contract are its optional methods (messageLimit, prune, erase, expire, writable): present
+ * when it can.
+ */
+export interface LogCapabilities {
+  /**
+   * Other processes open it beside this one (Kafka: any number of clients). When false, only the
+   * process that opened it can (the embedded log locks DATA_DIR/log): other commands leave their
+   * work in DATA_DIR for that process (`sessionflow erase`, processors/erasure-requests.ts).
+   */
+  readonly shared: boolean;
+  /**
+   * Its acknowledgements come from other machines (Kafka's brokers), which can be slow or away:
+   * the ingest does not keep a provider waiting on them but spools what is not acknowledged in
+   * time (ingest/spooling-sink.ts). When false a publish is a local write, and its failures are
+   * the disk's.
+   */
+  readonly remote: boolean;
+}
+
 export interface Log {
+  /** Which implementation, for logs and messages: the pipeline asks `capabilities` and the optional methods. */
   readonly kind: 'embedded' | 'kafka';
+  readonly capabilities: LogCapabilities;
   createTopics(specs: TopicSpec[]): Promise<void>;
   /**
    * The most `messageBytes` one message on `topic` may weigh (Kafka: the topic's max.message.bytes
@@ -93,9 +119,9 @@ export interface Log {
   /** Resolves once every message is durable (embedded: committed; Kafka: acks=all). */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Consumer>;
-  /** The group's committed next offset per partition (`${topic}:${partition}`). */
+  /** The group's committed next offset per partition, by `tpKey`. */
   committedOffsets(group: string, topic: string): Promise<Map<string, number>>;
-  /** Next offset to be written per partition (`${topic}:${partition}`). */
+  /** Next offset to be written per partition, by `tpKey`. */
   endOffsets(topic: string): Promise<Map<string, number>>;
   /**
    * Retention the log runs itself (embedded mode; Kafka runs its own): removes consumed messages

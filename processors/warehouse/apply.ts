@@ -7,8 +7,10 @@
 import { INTEGER, LIST, VARCHAR, listValue, type DuckDBResultReader } from '@duckdb/node-api';
 import type { DeadLetter, ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
 import type { DuckDBConnection } from '../../lib/duckdb.js';
+import { tpKey } from '../../lib/log/types.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Micros } from '../../lib/time.js';
+import { deadLetterOf } from '../dead-letters.js';
 import { foldSession } from '../sessionize/index.js';
 import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
 import { droppedByErasure, nextBatchId, recordErasures, type ErasedKeys } from './erase.js';
@@ -191,7 +193,7 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
 
 /** The log positions a batch accounts for, stored in its transaction (the last one per partition wins). */
 export async function storeOffsets(ctx: ApplyContext, offsets: WarehouseBatch['offsets'], now: Micros): Promise<void> {
-  const latest = new Map(offsets.map((o) => [`${o.topic}:${o.partition}`, o]));
+  const latest = new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o]));
   await insertRows(
     ctx.conn,
     tableSchema(ctx.tables, 'pipeline_offsets'),
@@ -332,17 +334,13 @@ async function foldSessions(
         (e) => e.ingest_id,
       );
       for (const e of deliveries) {
-        failures.push({
-          ingest_id: e.ingest_id,
-          provider: e.provider,
-          stage: 'warehouse',
-          error_code: 'WAREHOUSE_FAILED',
+        const failure = {
+          code: 'WAREHOUSE_FAILED',
           message,
           field_path: null,
           provider_type: e.provider_type,
-          received_at: e.received_at,
-          failed_at: now,
-        });
+        } as const;
+        failures.push(deadLetterOf(e, failure, 'warehouse', now));
       }
     }
   }

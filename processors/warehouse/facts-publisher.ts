@@ -7,8 +7,8 @@
 import type { SessionFact } from '../../lib/canonical.js';
 import type { Serializer } from '../../lib/avro.js';
 import type { Logger } from '../../lib/logger.js';
+import { publishRetrying } from '../../lib/log/publish.js';
 import type { Log } from '../../lib/log/types.js';
-import { publishRetrying } from '../normalize.js';
 import type { WarehouseWriter } from './writer.js';
 
 export interface FactsPublisherDeps {

@@ -58,8 +58,8 @@ export async function rebuild(core: WarehouseCore, options: RebuildOptions = {})
       'rebuild: some folds failed; those sessions keep their facts',
     );
   // Interrupted: only what the committed chunks touched is exported; the rerun does the rest.
-  if (!report.interrupted) await core.serial(() => core.exporter.markAllRewritten());
-  const run = await core.serial(() => core.exporter.exportPending(options.onExportProgress));
+  if (!report.interrupted) await core.markAllRewritten();
+  const run = await core.exportPending(options.onExportProgress);
   report.exported = run.exported;
   return report;
 }

@@ -12,7 +12,7 @@ import type { DeadLetter, RawWebhook, SessionEvent } from '../../lib/canonical.j
 import { queryRows, type DuckDBValue } from '../../lib/duckdb.js';
 import { SessionflowError } from '../../lib/errors.js';
 import type { Micros } from '../../lib/time.js';
-import { deadLetterOf } from '../normalize.js';
+import { deadLetterOf } from '../dead-letters.js';
 import { applyInTransaction } from './apply.js';
 import { RAW_SELECT, rawFromRow, type StoredRaw } from './bind.js';
 import type { WarehouseCore } from './core.js';
@@ -66,7 +66,7 @@ export async function replay(core: WarehouseCore, options: ReplayOptions): Promi
     options.onProgress?.(report.replayed, report.total);
   }
   report.interrupted = Boolean(options.signal?.aborted) && report.replayed < report.total;
-  report.exported = (await core.serial(() => core.exporter.exportPending(options.onExportProgress))).exported;
+  report.exported = (await core.exportPending(options.onExportProgress)).exported;
   return report;
 }
 

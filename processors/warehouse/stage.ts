@@ -8,19 +8,15 @@
 import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../../lib/canonical.js';
 import { openSubjects, subjectHashes, type ErasureRequest } from '../../lib/erasure.js';
 import type { AvroCodec, Deserializer } from '../../lib/avro.js';
-import { SessionflowError, isSessionflowError, type ErrorCode } from '../../lib/errors.js';
+import { SessionflowError, isSessionflowError } from '../../lib/errors.js';
 import { retryThrough } from '../../lib/retry.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
-import type { Consumer, Log, LogRecord, MessageBatch } from '../../lib/log/types.js';
-import { nowMicros } from '../../lib/time.js';
+import { tpKey, type Consumer, type Log, type MessageBatch } from '../../lib/log/types.js';
 import { valueSubject, type Topics } from '../../lib/topics.js';
 import { createFactsPublisher } from './facts-publisher.js';
-import { recordRef } from '../normalize.js';
+import { unreadableRecord } from '../dead-letters.js';
 import type { ErasureOrder, ErasureResult, WarehouseBatch, WarehouseWriter } from './writer.js';
-
-/** The warehouse writers' consumer group under the default topic prefix (see Topics.group). */
-export const WAREHOUSE_GROUP = 'sessionflow-warehouse';
 
 export interface WarehouseSinkDeps {
   log: Log;
@@ -232,7 +228,7 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
       const stored = await warehouse.offsets().catch(() => offsetsAtStart);
       const result = new Map<string, number>();
       for (const { topic, partition } of assigned) {
-        const key = `${topic}:${partition}`;
+        const key = tpKey(topic, partition);
         result.set(key, stored.get(key) ?? 0);
       }
       return result;
@@ -313,7 +309,7 @@ function storeRetrying(warehouse: WarehouseWriter, batch: WarehouseBatch, signal
 function latestOffsets(offsets: WarehouseBatch['offsets']): WarehouseBatch['offsets'] {
   const latest = new Map<string, WarehouseBatch['offsets'][number]>();
   for (const o of offsets) {
-    const key = `${o.topic}:${o.partition}`;
+    const key = tpKey(o.topic, o.partition);
     if ((latest.get(key)?.next_offset ?? -1) < o.next_offset) latest.set(key, o);
   }
   return [...latest.values()];
@@ -341,27 +337,10 @@ async function decodeInto(
       else if (batch.topic === topics.events) target.events.push(await readers.event.decode(record.value));
       else if (batch.topic === topics.deadLetters) target.deadLetters.push(await readers.dead.decode(record.value));
     } catch (err) {
+      // A message on our own topics that can never be read: kept as a dead letter, never a crash loop.
       if (isSessionflowError(err, 'ENVELOPE_UNREADABLE') || isSessionflowError(err, 'SCHEMA_NOT_FOUND'))
-        target.deadLetters.push(unreadable(record, err.code, err.message));
+        target.deadLetters.push(unreadableRecord(record, err, 'warehouse'));
       else throw err;
     }
   }
-}
-
-/**
- * A message on our own topics that can never be read (not our wire format, or a schema id the
- * registry does not have): kept as a dead letter, never a crash loop.
- */
-function unreadable(record: LogRecord, code: ErrorCode, message: string): DeadLetter {
-  return {
-    ingest_id: recordRef(record),
-    provider: 'unknown',
-    stage: 'warehouse',
-    error_code: code,
-    message,
-    field_path: null,
-    provider_type: null,
-    received_at: record.timestamp * 1000,
-    failed_at: nowMicros(),
-  };
 }

@@ -173,7 +173,7 @@ export interface WarehouseWriter {
   factsPublished(marks: readonly OutboxMark[]): Promise<number>;
   /** Sessions in the outbox. */
   outboxSize(): Promise<number>;
-  /** Stored positions: `${topic}:${partition}` → next offset to read. */
+  /** Stored positions: next offset to read, by `tpKey` (lib/log/types.ts). */
   offsets(): Promise<Map<string, number>>;
   /** Settles once the Parquet exports queued so far are done (failures stay pending and are logged). */
   flush(): Promise<void>;

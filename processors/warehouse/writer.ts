@@ -5,7 +5,8 @@
  * One connection and one queue: batches, exports and reads run one at a time, so an export
  * always sees committed batches and nothing else. The export of a batch runs after applyBatch
  * has returned; the next batch waits for it. The idle sweep, the rebuild and the replay run their
- * chunks in the same queue (sweep.ts, rebuild.ts, replay.ts). Use `createWarehouse`, one per DATA_DIR.
+ * chunks in the same queue, through the WarehouseCore the writer hands them (core.ts).
+ * Use `createWarehouse`, one per DATA_DIR.
  *
  * A full disk: a batch DuckDB cannot commit fails with STORAGE_UNAVAILABLE (the stage, stage.ts, retries it),
  * an export that cannot write is retried on a timer with backoff. When DuckDB invalidated the
@@ -15,6 +16,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SessionflowError } from '../../lib/errors.js';
+import { tpKey } from '../../lib/log/types.js';
 import {
   SerialQueue,
   inTransaction,
@@ -124,8 +126,10 @@ export async function createWarehouse(options: WarehouseOptions): Promise<Wareho
   }
 }
 
-class DuckDBWarehouse implements Warehouse, WarehouseCore {
+class DuckDBWarehouse implements Warehouse {
   private readonly queue = new SerialQueue();
+  /** What the sweep, the rebuild and the replay see of the writer (core.ts). */
+  private readonly core: WarehouseCore;
   private exportQueued = false;
   private exportTimer: NodeJS.Timeout | undefined;
   private lastExport = -Infinity;
@@ -141,11 +145,20 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
     private readonly path: string,
     private db: DuckDBInstance,
     private conn: DuckDBConnection,
-    readonly exporter: ParquetExporter,
-    readonly ctx: ApplyContext,
-    readonly clock: () => Micros,
+    private readonly exporter: ParquetExporter,
+    private readonly ctx: ApplyContext,
+    private readonly clock: () => Micros,
     private readonly exportIntervalMs: number,
-  ) {}
+  ) {
+    this.core = {
+      ctx,
+      clock,
+      serial: (work) => this.serial(work),
+      transaction: (work) => this.transaction(work),
+      exportPending: (onProgress) => this.serial(() => exporter.exportPending(onProgress)),
+      markAllRewritten: () => this.serial(() => exporter.markAllRewritten()),
+    };
+  }
 
   async applyBatch(batch: WarehouseBatch): Promise<BatchResult> {
     let started = 0;
@@ -167,7 +180,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   }
 
   async sweepIdle(options?: { after?: string; limit?: number }): Promise<SweepResult> {
-    const result = await sweepIdle(this, options);
+    const result = await sweepIdle(this.core, options);
     if (result.facts.length > 0) this.scheduleExport();
     return result;
   }
@@ -228,23 +241,23 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   }
 
   rebuild(options?: RebuildOptions): Promise<RebuildReport> {
-    return rebuild(this, options);
+    return rebuild(this.core, options);
   }
 
   replay(options: ReplayOptions): Promise<ReplayReport> {
-    return replay(this, options);
+    return replay(this.core, options);
   }
 
   get writable(): boolean {
     return !this.failing;
   }
 
-  serial<T>(work: () => Promise<T>): Promise<T> {
+  private serial<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SessionflowError('WAREHOUSE_FAILED', 'the warehouse is closed'));
     return this.queue.run(() => this.guarded(work));
   }
 
-  transaction<T>(work: () => Promise<T>): Promise<T> {
+  private transaction<T>(work: () => Promise<T>): Promise<T> {
     return this.serial(async () => {
       try {
         const result = await inTransaction(this.conn, work);
@@ -393,7 +406,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
         'SELECT topic, "partition", next_offset FROM pipeline_offsets',
       ),
     );
-    return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
+    return new Map(rows.map((row) => [tpKey(row.topic, row.partition), Number(row.next_offset)]));
   }
 
   async flush(): Promise<void> {

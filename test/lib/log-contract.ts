@@ -154,6 +154,24 @@ export function logContract(name: string, harness: LogHarness): void {
       expect((await log.committedOffsets(group, topic)).get(`${topic}:0`) ?? 0).toBe(0);
     });
 
+    it('lets a second client in beside the first when it says it is shared, and refuses it when not', async () => {
+      const log = await client();
+      const topic = unique('shared');
+      await log.createTopics([{ topic, partitions: 1 }]);
+      await log.publish(topic, [{ key: null, value: Buffer.from('both') }]);
+      if (!log.capabilities.shared) {
+        const second = await harness.open().catch((err: unknown) => err);
+        if (!(second instanceof Error)) await (second as Log).close();
+        expect(second).toBeInstanceOf(Error);
+        return;
+      }
+      const { seen, consumer, until } = collect(await client(), unique('group'), [topic]);
+      const c = await consumer;
+      await until(1);
+      await c.stop();
+      expect(seen.map((r) => text(r.value))).toEqual(['both']);
+    });
+
     it('delivers a message published after the consumer started', async () => {
       const log = await client();
       const topic = unique('live');

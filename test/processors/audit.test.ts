@@ -15,7 +15,8 @@ import type { DeadLetter, RawWebhook, SessionEvent } from '../../lib/canonical.j
 import { createLogger } from '../../lib/logger.js';
 import { mluviiDedupKey } from '../../ingest/providers/mluvii.js';
 import { zoomDedupKey } from '../../ingest/providers/zoom.js';
-import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
+import { deadLetterOf } from '../../processors/dead-letters.js';
+import { normalizeRaw } from '../../processors/normalize.js';
 import { createWarehouse, openDataset } from '../../processors/warehouse/writer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { HOUR, PII_KEY, ZOOM_CALL, at, batch, zoomBody, zoomRaw } from './warehouse-support.js';

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { loadSchema } from '../../lib/avro.js';
 import { PROVIDERS, type RawWebhook, type SessionEvent } from '../../lib/canonical.js';
 import { wrap } from '../../ingest/envelope.js';
-import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
+import { deadLetterOf } from '../../processors/dead-letters.js';
+import { normalizeRaw } from '../../processors/normalize.js';
 import {
   arbitraryBody,
   expectNoPollution,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter, RawWebhook } from '../../lib/canonical.js';
 import { isSessionflowError } from '../../lib/errors.js';
-import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
+import { deadLetterOf } from '../../processors/dead-letters.js';
+import { normalizeRaw } from '../../processors/normalize.js';
 import type { Warehouse } from '../../processors/warehouse/writer.js';
 import {
   PII_KEY,

@@ -26,7 +26,8 @@ import type { CanonicalType, DeadLetter, RawWebhook, Role, SessionEvent } from '
 import { createLogger } from '../../lib/logger.js';
 import { nowMicros, utcDate, type Micros } from '../../lib/time.js';
 import { plannedZoomSession } from '../../ingest/demo/zoom.js';
-import { deadLetterOf, normalizeRaw } from '../../processors/normalize.js';
+import { deadLetterOf } from '../../processors/dead-letters.js';
+import { normalizeRaw } from '../../processors/normalize.js';
 import { createWarehouse } from '../../processors/warehouse/writer.js';
 
 const SEC = 1_000_000;

@@ -3,7 +3,7 @@ import { SessionflowError } from '../../lib/errors.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import type { Log } from '../../lib/log/types.js';
 import { createLogger } from '../../lib/logger.js';
-import { publishRetrying } from '../../processors/normalize.js';
+import { publishRetrying } from '../../lib/log/publish.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** The real embedded log, with its first `failures` publishes refused as a broker outage would. */
@@ -22,7 +22,7 @@ describe('publishRetrying', () => {
   let dir: ReturnType<typeof tempDir>;
   let transport: Transport;
   beforeEach(async () => {
-    dir = tempDir('sessionflow-normalize-');
+    dir = tempDir('sessionflow-publish-');
     transport = await openEmbeddedTransport(dir.path);
     await transport.log.createTopics([{ topic: 't', partitions: 1 }]);
   });
@@ -76,7 +76,7 @@ describe('publishRetrying', () => {
 
 describe('publishRetrying when the stage is already stopping', () => {
   it('still makes its first attempt (a draining stage gets its last write in)', async () => {
-    const dir = tempDir('sessionflow-normalize-');
+    const dir = tempDir('sessionflow-publish-');
     const transport = await openEmbeddedTransport(dir.path);
     try {
       await transport.log.createTopics([{ topic: 't', partitions: 1 }]);
