@@ -1,7 +1,9 @@
 /**
- * The one closed list of error codes. Data errors (retriable: false) become dead letters with
- * their code; infrastructure errors (retriable: true) stop or retry a process; HTTP errors carry
- * the status the ingest answers with.
+ * The one closed list of error codes: every error sessionflow throws, and every error the ingest
+ * answers, carries one. `retriable`: the same work tried again may succeed (a broker back, a disk
+ * with room again); lib/retry.ts retries these and no other. Data errors are not retriable and
+ * become dead letters with their code. `status`: the HTTP status the ingest answers with; the
+ * ingest answers only these codes (ingest/openapi.ts lists them), anything else as INTERNAL.
  */
 export const ERRORS = {
   CONFIG_INVALID: { message: 'configuration is invalid', retriable: false },
@@ -17,7 +19,10 @@ export const ERRORS = {
   BODY_TOO_LARGE: { message: 'request body exceeds the limit', retriable: false, status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'content type must be application/json', retriable: false, status: 415 },
   BAD_REQUEST: { message: 'request is malformed', retriable: false, status: 400 },
+  NOT_FOUND: { message: 'no such route (no webhook receiver for this provider)', retriable: false, status: 404 },
   NOT_READY: { message: 'the service cannot store deliveries right now', retriable: true, status: 503 },
+  // A bug: an invariant did not hold. Also what the ingest answers for any failure without a status.
+  INTERNAL: { message: 'internal error', retriable: false, status: 500 },
   // normalize (dead letters)
   BODY_NOT_JSON: { message: 'body is not valid JSON', retriable: false },
   BODY_SHAPE: { message: 'body does not match the provider schema', retriable: false },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { ERRORS } from '../../lib/errors.js';
+import { ERRORS, SessionflowError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { createMetrics } from '../../lib/metrics.js';
 import { buildApp } from '../../ingest/app.js';
@@ -108,6 +108,50 @@ describe('OpenAPI at /docs', () => {
       expect(op.description).toContain(code);
     }
     for (const status of ['401', '413', '415', '503']) expect(op.responses[status]).toBeDefined();
+  });
+
+  it('lists in the error enums exactly the codes of lib/errors.ts with an HTTP status, each under its status', () => {
+    const op = spec.paths['/webhooks/{provider}']!.post!;
+    const documented = Object.entries(op.responses)
+      .filter(([status]) => status !== '200')
+      .map(([status, response]) => [status, response.content?.['application/json']?.schema.properties?.error?.enum]);
+    const inList = new Map<string, string[]>();
+    for (const [code, spec_] of Object.entries(ERRORS))
+      if ('status' in spec_) inList.set(String(spec_.status), [...(inList.get(String(spec_.status)) ?? []), code]);
+    expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(inList));
+    expect([...inList.values()].flat()).toEqual(expect.arrayContaining(['NOT_FOUND', 'INTERNAL']));
+  });
+
+  it('answers a failure whose code has no HTTP status, or no code at all, as INTERNAL: no code outside the document', async () => {
+    for (const thrown of [new SessionflowError('LOG_UNAVAILABLE', 'a broker is down'), new Error('a bug')]) {
+      const failing = buildApp({
+        receivers: [
+          {
+            provider: 'zoom',
+            verify: () => {
+              throw thrown;
+            },
+          },
+        ],
+        sink: { write: () => Promise.resolve() },
+        logger: createLogger('silent'),
+        metrics: createMetrics(),
+        bodyLimitBytes: 1024,
+        ready: () => true,
+      });
+      const res = await failing.inject({
+        method: 'POST',
+        url: '/webhooks/zoom',
+        headers: { 'content-type': 'application/json' },
+        payload: '{}',
+      });
+      await failing.close();
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toEqual({ error: 'INTERNAL', message: ERRORS.INTERNAL.message });
+    }
+    const elsewhere = await app.inject({ method: 'GET', url: '/nowhere?x=1' });
+    expect(elsewhere.statusCode).toBe(404);
+    expect(elsewhere.json()).toEqual({ error: 'NOT_FOUND', message: expect.stringContaining('GET /nowhere') });
   });
 
   it('declares how each provider authenticates', () => {
