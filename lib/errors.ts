@@ -38,6 +38,9 @@ export const ERRORS = {
   EVENT_TOO_LARGE: { message: 'a canonical event is larger than events.v1 accepts', retriable: false },
   // erasure (DESIGN section 9): a request the writer cannot carry out, recorded as refused
   ERASURE_INVALID: { message: 'the erasure request cannot be carried out', retriable: false },
+  // the providers' REST APIs, which the pollers call (Apizee reconciliation and backfill, Jifeline)
+  PROVIDER_API_UNAVAILABLE: { message: "the provider's API is unavailable", retriable: true },
+  PROVIDER_API_REFUSED: { message: "the provider's API refused the request", retriable: false },
   // infrastructure
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },

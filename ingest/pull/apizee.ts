@@ -169,7 +169,7 @@ export function createApizeeBackfill(options: ApizeeApiClientOptions, deps: Apiz
           if (signal?.aborted && !(err instanceof ApizeeApiError)) break;
           if (!(err instanceof ApizeeApiError)) throw err; // the sink failed: an infrastructure error
           outcome = { ticketId, events: 0, error: err };
-          log.warn({ ticketId, failure: err.failure, status: err.status }, err.message);
+          log.warn({ ticketId, failure: err.failure, status: err.apizeeStatus }, err.message);
         }
         outcomes.push(outcome);
         eventsWritten += outcome.events;

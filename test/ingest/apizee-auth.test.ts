@@ -149,7 +149,13 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
     fake.refuseEveryToken = true;
     const outcomes = await b.tickets(['361', '362']);
     expect(outcomes).toHaveLength(1);
-    expect(outcomes[0]!.error).toMatchObject({ failure: 'unauthorized', status: 401, stopsRun: true });
+    expect(outcomes[0]!.error).toMatchObject({
+      failure: 'unauthorized',
+      apizeeStatus: 401,
+      stopsRun: true,
+      code: 'PROVIDER_API_REFUSED',
+      retriable: false,
+    });
     expect(outcomes[0]!.error!.message).toMatch(/APIZEE_API_USERNAME/);
     expect(fake.requests.map((r) => r.status)).toEqual([401, 401]);
     expect(fake.tokenRequests).toHaveLength(2);
@@ -159,7 +165,13 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
     const wrong = await backfill({ credentials: { username: USERNAME, password: 'not the password' } });
     const outcomes = await wrong.tickets(['361', '362']);
     expect(outcomes).toHaveLength(1);
-    expect(outcomes[0]!.error).toMatchObject({ failure: 'unauthorized', status: 401, stopsRun: true });
+    expect(outcomes[0]!.error).toMatchObject({
+      failure: 'unauthorized',
+      apizeeStatus: 401,
+      stopsRun: true,
+      code: 'PROVIDER_API_REFUSED',
+      retriable: false,
+    });
     expect(outcomes[0]!.error!.message).toMatch(/APIZEE_API_USERNAME and APIZEE_API_PASSWORD.*HTTP 401/);
     expect(fake.tokenRequests.map((r) => r.status)).toEqual([401]);
     expect(fake.requests).toHaveLength(0);
