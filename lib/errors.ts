@@ -45,7 +45,8 @@ export const ERRORS = {
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
   SPOOL_WRITE_FAILED: { message: 'the spool could not store the delivery (disk full or failing)', retriable: true },
-  WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },
+  // Not the disk (that is STORAGE_UNAVAILABLE): the same batch would fail again, so the process stops.
+  WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: false },
   STORAGE_UNAVAILABLE: { message: 'the disk refuses writes (full, or an I/O error)', retriable: true },
 } as const satisfies Record<string, { message: string; retriable: boolean; status?: number }>;
 

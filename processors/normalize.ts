@@ -11,7 +11,7 @@ import { loadSchema, type AvroCodec, type Deserializer, type Serializer } from '
 import type { Logger } from '../lib/logger.js';
 import { providerLabel, type Metrics } from '../lib/metrics.js';
 import type { Consumer, Log, LogRecord, OutgoingMessage } from '../lib/log/types.js';
-import { retryThrough } from '../lib/retry.js';
+import { retry } from '../lib/retry.js';
 import { nowMicros } from '../lib/time.js';
 import { EVENT_MAX_BYTES, valueSubject, type Topics } from '../lib/topics.js';
 import { adapterFor } from './adapters/index.js';
@@ -97,9 +97,9 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 export const recordRef = (record: LogRecord) => `${record.topic}:${record.partition}:${record.offset}`;
 
 /**
- * Publishes for a stage, retrying while the log is unavailable (a broker restarting, a leader
- * election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of
- * stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
+ * Publishes for a stage, retrying while the failure is retriable (the log unavailable: a broker
+ * restarting, a leader election) until it works or `signal` aborts: a stage rides out a Kafka
+ * outage instead of stopping its process (with `run`, the ingest with it). Other errors are thrown at once.
  */
 export function publishRetrying(
   log: Log,
@@ -108,7 +108,7 @@ export function publishRetrying(
   signal: AbortSignal,
   logger: Logger,
 ): Promise<void> {
-  return retryThrough(['LOG_UNAVAILABLE'], () => log.publish(topic, messages), {
+  return retry(() => log.publish(topic, messages), {
     initialMs: 200,
     maxMs: 5000,
     signal,

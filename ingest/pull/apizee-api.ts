@@ -23,7 +23,7 @@
  */
 import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { bail, retry } from '../../lib/retry.js';
+import { retry } from '../../lib/retry.js';
 import {
   ApizeeTokenError,
   fixedToken,
@@ -171,7 +171,7 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         if (response.status < 200 || response.status >= 300 || response.status === 204) await response.body?.cancel();
         else body = await response.json().catch(() => undefined);
       } catch (cause) {
-        if (signal.aborted) bail(signal.reason);
+        if (signal.aborted) throw signal.reason;
         // No answer (a refused connection, a timeout): retried.
         const reason = cause instanceof Error ? cause.message : String(cause);
         const about = ticketId === undefined ? '' : ` for ticket ${ticketId}`;
@@ -219,14 +219,7 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
       return await tokens.token(signal);
     } catch (err) {
       if (!(err instanceof ApizeeTokenError)) throw err;
-      const failed = new ApizeeApiError(
-        err.retriable ? 'server_error' : 'unauthorized',
-        ticketId,
-        err.apizeeStatus,
-        err.detail,
-      );
-      if (!failed.retriable) bail(failed);
-      throw failed;
+      throw new ApizeeApiError(err.retriable ? 'server_error' : 'unauthorized', ticketId, err.apizeeStatus, err.detail);
     }
   }
 
@@ -240,17 +233,15 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         continue;
       }
       if (answer.status === 204) return { items: [], total: undefined };
-      if (answer.status >= 500) throw apiError(answer.status, ticketId, tokens.kind);
-      if (answer.status !== 200) bail(apiError(answer.status, ticketId, tokens.kind));
+      // A 5xx is retried (PROVIDER_API_UNAVAILABLE); any other answer but a 200 is not.
+      if (answer.status !== 200) throw apiError(answer.status, ticketId, tokens.kind);
       const items = eventsOf(answer.body);
       if (items === undefined)
-        bail(
-          new ApizeeApiError(
-            'bad_answer',
-            ticketId,
-            200,
-            `Apizee answered ticket ${ticketId}'s events without an event list`,
-          ),
+        throw new ApizeeApiError(
+          'bad_answer',
+          ticketId,
+          200,
+          `Apizee answered ticket ${ticketId}'s events without an event list`,
         );
       return { items, total: totalOf(answer.body, answer.headers) };
     }

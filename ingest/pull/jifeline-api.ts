@@ -5,7 +5,8 @@
  *
  * One call is one page. A refused token (401) is renewed and the request made once more; a 429 is
  * waited out as its Retry-After or X-RateLimit-Reset says, then made again. Anything else that is
- * not a 200 throws, for the caller's backoff (lib/retry.ts).
+ * not a 200 throws: a 5xx or no answer PROVIDER_API_UNAVAILABLE, for the caller's backoff
+ * (lib/retry.ts), any other answer PROVIDER_API_REFUSED, which the caller does not retry.
  */
 import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
