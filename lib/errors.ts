@@ -44,6 +44,8 @@ export const ERRORS = {
   // infrastructure
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
+  // DuckDB and the embedded log open in one process at a time; free again once that one stops.
+  IN_USE: { message: 'in use by another process', retriable: true },
   SPOOL_WRITE_FAILED: { message: 'the spool could not store the delivery (disk full or failing)', retriable: true },
   // Not the disk (that is STORAGE_UNAVAILABLE): the same batch would fail again, so the process stops.
   WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: false },
@@ -67,6 +69,17 @@ export class SessionflowError extends Error {
     this.retriable = spec.retriable;
     this.status = 'status' in spec ? spec.status : undefined;
     this.fieldPath = options.fieldPath;
+  }
+}
+
+/** IN_USE, with the process holding the file when it is known (DuckDB and the log's LOCK name it). */
+export class InUseError extends SessionflowError {
+  constructor(
+    readonly holder: number | undefined,
+    detail: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('IN_USE', detail, options);
   }
 }
 

@@ -8,23 +8,24 @@ import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { createApizeeBackfill, isTicketId, type BackfillProgress } from '../../ingest/pull/apizee.js';
 import { apizeeApiOptions } from '../../ingest/pull/apizee-options.js';
 import { isLocked, lockHolderPid } from '../../processors/warehouse/standby.js';
-import { lockHolder } from '../../lib/log/dir-lock.js';
 import { createProgress } from '../../lib/progress.js';
 import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 
 /**
- * Another process has the embedded log open: its lock (DATA_DIR/log/LOCK), or DuckDB's lock on an
- * older version's log.duckdb that is about to be migrated.
+ * Another process has the embedded log open (IN_USE): its lock (DATA_DIR/log/LOCK), or DuckDB's
+ * lock on an older version's log.duckdb that is about to be migrated.
  */
-export const isLogLocked = (err: unknown) => lockHolder(err) !== undefined || isLocked(err);
+export const isLogLocked = isLocked;
 
 /** What the backfill says when `sessionflow run` holds the embedded log. */
 export function lockedLogMessage(dataDir: string, err?: unknown): string {
-  const pid = err === undefined ? undefined : (lockHolder(err) ?? lockHolderPid(err));
+  const pid = lockHolderPid(err);
   return [
-    `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, a running \`sessionflow run\`?: the embedded log opens in one process at a time.`,
+    `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, ` +
+      'a running `sessionflow run`?: the embedded log opens in one process at a time.',
     'Stop the service, run the backfill, then start the service again: it normalizes what the backfill stored.',
-    'A running service with Apizee API access set (APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN) already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
+    'A running service with Apizee API access set (APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN) ' +
+      'already reconciles the tickets its webhooks name (APIZEE_API_RECONCILE_INTERVAL_MINUTES).',
   ].join('\n  ');
 }
 
@@ -76,7 +77,8 @@ async function backfillApizee(config: Config, tickets: string[]): Promise<void> 
   const apiOptions =
     apizeeApiOptions(config) ??
     fail(
-      'set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN (and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example',
+      'set APIZEE_API_USERNAME and APIZEE_API_PASSWORD, or APIZEE_API_TOKEN ' +
+        '(and APIZEE_API_URL if not https://cloud.apizee.com), to read Apizee tickets; see .env.example',
       2,
     );
   const tty = process.stderr.isTTY === true;
