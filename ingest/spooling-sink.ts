@@ -123,7 +123,7 @@ export async function createSpoolingSink(
     async write(raw, sessionKey) {
       const topic = topics.raw(raw.provider);
       const serializer = serializers.get(topic);
-      if (!serializer) throw new Error(`no raw topic for provider ${raw.provider}`);
+      if (!serializer) throw new SessionflowError('INTERNAL', `no raw topic for provider ${raw.provider}`);
       const record: SpoolRecord = {
         topic,
         key: sessionKey ? Buffer.from(sessionKey) : null,

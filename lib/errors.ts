@@ -7,6 +7,7 @@
  */
 export const ERRORS = {
   CONFIG_INVALID: { message: 'configuration is invalid', retriable: false },
+  ARGUMENT_INVALID: { message: 'a command-line argument cannot be used', retriable: false },
   // ingest (HTTP)
   AUTH_MISSING: { message: 'credentials missing', retriable: false, status: 401 },
   AUTH_INVALID: { message: 'credentials do not match', retriable: false, status: 401 },
