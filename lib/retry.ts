@@ -29,6 +29,7 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
 export async function retry<T>(work: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { initialMs = 100, maxMs = 5000, attempts = Infinity, signal, onRetry } = options;
   // `signal` stops the retrying, not the first try: a stage that stops still gets its write in.
+  // Stopped, it throws the failure in hand (with its code), not the signal's reason.
   for (let attempt = 1; ; attempt++) {
     try {
       return await work(attempt);
@@ -36,7 +37,7 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
       if (!isRetriable(err) || attempt >= attempts || signal?.aborted) throw err;
       const delay = backoffDelay(attempt, initialMs, maxMs);
       onRetry?.(err, attempt, delay);
-      await sleep(delay, signal);
+      await sleep(delay, signal).catch(() => Promise.reject(err));
     }
   }
 }

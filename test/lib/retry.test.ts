@@ -50,7 +50,7 @@ describe('retry', () => {
     expect(calls()).toBe(3);
   });
 
-  it('stops retrying once its signal is aborted, with the failure in hand', async () => {
+  it('stops retrying once its signal is aborted, with the failure in hand, also during a wait', async () => {
     const stop = new AbortController();
     let calls = 0;
     const work = async () => {
@@ -60,5 +60,10 @@ describe('retry', () => {
     };
     await expect(retry(work, { ...quick, signal: stop.signal })).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
     expect(calls).toBe(2);
+
+    const later = new AbortController();
+    const waiting = retry(() => Promise.reject(coded('LOG_UNAVAILABLE')), { initialMs: 60_000, signal: later.signal });
+    setTimeout(() => later.abort(new Error('stopping')), 20);
+    await expect(waiting).rejects.toMatchObject({ code: 'LOG_UNAVAILABLE' });
   });
 });
