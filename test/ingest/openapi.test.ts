@@ -6,6 +6,7 @@ import { createMetrics } from '../../lib/metrics.js';
 import { buildApp } from '../../ingest/app.js';
 import { createApizeeReceiver } from '../../ingest/providers/apizee.js';
 import { createMluviiReceiver } from '../../ingest/providers/mluvii.js';
+import type { Receiver } from '../../ingest/providers/types.js';
 import { createZoomReceiver } from '../../ingest/providers/zoom.js';
 
 interface Operation {
@@ -27,23 +28,27 @@ interface Spec {
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
+/** The ingest with these receivers and a sink that is never to be reached. */
+const ingestWith = (receivers: Receiver[]) =>
+  buildApp({
+    receivers,
+    sink: { write: () => Promise.reject(new Error('no writes here')) },
+    logger: createLogger('silent'),
+    metrics: createMetrics(),
+    bodyLimitBytes: 1024,
+    ready: () => true,
+  });
+
 describe('OpenAPI at /docs', () => {
   let app: FastifyInstance;
   let spec: Spec;
 
   beforeAll(async () => {
-    app = buildApp({
-      receivers: [
-        createZoomReceiver(['z']),
-        createApizeeReceiver(['a']),
-        createMluviiReceiver({ user: 'u', passwords: ['p'] }),
-      ],
-      sink: { write: () => Promise.reject(new Error('no writes here')) },
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      bodyLimitBytes: 1024,
-      ready: () => true,
-    });
+    app = ingestWith([
+      createZoomReceiver(['z']),
+      createApizeeReceiver(['a']),
+      createMluviiReceiver({ user: 'u', passwords: ['p'] }),
+    ]);
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
     spec = res.json<Spec>();
@@ -124,21 +129,14 @@ describe('OpenAPI at /docs', () => {
 
   it('answers a failure whose code has no HTTP status, or no code at all, as INTERNAL: no code outside the document', async () => {
     for (const thrown of [new SessionflowError('LOG_UNAVAILABLE', 'a broker is down'), new Error('a bug')]) {
-      const failing = buildApp({
-        receivers: [
-          {
-            provider: 'zoom',
-            verify: () => {
-              throw thrown;
-            },
+      const failing = ingestWith([
+        {
+          provider: 'zoom',
+          verify: () => {
+            throw thrown;
           },
-        ],
-        sink: { write: () => Promise.resolve() },
-        logger: createLogger('silent'),
-        metrics: createMetrics(),
-        bodyLimitBytes: 1024,
-        ready: () => true,
-      });
+        },
+      ]);
       const res = await failing.inject({
         method: 'POST',
         url: '/webhooks/zoom',
