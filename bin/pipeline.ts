@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AvroCodec } from '../lib/avro.js';
 import type { Config } from '../lib/config.js';
+import { SessionflowError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { openTransport } from '../lib/log/open.js';
@@ -214,7 +215,9 @@ export async function startPipeline(
             createMluviiReceiver(secrets.mluvii),
           ]
         : [],
-      sink: rawSink ?? { write: () => Promise.reject(new Error('this process does not ingest')) },
+      sink: rawSink ?? {
+        write: () => Promise.reject(new SessionflowError('INTERNAL', 'this process does not ingest')),
+      },
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -233,7 +236,9 @@ export async function startPipeline(
     const failed = Promise.race(
       stages.map((stage) =>
         stage.then(() =>
-          stopping ? new Promise<never>(() => undefined) : Promise.reject(new Error('a pipeline stage stopped')),
+          stopping
+            ? new Promise<never>(() => undefined)
+            : Promise.reject(new SessionflowError('INTERNAL', 'a pipeline stage stopped')),
         ),
       ),
     );

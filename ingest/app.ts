@@ -51,15 +51,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // From the closed list only: the path is the sender's to choose (see providerLabel).
     const provider = providerLabel((request.params as { provider?: string } | undefined)?.provider);
-    const code: ErrorCode | undefined = isSessionflowError(error) ? error.code : FASTIFY_CODES[error.code];
-    if (code) {
-      const known = isSessionflowError(error) ? error : new SessionflowError(code);
-      deps.metrics.ingestRejected.inc({ provider, code });
-      if (known.status === undefined || known.status >= 500) request.log.error({ err: error }, 'delivery not stored');
-      return reply.code(known.status ?? 500).send({ error: code, message: known.message });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: 'INTERNAL', message: 'internal error' });
+    const fastifyCode: ErrorCode | undefined = FASTIFY_CODES[error.code];
+    const known = isSessionflowError(error) ? error : fastifyCode && new SessionflowError(fastifyCode);
+    // Only a code with an HTTP status is answered as itself (the OpenAPI document lists exactly
+    // those); any other failure here is a bug of ours: INTERNAL, its cause in the log only.
+    const answer = known?.status !== undefined ? known : new SessionflowError('INTERNAL', undefined, { cause: error });
+    const status = answer.status ?? 500;
+    deps.metrics.ingestRejected.inc({ provider, code: answer.code });
+    if (status >= 500) request.log.error({ err: error }, known ? 'delivery not stored' : 'request failed');
+    return reply.code(status).send({ error: answer.code, message: answer.message });
+  });
+  app.setNotFoundHandler((request) => {
+    throw new SessionflowError('NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -87,8 +90,7 @@ function routes(app: FastifyInstance, deps: AppDeps, clock: () => Micros): void 
 
   app.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request, reply) => {
     const receiver = receivers.get(request.params.provider);
-    if (!receiver)
-      return reply.code(404).send({ error: 'NOT_FOUND', message: `no webhook route for ${request.params.provider}` });
+    if (!receiver) throw new SessionflowError('NOT_FOUND', `no webhook route for ${request.params.provider}`);
     const body = request.body;
     if (!Buffer.isBuffer(body)) throw new SessionflowError('UNSUPPORTED_MEDIA_TYPE');
     const receivedAt = clock();

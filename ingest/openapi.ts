@@ -16,19 +16,14 @@ import { APIZEE_DEFAULT_HEADER } from './providers/apizee.js';
 
 export const DOCS_PREFIX = '/docs';
 
-/** Codes the webhook route answers with that are not in lib/errors.ts (answered inline in app.ts). */
-const EXTRA_CODES: Readonly<Record<number, readonly string[]>> = { 404: ['NOT_FOUND'], 500: ['INTERNAL'] };
-
-const HTTP_CODES = Object.entries(ERRORS).flatMap(([code, spec]) =>
-  'status' in spec ? [{ code: code as ErrorCode, status: spec.status, message: spec.message }] : [],
-);
-
-/** Every status the webhook route can answer with an error body, and the codes behind it. */
-export function webhookErrorCodes(): Map<number, string[]> {
-  const byStatus = new Map<number, string[]>();
-  for (const { code, status } of HTTP_CODES) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  for (const [status, codes] of Object.entries(EXTRA_CODES))
-    byStatus.set(Number(status), [...(byStatus.get(Number(status)) ?? []), ...codes]);
+/**
+ * Every status the webhook route can answer with an error body, and the codes behind it: the
+ * codes of lib/errors.ts with a status, no other (app.ts answers anything else as INTERNAL).
+ */
+export function webhookErrorCodes(): Map<number, ErrorCode[]> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const [code, spec] of Object.entries(ERRORS) as [ErrorCode, (typeof ERRORS)[ErrorCode]][])
+    if ('status' in spec) byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), code]);
   return new Map([...byStatus].sort(([a], [b]) => a - b));
 }
 
@@ -42,11 +37,8 @@ const REASONS: Readonly<Record<number, string>> = {
   503: 'Not stored now; the provider retries',
 };
 
-function errorResponse(status: number, codes: readonly string[]): object {
-  const lines = codes.map((code) => {
-    const known = (ERRORS as Record<string, { message: string } | undefined>)[code];
-    return `- \`${code}\`${known ? `: ${known.message}` : ''}`;
-  });
+function errorResponse(status: number, codes: readonly ErrorCode[]): object {
+  const lines = codes.map((code) => `- \`${code}\`: ${ERRORS[code].message}`);
   return {
     description: `${REASONS[status] ?? 'Error'}. \`error\` is one of:\n${lines.join('\n')}`,
     type: 'object',

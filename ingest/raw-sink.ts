@@ -1,5 +1,6 @@
 import type { RawWebhook } from '../lib/canonical.js';
 import type { AvroCodec, Serializer } from '../lib/avro.js';
+import { SessionflowError } from '../lib/errors.js';
 import type { Log } from '../lib/log/types.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 
@@ -20,7 +21,7 @@ export async function createLogRawSink(log: Log, codec: AvroCodec, topics: Topic
     async write(raw, sessionKey) {
       const topic = topics.raw(raw.provider);
       const serializer = serializers.get(topic);
-      if (!serializer) throw new Error(`no raw topic for provider ${raw.provider}`);
+      if (!serializer) throw new SessionflowError('INTERNAL', `no raw topic for provider ${raw.provider}`);
       await log.publish(topic, [{ key: sessionKey ? Buffer.from(sessionKey) : null, value: serializer.encode(raw) }]);
     },
   };

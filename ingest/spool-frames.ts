@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { SessionflowError } from '../lib/errors.js';
 
 export interface SpoolRecord {
   topic: string;
@@ -111,7 +112,11 @@ export async function nextFrameAfter(
 async function readFully(file: FileHandle, buffer: Buffer, position: number): Promise<void> {
   for (let done = 0; done < buffer.length; ) {
     const { bytesRead } = await file.read(buffer, done, buffer.length - done, position + done);
-    if (bytesRead === 0) throw new Error(`spool file ends at ${position + done}, ${buffer.length - done} bytes short`);
+    if (bytesRead === 0)
+      throw new SessionflowError(
+        'INTERNAL',
+        `spool file ends at ${position + done}, ${buffer.length - done} bytes short`,
+      );
     done += bytesRead;
   }
 }

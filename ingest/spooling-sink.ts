@@ -12,7 +12,7 @@ import { isSessionflowError, SessionflowError } from '../lib/errors.js';
 import type { AvroCodec, Serializer } from '../lib/avro.js';
 import type { Logger } from '../lib/logger.js';
 import { messageBytes, type Log } from '../lib/log/types.js';
-import { bail, retry } from '../lib/retry.js';
+import { retry } from '../lib/retry.js';
 import { valueSubject, type Topics } from '../lib/topics.js';
 import type { RawSink } from './raw-sink.js';
 import type { Spool, SpoolRecord } from './spool.js';
@@ -32,7 +32,12 @@ export interface SpoolingSink extends RawSink {
   close(): Promise<void>;
 }
 
-class AckTimeout extends Error {}
+/** Kafka has not acknowledged in time: the log is unavailable for now (the write goes to the spool, a drain retries). */
+class AckTimeout extends SessionflowError {
+  constructor(ms: number) {
+    super('LOG_UNAVAILABLE', `no acknowledgement within ${ms} ms`);
+  }
+}
 
 export async function createSpoolingSink(
   log: Log,
@@ -87,27 +92,18 @@ export async function createSpoolingSink(
     })();
   };
 
+  // Retried while the log is unavailable; a BODY_TOO_LARGE (not retriable) is thrown at once.
   const republish = (records: SpoolRecord[]) =>
-    retry(
-      async () => {
-        try {
-          await withTimeout(publishInOrder(log, records), drainTimeoutMs);
-        } catch (err) {
-          if (isSessionflowError(err, 'BODY_TOO_LARGE')) bail(err);
-          throw err;
-        }
-      },
-      {
-        initialMs: 200,
-        maxMs: 5000,
-        signal: abort.signal,
-        onRetry: (err, attempt, delayMs) =>
-          logger.warn(
-            { err: String(err), attempt, delayMs, spooled: spool.pending },
-            'spool drain: Kafka not ready, retrying',
-          ),
-      },
-    );
+    retry(() => withTimeout(publishInOrder(log, records), drainTimeoutMs), {
+      initialMs: 200,
+      maxMs: 5000,
+      signal: abort.signal,
+      onRetry: (err, attempt, delayMs) =>
+        logger.warn(
+          { err: String(err), attempt, delayMs, spooled: spool.pending },
+          'spool drain: Kafka not ready, retrying',
+        ),
+    });
 
   const toSpool = async (record: SpoolRecord): Promise<void> => {
     await spool.append([record]);
@@ -127,7 +123,7 @@ export async function createSpoolingSink(
     async write(raw, sessionKey) {
       const topic = topics.raw(raw.provider);
       const serializer = serializers.get(topic);
-      if (!serializer) throw new Error(`no raw topic for provider ${raw.provider}`);
+      if (!serializer) throw new SessionflowError('INTERNAL', `no raw topic for provider ${raw.provider}`);
       const record: SpoolRecord = {
         topic,
         key: sessionKey ? Buffer.from(sessionKey) : null,
@@ -163,9 +159,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   work.catch(() => undefined); // a late failure after the timeout is nobody's to handle
   return Promise.race([
     work,
-    new Promise<never>(
-      (_, reject) => (timer = setTimeout(() => reject(new AckTimeout(`no acknowledgement within ${ms} ms`)), ms)),
-    ),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AckTimeout(ms)), ms))),
   ]).finally(() => clearTimeout(timer));
 }
 

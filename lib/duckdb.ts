@@ -1,12 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { InUseError } from './errors.js';
 
 export type { DuckDBConnection, DuckDBInstance, DuckDBValue };
 
+/** DuckDB's refusal when another process has the file: "Could not set lock on file ...: Conflicting lock is held in /usr/bin/node (PID 31445)". */
+const LOCKED = /Could not set lock on file|Conflicting lock is held/i;
+
+/** Opens a DuckDB file; another process holding it is an InUseError (IN_USE) naming that process. */
 export async function openDuckDB(path: string, options: { threads?: number } = {}): Promise<DuckDBInstance> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return DuckDBInstance.create(path, options.threads ? { threads: String(options.threads) } : undefined);
+  try {
+    return await DuckDBInstance.create(path, options.threads ? { threads: String(options.threads) } : undefined);
+  } catch (cause) {
+    if (!(cause instanceof Error) || !LOCKED.test(cause.message)) throw cause;
+    const pid = /\(PID (\d+)\)/.exec(cause.message)?.[1];
+    const holder = pid === undefined ? undefined : Number(pid);
+    throw new InUseError(holder, pid === undefined ? path : `${path} (PID ${pid})`, { cause });
+  }
 }
 
 /** Runs a query and returns its rows as plain JS objects (BIGINT → bigint, BLOB → Uint8Array). */

@@ -1,10 +1,13 @@
 /**
- * The one closed list of error codes. Data errors (retriable: false) become dead letters with
- * their code; infrastructure errors (retriable: true) stop or retry a process; HTTP errors carry
- * the status the ingest answers with.
+ * The one closed list of error codes: every error sessionflow throws, and every error the ingest
+ * answers, carries one. `retriable`: the same work tried again may succeed (a broker back, a disk
+ * with room again); lib/retry.ts retries these and no other. Data errors are not retriable and
+ * become dead letters with their code. `status`: the HTTP status the ingest answers with; the
+ * ingest answers only these codes (ingest/openapi.ts lists them), anything else as INTERNAL.
  */
 export const ERRORS = {
   CONFIG_INVALID: { message: 'configuration is invalid', retriable: false },
+  ARGUMENT_INVALID: { message: 'a command-line argument cannot be used', retriable: false },
   // ingest (HTTP)
   AUTH_MISSING: { message: 'credentials missing', retriable: false, status: 401 },
   AUTH_INVALID: { message: 'credentials do not match', retriable: false, status: 401 },
@@ -17,7 +20,10 @@ export const ERRORS = {
   BODY_TOO_LARGE: { message: 'request body exceeds the limit', retriable: false, status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'content type must be application/json', retriable: false, status: 415 },
   BAD_REQUEST: { message: 'request is malformed', retriable: false, status: 400 },
+  NOT_FOUND: { message: 'no such route (no webhook receiver for this provider)', retriable: false, status: 404 },
   NOT_READY: { message: 'the service cannot store deliveries right now', retriable: true, status: 503 },
+  // A bug: an invariant did not hold. Also what the ingest answers for any failure without a status.
+  INTERNAL: { message: 'internal error', retriable: false, status: 500 },
   // normalize (dead letters)
   BODY_NOT_JSON: { message: 'body is not valid JSON', retriable: false },
   BODY_SHAPE: { message: 'body does not match the provider schema', retriable: false },
@@ -33,11 +39,17 @@ export const ERRORS = {
   EVENT_TOO_LARGE: { message: 'a canonical event is larger than events.v1 accepts', retriable: false },
   // erasure (DESIGN section 9): a request the writer cannot carry out, recorded as refused
   ERASURE_INVALID: { message: 'the erasure request cannot be carried out', retriable: false },
+  // the providers' REST APIs, which the pollers call (Apizee reconciliation and backfill, Jifeline)
+  PROVIDER_API_UNAVAILABLE: { message: "the provider's API is unavailable", retriable: true },
+  PROVIDER_API_REFUSED: { message: "the provider's API refused the request", retriable: false },
   // infrastructure
   LOG_CLOSED: { message: 'the log is closed', retriable: false },
   LOG_UNAVAILABLE: { message: 'the log is unavailable', retriable: true },
+  // DuckDB and the embedded log open in one process at a time; free again once that one stops.
+  IN_USE: { message: 'in use by another process', retriable: true },
   SPOOL_WRITE_FAILED: { message: 'the spool could not store the delivery (disk full or failing)', retriable: true },
-  WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: true },
+  // Not the disk (that is STORAGE_UNAVAILABLE): the same batch would fail again, so the process stops.
+  WAREHOUSE_FAILED: { message: 'the warehouse could not store a batch', retriable: false },
   STORAGE_UNAVAILABLE: { message: 'the disk refuses writes (full, or an I/O error)', retriable: true },
 } as const satisfies Record<string, { message: string; retriable: boolean; status?: number }>;
 
@@ -58,6 +70,17 @@ export class SessionflowError extends Error {
     this.retriable = spec.retriable;
     this.status = 'status' in spec ? spec.status : undefined;
     this.fieldPath = options.fieldPath;
+  }
+}
+
+/** IN_USE, with the process holding the file when it is known (DuckDB and the log's LOCK name it). */
+export class InUseError extends SessionflowError {
+  constructor(
+    readonly holder: number | undefined,
+    detail: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('IN_USE', detail, options);
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SessionflowError } from './errors.js';
 
 let root: string | undefined;
 
@@ -10,7 +11,8 @@ export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error(`package.json not found above ${fileURLToPath(import.meta.url)}`);
+    if (up === dir)
+      throw new SessionflowError('INTERNAL', `package.json not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
   root = dir;

@@ -1,8 +1,10 @@
 /**
- * Retry with exponential backoff and full jitter, capped; `bail` for errors that must not be
- * retried. The one place retries live (the spool drainer, pollers).
+ * Retry with exponential backoff and full jitter, capped. An error is retried when its code says
+ * the same work may succeed again (`retriable`, lib/errors.ts: the log unavailable, a full disk,
+ * a provider's API down); any other error is thrown at once, the first time. The one place
+ * retries live (the stages, the spool drainer, the pollers).
  */
-import { isSessionflowError, type ErrorCode } from './errors.js';
+import { isSessionflowError } from './errors.js';
 
 export interface RetryOptions {
   /** First delay, ms. */
@@ -15,15 +17,9 @@ export interface RetryOptions {
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
-export class BailError extends Error {
-  constructor(readonly original: unknown) {
-    super(original instanceof Error ? original.message : String(original), { cause: original });
-  }
-}
-
-/** Wraps an error so `retry` rethrows it at once. */
-export function bail(err: unknown): never {
-  throw new BailError(err);
+/** Worth another attempt: a SessionflowError whose code is retriable. An error without a code is not. */
+export function isRetriable(err: unknown): boolean {
+  return isSessionflowError(err) && err.retriable;
 }
 
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
@@ -33,15 +29,15 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
 export async function retry<T>(work: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { initialMs = 100, maxMs = 5000, attempts = Infinity, signal, onRetry } = options;
   // `signal` stops the retrying, not the first try: a stage that stops still gets its write in.
+  // Stopped, it throws the failure in hand (with its code), not the signal's reason.
   for (let attempt = 1; ; attempt++) {
     try {
       return await work(attempt);
     } catch (err) {
-      if (err instanceof BailError) throw err.original;
-      if (attempt >= attempts) throw err;
+      if (!isRetriable(err) || attempt >= attempts || signal?.aborted) throw err;
       const delay = backoffDelay(attempt, initialMs, maxMs);
       onRetry?.(err, attempt, delay);
-      await sleep(delay, signal);
+      await sleep(delay, signal).catch(() => Promise.reject(err));
     }
   }
 }
@@ -59,24 +55,4 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/**
- * Retries `work` while it fails with one of `codes` (the log unavailable, a full disk: what an
- * outage looks like) until it works or `options.signal` aborts; any other error is thrown at
- * once. A stage rides out an outage this way instead of stopping its process.
- */
-export function retryThrough<T>(
-  codes: readonly ErrorCode[],
-  work: () => Promise<T>,
-  options: RetryOptions,
-): Promise<T> {
-  return retry(async () => {
-    try {
-      return await work();
-    } catch (err) {
-      if (!codes.some((code) => isSessionflowError(err, code)) || options.signal?.aborted) bail(err);
-      throw err;
-    }
-  }, options);
 }

@@ -8,19 +8,18 @@ import { createLogRawSink } from '../../ingest/raw-sink.js';
 import { createApizeeBackfill, isTicketId, type BackfillProgress } from '../../ingest/pull/apizee.js';
 import { apizeeApiOptions } from '../../ingest/pull/apizee-options.js';
 import { isLocked, lockHolderPid } from '../../processors/warehouse/standby.js';
-import { lockHolder } from '../../lib/log/dir-lock.js';
 import { createProgress } from '../../lib/progress.js';
 import { fail, loadConfigOrExit, loggerFor } from '../context.js';
 
 /**
- * Another process has the embedded log open: its lock (DATA_DIR/log/LOCK), or DuckDB's lock on an
- * older version's log.duckdb that is about to be migrated.
+ * Another process has the embedded log open (IN_USE): its lock (DATA_DIR/log/LOCK), or DuckDB's
+ * lock on an older version's log.duckdb that is about to be migrated.
  */
-export const isLogLocked = (err: unknown) => lockHolder(err) !== undefined || isLocked(err);
+export const isLogLocked = isLocked;
 
 /** What the backfill says when `sessionflow run` holds the embedded log. */
 export function lockedLogMessage(dataDir: string, err?: unknown): string {
-  const pid = err === undefined ? undefined : (lockHolder(err) ?? lockHolderPid(err));
+  const pid = lockHolderPid(err);
   return [
     `${join(dataDir, 'log')} is in use by another process${pid === undefined ? '' : ` (PID ${pid})`}, ` +
       'a running `sessionflow run`?: the embedded log opens in one process at a time.',

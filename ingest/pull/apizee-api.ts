@@ -21,8 +21,9 @@
  *
  * Logs carry statuses, counts and ticket ids; never a token, the password or a body.
  */
+import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { bail, retry } from '../../lib/retry.js';
+import { retry } from '../../lib/retry.js';
 import {
   ApizeeTokenError,
   fixedToken,
@@ -37,21 +38,21 @@ import { rateLimitDelayMs } from './rate-limit.js';
 
 export type ApizeeFailure = 'unauthorized' | 'forbidden' | 'not_found' | 'client_error' | 'server_error' | 'bad_answer';
 
-/** An answer the client did not want; never carries the body (it may echo personal data). */
-export class ApizeeApiError extends Error {
+/**
+ * An answer the client did not want; never carries the body (it may echo personal data). A 5xx or
+ * no answer (`server_error`) is PROVIDER_API_UNAVAILABLE, worth asking again later; any other is a
+ * refusal, PROVIDER_API_REFUSED. `apizeeStatus`: Apizee's HTTP status, when it answered.
+ */
+export class ApizeeApiError extends SessionflowError {
   constructor(
     readonly failure: ApizeeFailure,
     readonly ticketId: string,
-    readonly status: number | undefined,
-    message: string,
+    readonly apizeeStatus: number | undefined,
+    readonly detail: string,
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
+    super(failure === 'server_error' ? 'PROVIDER_API_UNAVAILABLE' : 'PROVIDER_API_REFUSED', detail, options);
     this.name = 'ApizeeApiError';
-  }
-
-  /** Worth asking again later (a 5xx or no answer after the retries); a refusal is not. */
-  get retriable(): boolean {
-    return this.failure === 'server_error';
   }
 
   /** A token refused is refused for every ticket: a run stops at it. */
@@ -169,9 +170,20 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         });
         if (response.status < 200 || response.status >= 300 || response.status === 204) await response.body?.cancel();
         else body = await response.json().catch(() => undefined);
-      } catch (err) {
-        if (signal.aborted) bail(signal.reason);
-        throw err; // network error or timeout: retried
+      } catch (cause) {
+        if (signal.aborted) throw signal.reason;
+        // No answer (a refused connection, a timeout): retried.
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        const about = ticketId === undefined ? '' : ` for ticket ${ticketId}`;
+        throw new ApizeeApiError(
+          'server_error',
+          ticketId ?? '',
+          undefined,
+          `Apizee could not be reached${about}: ${reason}`,
+          {
+            cause,
+          },
+        );
       } finally {
         release();
       }
@@ -207,8 +219,7 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
       return await tokens.token(signal);
     } catch (err) {
       if (!(err instanceof ApizeeTokenError)) throw err;
-      if (err.refused) bail(new ApizeeApiError('unauthorized', ticketId, err.status, err.message));
-      throw new ApizeeApiError('server_error', ticketId, err.status, err.message);
+      throw new ApizeeApiError(err.retriable ? 'server_error' : 'unauthorized', ticketId, err.apizeeStatus, err.detail);
     }
   }
 
@@ -222,17 +233,15 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         continue;
       }
       if (answer.status === 204) return { items: [], total: undefined };
-      if (answer.status >= 500) throw apiError(answer.status, ticketId, tokens.kind);
-      if (answer.status !== 200) bail(apiError(answer.status, ticketId, tokens.kind));
+      // A 5xx is retried (PROVIDER_API_UNAVAILABLE); any other answer but a 200 is not.
+      if (answer.status !== 200) throw apiError(answer.status, ticketId, tokens.kind);
       const items = eventsOf(answer.body);
       if (items === undefined)
-        bail(
-          new ApizeeApiError(
-            'bad_answer',
-            ticketId,
-            200,
-            `Apizee answered ticket ${ticketId}'s events without an event list`,
-          ),
+        throw new ApizeeApiError(
+          'bad_answer',
+          ticketId,
+          200,
+          `Apizee answered ticket ${ticketId}'s events without an event list`,
         );
       return { items, total: totalOf(answer.body, answer.headers) };
     }
@@ -253,12 +262,13 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
     }).catch((err: unknown) => {
       if (signal.aborted) throw err;
       if (err instanceof ApizeeApiError) {
-        if (err.failure !== 'server_error') throw err;
+        if (!err.retriable) throw err;
         throw new ApizeeApiError(
           err.failure,
           ticketId,
-          err.status,
-          `${err.message} (${options.backoff.attempts} attempts)`,
+          err.apizeeStatus,
+          `${err.detail} (${options.backoff.attempts} attempts)`,
+          { cause: err.cause },
         );
       }
       const reason = err instanceof Error ? err.message : String(err);
@@ -267,6 +277,7 @@ export function createApizeeApi(options: ApizeeApiOptions, deps: ApizeeApiDeps):
         ticketId,
         undefined,
         `Apizee could not be reached for ticket ${ticketId}: ${reason}`,
+        { cause: err },
       );
     });
   }

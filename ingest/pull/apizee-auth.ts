@@ -17,6 +17,7 @@
  * Neither the password nor a token is logged, and the token URL (it carries the password) never
  * reaches a log line or an error message.
  */
+import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 
 export interface ApizeeCredentials {
@@ -34,16 +35,17 @@ export interface TokenAnswer {
 export type TokenPost = (url: URL, signal: AbortSignal) => Promise<TokenAnswer>;
 
 /**
- * The token endpoint said no. `refused`: the credentials or the endpoint are wrong (a 4xx, or a
- * 2xx without a token): every request would fail alike. Otherwise Apizee failed (5xx): retried.
+ * The token endpoint said no. `refused` (PROVIDER_API_REFUSED): the credentials or the endpoint
+ * are wrong (a 4xx, or a 2xx without a token): every request would fail alike. Otherwise Apizee
+ * failed (a 5xx, PROVIDER_API_UNAVAILABLE): retried.
  */
-export class ApizeeTokenError extends Error {
+export class ApizeeTokenError extends SessionflowError {
   constructor(
-    readonly refused: boolean,
-    readonly status: number,
-    message: string,
+    refused: boolean,
+    readonly apizeeStatus: number,
+    readonly detail: string,
   ) {
-    super(message);
+    super(refused ? 'PROVIDER_API_REFUSED' : 'PROVIDER_API_UNAVAILABLE', detail);
     this.name = 'ApizeeTokenError';
   }
 }

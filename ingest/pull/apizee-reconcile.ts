@@ -161,15 +161,15 @@ export function createApizeeReconciler(options: ApizeeReconcileOptions, deps: Ap
           continue;
         }
         if (err.stopsRun) {
-          log.error({ status: err.status }, `${err.message}; reconciliation paused until the next run`);
+          log.error({ status: err.apizeeStatus }, `${err.message}; reconciliation paused until the next run`);
           break;
         }
         if (err.retriable) {
-          log.warn({ ticketId: id, status: err.status }, `${err.message}; next run tries again`);
+          log.warn({ ticketId: id, status: err.apizeeStatus }, `${err.message}; next run tries again`);
           continue;
         }
         // 403, 404 and other refusals do not change with time: the ticket is let go.
-        log.warn({ ticketId: id, status: err.status }, `${err.message}; no longer reconciled`);
+        log.warn({ ticketId: id, status: err.apizeeStatus }, `${err.message}; no longer reconciled`);
         tickets.delete(id);
       }
     }

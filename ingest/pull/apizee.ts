@@ -11,6 +11,7 @@
  *
  * Used by `sessionflow backfill apizee --ticket N` and by the periodic job (apizee-reconcile.ts).
  */
+import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { wrap } from '../envelope.js';
@@ -56,7 +57,10 @@ export interface ApizeeClientDeps {
 export function apizeeApiFor(options: ApizeeApiClientOptions, deps: ApizeeClientDeps): ApizeeApi {
   const { token, credentials } = options;
   if ((token === undefined) === (credentials === undefined))
-    throw new Error('the Apizee REST client takes a token or credentials, exactly one of them');
+    throw new SessionflowError(
+      'CONFIG_INVALID',
+      'the Apizee REST client takes a token or credentials, exactly one of them',
+    );
   const windowMs = options.windowMs ?? 60_000;
   // The limit is the user's: the token stands for it, or its name at that API.
   const user = token ?? `${options.apiBaseUrl}\n${credentials!.username}`;
@@ -169,7 +173,7 @@ export function createApizeeBackfill(options: ApizeeApiClientOptions, deps: Apiz
           if (signal?.aborted && !(err instanceof ApizeeApiError)) break;
           if (!(err instanceof ApizeeApiError)) throw err; // the sink failed: an infrastructure error
           outcome = { ticketId, events: 0, error: err };
-          log.warn({ ticketId, failure: err.failure, status: err.status }, err.message);
+          log.warn({ ticketId, failure: err.failure, status: err.apizeeStatus }, err.message);
         }
         outcomes.push(outcome);
         eventsWritten += outcome.events;

@@ -5,11 +5,13 @@
  *
  * One call is one page. A refused token (401) is renewed and the request made once more; a 429 is
  * waited out as its Retry-After or X-RateLimit-Reset says, then made again. Anything else that is
- * not a 200 throws, for the caller's backoff (lib/retry.ts).
+ * not a 200 throws: a 5xx or no answer PROVIDER_API_UNAVAILABLE, for the caller's backoff
+ * (lib/retry.ts), any other answer PROVIDER_API_REFUSED, which the caller does not retry.
  */
+import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { sleep } from '../../lib/retry.js';
-import { JifelineHttpError, type TokenSource } from './jifeline-auth.js';
+import { jifelineHttpError, jifelineUnreachable, type TokenSource } from './jifeline-auth.js';
 import { rateLimitDelayMs } from './rate-limit.js';
 
 export interface EventsApiOptions {
@@ -50,6 +52,8 @@ export function eventsApi(
             ...(options.apiKey === undefined ? {} : { 'x-api-key': options.apiKey }),
           },
           signal: AbortSignal.timeout(options.requestTimeoutMs),
+        }).catch((cause: unknown) => {
+          throw jifelineUnreachable('events', cause);
         });
         if (response.status === 401) {
           await response.body?.cancel();
@@ -58,12 +62,12 @@ export function eventsApi(
             deps.logger.info('access token refused; renewing it');
             continue;
           }
-          throw new JifelineHttpError('events', 401);
+          throw jifelineHttpError('events', 401);
         }
         if (response.status === 429) {
           await response.body?.cancel();
           const wait = rateLimitDelayMs(response.headers, Date.now());
-          if (wait === undefined) throw new JifelineHttpError('events', 429);
+          if (wait === undefined) throw jifelineHttpError('events', 429);
           const waitMs = Math.min(wait, options.maxRateLimitWaitMs);
           deps.logger.warn({ waitMs }, 'rate limited; waiting as asked');
           await sleep(waitMs, signal);
@@ -71,10 +75,11 @@ export function eventsApi(
         }
         if (!response.ok) {
           await response.body?.cancel();
-          throw new JifelineHttpError('events', response.status);
+          throw jifelineHttpError('events', response.status);
         }
-        const body = (await response.json()) as { result?: unknown };
-        if (!Array.isArray(body.result)) throw new Error('Jifeline events endpoint answered without a result list');
+        const body = (await response.json().catch(() => ({}))) as { result?: unknown };
+        if (!Array.isArray(body.result))
+          throw new SessionflowError('PROVIDER_API_REFUSED', 'Jifeline events endpoint answered without a result list');
         return body.result as unknown[];
       }
     },

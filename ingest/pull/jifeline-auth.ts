@@ -8,17 +8,24 @@
  * and at once when the API refuses it (`invalidate`, on a 401). Concurrent callers share one
  * token request. Neither the secret nor a token is ever logged.
  */
+import { SessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 
-/** An HTTP answer the puller did not want; never carries the body (it may echo credentials). */
-export class JifelineHttpError extends Error {
-  constructor(
-    readonly endpoint: 'token' | 'events',
-    readonly status: number,
-  ) {
-    super(`Jifeline ${endpoint} endpoint answered HTTP ${status}`);
-    this.name = 'JifelineHttpError';
-  }
+type Endpoint = 'token' | 'events';
+
+/**
+ * An HTTP answer the puller did not want; never carries the body (it may echo credentials). A 5xx,
+ * or a 429 that names no wait, is Jifeline's trouble (retried); any other answer is a refusal.
+ */
+export function jifelineHttpError(endpoint: Endpoint, status: number): SessionflowError {
+  const code = status >= 500 || status === 429 ? 'PROVIDER_API_UNAVAILABLE' : 'PROVIDER_API_REFUSED';
+  return new SessionflowError(code, `Jifeline ${endpoint} endpoint answered HTTP ${status}`);
+}
+
+/** A request that got no answer (no connection, a timeout): retried. */
+export function jifelineUnreachable(endpoint: Endpoint, cause: unknown): SessionflowError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new SessionflowError('PROVIDER_API_UNAVAILABLE', `Jifeline ${endpoint} endpoint: ${reason}`, { cause });
 }
 
 export interface ClientCredentialsOptions {
@@ -61,14 +68,16 @@ export function clientCredentials(
         client_secret: options.clientSecret,
       }).toString(),
       signal: AbortSignal.timeout(options.requestTimeoutMs),
+    }).catch((cause: unknown) => {
+      throw jifelineUnreachable('token', cause);
     });
     if (!response.ok) {
       await response.body?.cancel();
-      throw new JifelineHttpError('token', response.status);
+      throw jifelineHttpError('token', response.status);
     }
-    const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
+    const body = (await response.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
     if (typeof body.access_token !== 'string' || body.access_token === '')
-      throw new Error('Jifeline token endpoint answered without an access_token');
+      throw new SessionflowError('PROVIDER_API_REFUSED', 'Jifeline token endpoint answered without an access_token');
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
     held = { value: body.access_token, refreshAtMs: nowMs() + expiresIn * 1000 * options.refreshRatio };
     deps.logger.info({ expiresInSeconds: expiresIn }, 'access token obtained');

@@ -4,7 +4,9 @@
  * - The poller pages `GET /v2/system/events?after_id=<cursor>&limit=<pageLimit>` until a short
  *   page, wraps each event (source poll, dedup key = its ULID) and writes it through the RawSink;
  *   only once a page is durable does the cursor (the last ULID, a file under stateDir) move past
- *   it. Then it waits `pollIntervalMs`, or less when asked. Errors back off (lib/retry.ts).
+ *   it. Then it waits `pollIntervalMs`, or less when asked. A retriable error (Jifeline down, the
+ *   log unavailable, a full disk) backs off (lib/retry.ts); any other (a refusal) ends the poll,
+ *   and the next poll asks again.
  * - The websocket listener (when `websocketUrl` is set) stores each `event-received` frame as it
  *   comes. It never moves the cursor; after each (re)connection the poller runs at once to fetch
  *   what was sent while the socket was down. An event seen both ways is stored once per way with
@@ -14,7 +16,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.js';
-import { retry } from '../../lib/retry.js';
+import { isRetriable, retry } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { wrap } from '../envelope.js';
 import type { RawSink } from '../raw-sink.js';
@@ -143,13 +145,16 @@ export function createJifelinePuller(options: JifelinePullOptions, deps: Jifelin
     try {
       return await work();
     } catch (err) {
-      if (stopping.signal.aborted) throw err;
+      if (stopping.signal.aborted || !isRetriable(err)) throw err;
       onRetry(what)(err, 0, 0);
       return retry(work, { ...backoff, signal: stopping.signal, onRetry: onRetry(what) });
     }
   }
 
-  /** Pages from the cursor until a short page. Requests and writes are retried; throws when stopped or the cursor cannot be read. */
+  /**
+   * Pages from the cursor until a short page. Requests and writes are retried while their error is
+   * retriable; throws when stopped, at any other error, or when the cursor cannot be read.
+   */
   async function drain(): Promise<number> {
     let after = await cursor.read();
     let stored = 0;

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SessionflowError } from '../errors.js';
+import { InUseError, SessionflowError } from '../errors.js';
 import { writeFileAtomicSync } from '../atomic-file.js';
 
 const held = new Set<string>();
@@ -61,10 +61,7 @@ export function lockDir(dir: string): () => void {
       // empty or torn: its writer died while writing it
     }
     if (typeof owner.pid === 'number' && alive(owner.pid, owner.started)) {
-      throw new SessionflowError(
-        'LOG_UNAVAILABLE',
-        `${dir} is in use by another process (PID ${owner.pid}), a running \`sessionflow run\`?`,
-      );
+      throw new InUseError(owner.pid, `${dir} (PID ${owner.pid}), a running \`sessionflow run\`?`);
     }
     writeFileAtomicSync(path, mine);
   }
@@ -77,13 +74,4 @@ export function lockDir(dir: string): () => void {
       // already gone
     }
   };
-}
-
-/** The PID named by a lock refusal, along the cause chain. */
-export function lockHolder(err: unknown): number | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const pid = /in use by another process \(PID (\d+)\)/.exec(e.message)?.[1];
-    if (pid !== undefined) return Number(pid);
-  }
-  return undefined;
 }

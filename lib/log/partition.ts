@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../atomic-file.js';
+import { SessionflowError } from '../errors.js';
 import { eraseFrame, frameSize, parseFrame, writeFrame, type Frame } from './frame.js';
 import { recoverSegment, removeLeftovers } from './recover.js';
 import { SEGMENT_FILE, Segment, segmentName } from './segment.js';
@@ -85,7 +86,8 @@ export class Partition {
 
   /** An empty partition moved to start at `offset` (a migrated partition whose first records are gone). */
   startAt(offset: number): void {
-    if (this.segments.length !== 1 || this.active.records > 0) throw new Error(`${this.dir} is not empty`);
+    if (this.segments.length !== 1 || this.active.records > 0)
+      throw new SessionflowError('INTERNAL', `${this.dir} is not empty`);
     this.close();
     unlinkSync(this.active.path);
     const segment = new Segment(this.dir, offset);
@@ -245,13 +247,14 @@ export class Partition {
         const buf = Buffer.allocUnsafe(segment.size);
         for (let got = 0; got < buf.length; ) {
           const n = readSync(fd, buf, got, buf.length - got, got);
-          if (n === 0) throw new Error(`${segment.path} is shorter than its ${segment.size} good bytes`);
+          if (n === 0)
+            throw new SessionflowError('INTERNAL', `${segment.path} is shorter than its ${segment.size} good bytes`);
           got += n;
         }
         let changed = false;
         for (let at = 0; at < buf.length; ) {
           const parsed = parseFrame(buf, at);
-          if (!parsed.ok) throw new Error(`${segment.path}: no readable frame at byte ${at}`);
+          if (!parsed.ok) throw new SessionflowError('INTERNAL', `${segment.path}: no readable frame at byte ${at}`);
           if (!parsed.frame.erased && match(parsed.frame)) {
             eraseFrame(buf, at);
             writeSync(fd, buf, at, parsed.end - at, at);

@@ -4,12 +4,12 @@
  * to stop the process.
  */
 import type { Logger } from '../logger.js';
-import { retryThrough } from '../retry.js';
+import { retry } from '../retry.js';
 import type { Log, OutgoingMessage } from './types.js';
 
 /**
- * Publishes, retrying while the log is unavailable (LOG_UNAVAILABLE) until it works or `signal`
- * aborts: a stage rides out a Kafka outage instead of stopping its process (with `run`, the
+ * Publishes, retrying while the failure is retriable (the log unavailable: a broker restarting, a
+ * leader election) until it works or `signal` aborts: a stage rides out a Kafka outage instead of stopping its process (with `run`, the
  * ingest with it). Other errors are thrown at once.
  */
 export function publishRetrying(
@@ -19,7 +19,7 @@ export function publishRetrying(
   signal: AbortSignal,
   logger: Logger,
 ): Promise<void> {
-  return retryThrough(['LOG_UNAVAILABLE'], () => log.publish(topic, messages), {
+  return retry(() => log.publish(topic, messages), {
     initialMs: 200,
     maxMs: 5000,
     signal,

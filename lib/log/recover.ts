@@ -10,6 +10,7 @@
  */
 import { closeSync, ftruncateSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
+import { SessionflowError } from '../errors.js';
 import { FRAME_HEADER, parseFrame } from './frame.js';
 import { Segment } from './segment.js';
 
@@ -75,7 +76,7 @@ export function recoverSegment(
   let position = 0;
   for (const [from, to] of good) {
     const parsed = parseFrame(buf, from);
-    if (!parsed.ok) throw new Error('unreachable: a frame checked a moment ago');
+    if (!parsed.ok) throw new SessionflowError('INTERNAL', 'unreachable: a frame checked a moment ago');
     segment.note(parsed.frame.offset, position, to - from, parsed.frame.timestamp);
     position += to - from;
   }

@@ -10,6 +10,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { SessionflowError } from '../errors.js';
 import { parseFrame, type Frame } from './frame.js';
 
 const INDEX_INTERVAL = 32 * 1024;
@@ -98,7 +99,8 @@ export class Segment {
           }
           parsed = parseFrame(chunk, used);
         }
-        if (used === 0) throw new Error(`${this.path}: no readable frame at byte ${at} of ${this.size}`);
+        if (used === 0)
+          throw new SessionflowError('INTERNAL', `${this.path}: no readable frame at byte ${at} of ${this.size}`);
         at += used;
       }
       return { frames, next: at };

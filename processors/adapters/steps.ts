@@ -34,8 +34,7 @@ export function parseBody(body: Buffer, repair?: (text: string) => string): Step
     value = JSON.parse(text);
   } catch {
     try {
-      if (!repair) throw new Error('not JSON');
-      value = JSON.parse(repair(text));
+      value = JSON.parse(repair ? repair(text) : text); // without a repair: the same refusal again
     } catch {
       return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
     }

@@ -11,6 +11,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { queryRows, sqlString } from '../../lib/duckdb.js';
+import { SessionflowError } from '../../lib/errors.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs } from '../warehouse/files.js';
 import { ANALYST_TABLES, quoteIdent, warehouseDdl } from '../warehouse/tables.js';
@@ -104,12 +105,16 @@ export async function writeInitFile(dataDir: string, path: string): Promise<View
 export async function writeViewsDb(dataDir: string, path: string): Promise<ViewsSql> {
   const target = resolve(path);
   if (target === resolve(dataDir, 'warehouse.duckdb') || target === resolve(dataDir, 'log.duckdb')) {
-    throw new Error(
+    throw new SessionflowError(
+      'ARGUMENT_INVALID',
       `${path} is the pipeline's own database: choose another file, such as ${join(dataDir, 'views.duckdb')}`,
     );
   }
   if (existsSync(target) && !(await isViewsDb(target))) {
-    throw new Error(`${path} exists and is not a views database made by sessionflow: not replacing it`);
+    throw new SessionflowError(
+      'ARGUMENT_INVALID',
+      `${path} exists and is not a views database made by sessionflow: not replacing it`,
+    );
   }
   const views = await viewsSql(dataDir);
   const tmp = join(dirname(target), `.${basename(target)}.tmp`);

@@ -8,6 +8,7 @@
 import type { DuckDBAppender, DuckDBResultReader } from '@duckdb/node-api';
 import type { ParticipantRef, RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import type { DuckDBConnection } from '../../lib/duckdb.js';
+import { SessionflowError } from '../../lib/errors.js';
 import { quoteIdent, type Column, type ColumnKind, type TableSchema } from './tables.js';
 
 export type Row = Record<string, unknown>;
@@ -100,7 +101,7 @@ export async function insertRows(
     for (const row of rows) {
       for (const column of table.columns) {
         const value = row[column.name];
-        if (value === undefined) throw new Error(`row for ${table.name} has no ${column.name}`);
+        if (value === undefined) throw new SessionflowError('INTERNAL', `row for ${table.name} has no ${column.name}`);
         append(appender, column.kind, value);
       }
       appender.endRow();

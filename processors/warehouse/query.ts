@@ -7,6 +7,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { SerialQueue, type DuckDBConnection } from '../../lib/duckdb.js';
+import { SessionflowError } from '../../lib/errors.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs, restrictedDir } from './files.js';
 import {
@@ -112,7 +113,7 @@ class DuckDBDataset implements Dataset {
   ) {}
 
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
-    if (this.closed) return Promise.reject(new Error('the dataset is closed'));
+    if (this.closed) return Promise.reject(new SessionflowError('INTERNAL', 'the dataset is closed'));
     return this.queue.run(async () => {
       await this.views.refresh();
       try {

@@ -9,7 +9,7 @@ import type { DeadLetter, RawWebhook, SessionEvent, SessionFact } from '../../li
 import { openSubjects, subjectHashes, type ErasureRequest } from '../../lib/erasure.js';
 import type { AvroCodec, Deserializer } from '../../lib/avro.js';
 import { SessionflowError, isSessionflowError } from '../../lib/errors.js';
-import { retryThrough } from '../../lib/retry.js';
+import { retry } from '../../lib/retry.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { tpKey, type Consumer, type Log, type MessageBatch } from '../../lib/log/types.js';
@@ -196,12 +196,12 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
         continue;
       }
       try {
-        const result = await retryThrough(['STORAGE_UNAVAILABLE'], () => warehouse.erase(order), {
+        const result = await retry(() => warehouse.erase(order), {
           initialMs: 100,
           maxMs: 5000,
           signal: stopping.signal,
           onRetry: (err, attempt, delayMs) =>
-            logger.warn({ err: String(err), attempt, delayMs }, 'erase not stored: the disk refuses writes; retrying'),
+            logger.warn({ err: String(err), attempt, delayMs }, 'erase not stored; retrying'),
         });
         publisher.kick();
         await deps.onErasure?.(order, result);
@@ -287,20 +287,21 @@ export async function startWarehouseSink(deps: WarehouseSinkDeps): Promise<Wareh
 }
 
 /**
- * Stores a batch, retrying with backoff while the disk refuses writes (STORAGE_UNAVAILABLE) until
- * it takes them again or the sink stops: a full disk holds the batch back, it does not end the
- * process. Any other failure is thrown at once. A retry is safe: the batch and its offsets
- * commit together or not at all, and what it stores is keyed (DESIGN section 8).
+ * Stores a batch, retrying with backoff while the failure is retriable (the disk refuses writes:
+ * STORAGE_UNAVAILABLE) until it works or the sink stops: a full disk holds the batch back, it does
+ * not end the process. Any other failure (WAREHOUSE_FAILED, INTERNAL) is thrown at once and stops
+ * the process. A retry is safe: the batch and its offsets commit together or not at all, and what
+ * it stores is keyed (DESIGN section 8).
  */
 function storeRetrying(warehouse: WarehouseWriter, batch: WarehouseBatch, signal: AbortSignal, logger: Logger) {
-  return retryThrough(['STORAGE_UNAVAILABLE'], () => warehouse.applyBatch(batch), {
+  return retry(() => warehouse.applyBatch(batch), {
     initialMs: 100,
     maxMs: 5000,
     signal,
     onRetry: (err, attempt, delayMs) =>
       logger.warn(
-        { err: String(err), attempt, delayMs },
-        'warehouse batch not stored: the disk refuses writes; retrying',
+        { err: String(err), code: isSessionflowError(err) ? err.code : undefined, attempt, delayMs },
+        'warehouse batch not stored; retrying',
       ),
   });
 }

@@ -4,22 +4,20 @@
  * the active one goes away (its consumer group then hands it the partitions).
  */
 import { join } from 'node:path';
+import { InUseError, isSessionflowError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { sleep } from '../../lib/retry.js';
 import { createWarehouse } from './writer.js';
 import type { Warehouse, WarehouseOptions } from './types.js';
 
-const LOCKED = /Could not set lock on file|Conflicting lock is held/i;
-
-/** DuckDB's answer when another process holds warehouse.duckdb (its single writer). */
+/** Another process holds the file (IN_USE): warehouse.duckdb (its single writer, lib/duckdb.ts), or the embedded log. */
 export function isLocked(err: unknown): boolean {
-  return lockMessage(err) !== undefined;
+  return isSessionflowError(err, 'IN_USE');
 }
 
-/** The id of the process holding the lock, from DuckDB's "Conflicting lock is held in /usr/bin/node (PID 31445)". */
+/** The id of the process holding the file, when it is known. */
 export function lockHolderPid(err: unknown): number | undefined {
-  const pid = /\(PID (\d+)\)/.exec(lockMessage(err) ?? '')?.[1];
-  return pid === undefined ? undefined : Number(pid);
+  return err instanceof InUseError ? err.holder : undefined;
 }
 
 /**
@@ -29,12 +27,8 @@ export function lockHolderPid(err: unknown): number | undefined {
 export function inUseMessage(err: unknown, dataDir: string): string | undefined {
   if (!isLocked(err)) return undefined;
   const pid = lockHolderPid(err);
-  return `${join(dataDir, 'warehouse.duckdb')} is open in another process${pid === undefined ? '' : ` (PID ${pid})`}: stop sessionflow run/warehouse first, then run this command again`;
-}
-
-function lockMessage(err: unknown): string | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (LOCKED.test(e.message)) return e.message;
-  return undefined;
+  const holder = pid === undefined ? '' : ` (PID ${pid})`;
+  return `${join(dataDir, 'warehouse.duckdb')} is open in another process${holder}: stop sessionflow run/warehouse first, then run this command again`;
 }
 
 export async function openWarehouseWhenFree(

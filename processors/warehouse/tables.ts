@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { queryRows, type DuckDBConnection } from '../../lib/duckdb.js';
+import { SessionflowError } from '../../lib/errors.js';
 import { sqlPath } from '../../lib/paths.js';
 
 export type ColumnKind =
@@ -48,7 +49,7 @@ function kindOf(type: string): ColumnKind {
     case 'TIMESTAMP':
       return type;
     default:
-      throw new Error(`warehouse column type ${type} has no binding`);
+      throw new SessionflowError('INTERNAL', `warehouse column type ${type} has no binding`);
   }
 }
 
@@ -74,7 +75,8 @@ export async function describeTables(conn: DuckDBConnection, schema = 'main'): P
 
 export function tableSchema(tables: Map<string, TableSchema>, name: string): TableSchema {
   const table = tables.get(name);
-  if (!table) throw new Error(`warehouse table ${name} is missing: is sql/warehouse.sql applied?`);
+  if (!table)
+    throw new SessionflowError('INTERNAL', `warehouse table ${name} is missing: is sql/warehouse.sql applied?`);
   return table;
 }
 
@@ -150,7 +152,7 @@ export const ANALYST_TABLES: readonly DatasetTable[] = DATASET_TABLES.filter((t)
 
 export function datasetTable(name: string): DatasetTable {
   const table = DATASET_TABLES.find((t) => t.name === name);
-  if (!table) throw new Error(`${name} is not a dataset table`);
+  if (!table) throw new SessionflowError('INTERNAL', `${name} is not a dataset table`);
   return table;
 }
 

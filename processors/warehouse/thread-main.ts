@@ -4,6 +4,7 @@
  * came. After `close` it lets the thread end.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { SessionflowError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import type { RawWebhook } from '../../lib/canonical.js';
 import { openWarehouseWhenFree } from './standby.js';
@@ -11,7 +12,11 @@ import { reportError, type Call, type Reply, type ThreadOptions } from './thread
 import type { WarehouseBatch, WarehouseWriter } from './types.js';
 
 const port = parentPort;
-if (!port) throw new Error('thread-main.js runs as the warehouse worker thread (processors/warehouse/thread.ts)');
+if (!port)
+  throw new SessionflowError(
+    'INTERNAL',
+    'thread-main.js runs as the warehouse worker thread (processors/warehouse/thread.ts)',
+  );
 const options = workerData as ThreadOptions;
 const logger = createLogger(options.logLevel, undefined, { secretHeaders: options.secretHeaders });
 const post = (reply: Reply) => port.postMessage(reply);

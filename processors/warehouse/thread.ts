@@ -67,10 +67,10 @@ export function reportError(err: unknown): ErrorReport {
   return { code: isSessionflowError(err) ? err.code : undefined, message: err.message, stack: err.stack };
 }
 
-/** The error again on this side, with its code when it had one of ours. */
+/** The error again on this side, with its code; one the worker did not classify is INTERNAL. */
 function rebuiltError(report: ErrorReport): Error {
-  const err =
-    report.code !== undefined && report.code in ERRORS ? new SessionflowError(report.code as ErrorCode) : new Error();
+  const code = report.code !== undefined && report.code in ERRORS ? (report.code as ErrorCode) : 'INTERNAL';
+  const err = new SessionflowError(code);
   err.message = report.message;
   if (report.stack) err.stack = report.stack;
   return err;

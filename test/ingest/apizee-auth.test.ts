@@ -144,12 +144,21 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
     expect(fake.requests.map((r) => r.token)).toEqual([first, first, first, second, second]);
   });
 
+  /** A 401 that ends the run: a refusal (not retriable) with Apizee's status. */
+  const REFUSED_401 = {
+    failure: 'unauthorized',
+    apizeeStatus: 401,
+    stopsRun: true,
+    code: 'PROVIDER_API_REFUSED',
+    retriable: false,
+  };
+
   it('a fresh token refused too ends the run: one more try only, a message that names the user settings', async () => {
     const b = await backfill();
     fake.refuseEveryToken = true;
     const outcomes = await b.tickets(['361', '362']);
     expect(outcomes).toHaveLength(1);
-    expect(outcomes[0]!.error).toMatchObject({ failure: 'unauthorized', status: 401, stopsRun: true });
+    expect(outcomes[0]!.error).toMatchObject(REFUSED_401);
     expect(outcomes[0]!.error!.message).toMatch(/APIZEE_API_USERNAME/);
     expect(fake.requests.map((r) => r.status)).toEqual([401, 401]);
     expect(fake.tokenRequests).toHaveLength(2);
@@ -159,7 +168,7 @@ describe('apizee tokens from APIZEE_API_USERNAME and APIZEE_API_PASSWORD', () =>
     const wrong = await backfill({ credentials: { username: USERNAME, password: 'not the password' } });
     const outcomes = await wrong.tickets(['361', '362']);
     expect(outcomes).toHaveLength(1);
-    expect(outcomes[0]!.error).toMatchObject({ failure: 'unauthorized', status: 401, stopsRun: true });
+    expect(outcomes[0]!.error).toMatchObject(REFUSED_401);
     expect(outcomes[0]!.error!.message).toMatch(/APIZEE_API_USERNAME and APIZEE_API_PASSWORD.*HTTP 401/);
     expect(fake.tokenRequests.map((r) => r.status)).toEqual([401]);
     expect(fake.requests).toHaveLength(0);

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../lib/avro.js';
 import type { RawWebhook } from '../../lib/canonical.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
+import { ERRORS } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { createMetrics } from '../../lib/metrics.js';
 import { projectRoot } from '../../lib/paths.js';
@@ -309,7 +310,10 @@ describe('apizee backfill against a local Apizee API', () => {
     const [outcome] = await (await backfill()).tickets(['361']);
     expect(outcome!.error).toBeInstanceOf(ApizeeApiError);
     expect(outcome!.error!.failure).toBe('server_error');
-    expect(outcome!.error!.message).toBe('Apizee answered HTTP 500 for ticket 361 (3 attempts)');
+    expect(outcome!.error).toMatchObject({ code: 'PROVIDER_API_UNAVAILABLE', retriable: true, apizeeStatus: 500 });
+    expect(outcome!.error!.message).toBe(
+      `${ERRORS.PROVIDER_API_UNAVAILABLE.message}: Apizee answered HTTP 500 for ticket 361 (3 attempts)`,
+    );
     expect(fake.requests).toHaveLength(6);
   });
 
@@ -327,8 +331,9 @@ describe('apizee backfill against a local Apizee API', () => {
       ['363', 0, 'forbidden'],
       ['361', 2, null],
     ]);
+    expect(outcomes[0]!.error).toMatchObject({ code: 'PROVIDER_API_REFUSED', retriable: false, apizeeStatus: 404 });
     expect(outcomes[0]!.error!.message).toBe(
-      'ticket 999 not found (HTTP 404): no such ticket for this Apizee account, or it was deleted',
+      `${ERRORS.PROVIDER_API_REFUSED.message}: ticket 999 not found (HTTP 404): no such ticket for this Apizee account, or it was deleted`,
     );
     expect(outcomes[1]!.error!.message).toMatch(
       /403 Forbidden for ticket 363: the token's user lacks the role permissions/,

@@ -378,6 +378,7 @@ describe('backfill while the service holds the embedded log', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject({ code: 'IN_USE', retriable: true, holder: holder.pid });
     expect(isLogLocked(err)).toBe(true);
     expect(isLogLocked(new Error('IO Error: No space left on device'))).toBe(false);
     const text = lockedLogMessage(dir.path, err);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { monotonicFactory } from 'ulidx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../lib/avro.js';
+import { SessionflowError } from '../../lib/errors.js';
 import type { RawWebhook } from '../../lib/canonical.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
 import { createLogger } from '../../lib/logger.js';
@@ -214,6 +215,19 @@ describe('Jifeline puller against a local Partner API', () => {
     expect(await ids('rest')).toEqual(all.map((e) => e.id));
   });
 
+  it('does not retry a refusal (a 403): the poll ends with it, and the next poll asks again', async () => {
+    const all = [event(), event()];
+    fake.add(...all);
+    fake.script.push({ status: 403 });
+    const p = await puller({ pageLimit: 10, pollIntervalMs: 400 });
+    p.start();
+    await waitFor(() => cursor() === all[1]!.id, 'the cursor at the last event');
+    expect(fake.requests.map((r) => r.status)).toEqual([403, 200]);
+    // The poll interval, not the backoff of a retriable failure (20 to 100 ms).
+    expect(fake.requests[1]!.at - fake.requests[0]!.at).toBeGreaterThanOrEqual(390);
+    expect(await ids('rest')).toEqual(all.map((e) => e.id));
+  });
+
   it('stores websocket events as they come, reconnects after a drop, and the poller fills the gap', async () => {
     const start = [event(), event(), event()];
     fake.add(...start);
@@ -299,7 +313,7 @@ describe('Jifeline puller against a local Partner API', () => {
       async write(raw, key) {
         const at = cursor();
         if (at !== null && raw.dedup_key !== null && at >= raw.dedup_key) ahead.push(raw.dedup_key);
-        if (++writes === 4 && failures-- > 0) throw new Error('the log is unavailable');
+        if (++writes === 4 && failures-- > 0) throw new SessionflowError('LOG_UNAVAILABLE', 'a test failure');
         await sink.write(raw, key);
       },
     }));

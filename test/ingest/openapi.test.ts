@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { ERRORS } from '../../lib/errors.js';
+import { ERRORS, SessionflowError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { createMetrics } from '../../lib/metrics.js';
 import { buildApp } from '../../ingest/app.js';
 import { createApizeeReceiver } from '../../ingest/providers/apizee.js';
 import { createMluviiReceiver } from '../../ingest/providers/mluvii.js';
+import type { Receiver } from '../../ingest/providers/types.js';
 import { createZoomReceiver } from '../../ingest/providers/zoom.js';
 
 interface Operation {
@@ -27,23 +28,27 @@ interface Spec {
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
+/** The ingest with these receivers and a sink that is never to be reached. */
+const ingestWith = (receivers: Receiver[]) =>
+  buildApp({
+    receivers,
+    sink: { write: () => Promise.reject(new Error('no writes here')) },
+    logger: createLogger('silent'),
+    metrics: createMetrics(),
+    bodyLimitBytes: 1024,
+    ready: () => true,
+  });
+
 describe('OpenAPI at /docs', () => {
   let app: FastifyInstance;
   let spec: Spec;
 
   beforeAll(async () => {
-    app = buildApp({
-      receivers: [
-        createZoomReceiver(['z']),
-        createApizeeReceiver(['a']),
-        createMluviiReceiver({ user: 'u', passwords: ['p'] }),
-      ],
-      sink: { write: () => Promise.reject(new Error('no writes here')) },
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      bodyLimitBytes: 1024,
-      ready: () => true,
-    });
+    app = ingestWith([
+      createZoomReceiver(['z']),
+      createApizeeReceiver(['a']),
+      createMluviiReceiver({ user: 'u', passwords: ['p'] }),
+    ]);
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
     spec = res.json<Spec>();
@@ -108,6 +113,43 @@ describe('OpenAPI at /docs', () => {
       expect(op.description).toContain(code);
     }
     for (const status of ['401', '413', '415', '503']) expect(op.responses[status]).toBeDefined();
+  });
+
+  it('lists in the error enums exactly the codes of lib/errors.ts with an HTTP status, each under its status', () => {
+    const op = spec.paths['/webhooks/{provider}']!.post!;
+    const documented = Object.entries(op.responses)
+      .filter(([status]) => status !== '200')
+      .map(([status, response]) => [status, response.content?.['application/json']?.schema.properties?.error?.enum]);
+    const inList = new Map<string, string[]>();
+    for (const [code, spec_] of Object.entries(ERRORS))
+      if ('status' in spec_) inList.set(String(spec_.status), [...(inList.get(String(spec_.status)) ?? []), code]);
+    expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(inList));
+    expect([...inList.values()].flat()).toEqual(expect.arrayContaining(['NOT_FOUND', 'INTERNAL']));
+  });
+
+  it('answers a failure whose code has no HTTP status, or no code at all, as INTERNAL: no code outside the document', async () => {
+    for (const thrown of [new SessionflowError('LOG_UNAVAILABLE', 'a broker is down'), new Error('a bug')]) {
+      const failing = ingestWith([
+        {
+          provider: 'zoom',
+          verify: () => {
+            throw thrown;
+          },
+        },
+      ]);
+      const res = await failing.inject({
+        method: 'POST',
+        url: '/webhooks/zoom',
+        headers: { 'content-type': 'application/json' },
+        payload: '{}',
+      });
+      await failing.close();
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toEqual({ error: 'INTERNAL', message: ERRORS.INTERNAL.message });
+    }
+    const elsewhere = await app.inject({ method: 'GET', url: '/nowhere?x=1' });
+    expect(elsewhere.statusCode).toBe(404);
+    expect(elsewhere.json()).toEqual({ error: 'NOT_FOUND', message: expect.stringContaining('GET /nowhere') });
   });
 
   it('declares how each provider authenticates', () => {

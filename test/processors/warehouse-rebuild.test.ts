@@ -192,6 +192,7 @@ describe('rebuild', () => {
         (w) => w.close().then(() => undefined),
         (e: unknown) => e,
       );
+      expect(err).toMatchObject({ code: 'IN_USE', retriable: true, holder: holder.pid });
       expect(isLocked(err)).toBe(true);
       expect(inUseMessage(err, fx.dataDir)).toBe(
         `${join(fx.dataDir, 'warehouse.duckdb')} is open in another process (PID ${holder.pid}): stop sessionflow run/warehouse first, then run this command again`,

@@ -1,8 +1,9 @@
-/** The warehouse stage's batching: what bounds a batch besides its linger time. */
+/** The warehouse stage's batching: what bounds a batch besides its linger time; which failures it retries. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../lib/avro.js';
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { openEmbeddedTransport, type Transport } from '../../lib/log/open.js';
+import { SessionflowError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import type { Registry } from '../../lib/registry/types.js';
 import { createMetrics } from '../../lib/metrics.js';
@@ -10,6 +11,7 @@ import { nowMicros } from '../../lib/time.js';
 import { topicsFor, valueSubject } from '../../lib/topics.js';
 import { wrap } from '../../ingest/envelope.js';
 import { startWarehouseSink } from '../../processors/warehouse/stage.js';
+import type { WarehouseWriter } from '../../processors/warehouse/types.js';
 import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
 import { queryDataset } from '../helpers/data.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -130,5 +132,74 @@ describe('warehouse batches', () => {
     expect(await queryDataset(dir.path, 'SELECT count(*) AS n FROM raw_webhooks', { restricted: true })).toEqual([
       { n: 1 },
     ]);
+  });
+
+  /** The warehouse, its first applyBatch calls failing with `failures` (one each), and how many calls there were. */
+  function refusing(failures: SessionflowError[]): { writer: WarehouseWriter; calls: () => number } {
+    let calls = 0;
+    const applyBatch: WarehouseWriter['applyBatch'] = async (batch) => {
+      calls += 1;
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return warehouse.applyBatch(batch);
+    };
+    const writer = new Proxy(warehouse, {
+      get: (target, name) => {
+        if (name === 'applyBatch') return applyBatch;
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    return { writer, calls: () => calls };
+  }
+
+  /** The stage over `writer`, after one raw delivery was published. */
+  async function oneDelivery(writer: WarehouseWriter) {
+    const codec = new AvroCodec(transport.registry);
+    const rawWriter = await codec.serializer<RawWebhook>(valueSubject(topics.raw('zoom')), 'RawWebhook');
+    const body = Buffer.from(JSON.stringify({ event: 'session.started' }));
+    const raw = wrap({
+      provider: 'zoom',
+      source: 'webhook',
+      receivedAt: nowMicros(),
+      dedupKey: null,
+      headers: {},
+      body,
+    });
+    await transport.log.publish(topics.raw('zoom'), [{ key: null, value: rawWriter.encode(raw) }]);
+    const logger = createLogger('silent');
+    return startWarehouseSink({
+      log: transport.log,
+      codec,
+      topics,
+      warehouse: writer,
+      logger,
+      metrics: createMetrics(),
+    });
+  }
+
+  it('retries a batch while its failure is retriable (the disk refuses writes), then stores it', async () => {
+    const full = () => new SessionflowError('STORAGE_UNAVAILABLE', 'No space left on device');
+    const { writer, calls } = refusing([full(), full()]);
+    const sink = await oneDelivery(writer);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!(await warehouse.offsets()).has(`${topics.raw('zoom')}:0`) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect((await warehouse.offsets()).get(`${topics.raw('zoom')}:0`)).toBe(1);
+      expect(calls()).toBe(3);
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  it('does not retry a batch whose failure is not retriable: the stage stops with it and nothing is stored', async () => {
+    const { writer, calls } = refusing([new SessionflowError('WAREHOUSE_FAILED', 'a constraint failed')]);
+    const sink = await oneDelivery(writer);
+    await expect(sink.done).rejects.toMatchObject({ code: 'WAREHOUSE_FAILED', retriable: false });
+    await new Promise((r) => setTimeout(r, 300)); // longer than the first backoff: no retry came
+    expect(calls()).toBe(1);
+    expect(await warehouse.offsets()).toEqual(new Map());
+    await expect(sink.stop()).rejects.toMatchObject({ code: 'WAREHOUSE_FAILED' });
   });
 });
