@@ -12,6 +12,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
 import { contentKey } from '../../lib/ids.js';
+import { isRecord, scalar } from '../../lib/json-values.js';
 import type { Micros } from '../../lib/time.js';
 import { mluviiContentKey } from '../../processors/adapters/mluvii/identity.js';
 import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
@@ -96,13 +97,8 @@ interface MluviiEnvelope {
 function envelopeOf(body: unknown): { type: string; data: Record<string, unknown> } | undefined {
   const envelope = body as MluviiEnvelope | undefined;
   if (typeof envelope !== 'object' || envelope === null || typeof envelope.eventType !== 'string') return undefined;
-  const data =
-    typeof envelope.data === 'object' && envelope.data !== null && !Array.isArray(envelope.data) ? envelope.data : {};
+  const data = isRecord(envelope.data) ? envelope.data : {};
   return { type: envelope.eventType, data };
-}
-
-function scalar(value: unknown): string | null {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
 }
 
 /**

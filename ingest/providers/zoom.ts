@@ -14,6 +14,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
 import { contentKey } from '../../lib/ids.js';
+import { scalar } from '../../lib/json-values.js';
 import { epochToMicros, type Micros } from '../../lib/time.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
@@ -95,8 +96,4 @@ export function zoomDedupKey(body: ZoomEnvelope | undefined): string | null {
 function zoomSessionKey(body: ZoomEnvelope | undefined): string | null {
   const id = body?.payload?.object?.session_id;
   return typeof id === 'string' && id !== '' ? `zoom:${id}` : null;
-}
-
-function scalar(value: unknown): string | null {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
 }

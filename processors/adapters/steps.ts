@@ -3,6 +3,7 @@
  * becomes a dead letter): parse the JSON, make sure it is an object, read its type field.
  */
 import { ERRORS } from '../../lib/errors.js';
+import { isRecord } from '../../lib/json-values.js';
 import { inTimeRange, microsToIso, TIME_RANGE, type Micros } from '../../lib/time.js';
 import type { NormalizeFailure, NormalizeResult } from './types.js';
 
@@ -17,10 +18,6 @@ export function failure(
   providerType: string | null,
 ): NormalizeFailure {
   return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import type { CanonicalType, ConsentScope, ParticipantRef } from '../../../lib/canonical.js';
 import { participantKey } from '../../../lib/ids.js';
-import { blankToNull, fallbackIdentifier, idText, personIdentifier, surveyScore, type ApizeePerson } from './quirks.js';
+import { blankToNull, idText } from '../../../lib/json-values.js';
+import { fallbackIdentifier, personIdentifier, surveyScore, type ApizeePerson } from './quirks.js';
 import type { ApizeeMapping, Subject } from './table.js';
 
 type Opt<T> = T | null | undefined;

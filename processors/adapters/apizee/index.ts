@@ -9,13 +9,14 @@
  */
 import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { eventId } from '../../../lib/ids.js';
+import { blankToNull, idText, isRecord } from '../../../lib/json-values.js';
 import { epochToMicros, type Micros } from '../../../lib/time.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { attrs, commonAttributes, readDetails, type ApizeeBody, type Detail } from './details.js';
-import { blankToNull, foreignObjectType, idText, lookupType } from './quirks.js';
+import { foreignObjectType, lookupType } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES, APIZEE_SCHEMA_OF } from './table.js';
-import { failed, failure, isRecord, parseBody, timeInRange, type Step } from '../steps.js';
+import { failed, failure, parseBody, timeInRange, type Step } from '../steps.js';
 
 export { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from './table.js';
 

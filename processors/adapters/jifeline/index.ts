@@ -12,14 +12,15 @@
  */
 import type { CanonicalType, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { eventId } from '../../../lib/ids.js';
+import { blankToNull, isRecord } from '../../../lib/json-values.js';
 import { parseIsoMicros, type Micros } from '../../../lib/time.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type JifelineTicketEvent } from './details.js';
-import { blankToNull, canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
+import { canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
 import { checkShape } from './schemas.js';
-import { failure, isRecord, parseBody, unify, type Step } from './unify.js';
+import { unify } from './unify.js';
 import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
-import { failed, timeInRange } from '../steps.js';
+import { failed, failure, parseBody, timeInRange, type Step } from '../steps.js';
 
 export { JIFELINE_EVENT_TYPES } from './table.js';
 

@@ -25,11 +25,7 @@
 import { createHash } from 'node:crypto';
 import type { RawWebhook } from '../../../lib/canonical.js';
 import { contentKey } from '../../../lib/ids.js';
-import { isRecord } from '../steps.js';
-
-function scalar(value: unknown): string | null {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
-}
+import { isRecord, scalar } from '../../../lib/json-values.js';
 
 /**
  * The dedup key of a body with no activityId and no time from its content alone: eventType + id

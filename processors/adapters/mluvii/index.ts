@@ -7,6 +7,7 @@
  */
 import type { Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { eventId } from '../../../lib/ids.js';
+import { isRecord } from '../../../lib/json-values.js';
 import type { Micros } from '../../../lib/time.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type MluviiBody, type MluviiData } from './details.js';
@@ -21,7 +22,7 @@ import {
   type MluviiMapping,
   type TimeField,
 } from './table.js';
-import { failed, isRecord, parseBody, readTypeField, type Step } from '../steps.js';
+import { failed, parseBody, readTypeField, type Step } from '../steps.js';
 
 export { MLUVII_EVENT_TYPES } from './table.js';
 

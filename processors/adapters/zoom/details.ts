@@ -7,8 +7,9 @@
 import type { ParticipantRef } from '../../../lib/canonical.js';
 import { isAvroLong } from '../../../lib/avro.js';
 import { participantKey } from '../../../lib/ids.js';
+import { blankToNull } from '../../../lib/json-values.js';
 import type { NormalizeFailure } from '../types.js';
-import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
+import { alertIssues, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
 import type { ZoomMapping } from './table.js';
 
 type Opt<T> = T | null | undefined;

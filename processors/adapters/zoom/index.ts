@@ -7,13 +7,13 @@
  */
 import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { DEFAULT_SESSION_NAMES, eventId, sessionNameAs } from '../../../lib/ids.js';
+import { blankToNull, isRecord } from '../../../lib/json-values.js';
 import { epochToMicros, parseIsoMicros, type Micros } from '../../../lib/time.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type Detail, type ZoomBody } from './details.js';
-import { blankToNull } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { URL_VALIDATION, ZOOM_EVENT_TYPES, ZOOM_SCHEMA_OF, type ZoomMapping } from './table.js';
-import { failed, failure, isRecord, parseBody, readTypeField, timeInRange, type Step } from '../steps.js';
+import { failed, failure, parseBody, readTypeField, timeInRange, type Step } from '../steps.js';
 
 export { ZOOM_EVENT_TYPES } from './table.js';
 

@@ -7,11 +7,10 @@ import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../li
 import { participantKey } from '../../../lib/ids.js';
 import { adapterFor } from '../../../processors/adapters/index.js';
 import { apizeeAdapter, APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from '../../../processors/adapters/apizee/index.js';
+import { blankToNull, idText } from '../../../lib/json-values.js';
 import {
-  blankToNull,
   fallbackIdentifier,
   foreignObjectType,
-  idText,
   lookupType,
   personIdentifier,
   surveyScore,

@@ -5,8 +5,8 @@ import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../lib/canonical.js';
 import { jifelineAdapter, JIFELINE_EVENT_TYPES } from '../../../processors/adapters/jifeline/index.js';
+import { blankToNull } from '../../../lib/json-values.js';
 import {
-  blankToNull,
   canonicalEventId,
   productIds,
   ticketNumber,

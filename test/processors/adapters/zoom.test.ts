@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../lib/canonical.js';
 import { adapterFor, ADAPTERS } from '../../../processors/adapters/index.js';
 import { zoomAdapter, ZOOM_EVENT_TYPES } from '../../../processors/adapters/zoom/index.js';
+import { blankToNull } from '../../../lib/json-values.js';
 import {
   alertIssues,
-  blankToNull,
   calloutFailureReason,
   fileBytes,
   leaveReasonWithoutName,
