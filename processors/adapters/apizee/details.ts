@@ -8,6 +8,7 @@
 import type { CanonicalType, ConsentScope, ParticipantRef } from '../../../lib/canonical.js';
 import { participantKey } from '../../../lib/ids.js';
 import { blankToNull, idText } from '../../../lib/json-values.js';
+import { attrs } from '../event.js';
 import { fallbackIdentifier, personIdentifier, surveyScore, type ApizeePerson } from './quirks.js';
 import type { ApizeeMapping, Subject } from './table.js';
 
@@ -50,17 +51,6 @@ export interface Detail {
   attributes: Record<string, string>;
   /** For eventId when one Apizee event yields several canonical events of the same type. */
   discriminator?: string;
-}
-
-/** Attributes as strings, leaving out what is absent or blank. */
-export function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    const text =
-      typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
-    if (text !== null) out[key] = text;
-  }
-  return out;
 }
 
 /** The attributes every Apizee event keeps: its conversation (the ticket's conversations are counted) and event code. */

@@ -7,6 +7,7 @@
 import type { ParticipantRef } from '../../../lib/canonical.js';
 import { participantKey } from '../../../lib/ids.js';
 import { blankToNull, isRecord } from '../../../lib/json-values.js';
+import { attrs } from '../event.js';
 import { avOperatorId, clientRole } from './quirks.js';
 import type { MluviiMapping } from './table.js';
 
@@ -67,17 +68,6 @@ export interface Detail {
   state: string | null;
   count: number | null;
   attributes: Record<string, string>;
-}
-
-/** Attributes as strings, leaving out what is absent or blank. */
-export function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    if (value === null || value === undefined) continue;
-    const text = String(value).trim();
-    if (text !== '') out[key] = text;
-  }
-  return out;
 }
 
 /** People and bots, each keyed with PII_KEY. Operator ids are tenant-wide, so an operator has one key across sessions. */
