@@ -13,9 +13,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
 import { contentKey } from '../../lib/ids.js';
 import { isRecord, scalar } from '../../lib/json-values.js';
+import { parseLenientJson } from '../../lib/lenient-json.js';
 import type { Micros } from '../../lib/time.js';
 import { mluviiContentKey } from '../../processors/adapters/mluvii/identity.js';
-import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
 import { createMluviiRedeliveries, type MluviiDelivery } from './mluvii-redeliveries.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
@@ -76,17 +76,11 @@ export function createMluviiReceiver(credentials: MluviiCredentials | undefined)
 }
 
 /**
- * The body as JSON, read as leniently as the adapter reads it (a raw line break inside a string,
- * as in the documented SessionActivityWelcomeMessage); undefined when it is not JSON at all.
+ * The body as JSON, read as the adapter reads it (lib/lenient-json.ts: a raw line break inside a
+ * string, as in the documented SessionActivityWelcomeMessage); undefined when it is not JSON at all.
  */
 export function readMluviiBody(bytes: Buffer): unknown {
-  const strict = tryParseJson(bytes);
-  if (strict !== undefined) return strict;
-  try {
-    return JSON.parse(escapeControlCharsInStrings(bytes.toString('utf8')));
-  } catch {
-    return undefined;
-  }
+  return tryParseJson(bytes, parseLenientJson);
 }
 
 interface MluviiEnvelope {

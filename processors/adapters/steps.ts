@@ -21,21 +21,15 @@ export function failure(
 }
 
 /**
- * The body as a JSON object. `repair` gets one more try at text that is not JSON as sent (a
- * provider quirk, e.g. raw line breaks inside strings); the archive keeps the bytes as received.
+ * The body as a JSON object, read by `parse`: JSON.parse, or for a provider whose bodies are not
+ * always JSON as sent, the reading its ingest uses too (lib/lenient-json.ts).
  */
-export function parseBody(body: Buffer, repair?: (text: string) => string): Step<Record<string, unknown>> {
-  const text = body.toString('utf8');
+export function parseBody(body: Buffer, parse: (text: string) => unknown = JSON.parse): Step<Record<string, unknown>> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parse(body.toString('utf8'));
   } catch {
-    try {
-      if (!repair) throw new Error('not JSON');
-      value = JSON.parse(repair(text));
-    } catch {
-      return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
-    }
+    return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
   }
   return isRecord(value)
     ? { ok: true, value }

@@ -7,12 +7,13 @@
  */
 import type { CanonicalType, Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { isRecord } from '../../../lib/json-values.js';
+import { parseLenientJson } from '../../../lib/lenient-json.js';
 import type { Micros } from '../../../lib/time.js';
 import { eventOf, type Envelope, type EventDetail } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type MluviiBody, type MluviiData } from './details.js';
 import { timelessIdentity } from './identity.js';
-import { escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from './quirks.js';
+import { parseMluviiTime, settingTenantId } from './quirks.js';
 import { checkShape } from './schemas.js';
 import {
   MLUVII_CHANNELS,
@@ -159,7 +160,7 @@ function normalizeKnown(
 }
 
 export function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
-  const parsed = parseBody(raw.body, escapeControlCharsInStrings);
+  const parsed = parseBody(raw.body, parseLenientJson);
   if (!parsed.ok) return failed(parsed.failure);
   const type = readTypeField(parsed.value, 'eventType');
   if (!type.ok) return failed(type.failure);
