@@ -8,6 +8,7 @@
 import type { CanonicalType, Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
 import { isRecord } from '../../../lib/json-values.js';
 import { parseLenientJson } from '../../../lib/lenient-json.js';
+import { mluviiId, mluviiSession } from '../../../lib/mluvii-keys.js';
 import type { Micros } from '../../../lib/time.js';
 import { eventOf, type Envelope, type EventDetail } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
@@ -102,28 +103,24 @@ function eventsOf(
   return types.map((type) => eventOf(raw, envelope, type, identified));
 }
 
-const idText = (value: unknown): string | null =>
-  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null;
-
 /** A type the table does not know: kept as provider.other, its session and time read where they have the usual shape. */
 function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string): NormalizeResult {
   const shape = checkShape('Envelope', body, type);
   if (shape) return failed(shape);
   const data = isRecord(body.data) ? body.data : {};
-  const email = type.startsWith('EmailThread') && idText(data.sessionId) === null;
-  const sessionId = idText(data.sessionId) ?? (type.startsWith('Session') || email ? idText(data.id) : null);
+  const session = mluviiSession(type, data);
   const timeField =
     (['time', 'started', 'ended', 'created'] as const).find((f) => data[f] !== undefined && data[f] !== null) ?? null;
   // A type the table does not know may repeat: a body of it with no time is not `once`.
   const occurred = occurredAt(raw, data, timeField, type, false);
   if (!occurred.ok) return failed(occurred.failure);
   const envelope: MluviiEnvelope = {
-    account_id: idText(data.tenantId),
-    session_key: sessionId === null ? null : `${PROVIDER}:${email ? 'email:' : ''}${sessionId}`,
-    session_id: sessionId,
-    channel: email && sessionId !== null ? 'email' : null,
+    account_id: mluviiId(data.tenantId),
+    session_key: session?.key ?? null,
+    session_id: session?.id ?? null,
+    channel: session?.email ? 'email' : null,
     provider_type: type,
-    provider_event_id: idText(data.activityId),
+    provider_event_id: mluviiId(data.activityId),
     occurred_at: occurred.value.at,
     timeless: occurred.value.timeless,
   };
@@ -151,7 +148,7 @@ function normalizeKnown(
     session_id: session?.id ?? null,
     channel: session?.channel ?? null,
     provider_type: type,
-    provider_event_id: idText(data.activityId),
+    provider_event_id: mluviiId(data.activityId),
     occurred_at: occurred.value.at,
     timeless: occurred.value.timeless,
   };

@@ -16,7 +16,7 @@ import {
 } from '../../../processors/adapters/mluvii/quirks.js';
 import { mluviiSchemaJson } from '../../../processors/adapters/mluvii/schemas.js';
 import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.js';
-import { mluviiContentKey } from '../../../processors/adapters/mluvii/identity.js';
+import { mluviiContentKey } from '../../../lib/mluvii-keys.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { TIME_RANGE } from '../../../lib/time.js';
 import { foldSession } from '../../../processors/sessionize/index.js';
