@@ -100,7 +100,7 @@ function envelopeOf(body: unknown): { type: string; data: Record<string, unknown
  * nor a time, and the entity whose deliveries mluvii keeps in order. Only the receiver, which
  * sees the deliveries in that order, can tell a timeless retry from a repeat (mluvii-redeliveries.ts).
  */
-export function mluviiDelivery(body: unknown, bytes: Buffer): MluviiDelivery | null {
+function mluviiDelivery(body: unknown, bytes: Buffer): MluviiDelivery | null {
   const envelope = envelopeOf(body);
   if (envelope === undefined) return null;
   const { type, data } = envelope;

@@ -20,7 +20,7 @@ import { header, tryParseJson, type IncomingRequest, type Receiver, type Verifie
 
 /** How far ahead of our clock a request's timestamp may be (clock skew). */
 const AHEAD_MICROS = 5 * 60 * 1_000_000;
-export const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
+const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
 
 export function zoomSignature(secret: string, timestamp: string, body: Buffer | string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`;

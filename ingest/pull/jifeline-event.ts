@@ -19,7 +19,7 @@ export interface Delivery {
 }
 
 /** Crockford base32 is case-insensitive: one spelling, so both delivery paths share a dedup key. */
-export function eventIdOf(value: unknown): string | null {
+function eventIdOf(value: unknown): string | null {
   const text = typeof value === 'string' ? blankToNull(value) : null;
   return text !== null && isUlid(text) ? text.toUpperCase() : text;
 }

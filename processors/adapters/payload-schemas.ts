@@ -14,8 +14,6 @@ import type { NormalizeFailure } from './types.js';
 export interface PayloadSchemas<Name extends string> {
   /** The schema's JSON as written in its .avsc file. */
   json(name: Name): Schema;
-  /** The parsed Avro type, read once per process (a missing or broken schema is a deployment error: it throws). */
-  type(name: Name): Type;
   /**
    * Null when the body fits the named schema, else one failure for the first offending field:
    * FIELD_MISSING when it is absent or null, FIELD_INVALID when it has the wrong type, BODY_SHAPE
@@ -40,6 +38,7 @@ export function payloadSchemas<Name extends string>(provider: string, label: str
   const types = new Map<Name, Type>();
   const json = (name: Name): Schema =>
     JSON.parse(readFileSync(schemaPath('providers', provider, `${name}.avsc`), 'utf8')) as Schema;
+  // Each schema is parsed once per process; a missing or broken one is a deployment error: it throws.
   const type = (name: Name): Type => {
     let parsed = types.get(name);
     if (parsed === undefined) {
@@ -50,7 +49,6 @@ export function payloadSchemas<Name extends string>(provider: string, label: str
   };
   return {
     json,
-    type,
     check(name, body, providerType, pathOf = (p) => p) {
       let first: { path: string[]; value: unknown; type: Type } | undefined;
       const valid = type(name).isValid(body, {

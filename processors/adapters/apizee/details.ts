@@ -83,7 +83,7 @@ function participantOf(
  * the type moves the ticket to a state (ticket.closed → ticket.closed + state closed;
  * ticket.completed is itself the change to done).
  */
-export function canonicalTypesOf(mapping: ApizeeMapping): CanonicalType[] {
+function canonicalTypesOf(mapping: ApizeeMapping): CanonicalType[] {
   if (mapping.state === null || mapping.canonical === 'ticket.state_changed') return [mapping.canonical];
   return [mapping.canonical, 'ticket.state_changed'];
 }

@@ -100,7 +100,7 @@ function otherEvent(
   return { events: [eventOf(raw, envelope, detail.type, detail)], failures: [] };
 }
 
-export function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
   const read = readEventType(parsed.value);

@@ -5,5 +5,4 @@ import type { ApizeeSchemaName } from './table.js';
 const schemas = payloadSchemas<ApizeeSchemaName>('apizee', 'Apizee');
 
 export const apizeeSchemaJson = schemas.json;
-export const apizeeType = schemas.type;
 export const checkShape = schemas.check;

@@ -32,7 +32,7 @@ export type ApizeeSchemaName = (typeof APIZEE_SCHEMA_OF)[ApizeeFamily] | 'Envelo
 export const APIZEE_SCHEMA_NAMES: readonly ApizeeSchemaName[] = [...Object.values(APIZEE_SCHEMA_OF), 'Envelope'];
 
 /** The ticket states of apizee-tickets.md. */
-export const TICKET_STATES = [
+const TICKET_STATES = [
   'new',
   'open',
   'invited',

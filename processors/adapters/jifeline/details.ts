@@ -46,7 +46,7 @@ export interface Detail {
 export type DetailResult = { ok: true; detail: Detail } | { ok: false; failure: NormalizeFailure };
 
 /** The customer (a garage: its id leads to its name, address and contacts) as a keyed pseudonym. */
-export function customerKey(piiKey: string, customerId: string): string {
+function customerKey(piiKey: string, customerId: string): string {
   return participantKey(piiKey, 'jifeline', `customer:${customerId}`);
 }
 

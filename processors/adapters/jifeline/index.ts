@@ -87,7 +87,7 @@ function ticketOf(event: Record<string, unknown>): { id: string | null; number: 
   return { id, number: ticketNumber({ ticket_number: pick(ticket.ticket_number), number: pick(ticket.number) }) };
 }
 
-export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
   const unified = unify(parsed.value);

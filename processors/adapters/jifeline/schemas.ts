@@ -5,5 +5,4 @@ import type { JifelineSchemaName } from './table.js';
 const schemas = payloadSchemas<JifelineSchemaName>('jifeline', 'Jifeline');
 
 export const jifelineSchemaJson = schemas.json;
-export const jifelineType = schemas.type;
 export const checkShape = schemas.check;

@@ -156,7 +156,7 @@ function normalizeKnown(
   return { events: eventsOf(raw, envelope, mapping.canonical, detail), failures: [] };
 }
 
-export function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body, parseLenientJson);
   if (!parsed.ok) return failed(parsed.failure);
   const type = readTypeField(parsed.value, 'eventType');

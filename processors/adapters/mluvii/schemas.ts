@@ -5,5 +5,4 @@ import type { MluviiSchemaName } from './table.js';
 const schemas = payloadSchemas<MluviiSchemaName>('mluvii', 'mluvii');
 
 export const mluviiSchemaJson = schemas.json;
-export const mluviiType = schemas.type;
 export const checkShape = schemas.check;

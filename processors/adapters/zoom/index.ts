@@ -94,7 +94,7 @@ function otherEvent(
   return { events: [eventOf(raw, envelope, 'provider.other', { attributes: {} })], failures: [] };
 }
 
-export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
   const event = readTypeField(parsed.value, 'event');

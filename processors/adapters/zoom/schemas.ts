@@ -5,5 +5,4 @@ import type { ZoomSchemaName } from './table.js';
 const schemas = payloadSchemas<ZoomSchemaName>('zoom', 'Zoom');
 
 export const zoomSchemaJson = schemas.json;
-export const zoomType = schemas.type;
 export const checkShape = schemas.check;
