@@ -14,8 +14,7 @@ import {
   parseMluviiTime,
   settingTenantId,
 } from '../../../processors/adapters/mluvii/quirks.js';
-import { mluviiSchemaJson } from '../../../processors/adapters/mluvii/schemas.js';
-import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.js';
+import { mluviiSchemaJson, MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/schemas.js';
 import { mluviiContentKey } from '../../../lib/mluvii-keys.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { TIME_RANGE } from '../../../lib/time.js';
@@ -435,6 +434,16 @@ describe('mluvii quirks', () => {
       failure: { code: 'FIELD_INVALID', field_path: 'data.started', provider_type: 'SessionStarted' },
     });
     expect(!result.ok && result.failure.message).toContain('outside the accepted range');
+  });
+
+  it.each([
+    ['{"text": "a\nb"}', '{"text": "a\\u000ab"}'],
+    ['{\n  "t": "x\ty"\n}', '{\n  "t": "x\\u0009y"\n}'],
+    ['{"t": "quote \\" then\nnewline"}', '{"t": "quote \\" then\\u000anewline"}'],
+    ['{"ok": "\\n"}', '{"ok": "\\n"}'],
+  ])('escapeControlCharsInStrings(%j) = %j', (input, expected) => {
+    expect(escapeControlCharsInStrings(input)).toBe(expected);
+    expect(() => JSON.parse(escapeControlCharsInStrings(input))).not.toThrow();
   });
 
   it.each([
