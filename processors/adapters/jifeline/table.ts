@@ -18,14 +18,6 @@ export const JIFELINE_SCHEMA_OF = {
   product: 'TicketProductEvent',
 } as const satisfies Record<JifelineFamily, string>;
 
-/** Envelope: what every event has (read for unmapped types). WebsocketFrame: the frame around a pushed event. */
-export type JifelineSchemaName = (typeof JIFELINE_SCHEMA_OF)[JifelineFamily] | 'Envelope' | 'WebsocketFrame';
-export const JIFELINE_SCHEMA_NAMES: readonly JifelineSchemaName[] = [
-  ...Object.values(JIFELINE_SCHEMA_OF),
-  'Envelope',
-  'WebsocketFrame',
-];
-
 /** Where the canonical `state` comes from: a fixed state the type implies, the payload's ticket.state, or nowhere. */
 export type StateSource = { fixed: string } | { fromPayload: 'required' | 'optional' };
 

@@ -15,8 +15,7 @@ import {
   personIdentifier,
   surveyScore,
 } from '../../../processors/adapters/apizee/quirks.js';
-import { apizeeSchemaJson } from '../../../processors/adapters/apizee/schemas.js';
-import { APIZEE_SCHEMA_NAMES } from '../../../processors/adapters/apizee/table.js';
+import { apizeeSchemaJson, APIZEE_SCHEMA_NAMES } from '../../../processors/adapters/apizee/schemas.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 
 // Fixtures: one ticket's timeline (ticket 361, conversation 548) built from the reference's

@@ -14,8 +14,8 @@ import {
   typeKey,
   ulidMicros,
 } from '../../../processors/adapters/jifeline/quirks.js';
-import { jifelineSchemaJson } from '../../../processors/adapters/jifeline/schemas.js';
-import { JIFELINE_SCHEMA_NAMES, JIFELINE_TICKET_STATES } from '../../../processors/adapters/jifeline/table.js';
+import { jifelineSchemaJson, JIFELINE_SCHEMA_NAMES } from '../../../processors/adapters/jifeline/schemas.js';
+import { JIFELINE_TICKET_STATES } from '../../../processors/adapters/jifeline/table.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { JIFELINE_SUBSCRIBED_TYPES } from '../../../ingest/pull/jifeline.js';
 

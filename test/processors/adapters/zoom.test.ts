@@ -14,8 +14,7 @@ import {
   leaveReasonWithoutName,
   roleOf,
 } from '../../../processors/adapters/zoom/quirks.js';
-import { zoomSchemaJson } from '../../../processors/adapters/zoom/schemas.js';
-import { ZOOM_SCHEMA_NAMES } from '../../../processors/adapters/zoom/table.js';
+import { zoomSchemaJson, ZOOM_SCHEMA_NAMES } from '../../../processors/adapters/zoom/schemas.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
