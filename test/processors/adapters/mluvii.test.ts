@@ -414,7 +414,8 @@ describe('mluvii quirks', () => {
         (at, quarters, sep) => {
           const offset = quarters * 15;
           const local = new Date(Math.floor(at / 1000) + offset * 60_000).toISOString().slice(0, 19);
-          const zone = `${offset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+          const two = (n: number) => String(n).padStart(2, '0');
+          const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`;
           const text = `${local}${sep}${String(at % 1_000_000).padStart(6, '0')}${zone}`;
           expect(parseMluviiTime(text, 'data.time', null)).toEqual({ ok: true, micros: at });
         },
