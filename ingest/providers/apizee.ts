@@ -9,6 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
+import { idText } from '../../lib/json-values.js';
 import type { Micros } from '../../lib/time.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
@@ -49,12 +50,6 @@ interface ApizeeEnvelope {
   object?: unknown;
   objectId?: unknown;
   props?: { ticketId?: unknown } | null;
-}
-
-function idText(value: unknown): string | null {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value === 'string' && value.trim() !== '') return value.trim();
-  return null;
 }
 
 /**

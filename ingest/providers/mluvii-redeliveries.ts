@@ -37,7 +37,7 @@ import type { Micros } from '../../lib/time.js';
 export const REDELIVERY_WINDOW_MICROS = 5 * 60 * 1_000_000;
 
 /** Entities remembered at most; past it the oldest are forgotten (their retries are kept as events). */
-export const REDELIVERY_STREAMS = 100_000;
+const REDELIVERY_STREAMS = 100_000;
 
 export interface MluviiDelivery {
   /** The entity mluvii keeps the order of: `mluvii:<session>`, `mluvii:email:<thread>`, `user:<id>`, ... */

@@ -11,10 +11,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
-import { contentKey } from '../../lib/ids.js';
+import { isRecord, scalar } from '../../lib/json-values.js';
+import { parseLenientJson } from '../../lib/lenient-json.js';
+import { mluviiPayloadKey, mluviiSession } from '../../lib/mluvii-keys.js';
 import type { Micros } from '../../lib/time.js';
-import { mluviiContentKey } from '../../processors/adapters/mluvii/identity.js';
-import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
 import { createMluviiRedeliveries, type MluviiDelivery } from './mluvii-redeliveries.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
@@ -75,17 +75,11 @@ export function createMluviiReceiver(credentials: MluviiCredentials | undefined)
 }
 
 /**
- * The body as JSON, read as leniently as the adapter reads it (a raw line break inside a string,
- * as in the documented SessionActivityWelcomeMessage); undefined when it is not JSON at all.
+ * The body as JSON, read as the adapter reads it (lib/lenient-json.ts: a raw line break inside a
+ * string, as in the documented SessionActivityWelcomeMessage); undefined when it is not JSON at all.
  */
 export function readMluviiBody(bytes: Buffer): unknown {
-  const strict = tryParseJson(bytes);
-  if (strict !== undefined) return strict;
-  try {
-    return JSON.parse(escapeControlCharsInStrings(bytes.toString('utf8')));
-  } catch {
-    return undefined;
-  }
+  return tryParseJson(bytes, parseLenientJson);
 }
 
 interface MluviiEnvelope {
@@ -96,44 +90,22 @@ interface MluviiEnvelope {
 function envelopeOf(body: unknown): { type: string; data: Record<string, unknown> } | undefined {
   const envelope = body as MluviiEnvelope | undefined;
   if (typeof envelope !== 'object' || envelope === null || typeof envelope.eventType !== 'string') return undefined;
-  const data =
-    typeof envelope.data === 'object' && envelope.data !== null && !Array.isArray(envelope.data) ? envelope.data : {};
+  const data = isRecord(envelope.data) ? envelope.data : {};
   return { type: envelope.eventType, data };
 }
 
-function scalar(value: unknown): string | null {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
-}
-
 /**
- * What one delivery says of itself, before its stream is looked at. DESIGN section 4: the
- * activity's own id where there is one, else eventType + id + userId + time. Bodies that state
- * neither (SessionCallParamsUpdated, UserStatusChanged, ApplicationSettingChanged, ...) are keyed
- * by their content (mluviiContentKey) and are `timeless`: the same bytes may be a retry or a
- * genuine repeat, and only the receiver, which sees the deliveries in order, can say which
- * (mluvii-redeliveries.ts).
+ * What one delivery says of itself, before its stream is looked at: the key of its content
+ * (lib/mluvii-keys.ts mluviiPayloadKey), `timeless` when the body states neither an activityId
+ * nor a time, and the entity whose deliveries mluvii keeps in order. Only the receiver, which
+ * sees the deliveries in that order, can tell a timeless retry from a repeat (mluvii-redeliveries.ts).
  */
-export function mluviiDelivery(body: unknown, bytes: Buffer): MluviiDelivery | null {
+function mluviiDelivery(body: unknown, bytes: Buffer): MluviiDelivery | null {
   const envelope = envelopeOf(body);
   if (envelope === undefined) return null;
   const { type, data } = envelope;
-  const stream = mluviiSessionKey(body) ?? sessionlessStream(type, data);
-  const activityId = scalar(data.activityId);
-  if (activityId !== null) return { stream, payload: contentKey('mluvii', 'activity', activityId), timeless: false };
-  const time = scalar(data.time ?? data.started ?? data.ended ?? data.created);
-  if (time === null) return { stream, payload: mluviiContentKey(type, data, bytes), timeless: true };
-  return {
-    stream,
-    payload: contentKey(
-      'mluvii',
-      type,
-      scalar(data.id ?? data.sessionId),
-      scalar(data.userId ?? data.operatorId),
-      time,
-      null,
-    ),
-    timeless: false,
-  };
+  const stream = mluviiSession(type, data)?.key ?? sessionlessStream(type, data);
+  return { stream, ...mluviiPayloadKey(type, data, bytes) };
 }
 
 /** The key of a delivery's content alone (no stream): what every delivery of the same bytes shares. */
@@ -152,21 +124,8 @@ function sessionlessStream(type: string, data: Record<string, unknown>): string 
   return `${type}:${scalar(data.departmentId ?? data.tenantId) ?? ''}`;
 }
 
-/**
- * `mluvii:<session id>` or `mluvii:email:<thread id>`, read cheaply: activities name their
- * session in data.sessionId; the session events (SessionCallParamsUpdated and
- * SessionRecordingPostProcessingCompleted among them) and e-mail threads in data.id. Operator
- * status, settings and contacts (GuestIdentityUpdated's id is a contact) have none.
- */
+/** `mluvii:<session id>` or `mluvii:email:<thread id>` (lib/mluvii-keys.ts mluviiSession), read cheaply; null when none. */
 export function mluviiSessionKey(body: unknown): string | null {
   const envelope = envelopeOf(body);
-  if (envelope === undefined) return null;
-  const { type, data } = envelope;
-  const id = (value: unknown) => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null);
-  const sessionId = id(data.sessionId);
-  if (sessionId !== null) return `mluvii:${sessionId}`;
-  const own = id(data.id);
-  if (own === null) return null;
-  if (type.startsWith('EmailThread')) return `mluvii:email:${own}`;
-  return type.startsWith('Session') ? `mluvii:${own}` : null;
+  return envelope === undefined ? null : (mluviiSession(envelope.type, envelope.data)?.key ?? null);
 }

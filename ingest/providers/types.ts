@@ -31,10 +31,13 @@ export function header(request: IncomingRequest, name: string): string | undefin
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** JSON.parse that returns undefined instead of throwing: the raw archive keeps unreadable bodies. */
-export function tryParseJson(body: Buffer): unknown {
+/**
+ * The body read by `parse` (JSON.parse unless the provider's bodies need more, lib/lenient-json.ts),
+ * undefined instead of an error: the raw archive keeps unreadable bodies.
+ */
+export function tryParseJson(body: Buffer, parse: (text: string) => unknown = JSON.parse): unknown {
   try {
-    return JSON.parse(body.toString('utf8'));
+    return parse(body.toString('utf8'));
   } catch {
     return undefined;
   }

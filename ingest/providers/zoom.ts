@@ -14,12 +14,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
 import { contentKey } from '../../lib/ids.js';
+import { scalar } from '../../lib/json-values.js';
 import { epochToMicros, type Micros } from '../../lib/time.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
 /** How far ahead of our clock a request's timestamp may be (clock skew). */
 const AHEAD_MICROS = 5 * 60 * 1_000_000;
-export const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
+const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
 
 export function zoomSignature(secret: string, timestamp: string, body: Buffer | string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`;
@@ -95,8 +96,4 @@ export function zoomDedupKey(body: ZoomEnvelope | undefined): string | null {
 function zoomSessionKey(body: ZoomEnvelope | undefined): string | null {
   const id = body?.payload?.object?.session_id;
   return typeof id === 'string' && id !== '' ? `zoom:${id}` : null;
-}
-
-function scalar(value: unknown): string | null {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
 }

@@ -18,6 +18,7 @@
  * is one event. What cannot be read (no id, no time) is still stored, and the adapter makes it a
  * dead letter that names the field: nothing is dropped here.
  */
+import { isRecord } from '../../lib/json-values.js';
 import { apizeeDedupKey, apizeeSessionKey } from '../providers/apizee.js';
 
 export interface ApizeeDelivery {
@@ -30,10 +31,6 @@ export interface ApizeeDelivery {
 }
 
 type Json = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The keys under which a list answer may hold its items (a bare array is read as is). */
 const LIST_KEYS = ['data', 'events', 'items', 'results', 'result', 'hydra:member'] as const;

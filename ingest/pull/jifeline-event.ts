@@ -8,6 +8,7 @@
  * message being the payload or the whole event).
  */
 import { isValid as isUlid } from 'ulidx';
+import { blankToNull, isRecord } from '../../lib/json-values.js';
 
 export interface Delivery {
   /** The bytes stored as the RawWebhook body. */
@@ -17,15 +18,10 @@ export interface Delivery {
   sessionKey: string | null;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Crockford base32 is case-insensitive: one spelling, so both delivery paths share a dedup key. */
-export function eventIdOf(value: unknown): string | null {
-  if (typeof value !== 'string' || value.trim() === '') return null;
-  const text = value.trim();
-  return isUlid(text) ? text.toUpperCase() : text;
+function eventIdOf(value: unknown): string | null {
+  const text = typeof value === 'string' ? blankToNull(value) : null;
+  return text !== null && isUlid(text) ? text.toUpperCase() : text;
 }
 
 function sessionKeyOf(payload: unknown): string | null {

@@ -15,6 +15,7 @@
  * Logs say what happened (pages, counts, cursor, statuses), never bodies or tokens.
  */
 import { join } from 'node:path';
+import { JIFELINE_EVENT_TYPE_NAMES } from '../../lib/jifeline-event-types.js';
 import type { Logger } from '../../lib/logger.js';
 import { isRetriable, retry } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
@@ -24,16 +25,15 @@ import { fileCursor } from './cursor.js';
 import { eventsApi } from './jifeline-api.js';
 import { clientCredentials } from './jifeline-auth.js';
 import { frameDelivery, isAfter, restDelivery, type Delivery } from './jifeline-event.js';
-import { JIFELINE_EVENT_TYPES } from '../../processors/adapters/jifeline/table.js';
 import { startListener, type Listener } from './jifeline-ws.js';
 import { createPause } from './pause.js';
 
 /**
  * The types the listener subscribes to by default: those the adapter maps. The names beyond
- * tickets.ticket.created are read from the reference's prose, so they are kept in one place, the
- * adapter's table (processors/adapters/jifeline/table.ts), and the subscription follows it.
+ * tickets.ticket.created are read from the reference's prose, so they are kept in one place,
+ * lib/jifeline-event-types.ts, which the adapter's table maps one by one.
  */
-export const JIFELINE_SUBSCRIBED_TYPES: readonly string[] = [...JIFELINE_EVENT_TYPES.keys()];
+export const JIFELINE_SUBSCRIBED_TYPES: readonly string[] = JIFELINE_EVENT_TYPE_NAMES;
 
 export interface JifelinePullOptions {
   /** Partner API base, e.g. https://partner-api-001.prd.jifeline.cloud */

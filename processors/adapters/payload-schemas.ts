@@ -12,10 +12,10 @@ import { schemaPath } from '../../lib/paths.js';
 import type { NormalizeFailure } from './types.js';
 
 export interface PayloadSchemas<Name extends string> {
+  /** Every schema of the provider: one per family of its table, then those read for any body. */
+  readonly names: readonly Name[];
   /** The schema's JSON as written in its .avsc file. */
   json(name: Name): Schema;
-  /** The parsed Avro type, read once per process (a missing or broken schema is a deployment error: it throws). */
-  type(name: Name): Type;
   /**
    * Null when the body fits the named schema, else one failure for the first offending field:
    * FIELD_MISSING when it is absent or null, FIELD_INVALID when it has the wrong type, BODY_SHAPE
@@ -35,11 +35,21 @@ function describe(type: Type): string {
   return Array.isArray(branches) ? branches.map(describe).join(' or ') : (type.typeName ?? 'unknown');
 }
 
-/** `provider` names the folder under schemas/providers/, `label` the provider in messages ("Zoom"). */
-export function payloadSchemas<Name extends string>(provider: string, label: string): PayloadSchemas<Name> {
+/**
+ * `provider` names the folder under schemas/providers/, `label` the provider in messages ("Zoom");
+ * `schemaOf` is the table's schema of each family, `more` the schemas read beside them
+ * (Envelope, for a type the table does not map).
+ */
+export function payloadSchemas<const Name extends string>(
+  provider: string,
+  label: string,
+  schemaOf: Readonly<Record<string, Name>>,
+  more: readonly Name[],
+): PayloadSchemas<Name> {
   const types = new Map<Name, Type>();
   const json = (name: Name): Schema =>
     JSON.parse(readFileSync(schemaPath('providers', provider, `${name}.avsc`), 'utf8')) as Schema;
+  // Each schema is parsed once per process; a missing or broken one is a deployment error: it throws.
   const type = (name: Name): Type => {
     let parsed = types.get(name);
     if (parsed === undefined) {
@@ -49,8 +59,8 @@ export function payloadSchemas<Name extends string>(provider: string, label: str
     return parsed;
   };
   return {
+    names: [...Object.values(schemaOf), ...more],
     json,
-    type,
     check(name, body, providerType, pathOf = (p) => p) {
       let first: { path: string[]; value: unknown; type: Type } | undefined;
       const valid = type(name).isValid(body, {

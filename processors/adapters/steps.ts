@@ -3,6 +3,7 @@
  * becomes a dead letter): parse the JSON, make sure it is an object, read its type field.
  */
 import { ERRORS } from '../../lib/errors.js';
+import { isRecord } from '../../lib/json-values.js';
 import { inTimeRange, microsToIso, TIME_RANGE, type Micros } from '../../lib/time.js';
 import type { NormalizeFailure, NormalizeResult } from './types.js';
 
@@ -19,25 +20,16 @@ export function failure(
   return { code, message: `${ERRORS[code].message}: ${detail}`, field_path: fieldPath, provider_type: providerType };
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
- * The body as a JSON object. `repair` gets one more try at text that is not JSON as sent (a
- * provider quirk, e.g. raw line breaks inside strings); the archive keeps the bytes as received.
+ * The body as a JSON object, read by `parse`: JSON.parse, or for a provider whose bodies are not
+ * always JSON as sent, the reading its ingest uses too (lib/lenient-json.ts).
  */
-export function parseBody(body: Buffer, repair?: (text: string) => string): Step<Record<string, unknown>> {
-  const text = body.toString('utf8');
+export function parseBody(body: Buffer, parse: (text: string) => unknown = JSON.parse): Step<Record<string, unknown>> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parse(body.toString('utf8'));
   } catch {
-    try {
-      value = JSON.parse(repair ? repair(text) : text); // without a repair: the same refusal again
-    } catch {
-      return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
-    }
+    return { ok: false, failure: failure('BODY_NOT_JSON', `${body.length} bytes`, null, null) };
   }
   return isRecord(value)
     ? { ok: true, value }

@@ -292,8 +292,11 @@ describe('Jifeline puller against a local Partner API', () => {
     fake.add(large);
     expect(fake.push(large)).toBe(1);
     await waitFor(
-      () => fake.connections === 2 && fake.openSubscriptions().length === 1,
-      'a new connection after the one the frame closed',
+      () =>
+        fake.connections === 2 &&
+        fake.openSubscriptions().length === 1 &&
+        fake.openSubscriptions()[0]!.size === JIFELINE_SUBSCRIBED_TYPES.length,
+      'a new connection, subscribed, after the one the frame closed',
     );
     const small = event('tickets.ticket.closed');
     fake.add(small);

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RawWebhook, SessionEvent } from '../../lib/canonical.js';
 import { mluviiAdapter } from '../../processors/adapters/mluvii/index.js';
-import { escapeControlCharsInStrings } from '../../processors/adapters/mluvii/quirks.js';
+import { escapeControlCharsInStrings } from '../../lib/lenient-json.js';
 import { foldSession } from '../../processors/sessionize/index.js';
 
 const FIXTURES = new URL('../fixtures/mluvii/', import.meta.url);

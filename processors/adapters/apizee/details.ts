@@ -7,7 +7,9 @@
  */
 import type { CanonicalType, ConsentScope, ParticipantRef } from '../../../lib/canonical.js';
 import { participantKey } from '../../../lib/ids.js';
-import { blankToNull, fallbackIdentifier, idText, personIdentifier, surveyScore, type ApizeePerson } from './quirks.js';
+import { blankToNull, idText } from '../../../lib/json-values.js';
+import { attrs } from '../event.js';
+import { fallbackIdentifier, personIdentifier, surveyScore, type ApizeePerson } from './quirks.js';
 import type { ApizeeMapping, Subject } from './table.js';
 
 type Opt<T> = T | null | undefined;
@@ -51,17 +53,6 @@ export interface Detail {
   discriminator?: string;
 }
 
-/** Attributes as strings, leaving out what is absent or blank. */
-export function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    const text =
-      typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
-    if (text !== null) out[key] = text;
-  }
-  return out;
-}
-
 /** The attributes every Apizee event keeps: its conversation (the ticket's conversations are counted) and event code. */
 export function commonAttributes(
   props: { eventCode?: Opt<number>; conversationId?: Opt<Id> } | null | undefined,
@@ -92,7 +83,7 @@ function participantOf(
  * the type moves the ticket to a state (ticket.closed → ticket.closed + state closed;
  * ticket.completed is itself the change to done).
  */
-export function canonicalTypesOf(mapping: ApizeeMapping): CanonicalType[] {
+function canonicalTypesOf(mapping: ApizeeMapping): CanonicalType[] {
   if (mapping.state === null || mapping.canonical === 'ticket.state_changed') return [mapping.canonical];
   return [mapping.canonical, 'ticket.state_changed'];
 }

@@ -7,27 +7,38 @@
  * look it up in the table (unknown or retired → provider.other) → check the body against its
  * family's Avro schema → ticket, objectId, occurred_at (`time`, Unix seconds) → details → events.
  */
-import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { eventId } from '../../../lib/ids.js';
+import type { RawWebhook } from '../../../lib/canonical.js';
+import { blankToNull, idText, isRecord } from '../../../lib/json-values.js';
 import { epochToMicros, type Micros } from '../../../lib/time.js';
+import { attrs, eventOf, type Envelope } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
-import { attrs, commonAttributes, readDetails, type ApizeeBody, type Detail } from './details.js';
-import { blankToNull, foreignObjectType, idText, lookupType } from './quirks.js';
+import { commonAttributes, readDetails, type ApizeeBody, type Detail } from './details.js';
+import { foreignObjectType, lookupType } from './quirks.js';
 import { checkShape } from './schemas.js';
 import { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES, APIZEE_SCHEMA_OF } from './table.js';
-import { failed, failure, isRecord, parseBody, timeInRange, type Step } from '../steps.js';
+import { failed, failure, parseBody, timeInRange, type Step } from '../steps.js';
 
 export { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from './table.js';
 
 const PROVIDER = 'apizee';
 
-/** The envelope fields every canonical event of one Apizee body shares. */
-interface Envelope {
-  ticket_id: string | null;
-  provider_type: string;
-  /** objectId: Apizee's own id of the event, so events of the same second still differ. */
-  provider_event_id: string | null;
-  occurred_at: Micros;
+/**
+ * What an Apizee body's envelope is read from; the rest follows. provider_event_id is the
+ * objectId, Apizee's own id of the event, so events of the same second still differ.
+ */
+type ApizeeEnvelope = Pick<Envelope, 'session_id' | 'provider_type' | 'provider_event_id' | 'occurred_at'>;
+
+/** The ticket is the session (`apizee:<ticketId>`, channel ticket); Apizee names no account. */
+function envelopeOf(read: ApizeeEnvelope): Envelope {
+  const sessionKey = read.session_id === null ? null : `${PROVIDER}:${read.session_id}`;
+  return {
+    ...read,
+    provider: PROVIDER,
+    account_id: null,
+    session_key: sessionKey,
+    session_name: null,
+    channel: 'ticket',
+  };
 }
 
 /** props.eventType, the type of a conversation event; null when the body has none at all. */
@@ -47,43 +58,6 @@ function occurredAt(time: number, providerType: string): Step<Micros> {
   if (time <= 0)
     return { ok: false, failure: failure('FIELD_INVALID', 'time is not a positive Unix time', 'time', providerType) };
   return timeInRange(epochToMicros(time), 'time', providerType);
-}
-
-function toEvent(raw: RawWebhook, envelope: Envelope, detail: Detail): SessionEvent {
-  const sessionKey = envelope.ticket_id === null ? null : `${PROVIDER}:${envelope.ticket_id}`;
-  const participant = detail.participant;
-  return {
-    event_id: eventId({
-      provider: PROVIDER,
-      session_key: sessionKey,
-      type: detail.type,
-      provider_type: envelope.provider_type,
-      participant_key: participant?.key ?? null,
-      occurred_at: envelope.occurred_at,
-      provider_event_id: envelope.provider_event_id,
-      ...(detail.discriminator === undefined ? {} : { discriminator: detail.discriminator }),
-    }),
-    ingest_id: raw.ingest_id,
-    provider: PROVIDER,
-    account_id: null,
-    session_key: sessionKey,
-    session_id: envelope.ticket_id,
-    session_name: null,
-    channel: 'ticket',
-    type: detail.type,
-    provider_type: envelope.provider_type,
-    provider_event_id: envelope.provider_event_id,
-    occurred_at: envelope.occurred_at,
-    received_at: raw.received_at,
-    participant,
-    reason: detail.reason,
-    state: detail.state,
-    scope: detail.scope,
-    bytes: null,
-    count: null,
-    score: detail.score,
-    attributes: detail.attributes,
-  };
 }
 
 interface LooseBody {
@@ -108,12 +82,12 @@ function otherEvent(
   const loose = body as unknown as LooseBody;
   const occurred = occurredAt(loose.time, providerType);
   if (!occurred.ok) return failed(occurred.failure);
-  const envelope: Envelope = {
-    ticket_id: idText(loose.props?.ticketId),
+  const envelope = envelopeOf({
+    session_id: idText(loose.props?.ticketId),
     provider_type: providerType,
     provider_event_id: idText(loose.objectId),
     occurred_at: occurred.value,
-  };
+  });
   const detail: Detail = {
     type: 'provider.other',
     participant: null,
@@ -123,10 +97,10 @@ function otherEvent(
     score: null,
     attributes: { ...commonAttributes(loose.props), ...attrs({ retired: retired ? 'true' : null }) },
   };
-  return { events: [toEvent(raw, envelope, detail)], failures: [] };
+  return { events: [eventOf(raw, envelope, detail.type, detail)], failures: [] };
 }
 
-export function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
   const read = readEventType(parsed.value);
@@ -153,14 +127,14 @@ export function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): Normalize
   const occurred = occurredAt(body.time, eventType);
   if (!occurred.ok) return failed(occurred.failure);
 
-  const envelope: Envelope = {
-    ticket_id: ticketId,
+  const envelope = envelopeOf({
+    session_id: ticketId,
     provider_type: eventType,
     provider_event_id: objectId,
     occurred_at: occurred.value,
-  };
+  });
   const details = readDetails(body, mapping, ticketId, ctx.piiKey);
-  return { events: details.map((detail) => toEvent(raw, envelope, detail)), failures: [] };
+  return { events: details.map((detail) => eventOf(raw, envelope, detail.type, detail)), failures: [] };
 }
 
 export const apizeeAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeApizee });

@@ -3,26 +3,7 @@
  * quotes the input it handles (shared/providers/apizee-session-events.md and README.md).
  * Table-tested in test/processors/adapters/apizee.test.ts.
  */
-
-/**
- * Apizee sends an empty string for what a person record does not have:
- *   "requestor": { "email": "contact@flegoff.fr", "phone": "", "firstname": "", "lastname": "contact Flegoff" }
- * Blank means absent.
- */
-export function blankToNull(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  return value.trim() === '' ? null : value.trim();
-}
-
-/**
- * Ids are JSON numbers in the webhook ("objectId": 1266, "ticketId": 361, "mediaId": 342432)
- * and path strings in the REST API (/api/v3/tickets/{ticketId}/events): both read as the same
- * text, "361". Blank is absent.
- */
-export function idText(value: number | string | null | undefined): string | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : null;
-  return blankToNull(value);
-}
+import { blankToNull, idText } from '../../../lib/json-values.js';
 
 export interface ApizeePerson {
   id?: number | string | null;

@@ -28,11 +28,8 @@ export const APIZEE_SCHEMA_OF = {
   survey: 'Survey',
 } as const satisfies Record<ApizeeFamily, string>;
 
-export type ApizeeSchemaName = (typeof APIZEE_SCHEMA_OF)[ApizeeFamily] | 'Envelope';
-export const APIZEE_SCHEMA_NAMES: readonly ApizeeSchemaName[] = [...Object.values(APIZEE_SCHEMA_OF), 'Envelope'];
-
 /** The ticket states of apizee-tickets.md. */
-export const TICKET_STATES = [
+const TICKET_STATES = [
   'new',
   'open',
   'invited',

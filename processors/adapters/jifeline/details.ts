@@ -5,6 +5,7 @@
  * customer id is kept only as its keyed pseudonym.
  */
 import { participantKey } from '../../../lib/ids.js';
+import { attrs } from '../event.js';
 import type { NormalizeFailure } from '../types.js';
 import { productIds, ticketNumber, ticketState } from './quirks.js';
 import type { JifelineMapping } from './table.js';
@@ -44,18 +45,8 @@ export interface Detail {
 
 export type DetailResult = { ok: true; detail: Detail } | { ok: false; failure: NormalizeFailure };
 
-/** Attributes as strings, leaving out what is absent or blank. */
-function attrs(entries: Record<string, Opt<string | number>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    const text = value === null || value === undefined ? '' : String(value).trim();
-    if (text !== '') out[key] = text;
-  }
-  return out;
-}
-
 /** The customer (a garage: its id leads to its name, address and contacts) as a keyed pseudonym. */
-export function customerKey(piiKey: string, customerId: string): string {
+function customerKey(piiKey: string, customerId: string): string {
   return participantKey(piiKey, 'jifeline', `customer:${customerId}`);
 }
 

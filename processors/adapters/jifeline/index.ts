@@ -10,28 +10,49 @@
  * ULID's own time in the time slot, not occurred_at, which websocket frames lack), so the REST and
  * the websocket delivery of one event are one event downstream.
  */
-import type { CanonicalType, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { eventId } from '../../../lib/ids.js';
+import type { RawWebhook } from '../../../lib/canonical.js';
+import { blankToNull, isRecord } from '../../../lib/json-values.js';
 import { parseIsoMicros, type Micros } from '../../../lib/time.js';
+import { eventOf, type Envelope } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
-import { readDetails, type Detail, type JifelineTicketEvent } from './details.js';
-import { blankToNull, canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
+import { readDetails, type JifelineTicketEvent } from './details.js';
+import { canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
 import { checkShape } from './schemas.js';
-import { failure, isRecord, parseBody, unify, type Step } from './unify.js';
+import { unify } from './unify.js';
 import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
-import { failed, timeInRange } from '../steps.js';
+import { failed, failure, parseBody, timeInRange, type Step } from '../steps.js';
 
 export { JIFELINE_EVENT_TYPES } from './table.js';
 
 const PROVIDER = 'jifeline';
 
-/** What every canonical event read from one Jifeline event shares. */
-interface Envelope {
+/** What a Jifeline event's envelope is read from: its id (a ULID), type, time and ticket. */
+interface JifelineEnvelope {
   id: string;
   provider_type: string;
   occurred_at: Micros;
   ticket_id: string | null;
   ticket_number: string | null;
+}
+
+/**
+ * The ticket is the session (`jifeline:<ticket id>`, channel ticket, named by its number); the
+ * event's id is provider_event_id, and event_id's time is the ULID's own (see the top).
+ */
+function envelopeOf(read: JifelineEnvelope): Envelope {
+  const sessionKey = read.ticket_id === null ? null : `${PROVIDER}:${read.ticket_id}`;
+  return {
+    provider: PROVIDER,
+    account_id: null,
+    session_key: sessionKey,
+    session_id: read.ticket_id,
+    session_name: read.ticket_number,
+    channel: sessionKey === null ? null : 'ticket',
+    provider_type: read.provider_type,
+    provider_event_id: read.id,
+    occurred_at: read.occurred_at,
+    id_time: ulidMicros(read.id) ?? 0,
+  };
 }
 
 interface BaseEvent {
@@ -58,41 +79,6 @@ function occurredAt(event: BaseEvent, id: string, pathOf: (path: string) => stri
   };
 }
 
-function toEvent(raw: RawWebhook, envelope: Envelope, type: CanonicalType, detail: Detail): SessionEvent {
-  const sessionKey = envelope.ticket_id === null ? null : `${PROVIDER}:${envelope.ticket_id}`;
-  return {
-    event_id: eventId({
-      provider: PROVIDER,
-      session_key: sessionKey,
-      type,
-      provider_type: envelope.provider_type,
-      participant_key: null,
-      occurred_at: ulidMicros(envelope.id) ?? 0,
-      provider_event_id: envelope.id,
-    }),
-    ingest_id: raw.ingest_id,
-    provider: PROVIDER,
-    account_id: null,
-    session_key: sessionKey,
-    session_id: envelope.ticket_id,
-    session_name: envelope.ticket_number,
-    channel: sessionKey === null ? null : 'ticket',
-    type,
-    provider_type: envelope.provider_type,
-    provider_event_id: envelope.id,
-    occurred_at: envelope.occurred_at,
-    received_at: raw.received_at,
-    participant: null,
-    reason: null,
-    state: detail.state,
-    scope: null,
-    bytes: null,
-    count: detail.count,
-    score: null,
-    attributes: detail.attributes,
-  };
-}
-
 /** The ticket of a payload of a type the table does not know, where it has the usual shape. */
 function ticketOf(event: Record<string, unknown>): { id: string | null; number: string | null } {
   const ticket = isRecord(event.payload) && isRecord(event.payload.ticket) ? event.payload.ticket : {};
@@ -101,7 +87,7 @@ function ticketOf(event: Record<string, unknown>): { id: string | null; number: 
   return { id, number: ticketNumber({ ticket_number: pick(ticket.ticket_number), number: pick(ticket.number) }) };
 }
 
-export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
   const unified = unify(parsed.value);
@@ -123,17 +109,14 @@ export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): Normali
   const mapping = JIFELINE_EVENT_TYPES.get(typeKey(base.type));
   if (mapping === undefined) {
     const ticket = ticketOf(event);
-    const envelope: Envelope = {
+    const envelope = envelopeOf({
       id,
       provider_type: base.type,
       occurred_at: occurred.value,
       ticket_id: ticket.id,
       ticket_number: ticket.number,
-    };
-    return {
-      events: [toEvent(raw, envelope, 'provider.other', { state: null, count: null, attributes: {} })],
-      failures: [],
-    };
+    });
+    return { events: [eventOf(raw, envelope, 'provider.other', { attributes: {} })], failures: [] };
   }
 
   // A websocket frame as the reference shows it (`message: {}`) says only that an event happened:
@@ -151,14 +134,14 @@ export function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): Normali
 
   const details = readDetails(ticketEvent, mapping, ctx.piiKey, pathOf);
   if (!details.ok) return failed(details.failure);
-  const envelope: Envelope = {
+  const envelope = envelopeOf({
     id,
     provider_type: base.type,
     occurred_at: occurred.value,
     ticket_id: ticketId,
     ticket_number: ticketNumber(ticketEvent.payload.ticket),
-  };
-  return { events: [toEvent(raw, envelope, mapping.canonical, details.detail)], failures: [] };
+  });
+  return { events: [eventOf(raw, envelope, mapping.canonical, details.detail)], failures: [] };
 }
 
 export const jifelineAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeJifeline });

@@ -4,14 +4,8 @@
  * of shared/providers/README.md). Table-tested in test/processors/adapters/jifeline.test.ts.
  */
 import { decodeTime, isValid as isUlidShape } from 'ulidx';
+import { blankToNull } from '../../../lib/json-values.js';
 import type { Micros } from '../../../lib/time.js';
-
-/** Blank means absent: `"state": ""` or `"  "` says no more than a missing field. */
-export function blankToNull(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  const text = value.trim();
-  return text === '' ? null : text;
-}
 
 /** snake_case of one token: "in-progress", "In Progress", "inProgress", "IN_PROGRESS" → "in_progress". */
 function snake(text: string): string {

@@ -1,13 +1,13 @@
 /**
  * The explicit map from Jifeline Partner API event types (shared/providers/jifeline-partner-events.md,
  * `GET /v2/system/events` and the websocket's `event-received`) to canonical types (DESIGN
- * section 5). The reference names `tickets.ticket.created` and says events cover "the addition or
- * removal of products to a ticket, the closure of a ticket, the cancellation of a ticket, and
- * more"; the other names below follow the same `tickets.ticket.<what>` pattern. A type not in
- * this table (after typeKey) becomes provider.other, so nothing is lost if Jifeline spells one
- * differently: a replay after a table change maps it.
+ * section 5). The types are those of lib/jifeline-event-types.ts, which the websocket subscribes
+ * to; the table maps each of them. A type not in this table (after typeKey) becomes
+ * provider.other, so nothing is lost if Jifeline spells one differently: a replay after a table
+ * change maps it.
  */
 import type { CanonicalType } from '../../../lib/canonical.js';
+import { JIFELINE_EVENT_TYPE_NAMES, type JifelineEventType } from '../../../lib/jifeline-event-types.js';
 
 /** How the details of an event are read; each family has one schema in schemas/providers/jifeline/. */
 export type JifelineFamily = 'ticket' | 'product';
@@ -17,14 +17,6 @@ export const JIFELINE_SCHEMA_OF = {
   ticket: 'TicketEvent',
   product: 'TicketProductEvent',
 } as const satisfies Record<JifelineFamily, string>;
-
-/** Envelope: what every event has (read for unmapped types). WebsocketFrame: the frame around a pushed event. */
-export type JifelineSchemaName = (typeof JIFELINE_SCHEMA_OF)[JifelineFamily] | 'Envelope' | 'WebsocketFrame';
-export const JIFELINE_SCHEMA_NAMES: readonly JifelineSchemaName[] = [
-  ...Object.values(JIFELINE_SCHEMA_OF),
-  'Envelope',
-  'WebsocketFrame',
-];
 
 /** Where the canonical `state` comes from: a fixed state the type implies, the payload's ticket.state, or nowhere. */
 export type StateSource = { fixed: string } | { fromPayload: 'required' | 'optional' };
@@ -51,15 +43,20 @@ export const JIFELINE_TICKET_STATES = [
   'cancelled',
 ] as const;
 
-const TABLE: ReadonlyArray<readonly [string, JifelineMapping]> = [
+const TABLE: { readonly [type in JifelineEventType]: JifelineMapping } = {
   // A ticket is created in state prepared (no customer channel yet) or pending; the payload may say which.
-  ['tickets.ticket.created', row('ticket.created', 'ticket', { fromPayload: 'optional' })],
-  ['tickets.ticket.state_changed', row('ticket.state_changed', 'ticket', { fromPayload: 'required' })],
-  ['tickets.ticket.closed', row('ticket.closed', 'ticket', { fixed: 'closed' })],
-  ['tickets.ticket.cancelled', row('ticket.cancelled', 'ticket', { fixed: 'cancelled' })],
-  ['tickets.ticket.product_added', row('ticket.product_added', 'product', { fromPayload: 'optional' })],
-  ['tickets.ticket.product_removed', row('ticket.product_removed', 'product', { fromPayload: 'optional' })],
-];
+  'tickets.ticket.created': row('ticket.created', 'ticket', { fromPayload: 'optional' }),
+  'tickets.ticket.state_changed': row('ticket.state_changed', 'ticket', { fromPayload: 'required' }),
+  'tickets.ticket.closed': row('ticket.closed', 'ticket', { fixed: 'closed' }),
+  'tickets.ticket.cancelled': row('ticket.cancelled', 'ticket', { fixed: 'cancelled' }),
+  'tickets.ticket.product_added': row('ticket.product_added', 'product', { fromPayload: 'optional' }),
+  'tickets.ticket.product_removed': row('ticket.product_removed', 'product', { fromPayload: 'optional' }),
+};
 
-/** Jifeline event type (as typeKey spells it) → mapping. A Map, so "constructor" is an unknown type, not a prototype hit. */
-export const JIFELINE_EVENT_TYPES: ReadonlyMap<string, JifelineMapping> = new Map(TABLE);
+/**
+ * Jifeline event type (as typeKey spells it) → mapping, in the order of the list. A Map, so
+ * "constructor" is an unknown type, not a prototype hit.
+ */
+export const JIFELINE_EVENT_TYPES: ReadonlyMap<string, JifelineMapping> = new Map(
+  JIFELINE_EVENT_TYPE_NAMES.map((type) => [type, TABLE[type]]),
+);

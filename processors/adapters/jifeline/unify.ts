@@ -12,9 +12,8 @@
  * Failures name the field path in the body as received (message.ticket.id, not payload.ticket.id).
  */
 import { checkShape } from './schemas.js';
-import { failure, isRecord, parseBody, type Step } from '../steps.js';
-
-export { failure, isRecord, parseBody, type Step };
+import { isRecord } from '../../../lib/json-values.js';
+import { failure, type Step } from '../steps.js';
 
 export interface Unified {
   /** The event in the REST shape: {id, type, occurred_at, payload}. */

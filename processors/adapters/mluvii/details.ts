@@ -6,6 +6,8 @@
  */
 import type { ParticipantRef } from '../../../lib/canonical.js';
 import { participantKey } from '../../../lib/ids.js';
+import { blankToNull, isRecord } from '../../../lib/json-values.js';
+import { attrs } from '../event.js';
 import { avOperatorId, clientRole } from './quirks.js';
 import type { MluviiMapping } from './table.js';
 
@@ -67,19 +69,6 @@ export interface Detail {
   count: number | null;
   attributes: Record<string, string>;
 }
-
-/** Attributes as strings, leaving out what is absent or blank. */
-export function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    if (value === null || value === undefined) continue;
-    const text = String(value).trim();
-    if (text !== '') out[key] = text;
-  }
-  return out;
-}
-
-const blank = (value: Opt<string>): boolean => value === null || value === undefined || value.trim() === '';
 
 /** People and bots, each keyed with PII_KEY. Operator ids are tenant-wide, so an operator has one key across sessions. */
 const people = (piiKey: string) => ({
@@ -153,7 +142,7 @@ function forwardTarget(to: {
   if (to.user !== null && to.user !== undefined) return 'user';
   if (to.group !== null && to.group !== undefined) return 'group';
   if (to.chatbot !== null && to.chatbot !== undefined) return 'chatbot';
-  return blank(to.phone) ? null : 'phone';
+  return blankToNull(to.phone) === null ? null : 'phone';
 }
 
 function activityAttributes(data: MluviiData, mapping: MluviiMapping): Record<string, string> {
@@ -200,7 +189,7 @@ function familyDetail(
     case 'activity': {
       const fields = data.heroCard ?? data.callScript;
       return {
-        reason: blank(data.terminationReason) ? null : data.terminationReason!.trim(),
+        reason: blankToNull(data.terminationReason),
         count: fields === null || fields === undefined ? null : fields.length,
         attributes: activityAttributes(data, mapping),
       };
@@ -208,8 +197,7 @@ function familyDetail(
     case 'hero_card_submission': {
       const params = data.params;
       return {
-        count:
-          typeof params === 'object' && params !== null && !Array.isArray(params) ? Object.keys(params).length : null,
+        count: isRecord(params) ? Object.keys(params).length : null,
         attributes: attrs({
           result: data.result,
           original_form_id: data.originalFormID,
@@ -232,11 +220,11 @@ function familyDetail(
     case 'user_status':
       return {
         state: data.status ?? null,
-        reason: blank(data.availabilityStatusReason) ? null : data.availabilityStatusReason!.trim(),
+        reason: blankToNull(data.availabilityStatusReason),
         attributes: attrs({ availability_status: data.availabilityStatus }),
       };
     case 'av':
-      return { state: blank(data.state) ? null : data.state!.trim(), attributes: {} };
+      return { state: blankToNull(data.state), attributes: {} };
     case 'session_ref':
     case 'email_operator':
     case 'guest_identity':

@@ -21,32 +21,12 @@
  *     a repeat an event_id of its own, and a replay of the archive the same ids again;
  *   - a delivery whose key says nothing of the order (none: it did not come through the ingest;
  *     or the content's own key, as the ingest made keys before) keeps the content's identity.
+ * The content's own key is lib/mluvii-keys.ts mluviiContentKey, the one the ingest makes.
  */
-import { createHash } from 'node:crypto';
 import type { RawWebhook } from '../../../lib/canonical.js';
 import { contentKey } from '../../../lib/ids.js';
-import { isRecord } from '../steps.js';
-
-function scalar(value: unknown): string | null {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
-}
-
-/**
- * The dedup key of a body with no activityId and no time from its content alone: eventType + id
- * + userId + the hash of its bytes (two setting changes of one tenant differ only there). Every
- * delivery of the same bytes shares it, retry or repeat.
- */
-export function mluviiContentKey(type: string, data: Record<string, unknown>, bytes: Buffer): string {
-  const bodyHash = createHash('sha256').update(bytes).digest('hex');
-  return contentKey(
-    'mluvii',
-    type,
-    scalar(data.id ?? data.sessionId),
-    scalar(data.userId ?? data.operatorId),
-    null,
-    bodyHash,
-  );
-}
+import { isRecord } from '../../../lib/json-values.js';
+import { mluviiContentKey } from '../../../lib/mluvii-keys.js';
 
 /** JSON with sorted keys: the same data gives the same text however the sender ordered it. */
 function stableJson(value: unknown): string {

@@ -5,13 +5,16 @@
  * Steps: parse JSON → read `eventType` → look it up in the table (unknown → provider.other) →
  * check the body against its family's Avro schema → session → occurred_at → details → events.
  */
-import type { Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { eventId } from '../../../lib/ids.js';
+import type { CanonicalType, Channel, RawWebhook, SessionEvent } from '../../../lib/canonical.js';
+import { isRecord } from '../../../lib/json-values.js';
+import { parseLenientJson } from '../../../lib/lenient-json.js';
+import { mluviiId, mluviiSession } from '../../../lib/mluvii-keys.js';
 import type { Micros } from '../../../lib/time.js';
+import { eventOf, type Envelope, type EventDetail } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
-import { readDetails, type Detail, type MluviiBody, type MluviiData } from './details.js';
+import { readDetails, type MluviiBody, type MluviiData } from './details.js';
 import { timelessIdentity } from './identity.js';
-import { escapeControlCharsInStrings, parseMluviiTime, settingTenantId } from './quirks.js';
+import { parseMluviiTime, settingTenantId } from './quirks.js';
 import { checkShape } from './schemas.js';
 import {
   MLUVII_CHANNELS,
@@ -21,24 +24,17 @@ import {
   type MluviiMapping,
   type TimeField,
 } from './table.js';
-import { failed, isRecord, parseBody, readTypeField, type Step } from '../steps.js';
+import { failed, parseBody, readTypeField, type Step } from '../steps.js';
 
 export { MLUVII_EVENT_TYPES } from './table.js';
 
 const PROVIDER = 'mluvii';
 
-/** The envelope fields every canonical event of one mluvii body shares. */
-interface Envelope {
-  account_id: string | null;
-  session_key: string | null;
-  session_id: string | null;
-  channel: Channel | null;
-  provider_type: string;
-  provider_event_id: string | null;
-  occurred_at: Micros;
-  /** What identifies the event when the body states no time (see toEvent). */
+/** What a mluvii body's envelope is read from; mluvii's sessions have no name. */
+type MluviiEnvelope = Omit<Envelope, 'provider' | 'session_name' | 'id_time'> & {
+  /** What identifies the event when the body states no time (see eventsOf). */
   timeless: string | null;
-}
+};
 
 /** Where each family keeps its session: `mluvii:<id>`, `mluvii:<sessionId>`, `mluvii:email:<id>`, or none. */
 function sessionOf(
@@ -88,80 +84,47 @@ function occurredAt(
  * every delivery: its id is made from timelessIdentity instead (identity.ts), so that a
  * redelivery collapses onto its event and a genuine repeat is an event of its own.
  */
-function toEvent(raw: RawWebhook, envelope: Envelope, type: SessionEvent['type'], detail: Detail): SessionEvent {
-  const participant = detail.participant;
-  return {
-    event_id: eventId({
-      provider: PROVIDER,
-      session_key: envelope.session_key,
-      type,
-      provider_type: envelope.provider_type,
-      participant_key: participant?.key ?? null,
-      occurred_at: envelope.timeless === null ? envelope.occurred_at : 0,
-      provider_event_id: envelope.provider_event_id,
-      ...(envelope.timeless === null ? {} : { discriminator: envelope.timeless }),
-    }),
-    ingest_id: raw.ingest_id,
+function eventsOf(
+  raw: RawWebhook,
+  { timeless, ...read }: MluviiEnvelope,
+  types: readonly CanonicalType[],
+  detail: EventDetail,
+): SessionEvent[] {
+  const envelope: Envelope = {
+    ...read,
     provider: PROVIDER,
-    account_id: envelope.account_id,
-    session_key: envelope.session_key,
-    session_id: envelope.session_id,
     session_name: null,
-    channel: envelope.channel,
-    type,
-    provider_type: envelope.provider_type,
-    provider_event_id: envelope.provider_event_id,
-    occurred_at: envelope.occurred_at,
-    received_at: raw.received_at,
-    participant,
-    reason: detail.reason,
-    state: detail.state,
-    scope: null,
-    bytes: null,
-    count: detail.count,
-    score: null,
-    attributes:
-      envelope.timeless === null ? detail.attributes : { ...detail.attributes, occurred_at_source: 'received_at' },
+    ...(timeless === null ? {} : { id_time: 0 }),
   };
+  const identified: EventDetail =
+    timeless === null
+      ? detail
+      : { ...detail, discriminator: timeless, attributes: { ...detail.attributes, occurred_at_source: 'received_at' } };
+  return types.map((type) => eventOf(raw, envelope, type, identified));
 }
-
-const idText = (value: unknown): string | null =>
-  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : null;
 
 /** A type the table does not know: kept as provider.other, its session and time read where they have the usual shape. */
 function otherEvent(raw: RawWebhook, body: Record<string, unknown>, type: string): NormalizeResult {
   const shape = checkShape('Envelope', body, type);
   if (shape) return failed(shape);
   const data = isRecord(body.data) ? body.data : {};
-  const email = type.startsWith('EmailThread') && idText(data.sessionId) === null;
-  const sessionId = idText(data.sessionId) ?? (type.startsWith('Session') || email ? idText(data.id) : null);
+  const session = mluviiSession(type, data);
   const timeField =
     (['time', 'started', 'ended', 'created'] as const).find((f) => data[f] !== undefined && data[f] !== null) ?? null;
   // A type the table does not know may repeat: a body of it with no time is not `once`.
   const occurred = occurredAt(raw, data, timeField, type, false);
   if (!occurred.ok) return failed(occurred.failure);
-  const envelope: Envelope = {
-    account_id: idText(data.tenantId),
-    session_key: sessionId === null ? null : `${PROVIDER}:${email ? 'email:' : ''}${sessionId}`,
-    session_id: sessionId,
-    channel: email && sessionId !== null ? 'email' : null,
+  const envelope: MluviiEnvelope = {
+    account_id: mluviiId(data.tenantId),
+    session_key: session?.key ?? null,
+    session_id: session?.id ?? null,
+    channel: session?.email ? 'email' : null,
     provider_type: type,
-    provider_event_id: idText(data.activityId),
+    provider_event_id: mluviiId(data.activityId),
     occurred_at: occurred.value.at,
     timeless: occurred.value.timeless,
   };
-  return {
-    events: [
-      toEvent(raw, envelope, 'provider.other', {
-        participant: null,
-        reason: null,
-        state: null,
-        count: null,
-        attributes: {},
-      }),
-    ],
-    failures: [],
-  };
+  return { events: eventsOf(raw, envelope, ['provider.other'], { attributes: {} }), failures: [] };
 }
 
 function normalizeKnown(
@@ -179,22 +142,22 @@ function normalizeKnown(
   const occurred = occurredAt(raw, body.data as Record<string, unknown>, mapping.time, type, mapping.once);
   if (!occurred.ok) return failed(occurred.failure);
   const tenant = mapping.family === 'setting' ? settingTenantId(data) : (data.tenantId ?? null);
-  const envelope: Envelope = {
+  const envelope: MluviiEnvelope = {
     account_id: tenant === null ? null : String(tenant),
     session_key: session?.key ?? null,
     session_id: session?.id ?? null,
     channel: session?.channel ?? null,
     provider_type: type,
-    provider_event_id: idText(data.activityId),
+    provider_event_id: mluviiId(data.activityId),
     occurred_at: occurred.value.at,
     timeless: occurred.value.timeless,
   };
   const detail = readDetails(checked, mapping, session?.id ?? null, ctx.piiKey);
-  return { events: mapping.canonical.map((canonical) => toEvent(raw, envelope, canonical, detail)), failures: [] };
+  return { events: eventsOf(raw, envelope, mapping.canonical, detail), failures: [] };
 }
 
-export function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
-  const parsed = parseBody(raw.body, escapeControlCharsInStrings);
+function normalizeMluvii(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+  const parsed = parseBody(raw.body, parseLenientJson);
   if (!parsed.ok) return failed(parsed.failure);
   const type = readTypeField(parsed.value, 'eventType');
   if (!type.ok) return failed(type.failure);

@@ -42,35 +42,6 @@ export function parseMluviiTime(value: unknown, fieldPath: string, providerType:
 }
 
 /**
- * A documented example breaks a string across lines (SessionActivityWelcomeMessage):
- *   "text": "Dobrý den, jsme rádi, že využíváte chat firmy mluvii.
- *            Co vás k nám přivádí? ",
- * A raw control character inside a JSON string is not JSON. Escapes U+0000..U+001F inside
- * string literals only (whitespace between tokens stays as it is); used only after
- * JSON.parse has refused the body, so valid bodies are read exactly as sent.
- */
-export function escapeControlCharsInStrings(text: string): string {
-  let out = '';
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    const code = ch.charCodeAt(0);
-    if (inString && ch === '\\') {
-      out += ch + (text[i + 1] ?? '');
-      i++;
-    } else if (ch === '"') {
-      inString = !inString;
-      out += ch;
-    } else if (inString && code < 0x20) {
-      out += `\\u${code.toString(16).padStart(4, '0')}`;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-/**
  * The A/V activities are documented with `userId` and sent with `operatorId`:
  *   table:   | userId | number | 4555 |
  *   example: { "sessionId": 7375793, "operatorId": 2710, "time": "..." }

@@ -40,9 +40,6 @@ export const MLUVII_SCHEMA_OF = {
   user_status: 'UserStatus',
 } as const satisfies Record<MluviiFamily, string>;
 
-export type MluviiSchemaName = (typeof MLUVII_SCHEMA_OF)[MluviiFamily] | 'Envelope';
-export const MLUVII_SCHEMA_NAMES: readonly MluviiSchemaName[] = [...Object.values(MLUVII_SCHEMA_OF), 'Envelope'];
-
 /** Which field of `data` states when the event happened; null: the body has no time (occurred_at is received_at). */
 export type TimeField = 'started' | 'ended' | 'time' | 'created';
 

@@ -7,8 +7,10 @@
 import type { ParticipantRef } from '../../../lib/canonical.js';
 import { isAvroLong } from '../../../lib/avro.js';
 import { participantKey } from '../../../lib/ids.js';
+import { blankToNull } from '../../../lib/json-values.js';
+import { attrs } from '../event.js';
 import type { NormalizeFailure } from '../types.js';
-import { alertIssues, blankToNull, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
+import { alertIssues, calloutFailureReason, fileBytes, leaveReasonWithoutName, roleOf } from './quirks.js';
 import type { ZoomMapping } from './table.js';
 
 type Opt<T> = T | null | undefined;
@@ -67,17 +69,6 @@ export interface Detail {
 }
 
 export type DetailResult = { ok: true; details: Detail[] } | { ok: false; failure: NormalizeFailure };
-
-/** Attributes as strings, leaving out what is absent or blank. */
-function attrs(entries: Record<string, Opt<string | number | boolean>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    const text =
-      typeof value === 'string' ? blankToNull(value) : value === null || value === undefined ? null : String(value);
-    if (text !== null) out[key] = text;
-  }
-  return out;
-}
 
 function detail(part: Partial<Detail> & { attributes: Record<string, string> }): Detail {
   return { participant: null, reason: null, count: null, bytes: null, ...part };

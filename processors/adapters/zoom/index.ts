@@ -5,27 +5,28 @@
  * Steps: parse JSON → read `event` → look it up in the table (unknown → provider.other) →
  * check the body against its family's Avro schema → occurred_at → family details → events.
  */
-import type { RawWebhook, SessionEvent } from '../../../lib/canonical.js';
-import { DEFAULT_SESSION_NAMES, eventId, sessionNameAs } from '../../../lib/ids.js';
+import type { RawWebhook } from '../../../lib/canonical.js';
+import { DEFAULT_SESSION_NAMES, sessionNameAs } from '../../../lib/ids.js';
+import { blankToNull, isRecord } from '../../../lib/json-values.js';
 import { epochToMicros, parseIsoMicros, type Micros } from '../../../lib/time.js';
+import { eventOf, type Envelope } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
-import { readDetails, type Detail, type ZoomBody } from './details.js';
-import { blankToNull } from './quirks.js';
+import { readDetails, type ZoomBody } from './details.js';
 import { checkShape } from './schemas.js';
 import { URL_VALIDATION, ZOOM_EVENT_TYPES, ZOOM_SCHEMA_OF, type ZoomMapping } from './table.js';
-import { failed, failure, isRecord, parseBody, readTypeField, timeInRange, type Step } from '../steps.js';
+import { failed, failure, parseBody, readTypeField, timeInRange, type Step } from '../steps.js';
 
 export { ZOOM_EVENT_TYPES } from './table.js';
 
 const PROVIDER = 'zoom';
 
-/** The envelope fields every canonical event of one Zoom body shares. */
-interface Envelope {
-  account_id: string | null;
-  session_id: string | null;
-  session_name: string | null;
-  provider_type: string;
-  occurred_at: Micros;
+/** What a Zoom body's envelope is read from; the rest follows. */
+type ZoomEnvelope = Pick<Envelope, 'account_id' | 'session_id' | 'session_name' | 'provider_type' | 'occurred_at'>;
+
+/** A video session keyed `zoom:<session_id>`; Zoom sends no event id of its own. */
+function envelopeOf(read: ZoomEnvelope): Envelope {
+  const sessionKey = read.session_id === null ? null : `${PROVIDER}:${read.session_id}`;
+  return { ...read, provider: PROVIDER, session_key: sessionKey, channel: 'video', provider_event_id: null };
 }
 
 /**
@@ -67,43 +68,6 @@ function occurredAt(body: ZoomBody, mapping: ZoomMapping): Step<Micros> {
   return eventTs(body);
 }
 
-function toEvent(raw: RawWebhook, envelope: Envelope, type: SessionEvent['type'], detail: Detail): SessionEvent {
-  const sessionKey = envelope.session_id === null ? null : `${PROVIDER}:${envelope.session_id}`;
-  const participant = detail.participant;
-  return {
-    event_id: eventId({
-      provider: PROVIDER,
-      session_key: sessionKey,
-      type,
-      provider_type: envelope.provider_type,
-      participant_key: participant?.key ?? null,
-      occurred_at: envelope.occurred_at,
-      provider_event_id: null,
-      ...(detail.discriminator === undefined ? {} : { discriminator: detail.discriminator }),
-    }),
-    ingest_id: raw.ingest_id,
-    provider: PROVIDER,
-    account_id: envelope.account_id,
-    session_key: sessionKey,
-    session_id: envelope.session_id,
-    session_name: envelope.session_name,
-    channel: 'video',
-    type,
-    provider_type: envelope.provider_type,
-    provider_event_id: null,
-    occurred_at: envelope.occurred_at,
-    received_at: raw.received_at,
-    participant,
-    reason: detail.reason,
-    state: null,
-    scope: null,
-    bytes: detail.bytes,
-    count: detail.count,
-    score: null,
-    attributes: detail.attributes,
-  };
-}
-
 function stringAt(root: unknown, path: readonly string[]): string | null {
   const value = valueAt(root, path);
   return typeof value === 'string' ? blankToNull(value) : null;
@@ -120,18 +84,17 @@ function otherEvent(
   if (shape) return failed(shape);
   const ts = eventTs(body as { event: string; event_ts: number });
   if (!ts.ok) return failed(ts.failure);
-  const envelope: Envelope = {
+  const envelope = envelopeOf({
     account_id: stringAt(body, ['payload', 'account_id']),
     session_id: stringAt(body, ['payload', 'object', 'session_id']),
     session_name: sessionName(ctx, stringAt(body, ['payload', 'object', 'session_name'])),
     provider_type: event,
     occurred_at: ts.value,
-  };
-  const detail: Detail = { participant: null, reason: null, count: null, bytes: null, attributes: {} };
-  return { events: [toEvent(raw, envelope, 'provider.other', detail)], failures: [] };
+  });
+  return { events: [eventOf(raw, envelope, 'provider.other', { attributes: {} })], failures: [] };
 }
 
-export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
+function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const parsed = parseBody(raw.body);
   if (!parsed.ok) return failed(parsed.failure);
   const event = readTypeField(parsed.value, 'event');
@@ -155,14 +118,14 @@ export function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeRe
   const details = readDetails(body, mapping, ctx.piiKey, ctx.zoomHostPattern);
   if (!details.ok) return failed(details.failure);
 
-  const envelope: Envelope = {
+  const envelope = envelopeOf({
     account_id: blankToNull(body.payload.account_id),
     session_id: sessionId,
     session_name: sessionName(ctx, blankToNull(body.payload.object.session_name)),
     provider_type: event.value,
     occurred_at: occurred.value,
-  };
-  return { events: details.details.map((detail) => toEvent(raw, envelope, mapping.canonical, detail)), failures: [] };
+  });
+  return { events: details.details.map((detail) => eventOf(raw, envelope, mapping.canonical, detail)), failures: [] };
 }
 
 export const zoomAdapter: Adapter = Object.freeze({ provider: PROVIDER, normalize: normalizeZoom });

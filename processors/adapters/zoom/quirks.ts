@@ -4,16 +4,7 @@
  * test/processors/adapters/zoom.test.ts.
  */
 import type { Role } from '../../../lib/canonical.js';
-
-/**
- * Zoom sends an empty string for a value it does not have, in fields documented as times or ids:
- *   "recording_file": { "recording_start": "2024-05-02T14:03:00Z", "recording_end": "" }
- * ("recording_end ... Response in general query": webhooks leave it empty). Blank means absent.
- */
-export function blankToNull(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  return value.trim() === '' ? null : value;
-}
+import { blankToNull } from '../../../lib/json-values.js';
 
 const NAMED_LEAVE = /^(.*?)\s*((?:left|got disconnected from) the session\.?)$/is;
 

@@ -36,9 +36,6 @@ export const ZOOM_SCHEMA_OF = {
   interpreter: 'InterpreterUsage',
 } as const satisfies Record<ZoomFamily, string>;
 
-export type ZoomSchemaName = (typeof ZOOM_SCHEMA_OF)[ZoomFamily] | 'Envelope';
-export const ZOOM_SCHEMA_NAMES: readonly ZoomSchemaName[] = [...Object.values(ZOOM_SCHEMA_OF), 'Envelope'];
-
 export interface ZoomMapping {
   readonly canonical: CanonicalType;
   readonly family: ZoomFamily;

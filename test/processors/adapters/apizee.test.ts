@@ -7,17 +7,15 @@ import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../li
 import { participantKey } from '../../../lib/ids.js';
 import { adapterFor } from '../../../processors/adapters/index.js';
 import { apizeeAdapter, APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES } from '../../../processors/adapters/apizee/index.js';
+import { blankToNull, idText } from '../../../lib/json-values.js';
 import {
-  blankToNull,
   fallbackIdentifier,
   foreignObjectType,
-  idText,
   lookupType,
   personIdentifier,
   surveyScore,
 } from '../../../processors/adapters/apizee/quirks.js';
-import { apizeeSchemaJson } from '../../../processors/adapters/apizee/schemas.js';
-import { APIZEE_SCHEMA_NAMES } from '../../../processors/adapters/apizee/table.js';
+import { apizeeSchemaJson, APIZEE_SCHEMA_NAMES } from '../../../processors/adapters/apizee/schemas.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 
 // Fixtures: one ticket's timeline (ticket 361, conversation 548) built from the reference's

@@ -5,8 +5,8 @@ import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../lib/canonical.js';
 import { jifelineAdapter, JIFELINE_EVENT_TYPES } from '../../../processors/adapters/jifeline/index.js';
+import { blankToNull } from '../../../lib/json-values.js';
 import {
-  blankToNull,
   canonicalEventId,
   productIds,
   ticketNumber,
@@ -14,8 +14,8 @@ import {
   typeKey,
   ulidMicros,
 } from '../../../processors/adapters/jifeline/quirks.js';
-import { jifelineSchemaJson } from '../../../processors/adapters/jifeline/schemas.js';
-import { JIFELINE_SCHEMA_NAMES, JIFELINE_TICKET_STATES } from '../../../processors/adapters/jifeline/table.js';
+import { jifelineSchemaJson, JIFELINE_SCHEMA_NAMES } from '../../../processors/adapters/jifeline/schemas.js';
+import { JIFELINE_TICKET_STATES } from '../../../processors/adapters/jifeline/table.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { JIFELINE_SUBSCRIBED_TYPES } from '../../../ingest/pull/jifeline.js';
 

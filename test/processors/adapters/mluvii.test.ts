@@ -7,16 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../lib/canonical.js';
 import { ADAPTERS } from '../../../processors/adapters/index.js';
 import { mluviiAdapter, MLUVII_EVENT_TYPES } from '../../../processors/adapters/mluvii/index.js';
+import { escapeControlCharsInStrings } from '../../../lib/lenient-json.js';
 import {
   avOperatorId,
   clientRole,
-  escapeControlCharsInStrings,
   parseMluviiTime,
   settingTenantId,
 } from '../../../processors/adapters/mluvii/quirks.js';
-import { mluviiSchemaJson } from '../../../processors/adapters/mluvii/schemas.js';
-import { MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/table.js';
-import { mluviiContentKey } from '../../../processors/adapters/mluvii/identity.js';
+import { mluviiSchemaJson, MLUVII_SCHEMA_NAMES } from '../../../processors/adapters/mluvii/schemas.js';
+import { mluviiContentKey } from '../../../lib/mluvii-keys.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 import { TIME_RANGE } from '../../../lib/time.js';
 import { foldSession } from '../../../processors/sessionize/index.js';
@@ -415,7 +414,8 @@ describe('mluvii quirks', () => {
         (at, quarters, sep) => {
           const offset = quarters * 15;
           const local = new Date(Math.floor(at / 1000) + offset * 60_000).toISOString().slice(0, 19);
-          const zone = `${offset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+          const two = (n: number) => String(n).padStart(2, '0');
+          const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`;
           const text = `${local}${sep}${String(at % 1_000_000).padStart(6, '0')}${zone}`;
           expect(parseMluviiTime(text, 'data.time', null)).toEqual({ ok: true, micros: at });
         },

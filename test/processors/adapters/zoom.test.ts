@@ -6,16 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { CANONICAL_TYPES, type RawWebhook, type SessionEvent } from '../../../lib/canonical.js';
 import { adapterFor, ADAPTERS } from '../../../processors/adapters/index.js';
 import { zoomAdapter, ZOOM_EVENT_TYPES } from '../../../processors/adapters/zoom/index.js';
+import { blankToNull } from '../../../lib/json-values.js';
 import {
   alertIssues,
-  blankToNull,
   calloutFailureReason,
   fileBytes,
   leaveReasonWithoutName,
   roleOf,
 } from '../../../processors/adapters/zoom/quirks.js';
-import { zoomSchemaJson } from '../../../processors/adapters/zoom/schemas.js';
-import { ZOOM_SCHEMA_NAMES } from '../../../processors/adapters/zoom/table.js';
+import { zoomSchemaJson, ZOOM_SCHEMA_NAMES } from '../../../processors/adapters/zoom/schemas.js';
 import { undocumentedFields } from '../../helpers/avro.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
