@@ -17,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ulid } from 'ulidx';
 import { SerialQueue } from '../lib/duckdb.js';
+import { fsyncPath } from '../lib/atomic-file.js';
 import { isSessionflowError, SessionflowError } from '../lib/errors.js';
 import { GroupCommit } from '../lib/group-commit.js';
 import { createLogger, type Logger } from '../lib/logger.js';
@@ -245,7 +246,7 @@ export class Spool {
     const path = join(this.dir, 'spool.pos');
     await writeDurably(`${path}.tmp`, Buffer.from(String(position)));
     await rename(`${path}.tmp`, path);
-    await syncDir(this.dir);
+    await fsyncPath(this.dir);
     this.positionOwed = false;
   }
 }
@@ -262,16 +263,7 @@ async function writeDurably(path: string, data: Buffer): Promise<void> {
   } finally {
     await file.close();
   }
-  await syncDir(dirname(path));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await fsyncPath(dirname(path));
 }
 
 /**

@@ -40,3 +40,13 @@ export function fsyncDir(path: string): void {
     closeSync(fd);
   }
 }
+
+/** fsync a file or folder, without blocking: its data, or a new or renamed entry of a folder, is durable. */
+export async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

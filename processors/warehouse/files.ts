@@ -11,9 +11,10 @@
  * Files are written as `.<name>.tmp` (hidden, and not `*.parquet`, so readers' globs skip it),
  * synced, then renamed into place: a reader sees a file whole or not at all.
  */
-import { chmod, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { datasetTable } from './tables.js';
+import { fsyncPath } from '../../lib/atomic-file.js';
 
 export const REWRITE_FILE = 'data.parquet';
 
@@ -48,8 +49,8 @@ export async function prepareRestricted(dataDir: string): Promise<boolean> {
   // Both there: the restricted copy is the one exports went to since; the old one only repeats it.
   if (await exists(target)) await rm(old, { recursive: true, force: true });
   else await rename(old, target);
-  await syncPath(datasetDir(dataDir));
-  await syncPath(root);
+  await fsyncPath(datasetDir(dataDir));
+  await fsyncPath(root);
   return true;
 }
 
@@ -149,21 +150,11 @@ export async function repairPartition(dir: string): Promise<string[]> {
   return removed;
 }
 
-/** fsync a file or folder, so a rename is not undone by a power loss. */
-export async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Moves a finished temporary file into place, durably. */
 export async function publish(tmp: string, path: string): Promise<void> {
-  await syncPath(tmp);
+  await fsyncPath(tmp);
   await rename(tmp, path);
-  await syncPath(dirname(path));
+  await fsyncPath(dirname(path));
 }
 
 /** Removes a partition's file and, when they are left empty, its date and provider folders. */

@@ -32,7 +32,8 @@ import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
 import { createStaging } from './bind.js';
 import { eraseInTransaction, loadErasedKeys, type ErasedKeys, type ErasureOrder, type ErasureResult } from './erase.js';
-import { prepareRestricted, syncPath } from './files.js';
+import { fsyncPath } from '../../lib/atomic-file.js';
+import { prepareRestricted } from './files.js';
 import { outboxSize, readOutbox, removeFromOutbox } from './outbox.js';
 import { ParquetExporter } from './export.js';
 import type { WarehouseCore } from './core.js';
@@ -317,9 +318,9 @@ class DuckDBWarehouse implements Warehouse {
     this.conn.closeSync();
     this.db.closeSync();
     this.needsReopen = true;
-    await syncPath(fresh);
+    await fsyncPath(fresh);
     await rename(fresh, this.path);
-    await syncPath(dirname(this.path));
+    await fsyncPath(dirname(this.path));
     await this.reopen();
   }
 
