@@ -6,8 +6,9 @@
  *   export interface DeadLetter extends RecordOf<typeof DEAD_LETTER_FIELDS> {}
  *
  * (an interface rather than a type alias, so that editors and compiler errors say `DeadLetter`).
- * Derived from the declaration: the TypeScript type and the column order (Object.keys, which is
- * the order of the `.avsc`).
+ * Derived from the declaration: the TypeScript type, the column order (Object.keys, which is the
+ * order of the `.avsc`), and the reading of a query's row into the record (ResultRow.record in
+ * lib/duckdb.ts, which checks each column's type).
  *
  * Why TypeScript and not the `.avsc`: an `.avsc` gives the compiler no type without a code
  * generator, and a declaration is plain code a reader can follow. The `.avsc` (schemas/, whose

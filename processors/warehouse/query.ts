@@ -5,8 +5,8 @@
  * it also has the raw archive of DATA_DIR/restricted (sql/restricted.sql), for audit and operators.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { SerialQueue, type DuckDBConnection } from '../../lib/duckdb.js';
+import { DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
+import { SerialQueue, rowsOf, type DuckDBConnection, type RowReader } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs, restrictedDir } from './files.js';
 import {
@@ -22,6 +22,8 @@ import {
 export interface Dataset {
   /** Runs one query; values come back JSON-ready (BIGINT and timestamps as exact strings). */
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
+  /** Runs one query and reads each row with `read` (see ResultRow in lib/duckdb.ts). */
+  read<T>(sql: string, read: RowReader<T>): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -112,23 +114,29 @@ class DuckDBDataset implements Dataset {
   ) {}
 
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
+    return this.run(sql, (result) => ({
+      columns: result.columnNames(),
+      rows: result.getRowsJS().map((row) => row.map(plain)),
+    }));
+  }
+
+  read<T>(sql: string, read: RowReader<T>): Promise<T[]> {
+    return this.run(sql, (result) => rowsOf(result, read));
+  }
+
+  private run<T>(sql: string, take: (result: DuckDBResultReader) => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the dataset is closed'));
     return this.queue.run(async () => {
       await this.views.refresh();
       try {
-        return await this.run(sql);
+        return take(await this.conn.runAndReadAll(sql));
       } catch (err) {
         if (!(err instanceof Error) || !FILE_VANISHED.test(err.message)) throw err;
         // The writer replaced or compacted files while this query listed them: look again once.
         await this.views.create();
-        return this.run(sql);
+        return take(await this.conn.runAndReadAll(sql));
       }
     });
-  }
-
-  private async run(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
-    const reader = await this.conn.runAndReadAll(sql);
-    return { columns: reader.columnNames(), rows: reader.getRowsJS().map((row) => row.map(plain)) };
   }
 
   async close(): Promise<void> {

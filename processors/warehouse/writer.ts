@@ -375,7 +375,7 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   }
 
   pendingFacts(limit = 500): Promise<OutboxChunk> {
-    return this.serial(() => readOutbox(this.conn, this.ctx.tables, limit));
+    return this.serial(() => readOutbox(this.conn, limit));
   }
 
   factsPublished(marks: readonly OutboxMark[]): Promise<number> {
