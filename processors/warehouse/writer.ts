@@ -19,12 +19,13 @@ import {
   SerialQueue,
   inTransaction,
   openDuckDB,
-  queryRows,
+  readRows,
   sqlString,
   storageFault,
   type DuckDBConnection,
   type DuckDBInstance,
 } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
@@ -293,11 +294,13 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   private async compactFile(): Promise<void> {
     const fresh = compactPath(this.path);
     await removeCompactLeftover(this.path);
-    const [[name]] = (await this.conn.runAndReadAll('SELECT current_database()')).getRows() as [[string]];
+    const [name] = await readRows(this.conn, 'SELECT current_database() AS name', (row) =>
+      row.get('name', field.string),
+    );
     await this.conn.run('CHECKPOINT');
     await this.conn.run(`ATTACH ${sqlString(fresh)} AS sessionflow_compact`);
     try {
-      await this.conn.run(`COPY FROM DATABASE ${quoteIdent(name)} TO sessionflow_compact`);
+      await this.conn.run(`COPY FROM DATABASE ${quoteIdent(name!)} TO sessionflow_compact`);
     } finally {
       await this.conn.run('DETACH sessionflow_compact');
     }
@@ -387,13 +390,13 @@ class DuckDBWarehouse implements Warehouse, WarehouseCore {
   }
 
   async offsets(): Promise<Map<string, number>> {
-    const rows = await this.serial(() =>
-      queryRows<{ topic: string; partition: number; next_offset: bigint }>(
-        this.conn,
-        'SELECT topic, "partition", next_offset FROM pipeline_offsets',
-      ),
+    const offsets = await this.serial(() =>
+      readRows(this.conn, 'SELECT topic, "partition", next_offset FROM pipeline_offsets', (row) => {
+        const partition = `${row.get('topic', field.string)}:${row.get('partition', field.long)}`;
+        return [partition, row.get('next_offset', field.long)] as const;
+      }),
     );
-    return new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
+    return new Map(offsets);
   }
 
   async flush(): Promise<void> {
