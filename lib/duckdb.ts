@@ -148,7 +148,12 @@ export async function inTransaction<T>(conn: DuckDBConnection, work: () => Promi
 
 /** SQL string literal (for paths in COPY, which take no parameters). */
 export function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
+  return `'${sqlStringBody(text)}'`;
+}
+
+/** Text as the inside of an SQL string literal, for a template whose quotes are there already ('{{dataset}}/...'). */
+export function sqlStringBody(text: string): string {
+  return text.replaceAll("'", "''");
 }
 
 /** A queue that runs async tasks one at a time, in order: DuckDB's single writer per connection. */

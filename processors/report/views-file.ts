@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { readRows, sqlString } from '../../lib/duckdb.js';
+import { readRows, sqlString, sqlStringBody } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
 import * as field from '../../lib/record.js';
 import { datasetDir, partitionDirs } from '../warehouse/files.js';
@@ -81,7 +81,7 @@ export async function viewsSql(dataDir: string): Promise<ViewsSql> {
   const template = await readFile(sqlPath('views.sql'), 'utf8');
   const sql = template
     .replace(READ_PARQUET, (call, table: string) => (empty.includes(table) ? stand.get(table)! : call))
-    .replaceAll('{{dataset}}', dataset.replaceAll("'", "''"));
+    .replaceAll('{{dataset}}', sqlStringBody(dataset));
   return { sql, dataset, empty };
 }
 

@@ -19,7 +19,7 @@
  * warehouse.duckdb. Only the deliveries the first four SQL checks leave over are normalized again.
  */
 import { RAW_WEBHOOK_FIELDS } from '../../lib/canonical.js';
-import type { ResultRow } from '../../lib/duckdb.js';
+import { sqlString, type ResultRow } from '../../lib/duckdb.js';
 import * as field from '../../lib/record.js';
 import { normalizeRaw, type NormalizeOptions } from '../normalize.js';
 import type { Dataset } from './query.js';
@@ -117,8 +117,6 @@ FROM raw_webhooks r JOIN classified c USING (ingest_id)
 WHERE c.class IS NULL
 ORDER BY r.received_at, r.ingest_id`;
 
-const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
-
 /**
  * The audit over an open dataset. `piiKey` is asked for only when some delivery needs normalizing
  * again; `options` are the pipeline's, so the events made again are the ones it made.
@@ -141,7 +139,7 @@ export async function auditDataset(
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
       const found = await dataset.read(
-        `SELECT DISTINCT event_id FROM session_events WHERE event_id IN (${chunk.map(quote).join(', ')})`,
+        `SELECT DISTINCT event_id FROM session_events WHERE event_id IN (${chunk.map(sqlString).join(', ')})`,
         (row) => row.get('event_id', field.string),
       );
       for (const id of found) stored.add(id);

@@ -6,7 +6,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
-import { SerialQueue, rowsOf, type DuckDBConnection, type RowReader } from '../../lib/duckdb.js';
+import { SerialQueue, rowsOf, sqlStringBody, type DuckDBConnection, type RowReader } from '../../lib/duckdb.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs, restrictedDir } from './files.js';
 import {
@@ -80,7 +80,7 @@ class DatasetViews {
     const empty = new Set<string>();
     for (const table of this.tables) if (!(await hasFiles(this.dataDir, table.name))) empty.add(table.name);
     const ddl = await describeTables(this.conn, DDL_SCHEMA);
-    const literal = (path: string) => path.replaceAll('\\', '/').replaceAll("'", "''");
+    const literal = (path: string) => sqlStringBody(path.replaceAll('\\', '/'));
     const sql = this.template.replace(READ_PARQUET, (call, table: string) => {
       if (!empty.has(table)) return call;
       // The same columns and types as the files would give: what the export writes, plus the partition.
