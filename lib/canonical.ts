@@ -1,7 +1,8 @@
 /**
  * The records that flow between the stages, each declared once, as its fields in column order
  * (lib/record.ts says how, what is derived from a declaration and why it is TypeScript). The
- * field docs live in the `.avsc` of the same name in schemas/.
+ * field docs live in the `.avsc` of the same name in schemas/; test/lib/records.test.ts checks that
+ * the `.avsc`, sql/warehouse.sql and the dataset views agree with these.
  */
 import * as field from './record.js';
 import type { RecordOf } from './record.js';

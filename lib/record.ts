@@ -13,7 +13,9 @@
  * Why TypeScript and not the `.avsc`: an `.avsc` gives the compiler no type without a code
  * generator, and a declaration is plain code a reader can follow. The `.avsc` (schemas/, whose
  * field docs travel to the registry) and sql/warehouse.sql (the DDL analysts read) stay written by
- * hand, because each says more than the fields (docs and defaults; keys and migrations).
+ * hand, because each says more than the fields (docs and defaults; keys and migrations), and so
+ * do the dataset views; test/lib/records.test.ts holds them to the declarations: the same fields,
+ * in the same order, of the same types and nullability.
  *
  * A field's TypeScript type travels in a property that is never set (`value`) and only the type
  * system reads; its `avro` says what it is on the wire.
