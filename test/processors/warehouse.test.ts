@@ -414,13 +414,13 @@ describe('warehouse', () => {
 
 describe('warehouse with a fold that throws', () => {
   afterEach(() => {
-    vi.doUnmock('../../processors/sessionize.js');
+    vi.doUnmock('../../processors/sessionize/index.js');
     vi.resetModules();
   });
 
   it('keeps the events, stores no fact, and dead-letters the deliveries with the reason', async () => {
     vi.resetModules();
-    vi.doMock('../../processors/sessionize.js', () => ({
+    vi.doMock('../../processors/sessionize/index.js', () => ({
       foldSession: () => {
         throw new Error('fold bug');
       },
