@@ -313,7 +313,8 @@ describe('warehouse', () => {
         `INSERT INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), batch_id FROM raw_webhooks`,
       );
       await sql(
-        `INSERT INTO parquet_pending SELECT t, provider, CAST(started_at AS DATE), 0 FROM session_facts, (VALUES ('session_facts'), ('participant_sessions')) AS v(t)`,
+        `INSERT INTO parquet_pending SELECT t, provider, CAST(started_at AS DATE), 0
+         FROM session_facts, (VALUES ('session_facts'), ('participant_sessions')) AS v(t)`,
       );
     });
     const partial = join(dataDir, 'parquet/session_events/provider=zoom/date=2024-05-02');
