@@ -6,6 +6,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDataset, type Dataset } from '../processors/warehouse/query.js';
+import { sqlString } from '../lib/duckdb.js';
+import * as field from '../lib/record.js';
 
 export { openDataset, type Dataset };
 
@@ -57,11 +59,12 @@ export async function waitForDeliveries(
 /** Which of `sessionKeys` have a fact in Parquet now (Zoom sessions started since yesterday). */
 export async function factsPresent(dataset: Dataset, sessionKeys: readonly string[]): Promise<Set<string>> {
   if (sessionKeys.length === 0) return new Set();
-  const list = sessionKeys.map((k) => `'${k.replaceAll("'", "''")}'`).join(',');
-  const { rows } = await dataset.query(
-    `SELECT session_key FROM session_facts WHERE provider = 'zoom' AND "date" >= current_date - 1 AND session_key IN (${list})`,
+  const keys = await dataset.read(
+    `SELECT session_key FROM session_facts
+     WHERE provider = 'zoom' AND "date" >= current_date - 1 AND session_key IN (${sessionKeys.map(sqlString).join(',')})`,
+    (row) => row.get('session_key', field.string),
   );
-  return new Set(rows.map((r) => String(r[0])));
+  return new Set(keys);
 }
 
 export interface FileCounts {

@@ -13,6 +13,8 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { SessionflowError } from './errors.js';
+import * as field from './record.js';
+import type { RecordOf } from './record.js';
 
 export interface ErasureSubjects {
   emails: string[];
@@ -21,14 +23,15 @@ export interface ErasureSubjects {
   sessions: string[];
 }
 
-/** The request as it travels (schemas/ErasureRequest.avsc). */
-export interface ErasureRequest {
-  request_id: string;
-  requested_at: number;
-  dry_run: boolean;
+/** The request as it travels (schemas/ErasureRequest.avsc; lib/record.ts says how a record is declared). */
+export const ERASURE_REQUEST_FIELDS = {
+  request_id: field.string,
+  requested_at: field.timestamp,
+  dry_run: field.boolean,
   /** iv (12 bytes), GCM tag (16), then the subjects as JSON, encrypted. */
-  subjects: Buffer;
-}
+  subjects: field.bytes,
+};
+export interface ErasureRequest extends RecordOf<typeof ERASURE_REQUEST_FIELDS> {}
 
 const SUBJECTS = z.object({
   emails: z.array(z.string()),

@@ -86,9 +86,11 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
  * `logger.flush()` only waits for the write in progress.
  */
 export function flushLoggerSync(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
+  // pino keeps its destination under a symbol its types do not declare on Logger.
+  const stream: unknown = Reflect.get(logger, pino.symbols.streamSym);
+  if (typeof stream !== 'object' || stream === null || !('flushSync' in stream)) return;
   try {
-    stream?.flushSync?.();
+    if (typeof stream.flushSync === 'function') stream.flushSync();
   } catch {
     // a closed or broken stdout: nothing more can be written anyway
   }

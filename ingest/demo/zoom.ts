@@ -4,6 +4,7 @@
  * time fields, so the facts they give are known in advance.
  */
 import { randomBytes } from 'node:crypto';
+import type { SessionFact } from '../../lib/canonical.js';
 import { microsToIso } from '../../lib/time.js';
 import { zoomSignature } from '../providers/zoom.js';
 
@@ -15,27 +16,29 @@ export interface ZoomDelivery {
 export interface PlannedSession {
   sessionId: string;
   deliveries: ZoomDelivery[];
-  /** The facts these deliveries must give (DESIGN section 6). */
-  expected: {
-    duration_seconds: number;
-    participants: number;
-    /** The host (named by the callouts' host_id) and the two guests. */
-    agents: number;
-    guests: number;
-    /** From the start to the host's join. */
-    wait_seconds: number;
-    peak_concurrent: number;
-    participant_seconds: number;
-    recordings: number;
-    recording_seconds: number;
-    recording_files: number;
-    recording_bytes: number;
-    shares: number;
-    sharing_seconds: number;
-    alerts: number;
-    /** Canonical events: one per delivery, and the alert's second issue. */
-    events: number;
-  };
+  /**
+   * The facts these deliveries must give (DESIGN section 6). agents and guests: the host (named by the
+   * callouts' host_id) and the two guests; wait_seconds: from the start to the host's join;
+   * events: the canonical events, one per delivery, and the alert's second issue.
+   */
+  expected: Pick<
+    SessionFact,
+    | 'duration_seconds'
+    | 'participants'
+    | 'agents'
+    | 'guests'
+    | 'wait_seconds'
+    | 'peak_concurrent'
+    | 'participant_seconds'
+    | 'recordings'
+    | 'recording_seconds'
+    | 'recording_files'
+    | 'recording_bytes'
+    | 'shares'
+    | 'sharing_seconds'
+    | 'alerts'
+    | 'events'
+  >;
 }
 
 const SEC = 1_000_000;

@@ -9,6 +9,7 @@ import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 import { ERRORS } from '../../lib/errors.js';
 import { schemaPath } from '../../lib/paths.js';
+import type { Step } from './steps.js';
 import type { NormalizeFailure } from './types.js';
 
 export interface PayloadSchemas<Name extends string> {
@@ -28,6 +29,12 @@ export interface PayloadSchemas<Name extends string> {
     providerType: string | null,
     pathOf?: (path: string) => string,
   ): NormalizeFailure | null;
+  /**
+   * The body as `T` once it fits the named schema, else `check`'s failure. `T` is the adapter's
+   * type for what it reads of that shape: the schema declares those fields, so a body that fits
+   * has them with those types. The one place a checked body becomes typed.
+   */
+  read<T>(name: Name, body: unknown, providerType: string | null, pathOf?: (path: string) => string): Step<T>;
 }
 
 function describe(type: Type): string {
@@ -58,33 +65,38 @@ export function payloadSchemas<const Name extends string>(
     }
     return parsed;
   };
+  const check: PayloadSchemas<Name>['check'] = (name, body, providerType, pathOf = (p) => p) => {
+    let first: { path: string[]; value: unknown; type: Type } | undefined;
+    const valid = type(name).isValid(body, {
+      errorHook: (path, value, t) => {
+        first ??= { path, value: value as unknown, type: t };
+      },
+    });
+    if (valid) return null;
+    if (first === undefined || first.path.length === 0) {
+      return {
+        code: 'BODY_SHAPE',
+        message: `${ERRORS.BODY_SHAPE.message} (${label} ${name})`,
+        field_path: null,
+        provider_type: providerType,
+      };
+    }
+    const fieldPath = pathOf(first.path.join('.'));
+    const code = first.value === undefined || first.value === null ? 'FIELD_MISSING' : 'FIELD_INVALID';
+    return {
+      code,
+      message: `${ERRORS[code].message}: ${fieldPath} (expected ${describe(first.type)}, ${label} ${name})`,
+      field_path: fieldPath,
+      provider_type: providerType,
+    };
+  };
   return {
     names: [...Object.values(schemaOf), ...more],
     json,
-    check(name, body, providerType, pathOf = (p) => p) {
-      let first: { path: string[]; value: unknown; type: Type } | undefined;
-      const valid = type(name).isValid(body, {
-        errorHook: (path, value, t) => {
-          first ??= { path, value: value as unknown, type: t };
-        },
-      });
-      if (valid) return null;
-      if (first === undefined || first.path.length === 0) {
-        return {
-          code: 'BODY_SHAPE',
-          message: `${ERRORS.BODY_SHAPE.message} (${label} ${name})`,
-          field_path: null,
-          provider_type: providerType,
-        };
-      }
-      const fieldPath = pathOf(first.path.join('.'));
-      const code = first.value === undefined || first.value === null ? 'FIELD_MISSING' : 'FIELD_INVALID';
-      return {
-        code,
-        message: `${ERRORS[code].message}: ${fieldPath} (expected ${describe(first.type)}, ${label} ${name})`,
-        field_path: fieldPath,
-        provider_type: providerType,
-      };
+    check,
+    read<T>(name: Name, body: unknown, providerType: string | null, pathOf?: (path: string) => string): Step<T> {
+      const failure = check(name, body, providerType, pathOf);
+      return failure === null ? { ok: true, value: body as T } : { ok: false, failure };
     },
   };
 }

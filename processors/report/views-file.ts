@@ -10,9 +10,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { queryRows, sqlString } from '../../lib/duckdb.js';
+import { readRows, sqlString, sqlStringBody } from '../../lib/duckdb.js';
 import { SessionflowError } from '../../lib/errors.js';
 import { sqlPath } from '../../lib/paths.js';
+import * as field from '../../lib/record.js';
 import { datasetDir, partitionDirs } from '../warehouse/files.js';
 import { ANALYST_TABLES, quoteIdent, warehouseDdl } from '../warehouse/tables.js';
 
@@ -43,9 +44,14 @@ async function emptyRelations(): Promise<Map<string, string>> {
   const conn = await db.connect();
   try {
     await conn.run(await warehouseDdl());
-    const rows = await queryRows<{ table_name: string; column_name: string; data_type: string }>(
+    const rows = await readRows(
       conn,
       `SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY table_name, ordinal_position`,
+      (row) => ({
+        table_name: row.get('table_name', field.string),
+        column_name: row.get('column_name', field.string),
+        data_type: row.get('data_type', field.string),
+      }),
     );
     const relations = new Map<string, string>();
     for (const table of ANALYST_TABLES) {
@@ -76,7 +82,7 @@ export async function viewsSql(dataDir: string): Promise<ViewsSql> {
   const template = await readFile(sqlPath('views.sql'), 'utf8');
   const sql = template
     .replace(READ_PARQUET, (call, table: string) => (empty.includes(table) ? stand.get(table)! : call))
-    .replaceAll('{{dataset}}', dataset.replaceAll("'", "''"));
+    .replaceAll('{{dataset}}', sqlStringBody(dataset));
   return { sql, dataset, empty };
 }
 
@@ -145,12 +151,12 @@ async function isViewsDb(path: string): Promise<boolean> {
     db = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
     const conn = await db.connect();
     try {
-      const rows = await queryRows(conn, `SELECT 1 FROM duckdb_tables() WHERE database_name = current_database()`);
-      const marker = await queryRows(
-        conn,
-        `SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND view_name = '${MARKER_VIEW}'`,
+      const count = async (sql: string) => (await readRows(conn, sql, (row) => row.get('n', field.long)))[0];
+      const tables = await count(`SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = current_database()`);
+      const marker = await count(
+        `SELECT count(*) AS n FROM duckdb_views() WHERE database_name = current_database() AND view_name = '${MARKER_VIEW}'`,
       );
-      return rows.length === 0 && marker.length === 1;
+      return tables === 0 && marker === 1;
     } finally {
       conn.closeSync();
     }

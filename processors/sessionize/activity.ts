@@ -3,17 +3,12 @@
  * work, content counts, survey, end reason.
  */
 import { AVRO_LONG_MAX } from '../../lib/avro.js';
-import type { CanonicalType, ConsentScope, SessionEvent } from '../../lib/canonical.js';
+import type { CanonicalType, ConsentScope, SessionEvent, SessionFact } from '../../lib/canonical.js';
 import type { Micros } from '../../lib/time.js';
 import { groupBy } from './order.js';
 import { toggleTotal } from './toggles.js';
 
-export interface Consent {
-  consent: 'accepted' | 'declined' | 'unknown';
-  camera_allowed: boolean | null;
-  microphone_allowed: boolean | null;
-  geolocation_allowed: boolean | null;
-}
+export type Consent = Pick<SessionFact, 'consent' | 'camera_allowed' | 'microphone_allowed' | 'geolocation_allowed'>;
 
 /**
  * The latest decision (fold order) per scope. A decision with no scope is about the session;
@@ -146,43 +141,32 @@ export function wrapUpMicros(events: readonly SessionEvent[]): number | null {
   return total;
 }
 
-export interface Counts {
-  media_captures: number;
-  ocr_scans: number;
-  files_shared: number;
-  messages: number;
-  forwards: number;
-  alerts: number;
-  unknown_events: number;
-}
+export type Counts = Pick<
+  SessionFact,
+  'media_captures' | 'ocr_scans' | 'files_shared' | 'messages' | 'forwards' | 'alerts' | 'unknown_events'
+>;
 
-const COUNTED: Record<keyof Counts, CanonicalType> = {
-  media_captures: 'media.captured',
-  ocr_scans: 'media.ocr',
-  files_shared: 'file.shared',
-  messages: 'message.sent',
-  forwards: 'session.forwarded',
-  alerts: 'quality.alert',
-  unknown_events: 'provider.other',
-};
-
+/** The fact's plain counts: each the number of events of one type. */
 export function countsOf(events: readonly SessionEvent[]): Counts {
-  const counts = Object.fromEntries(Object.keys(COUNTED).map((k) => [k, 0])) as unknown as Counts;
-  for (const [column, type] of Object.entries(COUNTED) as Array<[keyof Counts, CanonicalType]>) {
-    for (const e of events) if (e.type === type) counts[column]++;
-  }
-  return counts;
+  const count = (type: CanonicalType) => events.reduce((n, e) => (e.type === type ? n + 1 : n), 0);
+  return {
+    media_captures: count('media.captured'),
+    ocr_scans: count('media.ocr'),
+    files_shared: count('file.shared'),
+    messages: count('message.sent'),
+    forwards: count('session.forwarded'),
+    alerts: count('quality.alert'),
+    unknown_events: count('provider.other'),
+  };
 }
 
 /**
  * What was done on a ticket: its distinct conversations (Apizee's attributes.conversation_id)
  * and the products added and removed (Jifeline; `count` products per event, 1 when not given).
  */
-export function ticketWorkOf(events: readonly SessionEvent[]): {
-  conversations: number;
-  products_added: number;
-  products_removed: number;
-} {
+export function ticketWorkOf(
+  events: readonly SessionEvent[],
+): Pick<SessionFact, 'conversations' | 'products_added' | 'products_removed'> {
   const conversations = new Set<string>();
   let added = 0;
   let removed = 0;

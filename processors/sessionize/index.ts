@@ -6,7 +6,8 @@
  * read from them, so late, out-of-order and repeated deliveries change nothing but what they
  * should.
  */
-import type { ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
+import { SESSION_FACT_FIELDS, type ParticipantSpan, type SessionEvent, type SessionFact } from '../../lib/canonical.js';
+import { inFieldOrder } from '../../lib/record.js';
 import type { Micros } from '../../lib/time.js';
 import { consentOf, countsOf, endReason, mediaTimeOf, surveyScore, ticketWorkOf, wrapUpMicros } from './activity.js';
 import { identityOf, lifecycleOf } from './lifecycle.js';
@@ -88,59 +89,6 @@ export function foldSession(events: readonly SessionEvent[], options: FoldOption
     updated_at: updatedAt,
     ...ticketWorkOf(ordered),
   };
-  return { fact: orderedLikeSchema(fact), spans };
-}
-
-/** The fact's keys in the column order of schemas/SessionFact.avsc, so rows read the same everywhere. */
-const COLUMNS: ReadonlyArray<keyof SessionFact> = [
-  'session_key',
-  'provider',
-  'account_id',
-  'session_id',
-  'channel',
-  'name',
-  'created_at',
-  'started_at',
-  'ended_at',
-  'status',
-  'duration_seconds',
-  'wait_seconds',
-  'participants',
-  'agents',
-  'guests',
-  'peak_concurrent',
-  'participant_seconds',
-  'consent',
-  'camera_allowed',
-  'microphone_allowed',
-  'geolocation_allowed',
-  'recordings',
-  'recording_seconds',
-  'recording_files',
-  'recording_bytes',
-  'shares',
-  'sharing_seconds',
-  'hold_seconds',
-  'av_seconds',
-  'wrap_up_seconds',
-  'media_captures',
-  'ocr_scans',
-  'files_shared',
-  'messages',
-  'forwards',
-  'alerts',
-  'survey_score',
-  'end_reason',
-  'events',
-  'unknown_events',
-  'first_event_at',
-  'last_event_at',
-  'updated_at',
-  'conversations',
-  'products_added',
-  'products_removed',
-];
-
-function orderedLikeSchema(fact: SessionFact): SessionFact {
-  return Object.fromEntries(COLUMNS.map((column) => [column, fact[column]])) as unknown as SessionFact;
+  // In the column order of schemas/SessionFact.avsc, so facts read the same everywhere.
+  return { fact: inFieldOrder(SESSION_FACT_FIELDS, fact), spans };
 }

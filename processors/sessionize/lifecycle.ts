@@ -2,17 +2,10 @@
  * Identity and life cycle of a session: what it is, when it was created, started and ended,
  * and its status (DESIGN section 6).
  */
-import type { SessionEvent, SessionStatus } from '../../lib/canonical.js';
+import type { SessionEvent, SessionFact, SessionStatus } from '../../lib/canonical.js';
 import type { Micros } from '../../lib/time.js';
 
-export interface Identity {
-  session_key: string;
-  provider: string;
-  account_id: string | null;
-  session_id: string | null;
-  channel: string | null;
-  name: string | null;
-}
+export type Identity = Pick<SessionFact, 'session_key' | 'provider' | 'account_id' | 'session_id' | 'channel' | 'name'>;
 
 /** What a session is when no event says: Zoom sessions are video, Apizee and Jifeline tickets. */
 function defaultChannel(provider: string, sessionKey: string): string | null {
@@ -85,12 +78,7 @@ export function ticketEnd(events: readonly SessionEvent[]): TicketEnd | null {
   return end;
 }
 
-export interface Lifecycle {
-  created_at: Micros | null;
-  started_at: Micros | null;
-  ended_at: Micros | null;
-  status: SessionStatus;
-}
+export type Lifecycle = Pick<SessionFact, 'created_at' | 'started_at' | 'ended_at' | 'status'>;
 
 function firstTime(events: readonly SessionEvent[], types: readonly string[]): Micros | null {
   return events.find((e) => types.includes(e.type))?.occurred_at ?? null;

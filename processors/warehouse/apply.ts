@@ -6,13 +6,14 @@
  */
 import { INTEGER, LIST, VARCHAR, listValue, type DuckDBResultReader } from '@duckdb/node-api';
 import type { DeadLetter, ParticipantSpan, SessionEvent, SessionFact } from '../../lib/canonical.js';
-import type { DuckDBConnection } from '../../lib/duckdb.js';
+import { readRows, rowsOf, type DuckDBConnection, type ResultRow } from '../../lib/duckdb.js';
 import { tpKey } from '../../lib/log/types.js';
 import type { Logger } from '../../lib/logger.js';
+import * as field from '../../lib/record.js';
 import type { Micros } from '../../lib/time.js';
 import { deadLetterOf } from '../dead-letters.js';
 import { foldSession } from '../sessionize/index.js';
-import { EVENT_SELECT, asStored, eventFromRow, eventRow, insertRows, type StoredEvent } from './bind.js';
+import { asStored, eventFromRow, eventRow, insertRows } from './bind.js';
 import { droppedByErasure, nextBatchId, recordErasures, type ErasedKeys } from './erase.js';
 import { enqueueFacts } from './outbox.js';
 import type { SessionCache } from './session-cache.js';
@@ -47,11 +48,13 @@ export interface ApplyContext {
 
 /** The sessions that have events but no fact: what a batch must read back although session_facts does not know them. */
 export async function unfoldedSessions(conn: DuckDBConnection): Promise<Set<string>> {
-  const reader = await conn.runAndReadAll(
+  const keys = await readRows(
+    conn,
     `SELECT DISTINCT e.session_key FROM session_events e
      WHERE e.session_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM session_facts f WHERE f.session_key = e.session_key)`,
+    sessionKeyOf,
   );
-  return new Set(reader.getRows().map(([key]) => String(key)));
+  return new Set(keys);
 }
 
 /**
@@ -60,16 +63,20 @@ export async function unfoldedSessions(conn: DuckDBConnection): Promise<Set<stri
  * which has no index on session_key, would scan the whole table to find nothing.
  */
 async function storedSessions(ctx: ApplyContext, keys: string[]): Promise<string[]> {
-  const reader = await ctx.conn.runAndReadAll(
-    'SELECT session_key FROM session_facts WHERE session_key IN (SELECT unnest($1))',
-    [listValue(keys)],
-    [KEYS],
+  const known = new Set(
+    await readRows(
+      ctx.conn,
+      'SELECT session_key FROM session_facts WHERE session_key IN (SELECT unnest($1))',
+      sessionKeyOf,
+      [listValue(keys)],
+      [KEYS],
+    ),
   );
-  const known = new Set(reader.getRows().map(([key]) => String(key)));
   return keys.filter((key) => known.has(key) || ctx.unfolded.has(key));
 }
 
 const KEYS = LIST(VARCHAR);
+const sessionKeyOf = (row: ResultRow) => row.get('session_key', field.string);
 
 /** The first of each key, in order: a batch may repeat what a redelivery repeated. */
 function distinctBy<T>(items: readonly T[], key: (item: T) => string): T[] {
@@ -120,6 +127,7 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
         tail: 'ON CONFLICT DO NOTHING RETURNING ingest_id',
       },
     ),
+    'ingest_id',
   );
 
   const events = distinctBy(batch.events, (e) => e.event_id);
@@ -132,6 +140,7 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
         tail: 'ON CONFLICT DO NOTHING RETURNING event_id',
       },
     ),
+    'event_id',
   );
   const newEvents = events.filter((e) => eventsStored.has(e.event_id));
 
@@ -151,6 +160,7 @@ export async function applyInTransaction(ctx: ApplyContext, given: WarehouseBatc
         tail: 'RETURNING provider',
       },
     ),
+    'provider',
     true,
   );
   const resolved = batch.renormalized?.length
@@ -257,19 +267,20 @@ async function resolveDeadLetters(
   );
   return returnedKeys(
     ctx.conn.runAndReadAll(`DELETE FROM dead_letters WHERE ${where} RETURNING provider`, params, [KEYS, KEYS]),
+    'provider',
     true,
   );
 }
 
-/** The first column of a RETURNING result; as a multiset (counted) when `count` is set. */
+/** The `column` of a RETURNING result; as a multiset (counted) when `count` is set. */
 async function returnedKeys(
   result: Promise<DuckDBResultReader | undefined>,
+  column: string,
   count = false,
 ): Promise<Map<string, number>> {
   const keys = new Map<string, number>();
   const reader = await result;
-  for (const [value] of reader?.getRows() ?? []) {
-    const key = String(value);
+  for (const key of reader ? rowsOf(reader, (row) => row.get(column, field.string)) : []) {
     keys.set(key, count ? (keys.get(key) ?? 0) + 1 : 1);
   }
   return keys;
@@ -313,12 +324,14 @@ async function foldSessions(
   // A batch reads back only sessions that have events stored; a refold (batch 0) reads them all.
   const stored = missing.length > 0 && batchId > 0 ? await storedSessions(ctx, missing) : missing;
   if (stored.length > 0) {
-    const reader = await ctx.conn.runAndReadAll(
-      `${EVENT_SELECT} WHERE session_key IN (SELECT unnest($1)) AND batch_id <> $2`,
+    const events = await readRows(
+      ctx.conn,
+      'SELECT * FROM session_events WHERE session_key IN (SELECT unnest($1)) AND batch_id <> $2',
+      eventFromRow,
       [listValue(stored), batchId],
       [KEYS, INTEGER],
     );
-    for (const row of reader.getRowObjectsJS() as unknown as StoredEvent[]) add(eventFromRow(row));
+    for (const event of events) add(event);
   }
   for (const event of newEvents) if (event.session_key !== null) add(asStored(event));
   for (const key of sessions) ctx.cache.stage(key, bySession.get(key) ?? []);

@@ -18,7 +18,9 @@
  * Reads the Parquet dataset and the raw archive of DATA_DIR/restricted through openDataset, so it works while `sessionflow run` holds
  * warehouse.duckdb. Only the deliveries the first four SQL checks leave over are normalized again.
  */
-import type { RawSource, RawWebhook } from '../../lib/canonical.js';
+import { RAW_WEBHOOK_FIELDS } from '../../lib/canonical.js';
+import { sqlString, type ResultRow } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import { normalizeRaw, type NormalizeOptions } from '../normalize.js';
 import type { Dataset } from './query.js';
 
@@ -38,7 +40,27 @@ export const AUDIT_COLUMNS = [
   'refused_erased',
 ] as const;
 
-export type AuditRow = { provider: string } & Record<Exclude<(typeof AUDIT_COLUMNS)[number], 'provider'>, number>;
+type Counted = Exclude<(typeof AUDIT_COLUMNS)[number], 'provider'>;
+export type AuditRow = { provider: string } & Record<Counted, number>;
+const COUNTED = AUDIT_COLUMNS.filter((column): column is Counted => column !== 'provider');
+
+function noCounts(provider: string): AuditRow {
+  return {
+    provider,
+    archived: 0,
+    with_events: 0,
+    dead_lettered: 0,
+    duplicates: 0,
+    no_events: 0,
+    unexplained: 0,
+    events: 0,
+    provider_other: 0,
+    dead_letter_rows: 0,
+    erased: 0,
+    expired: 0,
+    refused_erased: 0,
+  };
+}
 
 export interface AuditResult {
   /** One row per provider (by name), then `total`. */
@@ -79,21 +101,21 @@ gone AS (SELECT provider, sum(deliveries) FILTER (WHERE reason = 'erase') AS era
                 sum(deliveries) FILTER (WHERE reason = 'redelivery') AS refused_erased
          FROM erasures WHERE provider <> 'none' GROUP BY provider),
 providers AS (SELECT provider FROM raw UNION SELECT provider FROM events UNION SELECT provider FROM dead UNION SELECT provider FROM gone)
-SELECT p.provider, coalesce(archived, 0), coalesce(with_events, 0), coalesce(dead_lettered, 0), coalesce(duplicates, 0),
-       coalesce(events, 0), coalesce(provider_other, 0), coalesce(dead_letter_rows, 0),
-       coalesce(erased, 0), coalesce(expired, 0), coalesce(refused_erased, 0)
-FROM providers p LEFT JOIN raw USING (provider) LEFT JOIN events USING (provider) LEFT JOIN dead USING (provider) LEFT JOIN gone USING (provider)
+SELECT p.provider, coalesce(archived, 0) AS archived, coalesce(with_events, 0) AS with_events,
+       coalesce(dead_lettered, 0) AS dead_lettered, coalesce(duplicates, 0) AS duplicates,
+       coalesce(events, 0) AS events, coalesce(provider_other, 0) AS provider_other,
+       coalesce(dead_letter_rows, 0) AS dead_letter_rows,
+       coalesce(erased, 0) AS erased, coalesce(expired, 0) AS expired, coalesce(refused_erased, 0) AS refused_erased
+FROM providers p
+  LEFT JOIN raw USING (provider) LEFT JOIN events USING (provider) LEFT JOIN dead USING (provider) LEFT JOIN gone USING (provider)
 ORDER BY p.provider`;
 
 const LEFT_OVER = `
 WITH classified AS (${CLASSIFIED})
-SELECT r.ingest_id, r.provider, epoch_us(r.received_at) AS received_at, r.source, r.dedup_key,
-       CAST(to_json(r.headers) AS VARCHAR) AS headers, r.content_type, r.body
+SELECT r.*
 FROM raw_webhooks r JOIN classified c USING (ingest_id)
 WHERE c.class IS NULL
 ORDER BY r.received_at, r.ingest_id`;
-
-const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * The audit over an open dataset. `piiKey` is asked for only when some delivery needs normalizing
@@ -104,40 +126,11 @@ export async function auditDataset(
   piiKey: () => string,
   options: NormalizeOptions = {},
 ): Promise<AuditResult> {
-  const counts = await dataset.query(COUNTS);
   const rows = new Map<string, AuditRow>();
-  for (const [
-    provider,
-    archived,
-    with_events,
-    dead_lettered,
-    duplicates,
-    events,
-    provider_other,
-    dead_letter_rows,
-    erased,
-    expired,
-    refused_erased,
-  ] of counts.rows.map((r) => r.map((v, i) => (i === 0 ? String(v) : Number(v))))) {
-    rows.set(provider as string, {
-      provider: provider as string,
-      archived: archived as number,
-      with_events: with_events as number,
-      dead_lettered: dead_lettered as number,
-      duplicates: duplicates as number,
-      no_events: 0,
-      unexplained: 0,
-      events: events as number,
-      provider_other: provider_other as number,
-      dead_letter_rows: dead_letter_rows as number,
-      erased: erased as number,
-      expired: expired as number,
-      refused_erased: refused_erased as number,
-    });
-  }
+  for (const row of await dataset.read(COUNTS, countsOf)) rows.set(row.provider, row);
 
   const unexplained: string[] = [];
-  const leftOver = (await dataset.query(LEFT_OVER)).rows.map(rawOf);
+  const leftOver = await dataset.read(LEFT_OVER, (row) => row.record(RAW_WEBHOOK_FIELDS));
   if (leftOver.length > 0) {
     const key = piiKey();
     const results = leftOver.map((raw) => ({ raw, result: normalizeRaw(raw, key, options) }));
@@ -145,10 +138,11 @@ export async function auditDataset(
     const stored = new Set<string>();
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
-      const found = await dataset.query(
-        `SELECT DISTINCT event_id FROM session_events WHERE event_id IN (${chunk.map(quote).join(', ')})`,
+      const found = await dataset.read(
+        `SELECT DISTINCT event_id FROM session_events WHERE event_id IN (${chunk.map(sqlString).join(', ')})`,
+        (row) => row.get('event_id', field.string),
       );
-      for (const [id] of found.rows) stored.add(String(id));
+      for (const id of found) stored.add(id);
     }
     for (const { raw, result } of results) {
       const row = rows.get(raw.provider)!;
@@ -162,46 +156,17 @@ export async function auditDataset(
   }
 
   const list = [...rows.values()];
-  const total: AuditRow = {
-    provider: 'total',
-    archived: 0,
-    with_events: 0,
-    dead_lettered: 0,
-    duplicates: 0,
-    no_events: 0,
-    unexplained: 0,
-    events: 0,
-    provider_other: 0,
-    dead_letter_rows: 0,
-    erased: 0,
-    expired: 0,
-    refused_erased: 0,
-  };
-  for (const row of list) for (const column of AUDIT_COLUMNS) if (column !== 'provider') total[column] += row[column];
+  const total = noCounts('total');
+  for (const row of list) for (const column of COUNTED) total[column] += row[column];
   return { rows: [...list, total], unexplained };
 }
 
-function rawOf(row: unknown[]): RawWebhook {
-  const [ingest_id, provider, received_at, source, dedup_key, headers, content_type, body] = row as [
-    string,
-    string,
-    number | bigint,
-    RawSource,
-    string | null,
-    string,
-    string | null,
-    Uint8Array,
-  ];
-  return {
-    ingest_id,
-    provider,
-    received_at: Number(received_at),
-    source,
-    dedup_key,
-    headers: JSON.parse(headers) as Record<string, string>,
-    content_type,
-    body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-  };
+/** A row of COUNTS: the counts SQL gives (no_events and unexplained come from normalizing again). */
+function countsOf(row: ResultRow): AuditRow {
+  const counts = noCounts(row.get('provider', field.string));
+  for (const column of COUNTED)
+    if (column !== 'no_events' && column !== 'unexplained') counts[column] = row.get(column, field.long);
+  return counts;
 }
 
 /** The one-line verdict, and the exit code: 0 when every archived delivery is accounted for. */

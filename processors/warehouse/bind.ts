@@ -6,8 +6,9 @@
  * (checked against @duckdb/node-api 1.5). It is a few times faster than list parameters.
  */
 import type { DuckDBAppender, DuckDBResultReader } from '@duckdb/node-api';
-import type { ParticipantRef, RawWebhook, SessionEvent } from '../../lib/canonical.js';
-import type { DuckDBConnection } from '../../lib/duckdb.js';
+import { PARTICIPANT_REF_FIELDS, SESSION_EVENT_FIELDS, type SessionEvent } from '../../lib/canonical.js';
+import type { DuckDBConnection, ResultRow } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import { SessionflowError } from '../../lib/errors.js';
 import { quoteIdent, type Column, type ColumnKind, type TableSchema } from './tables.js';
 
@@ -148,64 +149,19 @@ export function asStored(event: SessionEvent): SessionEvent {
   };
 }
 
-/** Reads session_events rows back as SessionEvents (timestamps as micros, attributes as JSON). */
-export const EVENT_SELECT = `SELECT event_id, ingest_id, provider, account_id, session_key, session_id, session_name,
-  channel, type, provider_type, provider_event_id, epoch_us(occurred_at) AS occurred_at, epoch_us(received_at) AS received_at,
-  participant_key, participant_role, provider_user_id, reason, state, scope, bytes, count, score,
-  to_json(attributes) AS attributes FROM session_events`;
+/** A SessionEvent's fields but its participant, which session_events keeps in three columns of its own. */
+const { participant: _participant, ...EVENT_COLUMNS } = SESSION_EVENT_FIELDS;
 
-interface StoredEvent
-  extends Omit<SessionEvent, 'participant' | 'attributes' | 'occurred_at' | 'received_at' | 'bytes' | 'count'> {
-  occurred_at: bigint;
-  received_at: bigint;
-  bytes: bigint | null;
-  count: bigint | null;
-  participant_key: string | null;
-  participant_role: ParticipantRef['role'];
-  provider_user_id: string | null;
-  attributes: string;
+/** A row of session_events (eventRow's) read back as the SessionEvent it stored. */
+export function eventFromRow(row: ResultRow): SessionEvent {
+  const key = row.get('participant_key', field.nullable(field.string));
+  const participant =
+    key === null
+      ? null
+      : {
+          key,
+          role: row.get('participant_role', PARTICIPANT_REF_FIELDS.role),
+          provider_user_id: row.get('provider_user_id', PARTICIPANT_REF_FIELDS.provider_user_id),
+        };
+  return { ...row.record(EVENT_COLUMNS), participant };
 }
-
-export function eventFromRow(row: StoredEvent): SessionEvent {
-  const {
-    participant_key,
-    participant_role,
-    provider_user_id,
-    attributes,
-    occurred_at,
-    received_at,
-    bytes,
-    count,
-    ...rest
-  } = row;
-  return {
-    ...rest,
-    occurred_at: Number(occurred_at),
-    received_at: Number(received_at),
-    bytes: bytes === null ? null : Number(bytes),
-    count: count === null ? null : Number(count),
-    participant: participant_key === null ? null : { key: participant_key, role: participant_role, provider_user_id },
-    attributes: JSON.parse(attributes) as Record<string, string>,
-  };
-}
-
-/** Reads raw_webhooks rows back as RawWebhooks (the body byte for byte). */
-export const RAW_SELECT = `SELECT ingest_id, provider, epoch_us(received_at) AS received_at, source, dedup_key,
-  to_json(headers) AS headers, content_type, body FROM raw_webhooks`;
-
-interface StoredRaw extends Omit<RawWebhook, 'received_at' | 'headers' | 'body'> {
-  received_at: bigint;
-  headers: string;
-  body: Uint8Array;
-}
-
-export function rawFromRow(row: StoredRaw): RawWebhook {
-  return {
-    ...row,
-    received_at: Number(row.received_at),
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-  };
-}
-
-export type { StoredEvent, StoredRaw };

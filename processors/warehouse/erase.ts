@@ -22,9 +22,10 @@
  * coming back is stored in erased_keys (see `droppedByErasure`).
  */
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
-import type { DeadLetter, RawWebhook, SessionEvent } from '../../lib/canonical.js';
+import { RAW_WEBHOOK_FIELDS, type DeadLetter, type RawWebhook, type SessionEvent } from '../../lib/canonical.js';
 import { PersonMatcher, deliveryHash, type ErasureSubjects } from '../../lib/erasure.js';
-import { queryRows, type DuckDBConnection } from '../../lib/duckdb.js';
+import { readRows, type DuckDBConnection, type ResultRow } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import type { Micros } from '../../lib/time.js';
 import { refoldInTransaction, storeOffsets, type ApplyContext } from './apply.js';
 import { insertRows } from './bind.js';
@@ -33,6 +34,9 @@ import type { WarehouseBatch } from './types.js';
 
 const KEYS = LIST(VARCHAR);
 const keys = (values: Iterable<string>) => listValue([...values]);
+const sessionKeyOf = (row: ResultRow) => row.get('session_key', field.string);
+const providerOf = (row: ResultRow) => row.get('provider', field.string);
+const ingestIdOf = (row: ResultRow) => row.get('ingest_id', field.string);
 
 /** The keys that keep erased people out, in memory (loaded at open, added to when an erasure commits). */
 export interface ErasedKeys {
@@ -44,7 +48,8 @@ export interface ErasedKeys {
   dedups: Set<string>;
 }
 
-type ErasedKind = 'participant' | 'session' | 'pair' | 'body' | 'dedup';
+const ERASED_KINDS = ['participant', 'session', 'pair', 'body', 'dedup'] as const;
+type ErasedKind = (typeof ERASED_KINDS)[number];
 const SET_OF: Record<ErasedKind, keyof ErasedKeys> = {
   participant: 'participants',
   session: 'sessions',
@@ -61,8 +66,11 @@ export function noErasedKeys(): ErasedKeys {
 
 export async function loadErasedKeys(conn: DuckDBConnection): Promise<ErasedKeys> {
   const erased = noErasedKeys();
-  for (const row of await queryRows<{ kind: ErasedKind; key: string }>(conn, 'SELECT kind, "key" FROM erased_keys'))
-    erased[SET_OF[row.kind]].add(row.key);
+  const rows = await readRows(conn, 'SELECT kind, "key" FROM erased_keys', (row) => ({
+    kind: row.get('kind', field.oneOf(ERASED_KINDS)),
+    key: row.get('key', field.string),
+  }));
+  for (const row of rows) erased[SET_OF[row.kind]].add(row.key);
   return erased;
 }
 
@@ -142,14 +150,15 @@ export async function eraseInTransaction(
   );
 
   // Sessions that lose events: removed when nothing is left (or when asked), else folded again.
-  const touched = await queryRows<{ session_key: string; left: bigint }>(
+  const touched = await readRows(
     conn,
     `SELECT t.session_key, (SELECT count(*) FROM session_events e WHERE e.session_key = t.session_key
                               AND e.event_id NOT IN (SELECT event_id FROM temp.erase_events)) AS "left"
      FROM (SELECT DISTINCT session_key FROM temp.erase_events WHERE session_key IS NOT NULL) t`,
+    (row) => ({ session_key: sessionKeyOf(row), left: row.get('left', field.long) }),
   );
   const removed = new Set(
-    touched.filter((t) => Number(t.left) === 0 || subjects.sessions.includes(t.session_key)).map((t) => t.session_key),
+    touched.filter((t) => t.left === 0 || subjects.sessions.includes(t.session_key)).map((t) => t.session_key),
   );
   for (const key of subjects.sessions) removed.add(key);
   const refold = touched
@@ -157,14 +166,13 @@ export async function eraseInTransaction(
     .filter((key) => !removed.has(key))
     .sort();
   const factProviders = new Map(
-    (
-      await queryRows<{ session_key: string; provider: string }>(
-        conn,
-        'SELECT session_key, provider FROM session_facts WHERE session_key IN (SELECT unnest($1))',
-        [keys([...removed, ...refold])],
-        [KEYS],
-      )
-    ).map((r) => [r.session_key, r.provider]),
+    await readRows(
+      conn,
+      'SELECT session_key, provider FROM session_facts WHERE session_key IN (SELECT unnest($1))',
+      (row) => [sessionKeyOf(row), providerOf(row)] as const,
+      [keys([...removed, ...refold])],
+      [KEYS],
+    ),
   );
 
   const partitions = await markPartitions(conn, [...removed, ...refold]);
@@ -173,41 +181,38 @@ export async function eraseInTransaction(
   const deadLetters: Counts = new Map();
   const deliveries: Counts = new Map();
   const erased = noErasedKeys();
-  for (const row of await queryRows<{ provider: string }>(
+  for (const name of await readRows(
     conn,
     'DELETE FROM session_events WHERE event_id IN (SELECT event_id FROM temp.erase_events) RETURNING provider',
+    providerOf,
   ))
-    add(events, row.provider);
-  for (const row of await queryRows<{ provider: string }>(
+    add(events, name);
+  for (const name of await readRows(
     conn,
     'DELETE FROM dead_letters WHERE ingest_id IN (SELECT ingest_id FROM temp.erase_deliveries) RETURNING provider',
+    providerOf,
   ))
-    add(deadLetters, row.provider);
+    add(deadLetters, name);
   const ingestIds: string[] = [];
-  for (const row of await queryRows<{
-    ingest_id: string;
-    provider: string;
-    dedup_key: string | null;
-    body: Uint8Array;
-  }>(
+  for (const row of await readRows(
     conn,
-    'DELETE FROM raw_webhooks WHERE ingest_id IN (SELECT ingest_id FROM temp.erase_deliveries) RETURNING ingest_id, provider, dedup_key, body',
+    `DELETE FROM raw_webhooks WHERE ingest_id IN (SELECT ingest_id FROM temp.erase_deliveries)
+     RETURNING ingest_id, provider, dedup_key, body`,
+    (row) => ({
+      ingest_id: ingestIdOf(row),
+      provider: providerOf(row),
+      dedup_key: row.get('dedup_key', RAW_WEBHOOK_FIELDS.dedup_key),
+      body: row.get('body', RAW_WEBHOOK_FIELDS.body),
+    }),
   )) {
     add(deliveries, row.provider);
     ingestIds.push(row.ingest_id);
-    erased.bodies.add(
-      deliveryHash(
-        piiKey,
-        'body',
-        row.provider,
-        Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      ),
-    );
+    erased.bodies.add(deliveryHash(piiKey, 'body', row.provider, row.body));
     if (row.dedup_key !== null) erased.dedups.add(deliveryHash(piiKey, 'dedup', row.provider, row.dedup_key));
   }
   // Deliveries whose raw row never reached the warehouse still have ingest_ids on events.
-  for (const row of await queryRows<{ ingest_id: string }>(conn, 'SELECT ingest_id FROM temp.erase_deliveries'))
-    if (!ingestIds.includes(row.ingest_id)) ingestIds.push(row.ingest_id);
+  for (const id of await readRows(conn, 'SELECT ingest_id FROM temp.erase_deliveries', ingestIdOf))
+    if (!ingestIds.includes(id)) ingestIds.push(id);
 
   const gone = keys(removed);
   await conn.run('DELETE FROM participant_sessions WHERE session_key IN (SELECT unnest($1))', [gone], [KEYS]);
@@ -220,12 +225,10 @@ export async function eraseInTransaction(
 
   for (const key of subjects.participants) erased.participants.add(key);
   for (const key of subjects.sessions) erased.sessions.add(key);
-  for (const row of await queryRows<{ session_key: string; participant_key: string }>(
-    conn,
-    'SELECT session_key, participant_key FROM temp.erase_pairs',
-  )) {
-    erased.pairs.add(pairKey(row.session_key, row.participant_key));
-  }
+  for (const pair of await readRows(conn, 'SELECT session_key, participant_key FROM temp.erase_pairs', (row) =>
+    pairKey(sessionKeyOf(row), row.get('participant_key', field.string)),
+  ))
+    erased.pairs.add(pair);
   const refolded: Counts = new Map();
   const removedBy: Counts = new Map();
   for (const key of refold) add(refolded, factProviders.get(key) ?? 'none');
@@ -281,7 +284,7 @@ export async function eraseInTransaction(
   await insertRows(
     conn,
     tableSchema(ctx.tables, 'erased_keys'),
-    (Object.keys(SET_OF) as ErasedKind[]).flatMap((kind) =>
+    ERASED_KINDS.flatMap((kind) =>
       [...erased[SET_OF[kind]]].map((key) => ({ kind, key, erasure_id: order.requestId })),
     ),
     { tail: 'ON CONFLICT DO NOTHING' },
@@ -299,9 +302,10 @@ async function markPartitions(conn: DuckDBConnection, sessions: string[]): Promi
     UNION SELECT t.table_name, f.provider, CAST(coalesce(f.started_at, f.first_event_at) AS DATE)
           FROM session_facts f CROSS JOIN (VALUES ('session_facts'), ('participant_sessions')) AS t(table_name)
           WHERE f.session_key IN (SELECT unnest($1))`;
-  const [count] = await queryRows<{ n: bigint }>(
+  const [count = 0] = await readRows(
     conn,
     `SELECT count(*) AS n FROM (${marks})`,
+    (row) => row.get('n', field.long),
     [keys(sessions)],
     [KEYS],
   );
@@ -310,12 +314,12 @@ async function markPartitions(conn: DuckDBConnection, sessions: string[]): Promi
     [keys(sessions)],
     [KEYS],
   );
-  return Number(count!.n);
+  return count;
 }
 
 export async function nextBatchId(conn: DuckDBConnection): Promise<number> {
-  const [row] = (await conn.runAndReadAll(`SELECT nextval('warehouse_batch_ids')`)).getRows();
-  return Number(row![0]);
+  const [id] = await readRows(conn, `SELECT nextval('warehouse_batch_ids') AS id`, (row) => row.get('id', field.long));
+  return id!;
 }
 
 /** Adds erasure record rows (one batch id) and marks their Parquet partitions. */
@@ -336,15 +340,14 @@ async function deliveriesNaming(conn: DuckDBConnection, matcher: PersonMatcher):
   const found: string[] = [];
   if (matcher.empty) return found;
   for (let after = ''; ; ) {
-    const rows = await queryRows<{ ingest_id: string; body: Uint8Array }>(
+    const rows = await readRows(
       conn,
       'SELECT ingest_id, body FROM raw_webhooks WHERE ingest_id > $1 ORDER BY ingest_id LIMIT 2000',
+      (row) => ({ ingest_id: ingestIdOf(row), body: row.get('body', RAW_WEBHOOK_FIELDS.body) }),
       [after],
     );
     if (rows.length === 0) return found;
-    for (const row of rows)
-      if (matcher.matches(Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength)))
-        found.push(row.ingest_id);
+    for (const row of rows) if (matcher.matches(row.body)) found.push(row.ingest_id);
     after = rows.at(-1)!.ingest_id;
   }
 }

@@ -19,8 +19,9 @@
 import { BIGINT, LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sqlString, storageFault, type DuckDBConnection } from '../../lib/duckdb.js';
+import { readRows, sqlString, storageFault, type DuckDBConnection, type ResultRow } from '../../lib/duckdb.js';
 import type { Logger } from '../../lib/logger.js';
+import * as field from '../../lib/record.js';
 import {
   REWRITE_FILE,
   batchesCovered,
@@ -48,8 +49,15 @@ interface Pending {
   table_name: string;
   provider: string;
   date: string;
-  batch_id: bigint;
+  batch_id: number;
 }
+
+const pendingOf = (row: ResultRow): Pending => ({
+  table_name: row.get('table_name', field.string),
+  provider: row.get('provider', field.string),
+  date: row.get('date', field.string),
+  batch_id: row.get('batch_id', field.long),
+});
 
 export interface ExportRun {
   exported: number;
@@ -89,18 +97,19 @@ export class ParquetExporter {
     const started = performance.now();
     // Facts first, then spans, then the append-only tables: what analysts wait for is readable
     // a few hundred milliseconds sooner under load, when a run writes a dozen partitions.
-    const pending = (
-      await this.conn.runAndReadAll(
-        `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
-       ORDER BY CASE table_name WHEN 'session_facts' THEN 0 WHEN 'participant_sessions' THEN 1 ELSE 2 END, batch_id, table_name, provider, "date"`,
-      )
-    ).getRowObjectsJS() as unknown as Pending[];
+    const pending = await readRows(
+      this.conn,
+      `SELECT table_name, provider, CAST("date" AS VARCHAR) AS "date", batch_id FROM parquet_pending
+       ORDER BY CASE table_name WHEN 'session_facts' THEN 0 WHEN 'participant_sessions' THEN 1 ELSE 2 END,
+         batch_id, table_name, provider, "date"`,
+      pendingOf,
+    );
     const partitions = new Map<string, { table: DatasetTable; entry: Pending; dir: string; batches: number[] }>();
     for (const entry of pending) {
       const table = datasetTable(entry.table_name);
       const dir = partitionDir(this.dataDir, table.name, entry.provider, entry.date);
       const unit = partitions.get(dir) ?? partitions.set(dir, { table, entry, dir, batches: [] }).get(dir)!;
-      unit.batches.push(Number(entry.batch_id));
+      unit.batches.push(entry.batch_id);
     }
     const appended = new Map<string, DatasetTable>();
     // The partitions whose files are in place: their pending rows go in one statement after the
@@ -118,7 +127,7 @@ export class ParquetExporter {
           if (added.length > 0) await this.append(table, entry, dir, { first: added[0]!, last: added.at(-1)! });
           appended.set(dir, table);
         }
-        written.push({ ...entry, batch_id: BigInt(batches.at(-1)!) });
+        written.push({ ...entry, batch_id: batches.at(-1)! });
         run.exported += 1;
       } catch (err) {
         // DuckDB gave up on the instance: nothing more runs on it until the warehouse opens it again.
@@ -159,7 +168,7 @@ export class ParquetExporter {
         listValue(entries.map((e) => e.table_name)),
         listValue(entries.map((e) => e.provider)),
         listValue(entries.map((e) => e.date)),
-        listValue(entries.map((e) => e.batch_id)),
+        listValue(entries.map((e) => BigInt(e.batch_id))),
       ],
       [LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR), LIST(BIGINT)],
     );
@@ -249,10 +258,12 @@ export class ParquetExporter {
     const files = await listDataFiles(dir);
     if (files.length <= this.compactAbove) return false;
     // Rows, not bytes: a small Parquet file is mostly its own metadata.
-    const counted = await this.conn.runAndReadAll(
+    const counted = await readRows(
+      this.conn,
       `SELECT file_name, num_rows FROM parquet_file_metadata([${files.map((f) => sqlString(join(dir, f.name))).join(', ')}])`,
+      (row) => [row.get('file_name', field.string), row.get('num_rows', field.long)] as const,
     );
-    const rows = new Map(counted.getRows().map(([name, n]) => [String(name), Number(n)]));
+    const rows = new Map(counted);
     const sizes = files.map((f) => rows.get(join(dir, f.name)) ?? 0);
     let take = 2;
     let newer = sizes.at(-1)! + sizes.at(-2)!;

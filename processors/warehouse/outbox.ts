@@ -6,9 +6,9 @@
  * holds more rows than session_facts; the fact itself is read from session_facts when published.
  */
 import { BIGINT, LIST, VARCHAR, listValue } from '@duckdb/node-api';
-import type { SessionFact } from '../../lib/canonical.js';
-import type { DuckDBConnection } from '../../lib/duckdb.js';
-import { tableSchema, type TableSchema } from './tables.js';
+import { SESSION_FACT_FIELDS } from '../../lib/canonical.js';
+import { readRows, type DuckDBConnection } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import type { OutboxChunk, OutboxMark } from './types.js';
 
 const KEYS = LIST(VARCHAR);
@@ -28,34 +28,20 @@ export async function enqueueFacts(conn: DuckDBConnection, keys: readonly string
  * Up to `limit` outbox rows, oldest change first, with their facts as session_facts holds them
  * now. Rows whose session has no fact any more (a rebuild removed it) are dropped here.
  */
-export async function readOutbox(
-  conn: DuckDBConnection,
-  tables: Map<string, TableSchema>,
-  limit: number,
-): Promise<OutboxChunk> {
+export async function readOutbox(conn: DuckDBConnection, limit: number): Promise<OutboxChunk> {
   await conn.run(
     `DELETE FROM facts_outbox o WHERE NOT EXISTS (SELECT 1 FROM session_facts f WHERE f.session_key = o.session_key)`,
   );
-  const columns = tableSchema(tables, 'session_facts').columns;
-  const select = columns.map((c) =>
-    c.kind === 'TIMESTAMP' ? `epoch_us(f."${c.name}") AS "${c.name}"` : `f."${c.name}"`,
-  );
-  const reader = await conn.runAndReadAll(
-    `SELECT o.seq AS outbox_seq, ${select.join(', ')} FROM facts_outbox o JOIN session_facts f USING (session_key)
+  const rows = await readRows(
+    conn,
+    `SELECT o.seq AS outbox_seq, f.* FROM facts_outbox o JOIN session_facts f USING (session_key)
      ORDER BY o.seq LIMIT ${Math.max(1, Math.floor(limit))}`,
+    (row) => ({ fact: row.record(SESSION_FACT_FIELDS), seq: row.get('outbox_seq', field.long) }),
   );
-  const facts: SessionFact[] = [];
-  const marks: OutboxMark[] = [];
-  for (const row of reader.getRowObjectsJS()) {
-    const fact: Record<string, unknown> = {};
-    for (const column of columns) {
-      const value = row[column.name];
-      fact[column.name] = typeof value === 'bigint' ? Number(value) : value;
-    }
-    facts.push(fact as unknown as SessionFact);
-    marks.push({ sessionKey: fact.session_key as string, seq: Number(row.outbox_seq) });
-  }
-  return { facts, marks };
+  return {
+    facts: rows.map((row) => row.fact),
+    marks: rows.map((row) => ({ sessionKey: row.fact.session_key, seq: row.seq })),
+  };
 }
 
 /** Removes the rows whose fact the log acknowledged; a row changed since it was read (another seq) stays. */
@@ -71,6 +57,6 @@ export async function removeFromOutbox(conn: DuckDBConnection, marks: readonly O
 
 /** Rows in the outbox. */
 export async function outboxSize(conn: DuckDBConnection): Promise<number> {
-  const reader = await conn.runAndReadAll('SELECT count(*) FROM facts_outbox');
-  return Number(reader.getRows()[0]?.[0] ?? 0);
+  const [size = 0] = await readRows(conn, 'SELECT count(*) AS n FROM facts_outbox', (row) => row.get('n', field.long));
+  return size;
 }

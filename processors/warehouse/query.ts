@@ -5,8 +5,8 @@
  * it also has the raw archive of DATA_DIR/restricted (sql/restricted.sql), for audit and operators.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { SerialQueue, type DuckDBConnection } from '../../lib/duckdb.js';
+import { DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
+import { SerialQueue, rowsOf, sqlStringBody, type DuckDBConnection, type RowReader } from '../../lib/duckdb.js';
 import { SessionflowError } from '../../lib/errors.js';
 import { sqlPath } from '../../lib/paths.js';
 import { datasetDir, partitionDirs, restrictedDir } from './files.js';
@@ -23,6 +23,8 @@ import {
 export interface Dataset {
   /** Runs one query; values come back JSON-ready (BIGINT and timestamps as exact strings). */
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
+  /** Runs one query and reads each row with `read` (see ResultRow in lib/duckdb.ts). */
+  read<T>(sql: string, read: RowReader<T>): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,7 @@ class DatasetViews {
     const empty = new Set<string>();
     for (const table of this.tables) if (!(await hasFiles(this.dataDir, table.name))) empty.add(table.name);
     const ddl = await describeTables(this.conn, DDL_SCHEMA);
-    const literal = (path: string) => path.replaceAll('\\', '/').replaceAll("'", "''");
+    const literal = (path: string) => sqlStringBody(path.replaceAll('\\', '/'));
     const sql = this.template.replace(READ_PARQUET, (call, table: string) => {
       if (!empty.has(table)) return call;
       // The same columns and types as the files would give: what the export writes, plus the partition.
@@ -113,23 +115,29 @@ class DuckDBDataset implements Dataset {
   ) {}
 
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
+    return this.run(sql, (result) => ({
+      columns: result.columnNames(),
+      rows: result.getRowsJS().map((row) => row.map(plain)),
+    }));
+  }
+
+  read<T>(sql: string, read: RowReader<T>): Promise<T[]> {
+    return this.run(sql, (result) => rowsOf(result, read));
+  }
+
+  private run<T>(sql: string, take: (result: DuckDBResultReader) => T): Promise<T> {
     if (this.closed) return Promise.reject(new SessionflowError('INTERNAL', 'the dataset is closed'));
     return this.queue.run(async () => {
       await this.views.refresh();
       try {
-        return await this.run(sql);
+        return take(await this.conn.runAndReadAll(sql));
       } catch (err) {
         if (!(err instanceof Error) || !FILE_VANISHED.test(err.message)) throw err;
         // The writer replaced or compacted files while this query listed them: look again once.
         await this.views.create();
-        return this.run(sql);
+        return take(await this.conn.runAndReadAll(sql));
       }
     });
-  }
-
-  private async run(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
-    const reader = await this.conn.runAndReadAll(sql);
-    return { columns: reader.columnNames(), rows: reader.getRowsJS().map((row) => row.map(plain)) };
   }
 
   async close(): Promise<void> {

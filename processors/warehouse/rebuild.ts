@@ -8,7 +8,8 @@
  * next running warehouse publishes them to facts.v1.
  */
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
-import { queryRows } from '../../lib/duckdb.js';
+import { readRows, type ResultRow } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import type { Micros } from '../../lib/time.js';
 import { refoldInTransaction, type ApplyContext } from './apply.js';
 import { enqueueFacts } from './outbox.js';
@@ -16,6 +17,7 @@ import type { WarehouseCore } from './core.js';
 import type { RebuildOptions, RebuildReport } from './types.js';
 
 const KEYS = LIST(VARCHAR);
+const sessionKeyOf = (row: ResultRow) => row.get('session_key', field.string);
 const SESSION_DATE = 'CAST(coalesce(f.started_at, f.first_event_at) AS DATE)';
 
 export async function rebuild(core: WarehouseCore, options: RebuildOptions = {}): Promise<RebuildReport> {
@@ -23,13 +25,12 @@ export async function rebuild(core: WarehouseCore, options: RebuildOptions = {})
   const chunkSize = Math.max(1, options.chunkSize ?? 1000);
   // One instant for the whole run: a session's status does not depend on which chunk it fell in.
   const now = core.clock();
-  const keys = await core.serial(async () =>
-    (
-      await queryRows<{ k: string }>(
-        ctx.conn,
-        'SELECT DISTINCT session_key AS k FROM session_events WHERE session_key IS NOT NULL ORDER BY k',
-      )
-    ).map((r) => r.k),
+  const keys = await core.serial(() =>
+    readRows(
+      ctx.conn,
+      'SELECT DISTINCT session_key FROM session_events WHERE session_key IS NOT NULL ORDER BY session_key',
+      sessionKeyOf,
+    ),
   );
   const report: RebuildReport = {
     total: keys.length,
@@ -92,16 +93,17 @@ async function rebuildChunk(
   );
   const { failed } = await refoldInTransaction(ctx, keys, now, { outbox: false });
   // Only the facts that came out different go to facts.v1 (through the outbox the next writer publishes).
-  const changedFacts = await conn.runAndReadAll(
-    `SELECT DISTINCT session_key FROM (SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1)) EXCEPT ALL SELECT * FROM temp.rebuild_facts)`,
+  const changedFacts = await readRows(
+    conn,
+    `SELECT DISTINCT session_key FROM (
+       SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1)) EXCEPT ALL SELECT * FROM temp.rebuild_facts)`,
+    sessionKeyOf,
     param,
     types,
   );
-  await enqueueFacts(
+  await enqueueFacts(conn, changedFacts);
+  const [changed = 0] = await readRows(
     conn,
-    changedFacts.getRows().map((row) => String(row[0])),
-  );
-  const reader = await conn.runAndReadAll(
     `WITH f AS (SELECT * FROM session_facts WHERE session_key IN (SELECT unnest($1))),
           s AS (SELECT * FROM participant_sessions WHERE session_key IN (SELECT unnest($1)))
      SELECT count(DISTINCT session_key) AS n FROM (
@@ -109,10 +111,11 @@ async function rebuildChunk(
        UNION ALL SELECT session_key FROM (SELECT * FROM temp.rebuild_facts EXCEPT ALL SELECT * FROM f)
        UNION ALL SELECT session_key FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM temp.rebuild_spans)
        UNION ALL SELECT session_key FROM (SELECT * FROM temp.rebuild_spans EXCEPT ALL SELECT * FROM s))`,
+    (row) => row.get('n', field.long),
     param,
     types,
   );
-  return { changed: Number(reader.getRows()[0]?.[0] ?? 0), failed };
+  return { changed, failed };
 }
 
 /** Facts and spans of sessions with no event left (an erase removed them all), with their partitions marked. */

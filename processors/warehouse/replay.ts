@@ -8,13 +8,13 @@
  * publishes them to facts.v1.
  */
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
-import type { DeadLetter, RawWebhook, SessionEvent } from '../../lib/canonical.js';
-import { queryRows, type DuckDBValue } from '../../lib/duckdb.js';
+import { RAW_WEBHOOK_FIELDS, type DeadLetter, type RawWebhook, type SessionEvent } from '../../lib/canonical.js';
+import { readRows, type DuckDBValue, type ResultRow } from '../../lib/duckdb.js';
 import { SessionflowError } from '../../lib/errors.js';
+import * as field from '../../lib/record.js';
 import type { Micros } from '../../lib/time.js';
 import { deadLetterOf } from '../dead-letters.js';
 import { applyInTransaction } from './apply.js';
-import { RAW_SELECT, rawFromRow, type StoredRaw } from './bind.js';
 import type { WarehouseCore } from './core.js';
 import type { ReplayOptions, ReplayReport, ReplaySelection } from './types.js';
 
@@ -27,15 +27,16 @@ export async function replay(core: WarehouseCore, options: ReplayOptions): Promi
   // One instant for the whole run (folds, failed_at, bookkeeping).
   const now = core.clock();
   const selection = where(options);
-  const [count] = await core.serial(() =>
-    queryRows<{ n: bigint }>(
+  const [total = 0] = await core.serial(() =>
+    readRows(
       ctx.conn,
       `SELECT count(*) AS n FROM raw_webhooks WHERE ${selection.sql}`,
+      (row) => row.get('n', field.long),
       selection.params,
     ),
   );
   const report: ReplayReport = {
-    total: Number(count?.n ?? 0),
+    total,
     replayed: 0,
     insertedEvents: 0,
     insertedDeadLetters: 0,
@@ -81,19 +82,24 @@ interface Position {
  * maps skip what is behind), then their bodies by primary key.
  */
 async function page(core: WarehouseCore, selection: Where, limit: number): Promise<RawWebhook[]> {
-  const keys = await queryRows<{ ingest_id: string }>(
+  const keys = await readRows(
     core.ctx.conn,
     `SELECT ingest_id FROM raw_webhooks WHERE ${selection.sql} ORDER BY received_at, ingest_id LIMIT ${limit}`,
+    ingestIdOf,
     selection.params,
   );
   if (keys.length === 0) return [];
-  const reader = await core.ctx.conn.runAndReadAll(
-    `${RAW_SELECT} WHERE ingest_id IN (SELECT unnest($1)) ORDER BY received_at, ingest_id`,
-    [listValue(keys.map((k) => k.ingest_id))],
+  return readRows(
+    core.ctx.conn,
+    'SELECT * FROM raw_webhooks WHERE ingest_id IN (SELECT unnest($1)) ORDER BY received_at, ingest_id',
+    rawWebhookOf,
+    [listValue(keys)],
     [LIST(VARCHAR)],
   );
-  return (reader.getRowObjectsJS() as unknown as StoredRaw[]).map(rawFromRow);
 }
+
+const ingestIdOf = (row: ResultRow) => row.get('ingest_id', field.string);
+const rawWebhookOf = (row: ResultRow) => row.record(RAW_WEBHOOK_FIELDS);
 
 /** One batch: what the current adapters make of these deliveries; no raw (archived already), no offsets. */
 function normalizeAll(raws: RawWebhook[], options: ReplayOptions, now: Micros) {
@@ -139,23 +145,23 @@ async function checkReproduces(
   normalize: Pick<ReplayOptions, 'normalize'>,
   selection: Where,
 ): Promise<void> {
-  const probes = (
-    await queryRows<StoredRaw>(
-      core.ctx.conn,
-      `${RAW_SELECT} r WHERE ${selection.sql} AND EXISTS (SELECT 1 FROM session_events e WHERE e.ingest_id = r.ingest_id AND e.participant_key IS NOT NULL)
-       ORDER BY received_at DESC, ingest_id LIMIT ${PROBE}`,
-      selection.params,
-    )
-  ).map(rawFromRow);
+  const probes = await readRows(
+    core.ctx.conn,
+    `SELECT * FROM raw_webhooks r WHERE ${selection.sql}
+       AND EXISTS (SELECT 1 FROM session_events e WHERE e.ingest_id = r.ingest_id AND e.participant_key IS NOT NULL)
+     ORDER BY received_at DESC, ingest_id LIMIT ${PROBE}`,
+    rawWebhookOf,
+    selection.params,
+  );
   if (probes.length === 0) return;
   const stored = new Set(
-    (
-      await queryRows<{ event_id: string }>(
-        core.ctx.conn,
-        `SELECT event_id FROM session_events WHERE participant_key IS NOT NULL AND ingest_id IN (${probes.map((_, i) => `$${i + 1}`).join(', ')})`,
-        probes.map((r) => r.ingest_id),
-      )
-    ).map((r) => r.event_id),
+    await readRows(
+      core.ctx.conn,
+      `SELECT event_id FROM session_events
+       WHERE participant_key IS NOT NULL AND ingest_id IN (${probes.map((_, i) => `$${i + 1}`).join(', ')})`,
+      (row) => row.get('event_id', field.string),
+      probes.map((r) => r.ingest_id),
+    ),
   );
   const reproduced = probes.some((raw) => normalize.normalize(raw).events.some((e) => stored.has(e.event_id)));
   if (!reproduced) {

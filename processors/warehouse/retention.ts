@@ -4,7 +4,8 @@
  * letters stay: they hold no body. What went is recorded in the erasure record (reason
  * `retention`), so audit still balances.
  */
-import { queryRows } from '../../lib/duckdb.js';
+import { readRows } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import type { Micros } from '../../lib/time.js';
 import type { ApplyContext } from './apply.js';
 import { nextBatchId, recordErasures } from './erase.js';
@@ -21,11 +22,10 @@ export async function expireRawInTransaction(
     `INSERT OR IGNORE INTO parquet_pending SELECT DISTINCT 'raw_webhooks', provider, CAST(received_at AS DATE), 0 FROM raw_webhooks WHERE ${where}`,
   );
   const removed = new Map<string, number>();
-  for (const row of await queryRows<{ provider: string }>(
-    conn,
-    `DELETE FROM raw_webhooks WHERE ${where} RETURNING provider`,
+  for (const provider of await readRows(conn, `DELETE FROM raw_webhooks WHERE ${where} RETURNING provider`, (row) =>
+    row.get('provider', field.string),
   )) {
-    removed.set(row.provider, (removed.get(row.provider) ?? 0) + 1);
+    removed.set(provider, (removed.get(provider) ?? 0) + 1);
   }
   if (removed.size === 0) return removed;
   const batchId = await nextBatchId(conn);

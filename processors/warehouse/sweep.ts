@@ -4,7 +4,8 @@
  * events to. So the writer looks, at open and every few minutes, for sessions whose stored status
  * the clock has overtaken, and folds them again.
  */
-import { queryRows } from '../../lib/duckdb.js';
+import { readRows } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import { refoldInTransaction } from './apply.js';
 import type { WarehouseCore } from './core.js';
 import type { SweepResult } from './types.js';
@@ -20,15 +21,16 @@ export async function sweepIdle(
     const now = core.clock();
     // The fold's rule, in SQL: abandoned when now - last_event_at > horizon. The second half
     // reopens what a shorter horizon abandoned, when IDLE_HORIZON_HOURS was raised.
-    const rows = await queryRows<{ session_key: string }>(
+    const keys = await readRows(
       core.ctx.conn,
       `SELECT session_key FROM session_facts
-       WHERE ((status = 'open' AND last_event_at < make_timestamp(CAST($1 AS BIGINT))) OR (status = 'abandoned' AND last_event_at >= make_timestamp(CAST($1 AS BIGINT))))
+       WHERE ((status = 'open' AND last_event_at < make_timestamp(CAST($1 AS BIGINT)))
+           OR (status = 'abandoned' AND last_event_at >= make_timestamp(CAST($1 AS BIGINT))))
          AND session_key > $2
        ORDER BY session_key LIMIT $3`,
+      (row) => row.get('session_key', field.string),
       [BigInt(Math.round(now - horizon)), options.after ?? '', limit],
     );
-    const keys = rows.map((r) => r.session_key);
     if (keys.length === 0) return { facts: [], next: undefined };
     const { facts, failed } = await refoldInTransaction(core.ctx, keys, now);
     if (failed.length > 0)

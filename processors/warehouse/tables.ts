@@ -4,9 +4,10 @@
  * maps onto the Parquet dataset (DESIGN section 7).
  */
 import { readFile } from 'node:fs/promises';
-import { queryRows, type DuckDBConnection } from '../../lib/duckdb.js';
+import { readRows, type DuckDBConnection } from '../../lib/duckdb.js';
 import { SessionflowError } from '../../lib/errors.js';
 import { sqlPath } from '../../lib/paths.js';
+import * as field from '../../lib/record.js';
 
 export type ColumnKind =
   | 'VARCHAR'
@@ -55,10 +56,15 @@ function kindOf(type: string): ColumnKind {
 
 /** The columns of every table of `schema`, in declaration order. */
 export async function describeTables(conn: DuckDBConnection, schema = 'main'): Promise<Map<string, TableSchema>> {
-  const rows = await queryRows<{ table_name: string; column_name: string; data_type: string }>(
+  const rows = await readRows(
     conn,
     `SELECT table_name, column_name, data_type FROM information_schema.columns
      WHERE table_schema = $1 ORDER BY table_name, ordinal_position`,
+    (row) => ({
+      table_name: row.get('table_name', field.string),
+      column_name: row.get('column_name', field.string),
+      data_type: row.get('data_type', field.string),
+    }),
     [schema],
   );
   const tables = new Map<string, TableSchema>();

@@ -21,12 +21,13 @@ import {
   SerialQueue,
   inTransaction,
   openDuckDB,
-  queryRows,
+  readRows,
   sqlString,
   storageFault,
   type DuckDBConnection,
   type DuckDBInstance,
 } from '../../lib/duckdb.js';
+import * as field from '../../lib/record.js';
 import { backoffDelay } from '../../lib/retry.js';
 import { nowMicros, type Micros } from '../../lib/time.js';
 import { applyInTransaction, unfoldedSessions, type ApplyContext } from './apply.js';
@@ -307,11 +308,13 @@ class DuckDBWarehouse implements Warehouse {
   private async compactFile(): Promise<void> {
     const fresh = compactPath(this.path);
     await removeCompactLeftover(this.path);
-    const [[name]] = (await this.conn.runAndReadAll('SELECT current_database()')).getRows() as [[string]];
+    const [name] = await readRows(this.conn, 'SELECT current_database() AS name', (row) =>
+      row.get('name', field.string),
+    );
     await this.conn.run('CHECKPOINT');
     await this.conn.run(`ATTACH ${sqlString(fresh)} AS sessionflow_compact`);
     try {
-      await this.conn.run(`COPY FROM DATABASE ${quoteIdent(name)} TO sessionflow_compact`);
+      await this.conn.run(`COPY FROM DATABASE ${quoteIdent(name!)} TO sessionflow_compact`);
     } finally {
       await this.conn.run('DETACH sessionflow_compact');
     }
@@ -389,7 +392,7 @@ class DuckDBWarehouse implements Warehouse {
   }
 
   pendingFacts(limit = 500): Promise<OutboxChunk> {
-    return this.serial(() => readOutbox(this.conn, this.ctx.tables, limit));
+    return this.serial(() => readOutbox(this.conn, limit));
   }
 
   factsPublished(marks: readonly OutboxMark[]): Promise<number> {
@@ -401,13 +404,13 @@ class DuckDBWarehouse implements Warehouse {
   }
 
   async offsets(): Promise<Map<string, number>> {
-    const rows = await this.serial(() =>
-      queryRows<{ topic: string; partition: number; next_offset: bigint }>(
-        this.conn,
-        'SELECT topic, "partition", next_offset FROM pipeline_offsets',
-      ),
+    const offsets = await this.serial(() =>
+      readRows(this.conn, 'SELECT topic, "partition", next_offset FROM pipeline_offsets', (row) => {
+        const partition = tpKey(row.get('topic', field.string), row.get('partition', field.long));
+        return [partition, row.get('next_offset', field.long)] as const;
+      }),
     );
-    return new Map(rows.map((row) => [tpKey(row.topic, row.partition), Number(row.next_offset)]));
+    return new Map(offsets);
   }
 
   async flush(): Promise<void> {

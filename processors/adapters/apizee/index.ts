@@ -14,7 +14,7 @@ import { attrs, eventOf, type Envelope } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { commonAttributes, readDetails, type ApizeeBody, type Detail } from './details.js';
 import { foreignObjectType, lookupType } from './quirks.js';
-import { checkShape } from './schemas.js';
+import { readShape } from './schemas.js';
 import { APIZEE_EVENT_TYPES, APIZEE_RETIRED_TYPES, APIZEE_SCHEMA_OF } from './table.js';
 import { failed, failure, parseBody, timeInRange, type Step } from '../steps.js';
 
@@ -77,9 +77,9 @@ function otherEvent(
   providerType: string,
   retired: boolean,
 ): NormalizeResult {
-  const shape = checkShape('Envelope', body, providerType);
-  if (shape) return failed(shape);
-  const loose = body as unknown as LooseBody;
+  const checked = readShape<LooseBody>('Envelope', body, providerType);
+  if (!checked.ok) return failed(checked.failure);
+  const loose = checked.value;
   const occurred = occurredAt(loose.time, providerType);
   if (!occurred.ok) return failed(occurred.failure);
   const envelope = envelopeOf({
@@ -116,9 +116,9 @@ function normalizeApizee(raw: RawWebhook, ctx: AdapterContext): NormalizeResult 
   if (mapping === undefined)
     return otherEvent(raw, parsed.value, eventType, lookupType(APIZEE_RETIRED_TYPES, eventType) !== undefined);
 
-  const shape = checkShape(APIZEE_SCHEMA_OF[mapping.family], parsed.value, eventType);
-  if (shape) return failed(shape);
-  const body = parsed.value as unknown as ApizeeBody;
+  const checked = readShape<ApizeeBody>(APIZEE_SCHEMA_OF[mapping.family], parsed.value, eventType);
+  if (!checked.ok) return failed(checked.failure);
+  const body = checked.value;
   const ticketId = idText(body.props.ticketId);
   if (ticketId === null)
     return failed(failure('FIELD_MISSING', 'props.ticketId is blank', 'props.ticketId', eventType));

@@ -7,3 +7,4 @@ const schemas = payloadSchemas('apizee', 'Apizee', APIZEE_SCHEMA_OF, ['Envelope'
 export const APIZEE_SCHEMA_NAMES = schemas.names;
 export const apizeeSchemaJson = schemas.json;
 export const checkShape = schemas.check;
+export const readShape = schemas.read;

@@ -17,7 +17,7 @@ import { eventOf, type Envelope } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type JifelineTicketEvent } from './details.js';
 import { canonicalEventId, ticketNumber, typeKey, ulidMicros } from './quirks.js';
-import { checkShape } from './schemas.js';
+import { readShape } from './schemas.js';
 import { unify } from './unify.js';
 import { JIFELINE_EVENT_TYPES, JIFELINE_SCHEMA_OF } from './table.js';
 import { failed, failure, parseBody, timeInRange, type Step } from '../steps.js';
@@ -95,9 +95,9 @@ function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResul
   const { event, pathOf, shape: deliveredAs } = unified.value;
 
   const typeSent = typeof event.type === 'string' ? event.type : null;
-  const shape = checkShape('Envelope', event, typeSent, pathOf);
-  if (shape) return failed(shape);
-  const base = event as unknown as BaseEvent;
+  const envelopeRead = readShape<BaseEvent>('Envelope', event, typeSent, pathOf);
+  if (!envelopeRead.ok) return failed(envelopeRead.failure);
+  const base = envelopeRead.value;
   if (blankToNull(base.type) === null)
     return failed(failure('FIELD_MISSING', `${pathOf('type')} is blank`, pathOf('type'), null));
   const rawId = blankToNull(base.id);
@@ -125,9 +125,9 @@ function normalizeJifeline(raw: RawWebhook, ctx: AdapterContext): NormalizeResul
   if (deliveredAs === 'websocket' && !(isRecord(event.payload) && isRecord(event.payload.ticket)))
     return { events: [], failures: [] };
 
-  const family = checkShape(JIFELINE_SCHEMA_OF[mapping.family], event, base.type, pathOf);
-  if (family) return failed(family);
-  const ticketEvent = event as unknown as JifelineTicketEvent;
+  const familyRead = readShape<JifelineTicketEvent>(JIFELINE_SCHEMA_OF[mapping.family], event, base.type, pathOf);
+  if (!familyRead.ok) return failed(familyRead.failure);
+  const ticketEvent = familyRead.value;
   const ticketId = blankToNull(ticketEvent.payload.ticket.id);
   const ticketPath = pathOf('payload.ticket.id');
   if (ticketId === null) return failed(failure('FIELD_MISSING', `${ticketPath} is blank`, ticketPath, base.type));

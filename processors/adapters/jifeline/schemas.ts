@@ -8,3 +8,4 @@ const schemas = payloadSchemas('jifeline', 'Jifeline', JIFELINE_SCHEMA_OF, ['Env
 export const JIFELINE_SCHEMA_NAMES = schemas.names;
 export const jifelineSchemaJson = schemas.json;
 export const checkShape = schemas.check;
+export const readShape = schemas.read;

@@ -15,7 +15,7 @@ import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type MluviiBody, type MluviiData } from './details.js';
 import { timelessIdentity } from './identity.js';
 import { parseMluviiTime, settingTenantId } from './quirks.js';
-import { checkShape } from './schemas.js';
+import { checkShape, readShape } from './schemas.js';
 import {
   MLUVII_CHANNELS,
   MLUVII_EVENT_TYPES,
@@ -134,9 +134,9 @@ function normalizeKnown(
   mapping: MluviiMapping,
   ctx: AdapterContext,
 ): NormalizeResult {
-  const shape = checkShape(MLUVII_SCHEMA_OF[mapping.family], body, type);
-  if (shape) return failed(shape);
-  const checked = body as unknown as MluviiBody;
+  const read = readShape<MluviiBody>(MLUVII_SCHEMA_OF[mapping.family], body, type);
+  if (!read.ok) return failed(read.failure);
+  const checked = read.value;
   const data = checked.data;
   const session = sessionOf(mapping.family, data);
   const occurred = occurredAt(raw, body.data as Record<string, unknown>, mapping.time, type, mapping.once);

@@ -7,3 +7,4 @@ const schemas = payloadSchemas('mluvii', 'mluvii', MLUVII_SCHEMA_OF, ['Envelope'
 export const MLUVII_SCHEMA_NAMES = schemas.names;
 export const mluviiSchemaJson = schemas.json;
 export const checkShape = schemas.check;
+export const readShape = schemas.read;

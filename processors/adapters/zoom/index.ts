@@ -12,7 +12,7 @@ import { epochToMicros, parseIsoMicros, type Micros } from '../../../lib/time.js
 import { eventOf, type Envelope } from '../event.js';
 import type { Adapter, AdapterContext, NormalizeResult } from '../types.js';
 import { readDetails, type ZoomBody } from './details.js';
-import { checkShape } from './schemas.js';
+import { checkShape, readShape } from './schemas.js';
 import { URL_VALIDATION, ZOOM_EVENT_TYPES, ZOOM_SCHEMA_OF, type ZoomMapping } from './table.js';
 import { failed, failure, parseBody, readTypeField, timeInRange, type Step } from '../steps.js';
 
@@ -104,9 +104,9 @@ function normalizeZoom(raw: RawWebhook, ctx: AdapterContext): NormalizeResult {
   const mapping = ZOOM_EVENT_TYPES.get(event.value);
   if (mapping === undefined) return otherEvent(raw, parsed.value, event.value, ctx);
 
-  const shape = checkShape(ZOOM_SCHEMA_OF[mapping.family], parsed.value, event.value);
-  if (shape) return failed(shape);
-  const body = parsed.value as unknown as ZoomBody;
+  const checked = readShape<ZoomBody>(ZOOM_SCHEMA_OF[mapping.family], parsed.value, event.value);
+  if (!checked.ok) return failed(checked.failure);
+  const body = checked.value;
   const sessionId = blankToNull(body.payload.object.session_id);
   if (sessionId === null)
     return failed(

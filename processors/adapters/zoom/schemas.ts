@@ -7,3 +7,4 @@ const schemas = payloadSchemas('zoom', 'Zoom', ZOOM_SCHEMA_OF, ['Envelope']);
 export const ZOOM_SCHEMA_NAMES = schemas.names;
 export const zoomSchemaJson = schemas.json;
 export const checkShape = schemas.check;
+export const readShape = schemas.read;
