@@ -33,21 +33,6 @@ export async function openDuckDB(path: string, options: { threads?: number } = {
 }
 
 /**
- * Runs a query and returns its rows as plain JS objects (BIGINT → bigint, BLOB → Uint8Array),
- * unchecked: for a look in a test. Code reads rows through readRows, which checks them.
- */
-export async function queryRows<T = Record<string, unknown>>(
-  conn: DuckDBConnection,
-  sql: string,
-  params?: DuckDBValue[] | Record<string, DuckDBValue>,
-  /** Types of the parameters DuckDB cannot infer (lists). */
-  types?: DuckDBType[],
-): Promise<T[]> {
-  const reader = await conn.runAndReadAll(sql, params as DuckDBValue[] | undefined, types);
-  return reader.getRowObjectsJS() as T[];
-}
-
-/**
  * One row of a result, read column by column: each read names the column and the field it must
  * be (lib/record.ts), and throws a TypeError naming both when the result has no such column or
  * its value is of another type, so a query and the code that reads it cannot drift apart

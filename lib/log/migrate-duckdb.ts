@@ -14,8 +14,9 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomicSync } from '../atomic-file.js';
-import { openDuckDB, queryRows, type DuckDBConnection } from '../duckdb.js';
+import { openDuckDB, readRows, type DuckDBConnection } from '../duckdb.js';
 import { SessionflowError } from '../errors.js';
+import * as field from '../record.js';
 import { EmbeddedRegistry, type StoredSchema } from '../registry/embedded.js';
 import { EmbeddedLog, type EmbeddedLogOptions } from './embedded.js';
 
@@ -51,8 +52,8 @@ export async function migrateDuckDbLog(
     const conn = await db.connect();
     try {
       const tables = new Set(
-        (await queryRows<{ name: string }>(conn, `SELECT table_name AS name FROM information_schema.tables`)).map(
-          (r) => r.name,
+        await readRows(conn, 'SELECT table_name AS name FROM information_schema.tables', (row) =>
+          row.get('name', field.string),
         ),
       );
       const log = await EmbeddedLog.open(building, options);
@@ -62,15 +63,18 @@ export async function migrateDuckDbLog(
         await log.close();
       }
       const schemas = tables.has('registry_schemas')
-        ? await queryRows<StoredSchema>(
+        ? await readRows(
             conn,
             'SELECT id, subject, version, schema FROM registry_schemas ORDER BY id, subject, version',
+            (row): StoredSchema => ({
+              id: row.get('id', field.long),
+              subject: row.get('subject', field.string),
+              version: row.get('version', field.long),
+              schema: row.get('schema', field.string),
+            }),
           )
         : [];
-      await EmbeddedRegistry.write(
-        building,
-        schemas.map((s) => ({ id: Number(s.id), subject: s.subject, version: Number(s.version), schema: s.schema })),
-      );
+      await EmbeddedRegistry.write(building, schemas);
     } finally {
       conn.closeSync();
     }
@@ -94,44 +98,43 @@ async function copyLog(
   log: EmbeddedLog,
   tables: Set<string>,
 ): Promise<{ messages: number; topics: number }> {
-  const topics = await queryRows<{ topic: string; partitions: number; compacted: boolean }>(
-    conn,
-    'SELECT topic, partitions, compacted FROM log_topics ORDER BY topic',
-  );
-  await log.createTopics(
-    topics.map((t) => ({ topic: t.topic, partitions: Number(t.partitions), compacted: t.compacted })),
-  );
+  const topics = await readRows(conn, 'SELECT topic, partitions, compacted FROM log_topics ORDER BY topic', (row) => ({
+    topic: row.get('topic', field.string),
+    partitions: row.get('partitions', field.long),
+    compacted: row.get('compacted', field.boolean),
+  }));
+  await log.createTopics(topics);
   let messages = 0;
   for (const t of topics) {
-    for (let partition = 0; partition < Number(t.partitions); partition++) {
+    for (let partition = 0; partition < t.partitions; partition++) {
       for (let from = 0n; ; ) {
-        const rows = await queryRows<{ offset: bigint; key: Uint8Array | null; value: Uint8Array; ts: bigint }>(
+        const records = await readRows(
           conn,
-          `SELECT "offset", "key", "value", ts FROM log_messages WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT ${PAGE}`,
+          'SELECT "offset", "key", "value", ts FROM log_messages ' +
+            `WHERE topic = $1 AND "partition" = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT ${PAGE}`,
+          (row) => ({
+            offset: row.get('offset', field.long),
+            timestamp: row.get('ts', field.long),
+            key: row.get('key', field.nullable(field.bytes)),
+            value: row.get('value', field.bytes),
+          }),
           [t.topic, partition, from],
         );
-        if (rows.length === 0) break;
-        await log.importRecords(
-          t.topic,
-          partition,
-          rows.map((r) => ({
-            offset: Number(r.offset),
-            timestamp: Number(r.ts),
-            key: r.key ? Buffer.from(r.key) : null,
-            value: Buffer.from(r.value),
-          })),
-        );
-        messages += rows.length;
-        from = rows.at(-1)!.offset + 1n;
+        if (records.length === 0) break;
+        await log.importRecords(t.topic, partition, records);
+        messages += records.length;
+        from = BigInt(records.at(-1)!.offset) + 1n;
       }
     }
   }
   if (tables.has('log_positions')) {
-    const positions = await queryRows<{ grp: string; topic: string; partition: number; next_offset: bigint }>(
-      conn,
-      'SELECT grp, topic, "partition", next_offset FROM log_positions',
-    );
-    for (const p of positions) await log.commitPosition(p.grp, p.topic, Number(p.partition), Number(p.next_offset));
+    const positions = await readRows(conn, 'SELECT grp, topic, "partition", next_offset FROM log_positions', (row) => ({
+      group: row.get('grp', field.string),
+      topic: row.get('topic', field.string),
+      partition: row.get('partition', field.long),
+      next: row.get('next_offset', field.long),
+    }));
+    for (const p of positions) await log.commitPosition(p.group, p.topic, p.partition, p.next);
   }
   return { messages, topics: topics.length };
 }

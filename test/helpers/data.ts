@@ -1,3 +1,4 @@
+import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { openDataset, type DatasetOptions } from '../../processors/warehouse/query.js';
 
 /**
@@ -28,4 +29,19 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/**
+ * Runs a query and returns its rows as plain JS objects (BIGINT → bigint, BLOB → Uint8Array),
+ * unchecked: for a look in a test (the product reads rows through readRows, which checks them).
+ */
+export async function queryRows<T = Record<string, unknown>>(
+  conn: DuckDBConnection,
+  sql: string,
+  params?: DuckDBValue[] | Record<string, DuckDBValue>,
+  /** Types of the parameters DuckDB cannot infer (lists). */
+  types?: DuckDBType[],
+): Promise<T[]> {
+  const reader = await conn.runAndReadAll(sql, params as DuckDBValue[] | undefined, types);
+  return reader.getRowObjectsJS() as T[];
 }

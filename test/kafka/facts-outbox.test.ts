@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { SessionFact } from '../../lib/canonical.js';
 import { AvroCodec } from '../../lib/avro.js';
-import { openDuckDB, queryRows } from '../../lib/duckdb.js';
+import { openDuckDB } from '../../lib/duckdb.js';
+import { queryRows } from '../helpers/data.js';
 import { ConfluentRegistry } from '../../lib/registry/confluent.js';
 import { topicsFor } from '../../lib/topics.js';
 import {

@@ -7,7 +7,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDuckDB, queryRows } from '../../lib/duckdb.js';
+import { openDuckDB } from '../../lib/duckdb.js';
+import { queryRows } from '../helpers/data.js';
 import { createLogger } from '../../lib/logger.js';
 import type { SessionEvent } from '../../lib/canonical.js';
 import { createWarehouse, type Warehouse } from '../../processors/warehouse/writer.js';
