@@ -10,6 +10,12 @@ import { KEPT_HEADERS } from './headers.js';
 import { DEFAULT_SESSION_NAMES, SESSION_NAME_MODES, type SessionNames } from './ids.js';
 
 /** "new,old": two values accepted at once so a secret can be rotated without downtime. */
+/**
+ * How old Zoom's signed x-zm-request-timestamp may be, in minutes, unless ZOOM_TIMESTAMP_TOLERANCE_MINUTES
+ * says otherwise: Zoom retries after 5, 20 and 60 minutes, and a retry may carry the original timestamp.
+ */
+export const ZOOM_TOLERANCE_DEFAULT_MINUTES = 90;
+
 const secretList = z
   .string()
   .optional()
@@ -81,7 +87,7 @@ const schema = z
     APIZEE_API_RECONCILE_LOOKBACK_HOURS: z.coerce.number().positive().default(24),
     LOG_RETENTION_HOURS: z.coerce.number().positive().default(168),
     RAW_RETENTION_DAYS: z.coerce.number().positive().default(30),
-    ZOOM_TIMESTAMP_TOLERANCE_MINUTES: z.coerce.number().positive().max(1440).default(90),
+    ZOOM_TIMESTAMP_TOLERANCE_MINUTES: z.coerce.number().positive().max(1440).default(ZOOM_TOLERANCE_DEFAULT_MINUTES),
     ZOOM_HOST_PATTERN: z
       .string()
       .optional()

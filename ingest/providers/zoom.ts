@@ -15,12 +15,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SessionflowError } from '../../lib/errors.js';
 import { contentKey } from '../../lib/ids.js';
 import { scalar } from '../../lib/json-values.js';
+import { ZOOM_TOLERANCE_DEFAULT_MINUTES } from '../../lib/config.js';
 import { epochToMicros, type Micros } from '../../lib/time.js';
 import { header, tryParseJson, type IncomingRequest, type Receiver, type Verified } from './types.js';
 
 /** How far ahead of our clock a request's timestamp may be (clock skew). */
 const AHEAD_MICROS = 5 * 60 * 1_000_000;
-const DEFAULT_ZOOM_TOLERANCE_MINUTES = 90;
 
 export function zoomSignature(secret: string, timestamp: string, body: Buffer | string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`;
@@ -38,7 +38,7 @@ function signatureMatches(expected: string, given: string): boolean {
 }
 
 export function createZoomReceiver(secrets: readonly string[], options: { toleranceMinutes?: number } = {}): Receiver {
-  const behindMicros = (options.toleranceMinutes ?? DEFAULT_ZOOM_TOLERANCE_MINUTES) * 60 * 1_000_000;
+  const behindMicros = (options.toleranceMinutes ?? ZOOM_TOLERANCE_DEFAULT_MINUTES) * 60 * 1_000_000;
   return {
     provider: 'zoom',
     verify(request: IncomingRequest, now: Micros): Verified {
