@@ -177,8 +177,9 @@ describe('rebuild', () => {
       [
         '-e',
         `
+      // The instance is kept referenced: a collected instance closes its file and lets go of the lock.
       const { DuckDBInstance } = require(${JSON.stringify(duckdb)});
-      DuckDBInstance.create(${JSON.stringify(join(fx.dataDir, 'warehouse.duckdb'))}).then(() => { console.log('holding'); setInterval(() => {}, 1000); });
+      DuckDBInstance.create(${JSON.stringify(join(fx.dataDir, 'warehouse.duckdb'))}).then((db) => { globalThis.held = db; console.log('holding'); setInterval(() => {}, 1000); });
     `,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
